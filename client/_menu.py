@@ -1,0 +1,78 @@
+"""The Help-menu item as a toolkit-neutral model: label, checked, enabled with a reason, actions.
+
+A toolkit adapter (see `optin.client.tk`) draws it; any other toolkit wires the same model in
+a few lines: a check item bound to `checked`/`toggle`, and two plain items for the dialogs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Final
+
+import orjson
+
+from ._feedback import Feedback
+from ._history import Sent
+
+PROGRAM_LABEL: Final = "Customer Feedback Program"
+WHAT_IS_SENT_LABEL: Final = "What is sent…"
+VIEW_SENT_LABEL: Final = "View sent data…"
+
+
+@dataclass(frozen=True, slots=True)
+class MenuItem:
+    label: str
+    checked: bool
+    enabled: bool
+    reason: str  # why it is disabled (forced off by policy); empty when enabled
+
+
+class HelpMenu:
+    """What the Help menu shows and does for the Customer Feedback Program."""
+
+    def __init__(self, feedback: Feedback, on_change: Callable[[], None] | None = None) -> None:
+        self.feedback = feedback
+        self.on_change = on_change
+
+    def item(self) -> MenuItem:
+        forced = self.feedback.forced_off
+        return MenuItem(PROGRAM_LABEL, self.feedback.is_on, forced is None, forced.reason if forced else "")
+
+    def toggle(self) -> bool:
+        """The user clicked the check item; returns the new checked state."""
+        if self.feedback.forced_off is None:
+            if self.feedback.is_on:
+                self.feedback.turn_off(surface="help_menu")
+            else:
+                self.feedback.turn_on(surface="help_menu")
+        if self.on_change:
+            self.on_change()
+        return self.feedback.is_on
+
+    def what_is_sent(self) -> str:
+        """Plain words from the registry, then the exact next report."""
+        lines = ["When the Customer Feedback Program is on, this is sent once a day:", ""]
+        for category in self.feedback.categories():
+            lines += [category.title, "  " + category.description, ""]
+        lines += [
+            "Never sent: your models or anything that could re-create them, file names or paths,",
+            "your user or computer name, or your network address. Data is reviewed only in aggregate.",
+            "",
+            "The next report, exactly as it would be sent:",
+            self.feedback.preview().decode("utf-8"),
+        ]
+        return "\n".join(lines)
+
+    def sent_data(self) -> list[Sent]:
+        return self.feedback.history.entries()
+
+    def sent_data_text(self) -> str:
+        entries = self.sent_data()
+        if not entries:
+            return "Nothing has been sent from this computer."
+        parts = []
+        for entry in entries:
+            parts.append(f"{entry.at}  {entry.result}  {entry.size} bytes  to {entry.endpoint}")
+            parts.append(orjson.dumps(entry.content, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode())
+        return "\n".join(parts)

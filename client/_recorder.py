@@ -1,0 +1,192 @@
+"""Recording: values aggregated in memory per period, checked against the registry as they arrive.
+
+`Recorder` is the live state, `NullRecorder` the do-nothing state used while feedback is off;
+they share one interface so the host app calls the same methods either way. A name that is
+not declared, a label or value outside the declared set, or a value of the wrong type is
+dropped and counted, never raised into the host app.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from time import perf_counter
+from typing import Protocol
+
+from optin.contract import Kind, Registry, Value
+
+
+class Recording(Protocol):
+    """What the host app calls; both states implement it."""
+
+    def count(self, name: str, n: int = 1, label: str | None = None) -> None: ...
+    def flag(self, name: str, value: bool = True) -> None: ...
+    def choose(self, name: str, value: str) -> None: ...
+    def quantity(self, name: str, value: float) -> None: ...
+    def duration(self, name: str, seconds: float) -> None: ...
+
+
+class CountFn(Protocol):
+    def __call__(self, name: str, n: int = 1, label: str | None = None) -> None: ...
+
+
+class FlagFn(Protocol):
+    def __call__(self, name: str, value: bool = True) -> None: ...
+
+
+class ChooseFn(Protocol):
+    def __call__(self, name: str, value: str) -> None: ...
+
+
+class NumberFn(Protocol):
+    def __call__(self, name: str, value: float) -> None: ...
+
+
+class DurationFn(Protocol):
+    def __call__(self, name: str, seconds: float) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Drained:
+    values: dict[str, Value]
+    dropped: int
+
+
+class NullRecorder:
+    """Feedback off: every call returns at once, nothing is kept."""
+
+    def count(self, name: str, n: int = 1, label: str | None = None) -> None:
+        pass
+
+    def flag(self, name: str, value: bool = True) -> None:
+        pass
+
+    def choose(self, name: str, value: str) -> None:
+        pass
+
+    def quantity(self, name: str, value: float) -> None:
+        pass
+
+    def duration(self, name: str, seconds: float) -> None:
+        pass
+
+
+class Recorder:
+    """Feedback on: thread-safe in-memory aggregation for the current period."""
+
+    def __init__(self, registry: Registry) -> None:
+        self._registry = registry
+        self._lock = threading.Lock()
+        self._zero: dict[object, int] = {}
+        for metric in registry.metrics.values():
+            if metric.kind is Kind.COUNTER:
+                if metric.labels:
+                    self._zero.update({(metric.name, label): 0 for label in metric.labels})
+                else:
+                    self._zero[metric.name] = 0
+        self._counts = dict(self._zero)
+        self._others: dict[str, Value] = {}
+        self._dropped = 0
+
+    def count(self, name: str, n: int = 1, label: str | None = None) -> None:
+        key: object = name if label is None else (name, label)
+        with self._lock:
+            if n.__class__ is int and n >= 0 and key in self._counts:
+                self._counts[key] += n
+            else:
+                self._dropped += 1
+
+    def _metric_of(self, name: str, kind: Kind) -> bool:
+        metric = self._registry.metrics.get(name)
+        return metric is not None and metric.kind is kind
+
+    def flag(self, name: str, value: bool = True) -> None:
+        with self._lock:
+            if self._metric_of(name, Kind.BOOLEAN) and isinstance(value, bool):
+                self._others[name] = self._others.get(name, False) is True or value
+            else:
+                self._dropped += 1
+
+    def choose(self, name: str, value: str) -> None:
+        with self._lock:
+            if self._metric_of(name, Kind.ENUM) and value in self._registry.metrics[name].values:
+                self._others[name] = value
+            else:
+                self._dropped += 1
+
+    def quantity(self, name: str, value: float) -> None:
+        with self._lock:
+            if self._metric_of(name, Kind.QUANTITY) and _finite(value):
+                snapped = self._registry.metrics[name].snap(value)
+                previous = self._others.get(name)
+                # Largest in the period: "largest assembly opened today" is what a quantity answers.
+                self._others[name] = snapped if not isinstance(previous, int | float) else max(previous, snapped)
+            else:
+                self._dropped += 1
+
+    def duration(self, name: str, seconds: float) -> None:
+        with self._lock:
+            if self._metric_of(name, Kind.DURATION) and _finite(seconds):
+                metric = self._registry.metrics[name]
+                counts = self._others.get(name)
+                if not isinstance(counts, list):
+                    counts = self._others[name] = [0] * (len(metric.buckets) + 1)
+                counts[metric.bucket_index(seconds)] += 1
+            else:
+                self._dropped += 1
+
+    @contextmanager
+    def timer(self, name: str) -> Iterator[None]:
+        start = perf_counter()
+        try:
+            yield
+        finally:
+            self.duration(name, perf_counter() - start)
+
+    def drain(self) -> Drained:
+        """Take the period's values and start a new period."""
+        with self._lock:
+            counts, self._counts = self._counts, dict(self._zero)
+            others, self._others = self._others, {}
+            dropped, self._dropped = self._dropped, 0
+        return self._finish(counts, others, dropped)
+
+    def peek(self) -> Drained:
+        """The period's values so far, leaving them in place (for the preview)."""
+        with self._lock:
+            counts = dict(self._counts)
+            others = {k: list(v) if isinstance(v, list) else v for k, v in self._others.items()}
+            dropped = self._dropped
+        return self._finish(counts, others, dropped)
+
+    def _finish(self, counts: dict[object, int], others: dict[str, Value], dropped: int) -> Drained:
+        values: dict[str, Value] = {}
+        for key, n in counts.items():
+            if not n:
+                continue
+            if isinstance(key, tuple):
+                name, label = key
+                labelled = values.setdefault(name, {})
+                assert isinstance(labelled, dict)
+                labelled[label] = n
+            else:
+                values[str(key)] = n
+        for name, value in values.items():
+            limit = self._registry.metrics[name].max
+            if isinstance(value, dict):
+                over = sum(max(0, v - limit) for v in value.values())
+                values[name] = {k: min(v, limit) for k, v in value.items()}
+            else:
+                assert isinstance(value, int)
+                over = max(0, value - limit)
+                values[name] = min(value, limit)
+            dropped += over
+        values.update(others)
+        return Drained(values, dropped)
+
+
+def _finite(value: object) -> bool:
+    return value.__class__ in (int, float) and math.isfinite(value) and value >= 0  # type: ignore[arg-type, operator]

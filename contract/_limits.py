@@ -1,0 +1,20 @@
+"""Limits shared by every component: the client builds within them, the collector enforces them."""
+
+from __future__ import annotations
+
+from typing import Final
+
+SCHEMA_VERSION: Final = 1  # bump when the wire format changes, not when a metric is added
+
+MAX_BODY_BYTES: Final = 1 << 20  # compressed and decompressed; same cap as Glean's ping body limit
+MAX_JSON_DEPTH: Final = 6  # a v1 report nests at most 4 levels; anything deeper is hostile
+MAX_METRICS_PER_REPORT: Final = 1024  # a registry may declare at most this many metrics
+MAX_LABELS_PER_METRIC: Final = 256  # closed sets stay small enough to read in the consent dialog
+MAX_BUCKETS: Final = 64
+MAX_COUNTER: Final = 1 << 31  # per period; larger counts are a client bug, not usage
+MAX_PERIOD_SECONDS: Final = 31 * 86400  # a report covers at most a month (e.g. after a long offline spell)
+MAX_CLOCK_SKEW_SECONDS: Final = 366 * 86400  # sent_at further than this from the receiver's clock is absurd
+NAME_PATTERN: Final = r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*"  # metric and app names: no free text
+LABEL_PATTERN: Final = r"[a-z0-9][a-z0-9_.+-]*"  # closed-set values are identifiers, not prose
+MAX_NAME_CHARS: Final = 64
+VERSION_PATTERN: Final = r"[0-9]{1,6}(\.[0-9]{1,6}){0,3}"  # app versions are dotted numbers only

@@ -1,0 +1,257 @@
+"""Report format v1: what a client sends for one period. See docs/protocol.md.
+
+`check_report` is the single validator: the collector runs it on every body, the client runs
+it on every report it builds, so nothing the registry does not allow is ever written or sent.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final, TypeAlias
+
+import orjson
+
+from ._errors import ReportError
+from ._limits import (
+    MAX_CLOCK_SKEW_SECONDS,
+    MAX_COUNTER,
+    MAX_JSON_DEPTH,
+    MAX_PERIOD_SECONDS,
+    SCHEMA_VERSION,
+    VERSION_PATTERN,
+)
+from ._registry import Kind, Metric, Registry
+
+Value: TypeAlias = int | bool | str | float | dict[str, int] | list[int]
+
+_VERSION = re.compile(VERSION_PATTERN)
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+_MIN_EPOCH: Final = 946684800  # 2000-01-01T00:00:00Z; MIN_YEAR
+_TOP_KEYS: Final = frozenset({"schema", "report_id", "installation_id", "app", "registry", "period", "sent_at", "metrics", "client"})
+CLIENT_COUNTERS: Final = ("dropped", "evicted", "rejected")  # the client's own data-quality counters
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """One installation's aggregated values for one period; the unit of upload and storage."""
+
+    report_id: str
+    installation_id: str
+    app: str
+    app_version: str
+    registry_version: int
+    registry_hash: str
+    period_start: int  # Unix seconds, UTC, client clock
+    period_end: int
+    sent_at: int  # client clock at upload; the collector corrects skew with it
+    metrics: Mapping[str, Value]
+    client: Mapping[str, int] = field(default_factory=dict)
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "schema": SCHEMA_VERSION,
+            "report_id": self.report_id,
+            "installation_id": self.installation_id,
+            "app": {"name": self.app, "version": self.app_version},
+            "registry": {"version": self.registry_version, "hash": self.registry_hash},
+            "period": {"start": self.period_start, "end": self.period_end},
+            "sent_at": self.sent_at,
+            "metrics": dict(self.metrics),
+            "client": {k: int(self.client.get(k, 0)) for k in CLIENT_COUNTERS},
+        }
+
+    def to_json(self) -> bytes:
+        return orjson.dumps(self.to_wire(), option=orjson.OPT_SORT_KEYS)
+
+
+def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        raise ReportError("duplicate_key", "", status=400)
+    return obj
+
+
+def _reject_constant(name: str) -> Any:
+    raise ReportError("non_finite_number", "", status=400)
+
+
+_DECODER: Final = json.JSONDecoder(object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant)
+
+
+def decode_json(body: bytes) -> Any:
+    """Strict JSON: UTF-8, no duplicate keys, no NaN or Infinity, bounded nesting; 400 otherwise."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ReportError("bad_encoding", "", status=400, detail="body is not UTF-8") from None
+    _check_depth(text)
+    try:
+        obj, end = _DECODER.raw_decode(text)
+    except ReportError:
+        raise
+    except (ValueError, RecursionError):
+        raise ReportError("malformed_json", "", status=400) from None
+    if text[end:].strip():
+        raise ReportError("malformed_json", "", status=400, detail="trailing data")
+    return obj
+
+
+def _check_depth(text: str) -> None:
+    """Reject nesting deeper than MAX_JSON_DEPTH before parsing (brackets inside strings only overcount)."""
+    if text.count("[") + text.count("{") <= MAX_JSON_DEPTH:
+        return
+    depth = 0
+    in_string = escaped = False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            if depth > MAX_JSON_DEPTH:
+                raise ReportError("too_deep", "", status=400, detail=f"nesting deeper than {MAX_JSON_DEPTH}")
+        elif ch in "]}":
+            depth -= 1
+
+
+def _int(value: Any, path: str, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ReportError("wrong_type", path, detail="expected an integer")
+    if not low <= value <= high:
+        raise ReportError("out_of_bounds", path, detail=f"expected {low}..{high}")
+    return value
+
+
+def _obj(value: Any, path: str, keys: frozenset[str] | set[str] | None = None) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ReportError("wrong_type", path, detail="expected an object")
+    if keys is not None:
+        missing = keys - value.keys()
+        if missing:
+            raise ReportError("missing_field", _join(path, sorted(missing)[0]))
+        extra = value.keys() - keys
+        if extra:
+            raise ReportError("unknown_field", _join(path, _safe_key(sorted(extra)[0])))
+    return value
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _safe_key(key: str) -> str:
+    """A key from the body appears in a path only if it looks like a declared name, never as free text."""
+    return key if re.fullmatch(r"[a-z][a-z0-9_.]{0,63}", key) else "<key>"
+
+
+def _uuid(value: Any, path: str, version4: bool) -> str:
+    if not isinstance(value, str) or len(value) != 36:
+        raise ReportError("bad_uuid", path)
+    try:
+        parsed = uuid.UUID(value)
+    except ValueError:
+        raise ReportError("bad_uuid", path) from None
+    if str(parsed) != value or (version4 and parsed.version != 4):
+        raise ReportError("bad_uuid", path, detail="expected a lower-case UUIDv4" if version4 else "expected a lower-case UUID")
+    return value
+
+
+def check_value(metric: Metric, value: Any, path: str) -> Value:
+    """Check one value against its declaration; returns it or raises ReportError (422)."""
+    kind = metric.kind
+    if kind is Kind.COUNTER:
+        if not metric.labels:
+            return _int(value, path, 0, metric.max)
+        counts = _obj(value, path)
+        for label, count in counts.items():
+            if label not in metric.labels:
+                raise ReportError("value_not_allowed", _join(path, "<label>"), detail="label not in the declared set")
+            _int(count, _join(path, label), 0, metric.max)
+        return counts
+    if kind is Kind.BOOLEAN:
+        if not isinstance(value, bool):
+            raise ReportError("wrong_type", path, detail="expected true or false")
+        return value
+    if kind is Kind.ENUM:
+        if not isinstance(value, str):
+            raise ReportError("wrong_type", path, detail="expected a string of the declared set")
+        if value not in metric.values:
+            raise ReportError("value_not_allowed", path, detail="value not in the declared set")
+        return value
+    if kind is Kind.QUANTITY:
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            raise ReportError("wrong_type", path, detail="expected a number")
+        if float(value) not in metric.buckets:
+            raise ReportError("value_not_allowed", path, detail="value is not a declared bucket bound")
+        return value
+    # Kind.DURATION: one count per bucket, the last one for values above every bound.
+    if not isinstance(value, list):
+        raise ReportError("wrong_type", path, detail="expected a list of bucket counts")
+    if len(value) != len(metric.buckets) + 1:
+        raise ReportError("out_of_bounds", path, detail=f"expected {len(metric.buckets) + 1} bucket counts")
+    for index, count in enumerate(value):
+        _int(count, f"{path}[{index}]", 0, MAX_COUNTER)
+    return value
+
+
+def check_report(obj: Any, registries: Mapping[tuple[str, int], Registry], now: int | None = None) -> Report:
+    """Validate a decoded report against the wire format and its application's registry.
+
+    ``now`` (receiver's Unix time) enables the absurd-timestamp checks. Raises ReportError.
+    """
+    top = _obj(obj, "", set(_TOP_KEYS))
+    if top["schema"] != SCHEMA_VERSION or isinstance(top["schema"], bool):
+        raise ReportError("unsupported_schema", "schema", status=422, detail=f"expected {SCHEMA_VERSION}")
+    report_id = _uuid(top["report_id"], "report_id", version4=False)
+    installation_id = _uuid(top["installation_id"], "installation_id", version4=True)
+    app = _obj(top["app"], "app", {"name", "version"})
+    registry_ref = _obj(top["registry"], "registry", {"version", "hash"})
+    name, app_version = app["name"], app["version"]
+    if not isinstance(name, str):
+        raise ReportError("wrong_type", "app.name")
+    if not isinstance(app_version, str) or not _VERSION.fullmatch(app_version):
+        raise ReportError("bad_version", "app.version", detail="expected dotted numbers")
+    reg_version = _int(registry_ref["version"], "registry.version", 1, 1 << 30)
+    registry = registries.get((name, reg_version))
+    if registry is None:
+        raise ReportError("unknown_registry", "registry.version" if any(k[0] == name for k in registries) else "app.name")
+    reg_hash = registry_ref["hash"]
+    if not isinstance(reg_hash, str) or not _HEX64.fullmatch(reg_hash) or reg_hash != registry.hash:
+        raise ReportError("registry_mismatch", "registry.hash")
+    period = _obj(top["period"], "period", {"start", "end"})
+    upper = (now if now is not None else (1 << 40)) + MAX_CLOCK_SKEW_SECONDS
+    start = _int(period["start"], "period.start", _MIN_EPOCH, upper)
+    end = _int(period["end"], "period.end", _MIN_EPOCH, upper)
+    if not start <= end <= start + MAX_PERIOD_SECONDS:
+        raise ReportError("bad_period", "period.end", detail=f"end must follow start by at most {MAX_PERIOD_SECONDS}s")
+    sent_floor = end if now is None else max(end, now - MAX_CLOCK_SKEW_SECONDS)
+    sent_at = _int(top["sent_at"], "sent_at", sent_floor, upper)
+    values: dict[str, Value] = {}
+    for metric_name, value in _obj(top["metrics"], "metrics").items():
+        metric = registry.metrics.get(metric_name)
+        if metric is None:
+            raise ReportError("undeclared_metric", _join("metrics", _safe_key(metric_name)))
+        values[metric_name] = check_value(metric, value, _join("metrics", metric_name))
+    counters = _obj(top["client"], "client", set(CLIENT_COUNTERS))
+    client = {k: _int(counters[k], f"client.{k}", 0, MAX_COUNTER) for k in CLIENT_COUNTERS}
+    return Report(report_id, installation_id, name, app_version, reg_version, reg_hash, start, end, sent_at, values, client)
+
+
+def new_report_id() -> str:
+    return str(uuid.uuid4())
+
+
+def report_from_json(body: bytes, registries: Mapping[tuple[str, int], Registry], now: int | None = None) -> Report:
+    return check_report(decode_json(body), registries, now)
+

@@ -1,0 +1,67 @@
+"""At-rest contract: the DuckDB tables the collector writes and analysis reads, and the snapshot layout.
+
+Every value is one row (report, metric, label, count), with integer surrogate keys, so the
+columns stay narrow and dictionary/bit-packing friendly. ``label_key`` 0 means "no label";
+otherwise it indexes the metric's closed set (enum value, counter label, quantity bucket,
+duration bucket) as listed in ``labels``. Nothing else about a report is stored: no address,
+no user agent, no header, no receive time finer than a day.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from ._registry import Kind, Metric
+from ._report import Value
+
+TABLES: Final = ("apps", "app_versions", "installations", "metrics", "labels", "reports", "report_values", "rejections", "daily_rollup")
+
+SCHEMA_V1: Final = (
+    "CREATE TABLE apps (app_key SMALLINT PRIMARY KEY, name VARCHAR NOT NULL UNIQUE)",
+    "CREATE TABLE app_versions (version_key INTEGER PRIMARY KEY, app_key SMALLINT NOT NULL, version VARCHAR NOT NULL, UNIQUE (app_key, version))",
+    "CREATE TABLE installations (inst_key INTEGER PRIMARY KEY, installation_id UUID NOT NULL UNIQUE)",
+    "CREATE TABLE metrics (metric_key INTEGER PRIMARY KEY, app_key SMALLINT NOT NULL, name VARCHAR NOT NULL, kind VARCHAR NOT NULL, category VARCHAR NOT NULL, UNIQUE (app_key, name))",
+    "CREATE TABLE labels (metric_key INTEGER NOT NULL, label_key SMALLINT NOT NULL, label VARCHAR NOT NULL, PRIMARY KEY (metric_key, label_key))",
+    # report_key orders reports by arrival; `day` is the skew-corrected UTC day the period ended.
+    "CREATE TABLE reports (report_key BIGINT PRIMARY KEY, report_id UUID NOT NULL, inst_key INTEGER NOT NULL, app_key SMALLINT NOT NULL, version_key INTEGER NOT NULL, registry_version INTEGER NOT NULL, day DATE NOT NULL, period_seconds INTEGER NOT NULL, dropped INTEGER NOT NULL, evicted INTEGER NOT NULL, rejected INTEGER NOT NULL)",
+    "CREATE TABLE report_values (report_key BIGINT NOT NULL, metric_key INTEGER NOT NULL, label_key SMALLINT NOT NULL, value BIGINT NOT NULL)",
+    "CREATE TABLE rejections (day DATE NOT NULL, reason VARCHAR NOT NULL, count BIGINT NOT NULL, PRIMARY KEY (day, reason))",
+    # Retention keeps only these: per day, metric and label, how many installations and how much.
+    "CREATE TABLE daily_rollup (day DATE NOT NULL, app_key SMALLINT NOT NULL, version_key INTEGER NOT NULL, metric_key INTEGER NOT NULL, label_key SMALLINT NOT NULL, installations BIGINT NOT NULL, total BIGINT NOT NULL)",
+)
+
+SNAPSHOT_TABLES: Final = ("apps", "app_versions", "metrics", "labels", "reports", "report_values", "rejections")
+SNAPSHOT_PARTITIONED: Final = ("reports", "report_values")  # partitioned by `day`; others are small dimension tables
+
+
+def _bound(value: float) -> str:
+    return str(int(value)) if value == int(value) else repr(value)
+
+
+def label_names(metric: Metric) -> tuple[str, ...]:
+    """The labels a metric's ``label_key`` 1..n stand for (empty for plain counters and booleans)."""
+    if metric.kind is Kind.COUNTER:
+        return metric.labels
+    if metric.kind is Kind.ENUM:
+        return metric.values
+    if metric.kind is Kind.QUANTITY:
+        return tuple(_bound(b) for b in metric.buckets)
+    if metric.kind is Kind.DURATION:
+        return tuple(f"<={_bound(b)}s" for b in metric.buckets) + (f">{_bound(metric.buckets[-1])}s",)
+    return ()
+
+
+def encode_value(metric: Metric, value: Value) -> list[tuple[int, int]]:
+    """A checked value as (label_key, count) rows; zero counts of labels and buckets are omitted."""
+    kind = metric.kind
+    if kind is Kind.COUNTER:
+        if isinstance(value, dict):
+            return [(metric.labels.index(label) + 1, count) for label, count in value.items() if count]
+        return [(0, int(value))]  # type: ignore[arg-type]
+    if kind is Kind.BOOLEAN:
+        return [(0, 1 if value else 0)]
+    if kind is Kind.ENUM:
+        return [(metric.values.index(value) + 1, 1)]  # type: ignore[arg-type]
+    if kind is Kind.QUANTITY:
+        return [(metric.buckets.index(float(value)) + 1, 1)]  # type: ignore[arg-type]
+    return [(index + 1, count) for index, count in enumerate(value) if count]  # type: ignore[arg-type]
