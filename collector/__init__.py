@@ -1,1 +1,6 @@
-"""x"""
+"""optin collector: receives reports over HTTP, validates them against registries, stores them in DuckDB."""
+
+from ._app import create_app
+from ._config import Config, load_config
+
+__all__ = ["Config", "create_app", "load_config"]

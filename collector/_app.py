@@ -1,0 +1,65 @@
+"""create_app(config): the collector as an aiohttp application."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections.abc import AsyncIterator
+from typing import Final
+
+from aiohttp import web
+
+from optin.contract import bundled_registry, load_registry_folder
+
+from . import _handlers as h
+from ._config import Config
+from ._keys import CONFIG, IN_FLIGHT, REGISTRIES, STORE
+from ._store import Store
+
+
+def _registries(config: Config) -> dict[tuple[str, int], object]:
+    if config.registries is None:
+        registry = bundled_registry("millwright")
+        return {(registry.app, registry.version): registry}
+    return dict(load_registry_folder(config.registries))
+
+
+async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
+    config = app[CONFIG]
+    store = Store(config.resolved_db(), app[REGISTRIES], config.batch_max_reports, config.batch_max_wait_ms / 1000, config.max_pending_reports)
+    await asyncio.to_thread(store.open)
+    app[STORE] = store
+    yield
+    await asyncio.to_thread(store.close)  # drain, commit, checkpoint
+
+
+# aiohttp would otherwise inflate gzip bodies itself, before our compressed-size limit and bomb check.
+SERVER_OPTIONS: Final = {"auto_decompress": False, "access_log": None}
+
+
+async def start(config: Config) -> web.AppRunner:
+    """Start serving on config.host:config.port; the caller awaits runner.cleanup() to stop."""
+    runner = web.AppRunner(create_app(config), handle_signals=False, **SERVER_OPTIONS)  # type: ignore[arg-type]
+    await runner.setup()
+    context = None
+    if config.tls_cert is not None:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(config.tls_cert, config.tls_key)
+    site = web.TCPSite(runner, config.host, config.port, ssl_context=context, shutdown_timeout=30)
+    await site.start()
+    return runner
+
+
+def create_app(config: Config) -> web.Application:
+    # client_max_size bounds what aiohttp itself would buffer; our handler reads at most max_body_bytes + 1.
+    app = web.Application(client_max_size=config.max_body_bytes + 1)
+    app[CONFIG] = config
+    app[REGISTRIES] = _registries(config)  # type: ignore[assignment]
+    app[IN_FLIGHT] = [0]
+    app.cleanup_ctx.append(_store_ctx)
+    app.router.add_post("/v1/reports", h.post_report)
+    app.router.add_post("/v1/deletions", h.post_deletion)
+    app.router.add_get("/healthz", h.healthz)
+    app.router.add_get("/metrics", h.metrics)
+    app.router.add_get("/openapi.json", h.openapi)
+    return app

@@ -1,0 +1,78 @@
+"""Collector configuration: defaults, then a TOML file, then environment (OPTIN_COLLECTOR_*), then flags."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any, Final
+
+import platformdirs
+
+ENV_PREFIX: Final = "OPTIN_COLLECTOR_"
+
+
+def default_db_path() -> Path:
+    return Path(platformdirs.user_data_dir("optin-collector", appauthor=False)) / "optin.duckdb"
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    db: Path = Path()  # empty means the embedded default (see default_db_path)
+    host: str = "127.0.0.1"
+    port: int = 8080
+    registries: Path | None = None  # folder of *.toml registries; None means the bundled demo registry
+    token_file: Path | None = None  # analysis endpoints need this token; OPTIN_COLLECTOR_TOKEN also works
+    token: str = ""
+    max_body_bytes: int = 1 << 20  # compressed and decompressed
+    batch_max_reports: int = 512  # group commit: at most this many reports per transaction
+    batch_max_wait_ms: float = 5.0  # and at most this long after the first report of a batch
+    max_pending_reports: int = 4096  # write queue bound; beyond it ingest answers 503 with Retry-After
+    max_requests_in_flight: int = 512  # bodies being read or checked at once; bounds memory
+    retry_after_s: int = 5
+    retention_days: int = 400  # raw rows older than this are rolled up into daily aggregates and deleted
+    maintenance_interval_s: float = 3600.0
+    snapshot_dir: Path | None = None  # Parquet snapshots are written here on the maintenance schedule
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    log_level: str = "INFO"
+
+    def resolved_db(self) -> Path:
+        return self.db if str(self.db) not in ("", ".") else default_db_path()
+
+
+def _coerce(name: str, raw: Any) -> Any:
+    kind = {f.name: f.type for f in fields(Config)}[name]
+    text = str(kind)
+    if raw is None:
+        return None
+    if "Path" in text:
+        return Path(str(raw)).expanduser()
+    if text == "int":
+        return int(raw)
+    if text == "float":
+        return float(raw)
+    return str(raw)
+
+
+def load_config(file: Path | None = None, environ: dict[str, str] | None = None, **flags: Any) -> Config:
+    """Layered configuration; unknown keys in the file are an error, so typos do not pass silently."""
+    names = {f.name for f in fields(Config)}
+    values: dict[str, Any] = {}
+    if file is not None:
+        doc = tomllib.loads(Path(file).read_text(encoding="utf-8"))
+        unknown = set(doc) - names
+        if unknown:
+            raise ValueError(f"unknown settings in {file.name}: {', '.join(sorted(unknown))}")
+        values.update(doc)
+    env = os.environ if environ is None else environ
+    for name in names:
+        key = ENV_PREFIX + name.upper()
+        if key in env:
+            values[name] = env[key]
+    values.update({k: v for k, v in flags.items() if v is not None})
+    config = replace(Config(), **{k: _coerce(k, v) for k, v in values.items()})
+    if not config.token and config.token_file is not None:
+        config = replace(config, token=config.token_file.read_text(encoding="utf-8").strip())
+    return config

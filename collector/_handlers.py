@@ -1,0 +1,113 @@
+"""HTTP handlers: a few lines each over the pure ingest functions and the store."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+
+import orjson
+from aiohttp import web
+
+from optin.contract import ReportError, decode_json
+
+from ._ingest import Rejected, check_headers, inflate, ingest
+from ._keys import CONFIG, IN_FLIGHT, REGISTRIES, STORE
+from ._openapi import openapi_document
+from ._prometheus import render_metrics
+from ._store import Outcome, StoreUnavailable
+
+log = logging.getLogger("optin.collector")
+
+
+def _json(status: int, doc: object, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(status=status, body=orjson.dumps(doc), content_type="application/json", headers=headers)
+
+
+def _reject(request: web.Request, rejected: Rejected) -> web.Response:
+    request.app[STORE].count_rejection(rejected.code, dt.datetime.now(dt.UTC).date())
+    log.info("rejected", extra={"event": "rejected", "status": rejected.status, "reason": rejected.code, "field": rejected.path})
+    headers = {"Retry-After": str(request.app[CONFIG].retry_after_s)} if rejected.status in (429, 503) else None
+    return _json(rejected.status, rejected.body(), headers)
+
+
+async def _read_body(request: web.Request) -> bytes:
+    config = request.app[CONFIG]
+    check_headers(request.headers.get("Content-Type", ""), request.headers.get("Content-Encoding", ""), request.content_length, config.max_body_bytes)
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := await request.content.read(config.max_body_bytes + 1 - size):
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > config.max_body_bytes:  # stop reading: a lying or huge body is never buffered whole
+            raise Rejected(413, "too_large", detail=f"at most {config.max_body_bytes} bytes")
+    return b"".join(chunks)
+
+
+async def post_report(request: web.Request) -> web.Response:
+    config, store, in_flight = request.app[CONFIG], request.app[STORE], request.app[IN_FLIGHT]
+    if in_flight[0] >= config.max_requests_in_flight:
+        return _reject(request, Rejected(429, "too_many_requests", detail="retry later"))
+    in_flight[0] += 1
+    try:
+        received = dt.datetime.now(dt.UTC)
+        body = await _read_body(request)
+        report = ingest(body, request.headers.get("Content-Encoding", ""), request.app[REGISTRIES], int(received.timestamp()), config.max_body_bytes)
+        del body
+        outcome = await store.submit(report, received)
+    except Rejected as rejected:
+        return _reject(request, rejected)
+    except StoreUnavailable:
+        return _reject(request, Rejected(503, "unavailable", detail="not stored; retry later"))
+    finally:
+        in_flight[0] -= 1
+    if outcome is Outcome.DUPLICATE:
+        return _json(200, {"status": "duplicate"})
+    return _json(202, {"status": "stored"})
+
+
+async def post_deletion(request: web.Request) -> web.Response:
+    try:
+        body = await _read_body(request)
+        if request.headers.get("Content-Encoding", "").lower() == "gzip":
+            body = inflate(body, request.app[CONFIG].max_body_bytes)
+        try:
+            doc = decode_json(body)
+        except ReportError as error:
+            raise Rejected(error.status, error.code) from None
+        installation_id = _installation_id(doc)
+        await request.app[STORE].delete(installation_id)
+    except Rejected as rejected:
+        return _reject(request, rejected)
+    except StoreUnavailable:
+        return _reject(request, Rejected(503, "unavailable", detail="not deleted; retry later"))
+    log.info("deleted", extra={"event": "deleted"})
+    return _json(202, {"status": "deleted"})
+
+
+def _installation_id(doc: object) -> str:
+    if not isinstance(doc, dict) or set(doc) != {"installation_id"}:
+        raise Rejected(400, "malformed_request", "installation_id", "expected {\"installation_id\": <uuid>}")
+    value = doc["installation_id"]
+    try:
+        if not isinstance(value, str) or str(uuid.UUID(value)) != value:
+            raise ValueError
+    except ValueError:
+        raise Rejected(400, "bad_uuid", "installation_id") from None
+    return value
+
+
+async def healthz(request: web.Request) -> web.Response:
+    store = request.app[STORE]
+    if store.healthy:
+        return _json(200, {"status": "ok"})
+    return _json(503, {"status": "degraded", "reason": "storage is failing; reports are refused, not lost"})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    text = render_metrics(request.app[STORE], request.app[IN_FLIGHT][0])
+    return web.Response(text=text, content_type="text/plain", charset="utf-8", headers={"X-Content-Type-Options": "nosniff"})
+
+
+async def openapi(request: web.Request) -> web.Response:
+    return _json(200, openapi_document())

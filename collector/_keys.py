@@ -1,0 +1,17 @@
+"""Typed application state."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from aiohttp import web
+
+from optin.contract import Registry
+
+from ._config import Config
+from ._store import Store
+
+CONFIG = web.AppKey("config", Config)
+REGISTRIES = web.AppKey("registries", Mapping[tuple[str, int], Registry])
+STORE = web.AppKey("store", Store)
+IN_FLIGHT = web.AppKey("in_flight", list[int])  # one-element box: requests being read or checked

@@ -1,0 +1,117 @@
+"""The OpenAPI 3.1 document the collector serves at /openapi.json, built from the contract's limits."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from optin.contract import MAX_BODY_BYTES, SCHEMA_VERSION
+
+_ERROR = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {"type": "string", "description": "machine-readable reason code"},
+        "path": {"type": "string", "description": "JSON path of the offending field; never its value"},
+        "detail": {"type": "string"},
+    },
+}
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+
+
+def _retry(description: str) -> dict[str, Any]:
+    out = _error(description)
+    out["headers"] = {"Retry-After": {"schema": {"type": "integer"}, "description": "seconds to wait"}}
+    return out
+
+
+def openapi_document() -> dict[str, Any]:
+    report = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["schema", "report_id", "installation_id", "app", "registry", "period", "sent_at", "metrics", "client"],
+        "properties": {
+            "schema": {"const": SCHEMA_VERSION},
+            "report_id": {"type": "string", "format": "uuid", "description": "idempotency key: a retried report keeps its id"},
+            "installation_id": {"type": "string", "format": "uuid", "description": "random UUIDv4, reset when the user turns feedback off"},
+            "app": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["name", "version"],
+                "properties": {"name": {"type": "string"}, "version": {"type": "string", "pattern": "^[0-9]{1,6}(\\.[0-9]{1,6}){0,3}$"}},
+            },
+            "registry": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["version", "hash"],
+                "properties": {"version": {"type": "integer", "minimum": 1}, "hash": {"type": "string", "pattern": "^[0-9a-f]{64}$"}},
+            },
+            "period": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["start", "end"],
+                "properties": {"start": {"type": "integer"}, "end": {"type": "integer"}},
+                "description": "Unix seconds (UTC) on the client's clock",
+            },
+            "sent_at": {"type": "integer", "description": "client clock at upload; used to correct clock skew"},
+            "metrics": {
+                "type": "object",
+                "description": "declared metrics only: counter → integer or {label: integer}; boolean; enum → string of the declared set; quantity → a declared bucket bound; duration → list of bucket counts",
+                "additionalProperties": {
+                    "oneOf": [
+                        {"type": "integer", "minimum": 0},
+                        {"type": "boolean"},
+                        {"type": "string"},
+                        {"type": "number"},
+                        {"type": "object", "additionalProperties": {"type": "integer", "minimum": 0}},
+                        {"type": "array", "items": {"type": "integer", "minimum": 0}},
+                    ]
+                },
+            },
+            "client": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["dropped", "evicted", "rejected"],
+                "properties": {k: {"type": "integer", "minimum": 0} for k in ("dropped", "evicted", "rejected")},
+            },
+        },
+    }
+    json_body = {"application/json": {"schema": {"$ref": "#/components/schemas/Report"}}}
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "optin collector", "version": f"{SCHEMA_VERSION}.0", "description": "Receives opt-in feedback reports. Stores no IP address, user agent or header."},
+        "paths": {
+            "/v1/reports": {
+                "post": {
+                    "summary": "Submit one report (optionally Content-Encoding: gzip)",
+                    "requestBody": {"required": True, "content": json_body, "description": f"at most {MAX_BODY_BYTES} bytes, compressed and decompressed"},
+                    "responses": {
+                        "202": {"description": "stored durably (committed)"},
+                        "200": {"description": "duplicate report id: already stored, stored once"},
+                        "400": _error("malformed JSON, gzip or field format"),
+                        "413": _error("body too large, compressed or decompressed"),
+                        "415": _error("not application/json, or an unsupported Content-Encoding"),
+                        "422": _error("schema violation: undeclared metric, value outside the declared set or bounds, wrong type"),
+                        "429": _retry("too many requests in flight"),
+                        "503": _retry("overloaded or storage unavailable; nothing was stored"),
+                    },
+                }
+            },
+            "/v1/deletions": {
+                "post": {
+                    "summary": "Delete every stored row of an installation id (idempotent)",
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": {"type": "object", "additionalProperties": False, "required": ["installation_id"], "properties": {"installation_id": {"type": "string", "format": "uuid"}}}}},
+                    },
+                    "responses": {"202": {"description": "deleted (or nothing was stored)"}, "400": _error("malformed request"), "415": _error("not application/json"), "503": _retry("storage unavailable")},
+                }
+            },
+            "/healthz": {"get": {"summary": "Readiness", "responses": {"200": {"description": "ready"}, "503": {"description": "degraded: storage failing"}}}},
+            "/metrics": {"get": {"summary": "Prometheus text metrics", "responses": {"200": {"description": "metrics"}}}},
+            "/openapi.json": {"get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI 3.1"}}}},
+        },
+        "components": {"schemas": {"Report": report, "Error": _ERROR}},
+    }

@@ -1,0 +1,417 @@
+"""Store: the one writer thread that owns the read-write DuckDB connection.
+
+Reports are group-committed: the thread takes what is queued (up to a batch size, waiting at
+most a few milliseconds after the first), writes it in one transaction with Arrow inserts, and
+only then resolves each report's future, so a 202 always means "committed". A duplicate report
+id (in the batch or already stored) is stored once and answered as a duplicate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import os
+import queue
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Final
+
+import duckdb
+import pyarrow as pa
+
+from optin.contract import Registry, Report, encode_value, label_names
+
+from ._migrations import migrate
+
+log = logging.getLogger("optin.collector")
+
+REJECTION_FLUSH_S: Final = 5.0  # rejection counts reach the database at most this late
+
+
+class Outcome(Enum):
+    STORED = "stored"
+    DUPLICATE = "duplicate"
+
+
+class StoreUnavailable(Exception):
+    """The store cannot take or commit work now (queue full, write error, shutting down)."""
+
+
+@dataclass
+class _Job:
+    kind: str  # "report" | "delete"
+    report: Report | None = None
+    installation_id: str = ""
+    received_day: dt.date | None = None
+    skew_s: int = 0
+    future: asyncio.Future[object] | None = None
+    loop: asyncio.AbstractEventLoop | None = None
+
+
+@dataclass
+class StoreStats:
+    committed_reports: int = 0
+    duplicates: int = 0
+    batches: int = 0
+    batch_seconds_sum: float = 0.0
+    batch_seconds_max: float = 0.0
+    write_errors: int = 0
+    rejections: Counter[str] = field(default_factory=Counter)
+
+
+_REPORT_SCHEMA: Final = pa.schema(
+    [
+        ("report_key", pa.int64()),
+        ("report_id", pa.string()),
+        ("inst_key", pa.int32()),
+        ("app_key", pa.int16()),
+        ("version_key", pa.int32()),
+        ("registry_version", pa.int32()),
+        ("day", pa.date32()),
+        ("period_seconds", pa.int32()),
+        ("dropped", pa.int32()),
+        ("evicted", pa.int32()),
+        ("rejected", pa.int32()),
+    ]
+)
+_VALUE_SCHEMA: Final = pa.schema([("report_key", pa.int64()), ("metric_key", pa.int32()), ("label_key", pa.int16()), ("value", pa.int64())])
+
+
+def _private_file(path: Path) -> None:
+    if path.exists():
+        os.chmod(path, 0o600)
+
+
+class Store:
+    def __init__(self, path: Path, registries: Mapping[tuple[str, int], Registry], batch_max: int, batch_wait_s: float, max_pending: int) -> None:
+        self.path = path
+        self.registries = registries
+        self.batch_max = batch_max
+        self.batch_wait_s = batch_wait_s
+        self.stats = StoreStats()
+        self._jobs: queue.Queue[_Job | None] = queue.Queue(maxsize=max_pending)
+        self._thread: threading.Thread | None = None
+        self._con: duckdb.DuckDBPyConnection | None = None
+        self._healthy = True
+        self._pending_rejections: Counter[tuple[dt.date, str]] = Counter()
+        self._rejection_lock = threading.Lock()
+        self._last_rejection_flush = time.monotonic()
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    def open(self) -> None:
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        old_umask = os.umask(0o077)  # DuckDB creates the database and WAL files: keep them 0600
+        try:
+            self._con = duckdb.connect(str(self.path))
+        finally:
+            os.umask(old_umask)
+        _private_file(self.path)
+        migrate(self._con)
+        self._load_keys()
+        self._register_metrics()
+        self._thread = threading.Thread(target=self._run, name="optin-store-writer", daemon=True)
+        self._thread.start()
+
+    def close(self, timeout_s: float = 30.0) -> None:
+        """Drain what is queued, commit it, checkpoint, close."""
+        if self._thread is not None:
+            self._jobs.put(None)
+            self._thread.join(timeout_s)
+            self._thread = None
+        if self._con is not None:
+            try:
+                self._flush_rejections(force=True)
+                self._con.execute("CHECKPOINT")
+            except duckdb.Error:
+                log.warning("store: final checkpoint failed")
+            self._con.close()
+            self._con = None
+
+    @property
+    def healthy(self) -> bool:
+        return self._healthy and self._thread is not None and self._thread.is_alive()
+
+    @property
+    def queue_depth(self) -> int:
+        return self._jobs.qsize()
+
+    def reader(self) -> duckdb.DuckDBPyConnection:
+        """A cursor for read-only work on another thread (DuckDB connections are not thread-safe)."""
+        if self._con is None:
+            raise StoreUnavailable("store is closed")
+        return self._con.cursor()
+
+    # --- producers (event loop) --------------------------------------------------------------
+
+    def submit(self, report: Report, received: dt.datetime) -> asyncio.Future[object]:
+        return self._put(_Job("report", report=report, received_day=received.date(), skew_s=int(received.timestamp()) - report.sent_at))
+
+    def delete(self, installation_id: str) -> asyncio.Future[object]:
+        return self._put(_Job("delete", installation_id=installation_id))
+
+    def _put(self, job: _Job) -> asyncio.Future[object]:
+        loop = asyncio.get_running_loop()
+        job.loop, job.future = loop, loop.create_future()
+        try:
+            self._jobs.put_nowait(job)
+        except queue.Full:
+            raise StoreUnavailable("write queue full") from None
+        return job.future
+
+    def count_rejection(self, reason: str, day: dt.date) -> None:
+        with self._rejection_lock:
+            self.stats.rejections[reason] += 1
+            self._pending_rejections[(day, reason)] += 1
+
+    # --- writer thread -----------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while True:
+            try:
+                first = self._jobs.get(timeout=REJECTION_FLUSH_S)
+            except queue.Empty:
+                self._flush_rejections()
+                continue
+            batch: list[_Job] = []
+            stop = first is None
+            if first is not None:
+                batch.append(first)
+                deadline = time.monotonic() + self.batch_wait_s
+                while len(batch) < self.batch_max:
+                    remaining = deadline - time.monotonic()
+                    try:
+                        job = self._jobs.get(timeout=remaining) if remaining > 0 else self._jobs.get_nowait()
+                    except queue.Empty:
+                        break
+                    if job is None:
+                        stop = True
+                        break
+                    batch.append(job)
+            if batch:
+                self._commit(batch)
+            self._flush_rejections()
+            if stop:
+                self._drain_rest()
+                return
+
+    def _drain_rest(self) -> None:
+        rest: list[_Job] = []
+        while True:
+            try:
+                job = self._jobs.get_nowait()
+            except queue.Empty:
+                break
+            if job is not None:
+                rest.append(job)
+        for start in range(0, len(rest), self.batch_max):
+            self._commit(rest[start : start + self.batch_max])
+
+    def _commit(self, batch: list[_Job]) -> None:
+        assert self._con is not None
+        con = self._con
+        started = time.perf_counter()
+        try:
+            con.execute("BEGIN TRANSACTION")
+            outcomes = self._write(con, batch)
+            con.execute("COMMIT")
+        except Exception as error:  # disk full, I/O error, lock: refuse rather than acknowledge
+            try:
+                con.execute("ROLLBACK")
+            except duckdb.Error:
+                pass
+            self._load_keys()  # caches may hold keys of the rolled-back transaction
+            self._healthy = False
+            self.stats.write_errors += 1
+            log.error("store: batch of %d failed to commit (%s)", len(batch), type(error).__name__)
+            for job in batch:
+                _resolve(job, StoreUnavailable("write failed"))
+            return
+        self._healthy = True
+        elapsed = time.perf_counter() - started
+        self.stats.batches += 1
+        self.stats.batch_seconds_sum += elapsed
+        self.stats.batch_seconds_max = max(self.stats.batch_seconds_max, elapsed)
+        for job, outcome in zip(batch, outcomes):
+            if outcome is Outcome.STORED and job.kind == "report":
+                self.stats.committed_reports += 1
+            elif outcome is Outcome.DUPLICATE:
+                self.stats.duplicates += 1
+            _resolve(job, outcome)
+
+    def _write(self, con: duckdb.DuckDBPyConnection, batch: list[_Job]) -> list[Outcome]:
+        reports = [job.report for job in batch if job.kind == "report" and job.report is not None]
+        stored_ids = self._existing_ids(con, [r.report_id for r in reports])
+        outcomes: list[Outcome] = []
+        report_rows: dict[str, list[object]] = {name: [] for name in _REPORT_SCHEMA.names}
+        value_rows: dict[str, list[int]] = {name: [] for name in _VALUE_SCHEMA.names}
+        new_installations: list[tuple[int, str]] = []
+        for job in batch:
+            if job.kind == "delete":
+                self._delete(con, job.installation_id)
+                outcomes.append(Outcome.STORED)
+                continue
+            report = job.report
+            assert report is not None and job.received_day is not None
+            if report.report_id in stored_ids:
+                outcomes.append(Outcome.DUPLICATE)
+                continue
+            stored_ids.add(report.report_id)
+            outcomes.append(Outcome.STORED)
+            registry = self.registries[(report.app, report.registry_version)]
+            app_key = self._app_keys[report.app]
+            inst_key = self._inst_keys.get(report.installation_id)
+            if inst_key is None:
+                self._next_inst_key += 1
+                inst_key = self._inst_keys[report.installation_id] = self._next_inst_key
+                new_installations.append((inst_key, report.installation_id))
+            version_key = self._version_key(con, app_key, report.app_version)
+            self._next_report_key += 1
+            key = self._next_report_key
+            corrected_end = report.period_end + job.skew_s
+            day = min(dt.datetime.fromtimestamp(corrected_end, dt.UTC).date(), job.received_day)
+            for name, value in (
+                ("report_key", key),
+                ("report_id", report.report_id),
+                ("inst_key", inst_key),
+                ("app_key", app_key),
+                ("version_key", version_key),
+                ("registry_version", report.registry_version),
+                ("day", day),
+                ("period_seconds", report.period_end - report.period_start),
+                ("dropped", report.client.get("dropped", 0)),
+                ("evicted", report.client.get("evicted", 0)),
+                ("rejected", report.client.get("rejected", 0)),
+            ):
+                report_rows[name].append(value)
+            for metric_name, metric_value in report.metrics.items():
+                metric_key = self._metric_keys[(app_key, metric_name)]
+                for label_key, count in encode_value(registry.metrics[metric_name], metric_value):
+                    value_rows["report_key"].append(key)
+                    value_rows["metric_key"].append(metric_key)
+                    value_rows["label_key"].append(label_key)
+                    value_rows["value"].append(count)
+        if new_installations:
+            installs = pa.table({"inst_key": pa.array([k for k, _ in new_installations], pa.int32()), "installation_id": pa.array([i for _, i in new_installations], pa.string())})
+            con.register("_new_installations", installs)
+            con.execute("INSERT INTO installations SELECT inst_key, installation_id::UUID FROM _new_installations")
+            con.unregister("_new_installations")
+        if report_rows["report_key"]:
+            reports_table = pa.table(report_rows, schema=_REPORT_SCHEMA)
+            values_table = pa.table(value_rows, schema=_VALUE_SCHEMA)
+            con.register("_new_reports", reports_table)
+            con.register("_new_values", values_table)
+            con.execute(
+                "INSERT INTO reports SELECT report_key, report_id::UUID, inst_key, app_key, version_key, registry_version, day, period_seconds, dropped, evicted, rejected FROM _new_reports"
+            )
+            con.execute("INSERT INTO report_values SELECT * FROM _new_values")
+            con.unregister("_new_reports")
+            con.unregister("_new_values")
+        return outcomes
+
+    def _existing_ids(self, con: duckdb.DuckDBPyConnection, ids: list[str]) -> set[str]:
+        if not ids:
+            return set()
+        con.register("_batch_ids", pa.table({"id": pa.array(ids, pa.string())}))
+        rows = con.execute("SELECT CAST(r.report_id AS VARCHAR) FROM reports r JOIN _batch_ids b ON r.report_id = b.id::UUID").fetchall()
+        con.unregister("_batch_ids")
+        return {row[0] for row in rows}
+
+    def _delete(self, con: duckdb.DuckDBPyConnection, installation_id: str) -> None:
+        inst_key = self._inst_keys.get(installation_id)
+        if inst_key is None:
+            return
+        con.execute("DELETE FROM report_values WHERE report_key IN (SELECT report_key FROM reports WHERE inst_key = ?)", [inst_key])
+        con.execute("DELETE FROM reports WHERE inst_key = ?", [inst_key])
+        con.execute("DELETE FROM installations WHERE inst_key = ?", [inst_key])
+        del self._inst_keys[installation_id]
+
+    def _version_key(self, con: duckdb.DuckDBPyConnection, app_key: int, version: str) -> int:
+        key = self._version_keys.get((app_key, version))
+        if key is None:
+            key = self._version_keys[(app_key, version)] = max(self._version_keys.values(), default=0) + 1
+            con.execute("INSERT INTO app_versions VALUES (?, ?, ?)", [key, app_key, version])
+        return key
+
+    def _flush_rejections(self, force: bool = False) -> None:
+        if not force and time.monotonic() - self._last_rejection_flush < REJECTION_FLUSH_S:
+            return
+        with self._rejection_lock:
+            pending, self._pending_rejections = self._pending_rejections, Counter()
+        self._last_rejection_flush = time.monotonic()
+        if not pending or self._con is None:
+            return
+        try:
+            for (day, reason), count in pending.items():
+                self._con.execute(
+                    "INSERT INTO rejections VALUES (?, ?, ?) ON CONFLICT (day, reason) DO UPDATE SET count = count + excluded.count",
+                    [day, reason, count],
+                )
+        except duckdb.Error:
+            log.warning("store: could not record rejection counts")
+            with self._rejection_lock:
+                self._pending_rejections.update(pending)
+
+    # --- keys --------------------------------------------------------------------------------
+
+    def _load_keys(self) -> None:
+        assert self._con is not None
+        con = self._con
+        self._app_keys = {name: key for key, name in con.execute("SELECT app_key, name FROM apps").fetchall()}
+        self._version_keys = {(a, v): k for k, a, v in con.execute("SELECT version_key, app_key, version FROM app_versions").fetchall()}
+        self._inst_keys = {str(i): k for k, i in con.execute("SELECT inst_key, installation_id FROM installations").fetchall()}
+        row = con.execute("SELECT coalesce(max(inst_key), 0) FROM installations").fetchone()
+        self._next_inst_key = int(row[0]) if row else 0
+        self._metric_keys = {(a, n): k for k, a, n in con.execute("SELECT metric_key, app_key, name FROM metrics").fetchall()}
+        row = con.execute("SELECT coalesce(max(report_key), 0) FROM reports").fetchone()
+        self._next_report_key = int(row[0]) if row else 0
+
+    def _register_metrics(self) -> None:
+        """Give every declared app, metric and label an integer key (new ones only)."""
+        assert self._con is not None
+        con = self._con
+        con.execute("BEGIN TRANSACTION")
+        for registry in self._sorted_registries(self.registries.values()):
+            if registry.app not in self._app_keys:
+                self._app_keys[registry.app] = max(self._app_keys.values(), default=0) + 1
+                con.execute("INSERT INTO apps VALUES (?, ?)", [self._app_keys[registry.app], registry.app])
+            app_key = self._app_keys[registry.app]
+            for metric in registry.metrics.values():
+                if (app_key, metric.name) not in self._metric_keys:
+                    key = max(self._metric_keys.values(), default=0) + 1
+                    self._metric_keys[(app_key, metric.name)] = key
+                    con.execute("INSERT INTO metrics VALUES (?, ?, ?, ?, ?)", [key, app_key, metric.name, metric.kind.value, metric.category])
+                metric_key = self._metric_keys[(app_key, metric.name)]
+                for index, label in enumerate(label_names(metric), start=1):
+                    con.execute("INSERT INTO labels VALUES (?, ?, ?) ON CONFLICT DO NOTHING", [metric_key, index, label])
+        con.execute("COMMIT")
+
+    @staticmethod
+    def _sorted_registries(registries: Iterable[Registry]) -> list[Registry]:
+        return sorted(registries, key=lambda r: (r.app, r.version))
+
+
+def _resolve(job: _Job, result: object) -> None:
+    if job.loop is None or job.future is None:
+        return
+    future = job.future
+
+    def settle() -> None:
+        if future.done():
+            return
+        if isinstance(result, BaseException):
+            future.set_exception(result)
+        else:
+            future.set_result(result)
+
+    try:
+        job.loop.call_soon_threadsafe(settle)
+    except RuntimeError:
+        pass  # the loop is closed: the request is gone, what was committed stays committed
+
