@@ -2,5 +2,11 @@
 
 from ._app import create_app
 from ._config import Config, load_config
+from ._thread import CollectorThread
 
-__all__ = ["Config", "create_app", "load_config"]
+__all__ = [
+    "CollectorThread",
+    "Config",
+    "create_app",
+    "load_config",
+]

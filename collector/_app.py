@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from typing import Final
 
 from aiohttp import web
@@ -13,7 +14,7 @@ from optin.contract import bundled_registry, load_registry_folder
 
 from . import _handlers as h
 from ._config import Config
-from ._keys import CONFIG, IN_FLIGHT, REGISTRIES, STORE
+from ._keys import CLOCK, CONFIG, IN_FLIGHT, REGISTRIES, STORE
 from ._store import Store
 
 
@@ -37,25 +38,27 @@ async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
 SERVER_OPTIONS: Final = {"auto_decompress": False, "access_log": None}
 
 
-async def start(config: Config) -> web.AppRunner:
+async def start(config: Config, clock: Callable[[], float] = time.time) -> web.AppRunner:
     """Start serving on config.host:config.port; the caller awaits runner.cleanup() to stop."""
-    runner = web.AppRunner(create_app(config), handle_signals=False, **SERVER_OPTIONS)  # type: ignore[arg-type]
+    runner = web.AppRunner(create_app(config, clock), handle_signals=False, shutdown_timeout=30, **SERVER_OPTIONS)  # type: ignore[arg-type]
     await runner.setup()
     context = None
     if config.tls_cert is not None:
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(config.tls_cert, config.tls_key)
-    site = web.TCPSite(runner, config.host, config.port, ssl_context=context, shutdown_timeout=30)
+    site = web.TCPSite(runner, config.host, config.port, ssl_context=context)
     await site.start()
     return runner
 
 
-def create_app(config: Config) -> web.Application:
+def create_app(config: Config, clock: Callable[[], float] = time.time) -> web.Application:
+    """The collector. ``clock`` is the receiver's time (a seam for simulated fleets and tests)."""
     # client_max_size bounds what aiohttp itself would buffer; our handler reads at most max_body_bytes + 1.
     app = web.Application(client_max_size=config.max_body_bytes + 1)
     app[CONFIG] = config
     app[REGISTRIES] = _registries(config)  # type: ignore[assignment]
     app[IN_FLIGHT] = [0]
+    app[CLOCK] = clock
     app.cleanup_ctx.append(_store_ctx)
     app.router.add_post("/v1/reports", h.post_report)
     app.router.add_post("/v1/deletions", h.post_deletion)

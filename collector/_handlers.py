@@ -12,7 +12,7 @@ from aiohttp import web
 from optin.contract import ReportError, decode_json
 
 from ._ingest import Rejected, check_headers, inflate, ingest
-from ._keys import CONFIG, IN_FLIGHT, REGISTRIES, STORE
+from ._keys import CLOCK, CONFIG, IN_FLIGHT, REGISTRIES, STORE
 from ._openapi import openapi_document
 from ._prometheus import render_metrics
 from ._store import Outcome, StoreUnavailable
@@ -20,12 +20,16 @@ from ._store import Outcome, StoreUnavailable
 log = logging.getLogger("optin.collector")
 
 
+def _now(request: web.Request) -> dt.datetime:
+    return dt.datetime.fromtimestamp(request.app[CLOCK](), dt.UTC)
+
+
 def _json(status: int, doc: object, headers: dict[str, str] | None = None) -> web.Response:
     return web.Response(status=status, body=orjson.dumps(doc), content_type="application/json", headers=headers)
 
 
 def _reject(request: web.Request, rejected: Rejected) -> web.Response:
-    request.app[STORE].count_rejection(rejected.code, dt.datetime.now(dt.UTC).date())
+    request.app[STORE].count_rejection(rejected.code, _now(request).date())
     log.info("rejected", extra={"event": "rejected", "status": rejected.status, "reason": rejected.code, "field": rejected.path})
     headers = {"Retry-After": str(request.app[CONFIG].retry_after_s)} if rejected.status in (429, 503) else None
     return _json(rejected.status, rejected.body(), headers)
@@ -50,7 +54,7 @@ async def post_report(request: web.Request) -> web.Response:
         return _reject(request, Rejected(429, "too_many_requests", detail="retry later"))
     in_flight[0] += 1
     try:
-        received = dt.datetime.now(dt.UTC)
+        received = _now(request)
         body = await _read_body(request)
         report = ingest(body, request.headers.get("Content-Encoding", ""), request.app[REGISTRIES], int(received.timestamp()), config.max_body_bytes)
         del body

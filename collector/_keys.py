@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from aiohttp import web
 
@@ -15,3 +15,4 @@ CONFIG = web.AppKey("config", Config)
 REGISTRIES = web.AppKey("registries", Mapping[tuple[str, int], Registry])
 STORE = web.AppKey("store", Store)
 IN_FLIGHT = web.AppKey("in_flight", list[int])  # one-element box: requests being read or checked
+CLOCK = web.AppKey("clock", Callable[[], float])  # seconds since the epoch; a seam for simulations and tests

@@ -1,0 +1,104 @@
+"""Canned questions. Each is SQL over the at-rest contract, answered through the gateway."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from ._gateway import Gateway, Table
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """Which application and which days (inclusive, by the skew-corrected report day)."""
+
+    app: str
+    first_day: dt.date
+    last_day: dt.date
+
+
+_IN_WINDOW = "r.app_key = (SELECT app_key FROM apps WHERE name = ?) AND r.day BETWEEN ? AND ?"
+
+
+def _params(w: Window) -> list[object]:
+    return [w.app, w.first_day, w.last_day]
+
+
+def active_installations(g: Gateway, w: Window) -> int | None:
+    """Distinct installations that sent any report in the window (None when below k)."""
+    return g.scalar_installations(f"SELECT count(DISTINCT r.inst_key) FROM reports r WHERE {_IN_WINDOW}", _params(w))
+
+
+def feature_usage(g: Gateway, w: Window) -> Table:
+    """The relative value of functionalities: share of active installations using each feature, ranked."""
+    active = active_installations(g, w)
+    sql = f"""
+        WITH per_installation AS (
+            SELECT m.name AS feature, r.inst_key, sum(v.value) AS uses
+            FROM report_values v
+            JOIN reports r ON r.report_key = v.report_key
+            JOIN metrics m ON m.metric_key = v.metric_key
+            WHERE {_IN_WINDOW} AND m.kind = 'counter' AND m.category = 'usage'
+            GROUP BY ALL
+            HAVING sum(v.value) > 0
+        )
+        SELECT feature, count(*) AS installations, sum(uses) AS uses,
+               median(uses) AS median_uses, quantile_cont(uses, 0.9) AS p90_uses
+        FROM per_installation GROUP BY feature
+        ORDER BY installations DESC, uses DESC, feature
+    """
+    table = g.table("Feature usage", sql, _params(w), ["feature"], ["uses", "median_uses", "p90_uses"])
+    rows = []
+    for feature, installs, uses, median, p90 in table.rows:
+        share = None if installs is None or active is None else installs / active
+        per_active = None if uses is None or active is None else uses / active
+        rows.append((feature, installs, share, per_active, median, p90))
+    return Table(
+        table.title,
+        ("feature", "installations", "share_of_active", "uses_per_active", "median_uses", "p90_uses"),
+        rows,
+        table.k,
+        table.suppressed,
+        (f"active installations: {active if active is not None else f'fewer than {g.k}'}",),
+    )
+
+
+def _latest_enum(g: Gateway, w: Window, metric: str, title: str) -> Table:
+    """Share of active installations by the latest value each reported (a partition of the active total)."""
+    sql = f"""
+        WITH latest AS (
+            SELECT r.inst_key, arg_max(l.label, r.report_key) AS value
+            FROM report_values v
+            JOIN reports r ON r.report_key = v.report_key
+            JOIN metrics m ON m.metric_key = v.metric_key AND m.name = ?
+            JOIN labels l ON l.metric_key = v.metric_key AND l.label_key = v.label_key
+            WHERE {_IN_WINDOW}
+            GROUP BY r.inst_key
+        )
+        SELECT value, count(*) AS installations, count(*) / sum(count(*)) OVER () AS share
+        FROM latest GROUP BY value ORDER BY installations DESC, value
+    """
+    return g.table(title, sql, [metric, *_params(w)], ["value"], ["share"], partition_of_total=True)
+
+
+def os_share(g: Gateway, w: Window) -> Table:
+    return _latest_enum(g, w, "system.os_family", "Operating systems")
+
+
+def os_version_share(g: Gateway, w: Window) -> Table:
+    return _latest_enum(g, w, "system.os_version", "Operating system versions")
+
+
+def version_adoption(g: Gateway, w: Window) -> Table:
+    """Share of active installations by the latest app version each reported."""
+    sql = f"""
+        WITH latest AS (
+            SELECT r.inst_key, arg_max(av.version, r.report_key) AS version
+            FROM reports r JOIN app_versions av ON av.version_key = r.version_key
+            WHERE {_IN_WINDOW}
+            GROUP BY r.inst_key
+        )
+        SELECT version, count(*) AS installations, count(*) / sum(count(*)) OVER () AS share
+        FROM latest GROUP BY version ORDER BY installations DESC, version
+    """
+    return g.table("App version adoption", sql, _params(w), ["version"], ["share"], partition_of_total=True)

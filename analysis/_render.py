@@ -1,0 +1,32 @@
+"""Rendering answers: a terminal table (JSON, CSV and HTML come with the analysis outputs)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._gateway import Table
+
+
+def _cell(value: Any, column: str, k: int) -> str:
+    if value is None:
+        return f"<{k}" if column == "installations" else "–"
+    if isinstance(value, float):
+        if column.startswith("share"):
+            return f"{value * 100:.1f}%"
+        return f"{value:.2f}"
+    return str(value)
+
+
+def render_table(table: Table) -> str:
+    header = list(table.columns)
+    body = [[_cell(v, c, table.k) for v, c in zip(row, table.columns)] for row in table.rows]
+    widths = [max([len(h)] + [len(r[i]) for r in body]) for i, h in enumerate(header)]
+    lines = [table.title, "=" * len(table.title)]
+    lines += list(table.notes)
+    lines.append("  ".join(h.ljust(w) for h, w in zip(header, widths)))
+    lines.append("  ".join("-" * w for w in widths))
+    for row in body:
+        lines.append("  ".join(cell.rjust(w) if i else cell.ljust(w) for i, (cell, w) in enumerate(zip(row, widths))))
+    if table.suppressed:
+        lines.append(f"({table.suppressed} row(s) suppressed: fewer than {table.k} installations, or would reveal one that is)")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,73 @@
+#!/usr/bin/env python3
+"""The project's two set-up commands, for any machine with Python 3.11+ (Linux, macOS, Windows).
+
+    python3 tasks.py demo    # collector + simulated fleet + aggregate report
+    python3 tasks.py test    # the test suite
+
+Each creates (or reuses) the virtual environment .venv beside this file, installs what it
+needs into it, and runs there. Extra arguments are passed on (to the demo or to pytest).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+# System packages the browser and desktop tests need (Debian names); installed only where apt-get and root are.
+TEST_SYSTEM_PACKAGES = {"chromium": "chromium", "Xvfb": "xvfb", "xdotool": "xdotool", "xwd": "x11-apps"}
+
+
+def venv_python() -> Path:
+    return VENV / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
+def ensure_venv(extras: str) -> Path:
+    python = venv_python()
+    if not python.exists():
+        print(f"Creating {VENV} ...", flush=True)
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    stamp = VENV / f".installed-{extras}"
+    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    if not stamp.exists() or stamp.read_text() != digest:
+        print(f"Installing optin-telemetry[{extras}] into {VENV} ...", flush=True)
+        subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--upgrade", "pip"], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "--quiet", "-e", f"{ROOT}[{extras}]"], check=True)
+        stamp.write_text(digest)
+    return python
+
+
+def ensure_system_packages() -> None:
+    missing = [pkg for exe, pkg in TEST_SYSTEM_PACKAGES.items() if shutil.which(exe) is None]
+    if not missing:
+        return
+    if shutil.which("apt-get") is None or not hasattr(os, "geteuid") or os.geteuid() != 0:
+        print(f"Note: {', '.join(missing)} not installed; the browser and desktop tests will be skipped.", flush=True)
+        return
+    print(f"Installing {', '.join(missing)} with apt-get ...", flush=True)
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    subprocess.run(["apt-get", "update", "-qq"], check=False, env=env)
+    subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing], check=False, env=env)
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] not in ("demo", "test"):
+        print(__doc__)
+        return 2
+    command, rest = argv[0], argv[1:]
+    if command == "demo":
+        python = ensure_venv("collector,analysis")
+        return subprocess.call([str(python), "-m", "optin.demo", *rest], cwd=ROOT)
+    python = ensure_venv("test")
+    ensure_system_packages()
+    return subprocess.call([str(python), "-m", "pytest", *rest], cwd=ROOT)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,34 @@
+"""`python -m optin.collector --db PATH --host 127.0.0.1 --port N` as an operator runs it."""
+
+from __future__ import annotations
+
+import json
+import signal
+from pathlib import Path
+
+from openapi_spec_validator import validate
+
+from optin.contract import Registry
+from tests.helpers import collector, make_report, post_json, request
+
+
+def test_the_collector_starts_serves_health_and_openapi_and_answers_202_and_422(tmp_path: Path, registry: Registry) -> None:
+    with collector(tmp_path) as running:
+        status, _, body = request(running.url, "GET", "/healthz")
+        assert status == 200 and json.loads(body)["status"] == "ok"
+
+        status, headers, body = request(running.url, "GET", "/openapi.json")
+        assert status == 200 and headers["content-type"].startswith("application/json")
+        document = json.loads(body)
+        validate(document)  # raises on an invalid OpenAPI 3.1 document
+        assert {"/v1/reports", "/v1/deletions", "/healthz", "/metrics"} <= set(document["paths"])
+
+        assert post_json(running.url, make_report(registry))[0] == 202
+        assert post_json(running.url, make_report(registry), gzipped=True)[0] == 202
+        status, error = post_json(running.url, make_report(registry, {"model.vertices": 12}))
+        assert (status, error) == (422, {"error": "undeclared_metric", "path": "metrics.model.vertices"})
+        assert running.stop(signal.SIGTERM) == 0
+    log = (tmp_path / "collector.log").read_text()
+    assert '"event":"stopped"' in log
+    assert running.db.stat().st_mode & 0o777 == 0o600
+    assert running.db.parent.stat().st_mode & 0o777 == 0o700

@@ -1,0 +1,117 @@
+"""Shared test helpers: a real collector process, reports built with the real client code."""
+
+from __future__ import annotations
+
+import gzip
+import http.client
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from optin.contract import Registry, Report
+
+READY = re.compile(rb'"event":"ready","port":(\d+)')
+
+
+@dataclass
+class CollectorProcess:
+    proc: subprocess.Popen[bytes]
+    port: int
+    db: Path
+    log: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self, sig: int = signal.SIGTERM, timeout_s: float = 30) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+
+def start_collector(db: Path, log: Path, *extra: str, env: dict[str, str] | None = None, timeout_s: float = 30) -> CollectorProcess:
+    """`python -m optin.collector --db DB --host 127.0.0.1 --port 0`, waited on until it logs its port."""
+    out = open(log, "ab")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "optin.collector", "--db", str(db), "--host", "127.0.0.1", "--port", "0", *extra],
+        stdout=out,
+        stderr=out,
+        env={**os.environ, **(env or {})},
+    )
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        match = READY.search(log.read_bytes())
+        if match:
+            return CollectorProcess(proc, int(match.group(1)), db, log)
+        if proc.poll() is not None:
+            raise RuntimeError(f"collector exited with {proc.returncode}: {log.read_text()}")
+        time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError("collector did not become ready")
+
+
+@contextmanager
+def collector(tmp: Path, *extra: str) -> Iterator[CollectorProcess]:
+    running = start_collector(tmp / "db" / "optin.duckdb", tmp / "collector.log", *extra)
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+def request(url: str, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None, timeout_s: float = 30) -> tuple[int, dict[str, str], bytes]:
+    host, port = url.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=timeout_s)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        answer = conn.getresponse()
+        return answer.status, {k.lower(): v for k, v in answer.getheaders()}, answer.read()
+    finally:
+        conn.close()
+
+
+def post_json(url: str, doc: Any, path: str = "/v1/reports", gzipped: bool = False) -> tuple[int, dict[str, Any]]:
+    body = json.dumps(doc).encode()
+    headers = {"Content-Type": "application/json"}
+    if gzipped:
+        body = gzip.compress(body)
+        headers["Content-Encoding"] = "gzip"
+    status, _, data = request(url, "POST", path, body, headers)
+    return status, (json.loads(data) if data else {})
+
+
+def make_report(registry: Registry, metrics: dict[str, Any] | None = None, /, **overrides: Any) -> dict[str, Any]:
+    """A valid wire report (as a dict) for ``registry``, ending an hour ago."""
+    end = int(time.time()) - 3600
+    report = Report(
+        report_id=str(uuid.uuid4()),
+        installation_id=str(uuid.uuid4()),
+        app=registry.app,
+        app_version="2025.3.0",
+        registry_version=registry.version,
+        registry_hash=registry.hash,
+        period_start=end - 86400,
+        period_end=end,
+        sent_at=end + 60,
+        metrics=metrics if metrics is not None else {"toolpath.pocket": 3, "file.import": {"step": 2}, "system.os_family": "windows"},
+        client={"dropped": 0, "evicted": 0, "rejected": 0},
+    )
+    wire = report.to_wire()
+    wire.update(overrides)
+    return wire
