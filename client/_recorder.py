@@ -188,5 +188,5 @@ class Recorder:
         return Drained(values, dropped)
 
 
-def _finite(value: object) -> bool:
-    return value.__class__ in (int, float) and math.isfinite(value) and value >= 0  # type: ignore[arg-type, operator]
+def _finite(value: float) -> bool:
+    return value.__class__ in (int, float) and math.isfinite(value) and value >= 0

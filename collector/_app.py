@@ -10,7 +10,7 @@ from typing import Final
 
 from aiohttp import web
 
-from optin.contract import bundled_registry, load_registry_folder
+from optin.contract import Registry, bundled_registry, load_registry_folder
 
 from . import _handlers as h
 from ._config import Config
@@ -18,7 +18,7 @@ from ._keys import CLOCK, CONFIG, IN_FLIGHT, REGISTRIES, STORE
 from ._store import Store
 
 
-def _registries(config: Config) -> dict[tuple[str, int], object]:
+def _registries(config: Config) -> dict[tuple[str, int], Registry]:
     if config.registries is None:
         registry = bundled_registry("millwright")
         return {(registry.app, registry.version): registry}
@@ -56,7 +56,7 @@ def create_app(config: Config, clock: Callable[[], float] = time.time) -> web.Ap
     # client_max_size bounds what aiohttp itself would buffer; our handler reads at most max_body_bytes + 1.
     app = web.Application(client_max_size=config.max_body_bytes + 1)
     app[CONFIG] = config
-    app[REGISTRIES] = _registries(config)  # type: ignore[assignment]
+    app[REGISTRIES] = _registries(config)
     app[IN_FLIGHT] = [0]
     app[CLOCK] = clock
     app.cleanup_ctx.append(_store_ctx)

@@ -12,7 +12,7 @@ from ._config import Config
 from ._store import Store
 
 CONFIG = web.AppKey("config", Config)
-REGISTRIES = web.AppKey("registries", Mapping[tuple[str, int], Registry])
+REGISTRIES = web.AppKey[Mapping[tuple[str, int], Registry]]("registries")
 STORE = web.AppKey("store", Store)
 IN_FLIGHT = web.AppKey("in_flight", list[int])  # one-element box: requests being read or checked
-CLOCK = web.AppKey("clock", Callable[[], float])  # seconds since the epoch; a seam for simulations and tests
+CLOCK = web.AppKey[Callable[[], float]]("clock")  # seconds since the epoch; a seam for simulations and tests

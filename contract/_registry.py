@@ -165,7 +165,7 @@ def _metric(name: str, table: Any, categories: Mapping[str, Category]) -> Metric
     if extra:
         raise _fail(where, f"unknown keys for kind {kind.value}: {', '.join(sorted(extra))}")
     category = table.get("category")
-    if category not in categories:
+    if not isinstance(category, str) or category not in categories:
         raise _fail(where, "category must be one of the declared categories")
     description = _text(table, "description", where)
     if kind is Kind.COUNTER:

@@ -54,14 +54,14 @@ def label_names(metric: Metric) -> tuple[str, ...]:
 def encode_value(metric: Metric, value: Value) -> list[tuple[int, int]]:
     """A checked value as (label_key, count) rows; zero counts of labels and buckets are omitted."""
     kind = metric.kind
-    if kind is Kind.COUNTER:
-        if isinstance(value, dict):
-            return [(metric.labels.index(label) + 1, count) for label, count in value.items() if count]
-        return [(0, int(value))]  # type: ignore[arg-type]
+    if isinstance(value, dict):  # labelled counter
+        return [(metric.labels.index(label) + 1, count) for label, count in value.items() if count]
+    if isinstance(value, list):  # duration histogram
+        return [(index + 1, count) for index, count in enumerate(value) if count]
     if kind is Kind.BOOLEAN:
         return [(0, 1 if value else 0)]
     if kind is Kind.ENUM:
-        return [(metric.values.index(value) + 1, 1)]  # type: ignore[arg-type]
+        return [(metric.values.index(str(value)) + 1, 1)]
     if kind is Kind.QUANTITY:
-        return [(metric.buckets.index(float(value)) + 1, 1)]  # type: ignore[arg-type]
-    return [(index + 1, count) for index, count in enumerate(value) if count]  # type: ignore[arg-type]
+        return [(metric.buckets.index(float(value)) + 1, 1)]
+    return [(0, int(value))]
