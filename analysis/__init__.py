@@ -1,13 +1,16 @@
 """optin analysis: aggregate-only questions over collected feedback, with small cells suppressed."""
 
 from ._gateway import DEFAULT_K, Gateway, Table
-from ._questions import Window, active_installations, feature_usage, os_share, os_version_share, version_adoption
+from ._questions import QUESTIONS, Question, Window, active_installations, feature_usage, os_share, os_version_share, version_adoption
 from ._render import render_table
+from ._serialize import table_from_dict, table_to_dict
 from ._source import day_range, open_database
 
 __all__ = [
     "DEFAULT_K",
     "Gateway",
+    "QUESTIONS",
+    "Question",
     "Table",
     "Window",
     "active_installations",
@@ -17,5 +20,7 @@ __all__ = [
     "os_share",
     "os_version_share",
     "render_table",
+    "table_from_dict",
+    "table_to_dict",
     "version_adoption",
 ]

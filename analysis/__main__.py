@@ -7,17 +7,9 @@ import sys
 from pathlib import Path
 
 from ._gateway import DEFAULT_K, Gateway
-from ._questions import Window, feature_usage, os_share, os_version_share, version_adoption
+from ._questions import QUESTIONS, Window
 from ._render import render_table
 from ._source import day_range, open_database
-
-QUESTIONS = {
-    "features": feature_usage,
-    "os": os_share,
-    "os-version": os_version_share,
-    "versions": version_adoption,
-}
-
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="optin-analysis", description="Aggregate-only answers; cells under k installations are suppressed.")

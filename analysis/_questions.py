@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ._gateway import Gateway, Table
@@ -102,3 +103,14 @@ def version_adoption(g: Gateway, w: Window) -> Table:
         FROM latest GROUP BY version ORDER BY installations DESC, version
     """
     return g.table("App version adoption", sql, _params(w), ["version"], ["share"], partition_of_total=True)
+
+
+Question = Callable[[Gateway, Window], Table]
+
+# Every canned question by its CLI and endpoint name; the collector's aggregate endpoints serve exactly these.
+QUESTIONS: dict[str, Question] = {
+    "features": feature_usage,
+    "os": os_share,
+    "os-version": os_version_share,
+    "versions": version_adoption,
+}
