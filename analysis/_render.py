@@ -1,4 +1,4 @@
-"""Rendering answers: a terminal table (JSON, CSV and HTML come with the analysis outputs)."""
+"""Rendering answers as a terminal table."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from typing import Any
 from ._gateway import Table
 
 
-def _cell(value: Any, column: str, k: int) -> str:
+def format_cell(value: Any, column: str, k: int) -> str:
+    """A cell as people read it: suppressed installations as "<k", suppressed measures as "–"."""
     if value is None:
         return f"<{k}" if column == "installations" else "–"
     if isinstance(value, float):
@@ -19,7 +20,7 @@ def _cell(value: Any, column: str, k: int) -> str:
 
 def render_table(table: Table) -> str:
     header = list(table.columns)
-    body = [[_cell(v, c, table.k) for v, c in zip(row, table.columns)] for row in table.rows]
+    body = [[format_cell(v, c, table.k) for v, c in zip(row, table.columns)] for row in table.rows]
     widths = [max([len(h)] + [len(r[i]) for r in body]) for i, h in enumerate(header)]
     lines = [table.title, "=" * len(table.title)]
     lines += list(table.notes)
