@@ -21,6 +21,7 @@ from ._limits import (
     MAX_CLOCK_SKEW_SECONDS,
     MAX_COUNTER,
     MAX_JSON_DEPTH,
+    MAX_JSON_WIDTH,
     MAX_PERIOD_SECONDS,
     SCHEMA_VERSION,
     VERSION_PATTERN,
@@ -84,12 +85,12 @@ _DECODER: Final = json.JSONDecoder(object_pairs_hook=_reject_duplicates, parse_c
 
 
 def decode_json(body: bytes) -> Any:
-    """Strict JSON: UTF-8, no duplicate keys, no NaN or Infinity, bounded nesting; 400 otherwise."""
+    """Strict JSON: UTF-8, no duplicate keys, no NaN or Infinity, bounded nesting and width; 400 otherwise."""
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         raise ReportError("bad_encoding", "", status=400, detail="body is not UTF-8") from None
-    _check_depth(text)
+    _check_shape(text)
     try:
         obj, end = _DECODER.raw_decode(text)
     except ReportError:
@@ -101,28 +102,31 @@ def decode_json(body: bytes) -> Any:
     return obj
 
 
-def _check_depth(text: str) -> None:
-    """Reject nesting deeper than MAX_JSON_DEPTH before parsing (brackets inside strings only overcount)."""
-    if text.count("[") + text.count("{") <= MAX_JSON_DEPTH:
+_STRING: Final = re.compile(r'"(?:[^"\\]|\\.)*"')
+_STRUCTURE: Final = re.compile(r"[\[\]{},]")
+
+
+def _check_shape(text: str) -> None:
+    """Reject nesting deeper than MAX_JSON_DEPTH and containers wider than MAX_JSON_WIDTH, before parsing.
+
+    Strings are cut out first, so brackets and commas inside them do not count; what is left is
+    scanned as a short list of structural characters, never as the whole body.
+    """
+    marks = _STRUCTURE.findall(_STRING.sub("", text))
+    if len(marks) <= MAX_JSON_DEPTH:
         return
-    depth = 0
-    in_string = escaped = False
-    for ch in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == '"':
-                in_string = False
-        elif ch == '"':
-            in_string = True
-        elif ch in "[{":
-            depth += 1
-            if depth > MAX_JSON_DEPTH:
+    commas = [0]
+    for mark in marks:
+        if mark == ",":
+            commas[-1] += 1
+            if commas[-1] >= MAX_JSON_WIDTH:
+                raise ReportError("too_wide", "", status=400, detail=f"more than {MAX_JSON_WIDTH} items in one object or array")
+        elif mark in "[{":
+            commas.append(0)
+            if len(commas) > MAX_JSON_DEPTH + 1:
                 raise ReportError("too_deep", "", status=400, detail=f"nesting deeper than {MAX_JSON_DEPTH}")
-        elif ch in "]}":
-            depth -= 1
+        elif len(commas) > 1:
+            commas.pop()
 
 
 def _int(value: Any, path: str, low: int, high: int) -> int:

@@ -30,8 +30,15 @@ SCHEMA_V1: Final = (
     "CREATE TABLE daily_rollup (day DATE NOT NULL, app_key SMALLINT NOT NULL, version_key INTEGER NOT NULL, metric_key INTEGER NOT NULL, label_key SMALLINT NOT NULL, installations BIGINT NOT NULL, total BIGINT NOT NULL)",
 )
 
+# Parquet snapshots, the read-only copy for offline analysis and other engines:
+#   <snapshot_dir>/<table>/day=YYYY-MM-DD/*.parquet  for SNAPSHOT_PARTITIONED (hive partitioning;
+#                                                    report_values carries the `day` of its report)
+#   <snapshot_dir>/<table>.parquet                   for the other SNAPSHOT_TABLES (small tables)
+# `installations` (the installation UUIDs) is never exported: `inst_key` is enough to count.
+# A snapshot is written to a temporary folder and renamed into place, so it is read whole or not at all.
 SNAPSHOT_TABLES: Final = ("apps", "app_versions", "metrics", "labels", "reports", "report_values", "rejections")
 SNAPSHOT_PARTITIONED: Final = ("reports", "report_values")  # partitioned by `day`; others are small dimension tables
+SNAPSHOT_PARTITION_COLUMN: Final = "day"
 
 
 def _bound(value: float) -> str:
