@@ -1,32 +1,58 @@
-"""python -m optin.collector: run the collector until SIGINT or SIGTERM, then drain and commit."""
+"""python -m optin.collector: run the collector until SIGINT or SIGTERM, then drain and commit.
+
+`python -m optin.collector snapshot ...` writes a Parquet snapshot on demand: from the database
+file when no collector holds it, or by asking a running collector (`--url`, with the token).
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import logging
+import os
 import signal
+import sys
+import urllib.request
+from dataclasses import fields
 from pathlib import Path
+
+import duckdb
+import orjson
 
 from ._app import start
 from ._config import Config, load_config
 from ._logs import configure
+from ._snapshot import write_snapshot
 
 log = logging.getLogger("optin.collector")
 
+# Settings that are never flags: a token on the command line is visible to every user of the machine.
+_NOT_FLAGS = {"token"}
+_HELP = {
+    "config": "TOML file of settings (see docs/operations.md)",
+    "db": "DuckDB file (default: a file in the user data folder)",
+    "port": "0 picks a free port; the chosen one is logged",
+    "registries": "folder of application registries (*.toml)",
+    "token_file": "file holding the token of the aggregate endpoints (or set OPTIN_COLLECTOR_TOKEN)",
+}
+
+
+def _parser(prog: str, description: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser.add_argument("--config", type=Path, help=_HELP["config"])
+    for f in fields(Config):
+        if f.name not in _NOT_FLAGS:
+            parser.add_argument("--" + f.name.replace("_", "-"), dest=f.name, help=_HELP.get(f.name, f"see docs/operations.md ({f.name})"))
+    return parser
+
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="optin-collector", description="Receive opt-in feedback reports into DuckDB.")
-    parser.add_argument("--config", type=Path, help="TOML file of settings (see docs/operations.md)")
-    parser.add_argument("--db", type=Path, help="DuckDB file (default: a file in the user data folder)")
-    parser.add_argument("--host")
-    parser.add_argument("--port", type=int, help="0 picks a free port; the chosen one is logged")
-    parser.add_argument("--registries", type=Path, help="folder of application registries (*.toml)")
-    parser.add_argument("--token-file", type=Path, help="file holding the analysis token")
-    parser.add_argument("--tls-cert", type=Path)
-    parser.add_argument("--tls-key", type=Path)
-    parser.add_argument("--log-level")
-    return parser.parse_args(argv)
+    return _parser("optin-collector", "Receive opt-in feedback reports into DuckDB.").parse_args(argv)
+
+
+def config_from(args: argparse.Namespace) -> Config:
+    flags = {f.name: getattr(args, f.name, None) for f in fields(Config) if f.name not in _NOT_FLAGS}
+    return load_config(args.config, **flags)
 
 
 async def serve(config: Config) -> None:
@@ -48,19 +74,37 @@ async def serve(config: Config) -> None:
         log.info("stopped", extra={"event": "stopped"})
 
 
+def snapshot(argv: list[str]) -> int:
+    parser = _parser("optin-collector snapshot", "Write a Parquet snapshot (partitioned by day) of the collector's database.")
+    parser.add_argument("--url", help="ask the collector running at this URL instead of opening the database file")
+    args = parser.parse_args(argv)
+    config = config_from(args)
+    if args.url:
+        request = urllib.request.Request(args.url.rstrip("/") + "/v1/snapshots", method="POST", headers={"Authorization": f"Bearer {config.token}"})
+        with urllib.request.urlopen(request, timeout=600) as answer:  # noqa: S310 (an operator-given URL)
+            print(answer.read().decode())
+        return 0
+    if config.snapshot_dir is None:
+        parser.error("--snapshot-dir (or snapshot_dir in the config file) is required")
+    try:
+        con = duckdb.connect(str(config.resolved_db()), read_only=True)
+    except duckdb.IOException:
+        print("the database is held by a running collector: use --url (and the token) to ask it for a snapshot", file=sys.stderr)
+        return 2
+    try:
+        info = write_snapshot(con, config.snapshot_dir)
+    finally:
+        con.close()
+    print(orjson.dumps({"snapshot": str(info.path), "reports": info.reports, "days": info.days}).decode())
+    return 0
+
+
 def main(argv: list[str] | None = None) -> None:
-    args = parse_args(argv)
-    config = load_config(
-        args.config,
-        db=args.db,
-        host=args.host,
-        port=args.port,
-        registries=args.registries,
-        token_file=args.token_file,
-        tls_cert=args.tls_cert,
-        tls_key=args.tls_key,
-        log_level=args.log_level,
-    )
+    argv = sys.argv[1:] if argv is None else argv
+    os.umask(0o077)  # every file this process creates (database, WAL, snapshots) is private: 0600 / 0700
+    if argv[:1] == ["snapshot"]:
+        raise SystemExit(snapshot(argv[1:]))
+    config = config_from(parse_args(argv))
     configure(config.log_level)
     try:
         asyncio.run(serve(config))

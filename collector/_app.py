@@ -15,6 +15,8 @@ from optin.contract import Registry, bundled_registry, load_registry_folder
 from . import _handlers as h
 from ._config import Config
 from ._keys import CLOCK, CONFIG, IN_FLIGHT, REGISTRIES, STORE
+from ._logs import http_logger
+from ._maintenance import maintenance_ctx
 from ._store import Store
 
 
@@ -35,12 +37,13 @@ async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 # aiohttp would otherwise inflate gzip bodies itself, before our compressed-size limit and bomb check.
+# No access log (it records the peer address and user agent); errors go through a scrubbing logger.
 SERVER_OPTIONS: Final = {"auto_decompress": False, "access_log": None}
 
 
 async def start(config: Config, clock: Callable[[], float] = time.time) -> web.AppRunner:
     """Start serving on config.host:config.port; the caller awaits runner.cleanup() to stop."""
-    runner = web.AppRunner(create_app(config, clock), handle_signals=False, shutdown_timeout=30, **SERVER_OPTIONS)  # type: ignore[arg-type]
+    runner = web.AppRunner(create_app(config, clock), handle_signals=False, shutdown_timeout=30, logger=http_logger(), **SERVER_OPTIONS)  # type: ignore[arg-type]
     await runner.setup()
     context = None
     if config.tls_cert is not None:
@@ -60,9 +63,13 @@ def create_app(config: Config, clock: Callable[[], float] = time.time) -> web.Ap
     app[IN_FLIGHT] = [0]
     app[CLOCK] = clock
     app.cleanup_ctx.append(_store_ctx)
+    app.cleanup_ctx.append(maintenance_ctx)  # cleaned up first: no maintenance runs while the store drains
     app.router.add_post("/v1/reports", h.post_report)
     app.router.add_post("/v1/deletions", h.post_deletion)
     app.router.add_get("/healthz", h.healthz)
     app.router.add_get("/metrics", h.metrics)
     app.router.add_get("/openapi.json", h.openapi)
+    app.router.add_get("/v1/aggregates", h.list_aggregates)
+    app.router.add_get("/v1/aggregates/{question}", h.get_aggregate)
+    app.router.add_post("/v1/snapshots", h.post_snapshot)
     return app

@@ -11,8 +11,10 @@ from aiohttp import web
 
 from optin.contract import ReportError, decode_json
 
+from . import _aggregates as agg
 from ._ingest import Rejected, check_headers, inflate, ingest
 from ._keys import CLOCK, CONFIG, IN_FLIGHT, REGISTRIES, STORE
+from ._maintenance import snapshot_now
 from ._openapi import openapi_document
 from ._prometheus import render_metrics
 from ._store import Outcome, StoreUnavailable
@@ -115,3 +117,52 @@ async def metrics(request: web.Request) -> web.Response:
 
 async def openapi(request: web.Request) -> web.Response:
     return _json(200, openapi_document())
+
+
+def _authorize(request: web.Request) -> None:
+    try:
+        agg.check_token(request.app[CONFIG].token, request.headers.get("Authorization", ""), request.query.get("token", ""))
+    except Rejected as rejected:
+        request.app[STORE].stats.auth_failures[rejected.code] += 1
+        raise
+
+
+async def list_aggregates(request: web.Request) -> web.Response:
+    try:
+        _authorize(request)
+    except Rejected as rejected:
+        return _json(rejected.status, rejected.body(), _auth_headers(rejected))
+    return _json(200, {"questions": agg.question_names()}, {"Cache-Control": "no-store"})
+
+
+async def get_aggregate(request: web.Request) -> web.Response:
+    app, config = request.app, request.app[CONFIG]
+    try:
+        _authorize(request)
+        question = agg.known_question(request.match_info["question"])
+        name = agg.app_name(request.query, app[REGISTRIES])
+        query, today, k = dict(request.query), _now(request).date(), config.aggregate_k
+        doc = await agg.run_read(app[STORE].reader(), lambda con: agg.answer(con, question, name, query, today, k), config.aggregate_timeout_s)
+    except Rejected as rejected:
+        return _json(rejected.status, rejected.body(), _auth_headers(rejected))
+    except StoreUnavailable:
+        return _json(503, {"error": "unavailable"}, {"Retry-After": str(config.retry_after_s)})
+    return _json(200, doc, {"Cache-Control": "no-store"})
+
+
+def _auth_headers(rejected: Rejected) -> dict[str, str] | None:
+    return {"WWW-Authenticate": "Bearer"} if rejected.status == 401 else None
+
+
+async def post_snapshot(request: web.Request) -> web.Response:
+    """Write a Parquet snapshot now (same token as the aggregates; 409 without a snapshot folder)."""
+    try:
+        _authorize(request)
+        if request.app[CONFIG].snapshot_dir is None:
+            raise Rejected(409, "no_snapshot_dir", detail="start the collector with snapshot_dir")
+        info = await snapshot_now(request.app)
+    except Rejected as rejected:
+        return _json(rejected.status, rejected.body(), _auth_headers(rejected))
+    except StoreUnavailable:
+        return _json(503, {"error": "unavailable"}, {"Retry-After": str(request.app[CONFIG].retry_after_s)})
+    return _json(200, {"status": "written", "reports": info.reports, "days": info.days})

@@ -1,14 +1,47 @@
-"""Structured logs: one JSON object per line, built only from fields we choose (never request metadata)."""
+"""Structured logs: one JSON object per line, built only from fields we choose (never request metadata).
+
+aiohttp's own loggers would write the peer address ("Error handling request from %s") and the
+text of parse errors, which can quote header bytes. `Scrub` rewrites such records in place, on
+the logger itself, so whatever handler the host installs sees only the error's type and place.
+"""
 
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from typing import Final
 
 import orjson
 
-_FIELDS: Final = ("event", "status", "reason", "field", "port", "db", "count")
+_FIELDS: Final = ("event", "status", "reason", "field", "port", "db", "count", "where")
+HTTP_LOGGER: Final = "optin.collector.http"  # the logger handed to aiohttp's request handler
+_AIOHTTP_LOGGERS: Final = ("aiohttp.server", "aiohttp.web", "aiohttp.internal", "aiohttp.access")
+
+
+class Scrub(logging.Filter):
+    """Replace a record's message, arguments and traceback with the exception's type and location."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        reason, where = "", ""
+        if record.exc_info and record.exc_info[1] is not None:
+            error = record.exc_info[1]
+            reason = type(error).__name__
+            tb = error.__traceback__
+            while tb is not None and tb.tb_next is not None:
+                tb = tb.tb_next
+            if tb is not None:
+                where = f"{os.path.basename(tb.tb_frame.f_code.co_filename)}:{tb.tb_lineno}"
+        record.msg, record.args, record.exc_info, record.exc_text, record.stack_info = "http error", None, None, None, None
+        record.__dict__.update(event="http_error", reason=reason, where=where)
+        return True
+
+
+def http_logger() -> logging.Logger:
+    logger = logging.getLogger(HTTP_LOGGER)
+    if not any(isinstance(f, Scrub) for f in logger.filters):
+        logger.addFilter(Scrub())
+    return logger
 
 
 class JsonFormatter(logging.Formatter):
@@ -21,11 +54,18 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure(level: str) -> None:
+    """The command-line collector's logging: JSON lines on stderr, aiohttp's loggers scrubbed."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger("optin")
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     root.propagate = False
+    http_logger()
+    for name in _AIOHTTP_LOGGERS:
+        logger = logging.getLogger(name)
+        logger.addFilter(Scrub())
+        logger.handlers[:] = [handler]
+        logger.propagate = False
     # aiohttp's access log records the peer address and user agent: it is never enabled.
     logging.getLogger("aiohttp.access").disabled = True

@@ -19,6 +19,14 @@ def render_metrics(store: Store, in_flight: int) -> str:
     ]
     lines += [f'optin_requests_rejected_total{{reason="{reason}"}} {count}' for reason, count in sorted(stats.rejections.items())]
     lines += [
+        "# HELP optin_deletions_total Deletion requests committed (idempotent; repeats count again).",
+        "# TYPE optin_deletions_total counter",
+        f"optin_deletions_total {stats.deletions}",
+        "# HELP optin_aggregate_requests_refused_total Aggregate, dashboard and snapshot requests refused, by reason.",
+        "# TYPE optin_aggregate_requests_refused_total counter",
+    ]
+    lines += [f'optin_aggregate_requests_refused_total{{reason="{reason}"}} {count}' for reason, count in sorted(stats.auth_failures.items())]
+    lines += [
         "# HELP optin_store_batch_seconds Group-commit batch latency.",
         "# TYPE optin_store_batch_seconds summary",
         f"optin_store_batch_seconds_sum {stats.batch_seconds_sum:.6f}",

@@ -16,7 +16,7 @@ import queue
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -45,11 +45,12 @@ class StoreUnavailable(Exception):
 
 @dataclass
 class _Job:
-    kind: str  # "report" | "delete"
+    kind: str  # "report" | "delete" | "call" (a function run alone in its own transaction)
     report: Report | None = None
     installation_id: str = ""
     received_day: dt.date | None = None
     skew_s: int = 0
+    call: Callable[[duckdb.DuckDBPyConnection], object] | None = None
     future: asyncio.Future[object] | None = None
     loop: asyncio.AbstractEventLoop | None = None
 
@@ -62,7 +63,9 @@ class StoreStats:
     batch_seconds_sum: float = 0.0
     batch_seconds_max: float = 0.0
     write_errors: int = 0
+    deletions: int = 0
     rejections: Counter[str] = field(default_factory=Counter)
+    auth_failures: Counter[str] = field(default_factory=Counter)  # aggregate endpoints: unauthorized, not_found
 
 
 _REPORT_SCHEMA: Final = pa.schema(
@@ -84,8 +87,11 @@ _VALUE_SCHEMA: Final = pa.schema([("report_key", pa.int64()), ("metric_key", pa.
 
 
 def _private_file(path: Path) -> None:
-    if path.exists():
-        os.chmod(path, 0o600)
+    try:
+        if path.stat().st_mode & 0o077:
+            os.chmod(path, 0o600)
+    except FileNotFoundError:
+        pass
 
 
 class Store:
@@ -102,6 +108,7 @@ class Store:
         self._pending_rejections: Counter[tuple[dt.date, str]] = Counter()
         self._rejection_lock = threading.Lock()
         self._last_rejection_flush = time.monotonic()
+        self._wal = path.with_name(path.name + ".wal")
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -156,6 +163,14 @@ class Store:
     def delete(self, installation_id: str) -> asyncio.Future[object]:
         return self._put(_Job("delete", installation_id=installation_id))
 
+    def run(self, call: Callable[[duckdb.DuckDBPyConnection], object]) -> asyncio.Future[object]:
+        """Run ``call`` on the writer thread in a transaction of its own; the future holds its result."""
+        return self._put(_Job("call", call=call))
+
+    def retain(self, cutoff: dt.date) -> asyncio.Future[object]:
+        """Roll raw rows of days before ``cutoff`` up into daily_rollup and delete them; result: reports removed."""
+        return self.run(lambda con: self._retain(con, cutoff))
+
     def _put(self, job: _Job) -> asyncio.Future[object]:
         loop = asyncio.get_running_loop()
         job.loop, job.future = loop, loop.create_future()
@@ -180,8 +195,11 @@ class Store:
                 self._flush_rejections()
                 continue
             batch: list[_Job] = []
+            alone: _Job | None = None
             stop = first is None
-            if first is not None:
+            if first is not None and first.kind == "call":
+                alone = first
+            elif first is not None:
                 batch.append(first)
                 deadline = time.monotonic() + self.batch_wait_s
                 while len(batch) < self.batch_max:
@@ -193,9 +211,14 @@ class Store:
                     if job is None:
                         stop = True
                         break
+                    if job.kind == "call":
+                        alone = job
+                        break
                     batch.append(job)
             if batch:
                 self._commit(batch)
+            if alone is not None:
+                self._call(alone)
             self._flush_rejections()
             if stop:
                 self._drain_rest()
@@ -208,7 +231,9 @@ class Store:
                 job = self._jobs.get_nowait()
             except queue.Empty:
                 break
-            if job is not None:
+            if job is not None and job.kind == "call":
+                _resolve(job, StoreUnavailable("shutting down"))
+            elif job is not None:
                 rest.append(job)
         for start in range(0, len(rest), self.batch_max):
             self._commit(rest[start : start + self.batch_max])
@@ -234,6 +259,7 @@ class Store:
                 _resolve(job, StoreUnavailable("write failed"))
             return
         self._healthy = True
+        _private_file(self._wal)  # DuckDB recreates the WAL after each checkpoint, with the process umask
         elapsed = time.perf_counter() - started
         self.stats.batches += 1
         self.stats.batch_seconds_sum += elapsed
@@ -243,7 +269,50 @@ class Store:
                 self.stats.committed_reports += 1
             elif outcome is Outcome.DUPLICATE:
                 self.stats.duplicates += 1
+            elif job.kind == "delete":
+                self.stats.deletions += 1
             _resolve(job, outcome)
+
+    def _call(self, job: _Job) -> None:
+        assert self._con is not None and job.call is not None
+        con = self._con
+        try:
+            con.execute("BEGIN TRANSACTION")
+            result = job.call(con)
+            con.execute("COMMIT")
+        except Exception as error:
+            try:
+                con.execute("ROLLBACK")
+            except duckdb.Error:
+                pass
+            self._load_keys()
+            log.error("store: maintenance failed (%s)", type(error).__name__)
+            _resolve(job, StoreUnavailable("maintenance failed"))
+            return
+        _private_file(self._wal)
+        _resolve(job, result)
+
+    def _retain(self, con: duckdb.DuckDBPyConnection, cutoff: dt.date) -> int:
+        row = con.execute("SELECT count(*) FROM reports WHERE day < ?", [cutoff]).fetchone()
+        removed = int(row[0]) if row else 0
+        if not removed:
+            return 0
+        # Per day, app version, metric and label: how many installations and how much. Rows of a
+        # day rolled up in two runs (a late report) add up; installations then count per run.
+        con.execute(
+            """INSERT INTO daily_rollup
+               SELECT r.day, r.app_key, r.version_key, v.metric_key, v.label_key, count(DISTINCT r.inst_key), sum(v.value)
+               FROM report_values v JOIN reports r ON r.report_key = v.report_key
+               WHERE r.day < ? GROUP BY ALL""",
+            [cutoff],
+        )
+        con.execute("DELETE FROM report_values WHERE report_key IN (SELECT report_key FROM reports WHERE day < ?)", [cutoff])
+        con.execute("DELETE FROM reports WHERE day < ?", [cutoff])
+        # An installation with no raw rows left is forgotten: its UUID is no longer needed for anything.
+        gone = con.execute("DELETE FROM installations WHERE inst_key NOT IN (SELECT DISTINCT inst_key FROM reports) RETURNING CAST(installation_id AS VARCHAR)").fetchall()
+        for (installation_id,) in gone:
+            self._inst_keys.pop(installation_id, None)
+        return removed
 
     def _write(self, con: duckdb.DuckDBPyConnection, batch: list[_Job]) -> list[Outcome]:
         reports = [job.report for job in batch if job.kind == "report" and job.report is not None]

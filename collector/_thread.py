@@ -12,6 +12,7 @@ from aiohttp import web
 
 from ._app import start
 from ._config import Config
+from ._maintenance import MaintenanceResult, maintain
 
 
 class CollectorThread:
@@ -43,6 +44,12 @@ class CollectorThread:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(30)
         self._loop.close()
+
+    def maintain(self) -> MaintenanceResult:
+        """Run retention (and a snapshot, if configured) now, as the schedule would."""
+        assert self._runner is not None
+        future: Future[MaintenanceResult] = asyncio.run_coroutine_threadsafe(maintain(self._runner.app), self._loop)
+        return future.result(60)
 
     def _call(self, coro: object) -> web.AppRunner:
         future: Future[web.AppRunner] = asyncio.run_coroutine_threadsafe(coro, self._loop)  # type: ignore[arg-type]

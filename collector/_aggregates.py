@@ -1,0 +1,101 @@
+"""Live aggregates behind a token: the analysis gateway over a cursor of the store's connection.
+
+DuckDB lets one process hold the database read-write, so the collector itself answers the
+canned aggregate questions. Every answer goes through `optin.analysis.Gateway` (small cells
+suppressed); nothing here can return a raw row. Queries run on a worker thread with a deadline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hmac
+from collections.abc import Callable, Mapping
+from typing import Any, Final
+
+import duckdb
+from optin.analysis import QUESTIONS, Gateway, Table, Window, day_range, table_to_dict
+from optin.contract import Registry
+
+from ._ingest import Rejected
+
+MAX_WINDOW_DAYS: Final = 3660  # ten years: anything longer is a typo, and an expensive one
+
+
+def check_token(configured: str, authorization: str, query_token: str = "") -> None:
+    """401 unless the request carries the configured token; 404 when none is configured (never open)."""
+    if not configured:
+        raise Rejected(404, "not_found", detail="aggregate endpoints are off: no token configured")
+    given = authorization[7:].strip() if authorization[:7].lower() == "bearer " else query_token
+    if not given or not hmac.compare_digest(given.encode("utf-8", "surrogateescape"), configured.encode("utf-8")):
+        raise Rejected(401, "unauthorized", detail="send Authorization: Bearer <token>")
+
+
+def _day(value: str, name: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise Rejected(400, "bad_date", name, "expected YYYY-MM-DD") from None
+
+
+def app_name(query: Mapping[str, str], registries: Mapping[tuple[str, int], Registry]) -> str:
+    """The `app` parameter, which must name a registered application (optional when there is one)."""
+    apps = sorted({app for app, _ in registries})
+    name = query.get("app", "")
+    if not name and len(apps) == 1:
+        return apps[0]
+    if name not in apps:
+        raise Rejected(400, "unknown_app", "app", "expected a registered application name")
+    return name
+
+
+def window(con: duckdb.DuckDBPyConnection, app: str, query: Mapping[str, str], today: dt.date) -> Window:
+    """`from`/`to` (inclusive days); each defaults to the first/last day with reports."""
+    stored = day_range(con, app)
+    first = _day(query["from"], "from") if "from" in query else (stored[0] if stored else today)
+    last = _day(query["to"], "to") if "to" in query else (stored[1] if stored else today)
+    if last < first or (last - first).days > MAX_WINDOW_DAYS:
+        raise Rejected(400, "bad_window", "to", f"expected from <= to, at most {MAX_WINDOW_DAYS} days apart")
+    return Window(app, first, last)
+
+
+def answer(con: duckdb.DuckDBPyConnection, question: str, app: str, query: Mapping[str, str], today: dt.date, k: int) -> dict[str, Any]:
+    """One canned question as a JSON-ready table (runs on a worker thread)."""
+    table = QUESTIONS[question](Gateway(con, k), window(con, app, query, today))
+    return {"question": question, **table_to_dict(table)}
+
+
+def tables(con: duckdb.DuckDBPyConnection, app: str, query: Mapping[str, str], today: dt.date, k: int) -> list[Table]:
+    """Every canned question over one window (for the dashboard page)."""
+    gateway = Gateway(con, k)
+    chosen = window(con, app, query, today)
+    return [QUESTIONS[name](gateway, chosen) for name in sorted(QUESTIONS)]
+
+
+async def run_read(cursor: duckdb.DuckDBPyConnection, work: Callable[[duckdb.DuckDBPyConnection], Any], timeout_s: float) -> Any:
+    """Run ``work`` on a thread with a cursor of its own; interrupt the query and answer 503 past the deadline."""
+
+    def guarded() -> Any:
+        try:
+            return work(cursor)
+        finally:
+            cursor.close()
+
+    task = asyncio.ensure_future(asyncio.to_thread(guarded))
+    try:
+        return await asyncio.wait_for(asyncio.shield(task), timeout_s)
+    except TimeoutError:
+        cursor.interrupt()
+        raise Rejected(503, "query_timeout", detail="the aggregate took too long; retry later") from None
+    except duckdb.InterruptException:
+        raise Rejected(503, "query_timeout", detail="the aggregate took too long; retry later") from None
+
+
+def question_names() -> list[str]:
+    return sorted(QUESTIONS)
+
+
+def known_question(name: str) -> str:
+    if name not in QUESTIONS:
+        raise Rejected(404, "unknown_question", "question", "GET /v1/aggregates lists the questions")
+    return name
