@@ -1,16 +1,9 @@
-"""Time as a seam: the client reads the clock through this, so tests and simulations can move it."""
+"""Clocks: the client reads time through one (see `Clock` in _protocols.py), so tests and simulations can move it."""
 
 from __future__ import annotations
 
 import threading
 import time
-from typing import Protocol
-
-
-class Clock(Protocol):
-    def now(self) -> float:
-        """Seconds since the Unix epoch."""
-        ...
 
 
 class SystemClock:

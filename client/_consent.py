@@ -8,14 +8,17 @@ a configuration file or a constructor argument can produce the state "on".
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
-from typing import Any
 
 import orjson
 
 from ._files import private_dir, write_atomic
+from ._values import Value
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class Status(str, Enum):
@@ -33,14 +36,15 @@ class Answer(str, Enum):
     DISMISSED = "dismissed"  # closed the dialog without choosing: counts as a decline
 
 
-@dataclass(frozen=True, slots=True)
-class Prompt:
+# Values here are `Value` classes (see _values.py): they are defined at every app start.
+
+
+class Prompt(Value):
     at: int
     answer: Answer
 
 
-@dataclass(frozen=True, slots=True)
-class ConsentState:
+class ConsentState(Value):
     status: Status = Status.UNDECIDED
     first_run: int = 0
     changed_at: int | None = None
@@ -50,7 +54,7 @@ class ConsentState:
     installation_id: str | None = None  # random UUIDv4, only while on; new after every off
     ever_sent: bool = False  # whether the current installation id has reached the collector
     pending_deletion: tuple[str, ...] = ()  # old installation ids whose deletion is not yet acknowledged
-    prompts: tuple[Prompt, ...] = field(default_factory=tuple)
+    prompts: tuple[Prompt, ...] = ()
     dont_ask_again: bool = False
 
     @property
@@ -113,8 +117,7 @@ class ConsentStore:
         write_atomic(self.path, state.to_json())
 
     def turn_on(self, state: ConsentState, now: int, surface: str, categories: tuple[str, ...], categories_hash: str) -> ConsentState:
-        new = replace(
-            state,
+        new = state._replace(
             status=Status.ON,
             changed_at=now,
             surface=surface,
@@ -127,11 +130,17 @@ class ConsentStore:
         return new
 
     def turn_off(self, state: ConsentState, now: int, surface: str) -> ConsentState:
+        new = self.off_state(state, now, surface)
+        self.save(new)
+        return new
+
+    @staticmethod
+    def off_state(state: ConsentState, now: int, surface: str) -> ConsentState:
+        """Off: no categories, no installation id; the old id is queued for deletion if it may have sent."""
         pending = state.pending_deletion
         if state.installation_id and state.ever_sent:
             pending = pending + (state.installation_id,)
-        new = replace(
-            state,
+        return state._replace(
             status=Status.OFF,
             changed_at=now,
             surface=surface,
@@ -141,22 +150,20 @@ class ConsentStore:
             ever_sent=False,
             pending_deletion=pending,
         )
-        self.save(new)
-        return new
 
     def mark_sent(self, state: ConsentState) -> ConsentState:
         if state.ever_sent:
             return state
-        new = replace(state, ever_sent=True)
+        new = state._replace(ever_sent=True)
         self.save(new)
         return new
 
     def deletion_done(self, state: ConsentState, installation_id: str) -> ConsentState:
-        new = replace(state, pending_deletion=tuple(i for i in state.pending_deletion if i != installation_id))
+        new = state._replace(pending_deletion=tuple(i for i in state.pending_deletion if i != installation_id))
         self.save(new)
         return new
 
     def record_prompt(self, state: ConsentState, now: int, answer: Answer) -> ConsentState:
-        new = replace(state, prompts=state.prompts + (Prompt(now, answer),), dont_ask_again=state.dont_ask_again or answer is Answer.NEVER)
+        new = state._replace(prompts=state.prompts + (Prompt(now, answer),), dont_ask_again=state.dont_ask_again or answer is Answer.NEVER)
         self.save(new)
         return new

@@ -5,42 +5,57 @@ return at once, and no thread, socket or file other than the consent file exists
 explicit action (`turn_on`, from the Help menu or the ask dialog) switches it to the live
 `Recorder`, starts the one background thread and the durable queue. `turn_off` purges
 everything, forgets the installation id and asks the collector to delete what it had.
+
+Everything the "on" state needs (registry parsing, queue, uploader, thread, system facts) is
+imported when first needed, so constructing a `Feedback` that is off costs almost nothing.
 """
 
 from __future__ import annotations
 
-import logging
+import os
 import threading
 import time
-from collections.abc import Iterator
+import weakref
 from contextlib import contextmanager
-from typing import Final
 
 import orjson
 
-from optin.contract import CLIENT_COUNTERS, Category, Registry
-
-from ._assemble import assemble
-from ._clock import Clock, SystemClock
+from ._clock import SystemClock
 from ._consent import Answer, ConsentState, ConsentStore
-from ._facts import FactsProvider, collect_system_facts
-from ._history import History
+from ._null import NullRecorder
 from ._paths import AppPaths
 from ._policy import AdminOff, AskPolicy, admin_off
-from ._queue import ReportQueue
-from ._recorder import ChooseFn, CountFn, DurationFn, FlagFn, NullRecorder, NumberFn, Recorder
-from ._transport import DEFAULT_TIMEOUT_S, HttpTransport, Transport
-from ._upload import MAX_DELETION_ATTEMPTS, Outcome, Uploader
-from ._worker import Worker
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from typing import Final
+
+    from optin.contract import Category, Registry, RegistryFile
+
+    from ._facts import FactsProvider
+    from ._history import History
+    from ._queue import ReportQueue
+    from ._recorder import Recorder
+    from ._protocols import ChooseFn, Clock, CountFn, DurationFn, FlagFn, NumberFn
+    from ._transport import Transport
+    from ._upload import Uploader
+    from ._worker import Worker
 
 DAY_S: Final = 86400
-POLL_S: Final = 300.0  # at most this long between passes while on (network may have come back)
+POLL_S: Final = 300.0  # at most this long between passes while on (the network may have come back)
+DEFAULT_TIMEOUT_S: Final = 10.0  # connect and read timeout of one upload
 PREVIEW_INSTALLATION_ID: Final = "00000000-0000-4000-8000-000000000000"  # shown in previews before any id exists
 SESSION_STARTS: Final = "session.starts"
 SESSION_LENGTH: Final = "session.length"
 SESSION_USAGE: Final = "session.usage_seconds"
+CLIENT_COUNTERS: Final = ("dropped", "evicted", "rejected")  # as in the contract's report format
 
-log = logging.getLogger(__name__)
+
+def _debug(message: str) -> None:
+    import logging  # only on the rare failure path
+
+    logging.getLogger("optin.client").debug(message, exc_info=True)
 
 
 class Feedback:
@@ -59,7 +74,7 @@ class Feedback:
 
     def __init__(
         self,
-        registry: Registry,
+        registry: Registry | RegistryFile,
         *,
         app_version: str,
         endpoint: str,
@@ -74,32 +89,68 @@ class Feedback:
         timeout_s: float = DEFAULT_TIMEOUT_S,
         queue: ReportQueue | None = None,
     ) -> None:
-        self.registry = registry
+        self._registry_source = registry
+        self.app = registry.app
         self.app_version = app_version
-        self.paths = paths or AppPaths.for_app(registry.app)
+        self.endpoint = endpoint
+        self.paths = paths or AppPaths.for_app(self.app)
         self.clock = clock or SystemClock()
         self.ask_policy = ask_policy or AskPolicy()
         self.period_s = period_s
         self._transport = transport
         self._ca_bundle = ca_bundle
-        self._facts_provider = facts or collect_system_facts
+        self._timeout_s = timeout_s
+        self._facts_provider = facts
         self._facts: dict[str, object] | None = None
+        self._queue = queue
+        self._history: History | None = None
+        self._uploader: Uploader | None = None
+        self._worker: Worker | None = None
         self._lock = threading.RLock()  # consent transitions, report rolls, consent-file writes
         self._store = ConsentStore(self.paths.consent_file)
-        self._admin = admin_off(registry.app, self.paths.policy_file, environ)
-        self.history = History(self.paths.history_file)
-        self.queue = queue or ReportQueue(self.paths.queue_dir)
-        self._uploader: Uploader | None = None
-        self._endpoint = endpoint
-        self._timeout_s = timeout_s
-        self._worker = Worker(self._pass)
+        self._admin = admin_off(self.app, self.paths.policy_file, environ)
         self._counters = dict.fromkeys(CLIENT_COUNTERS, 0)
         self._deletion_attempts = 0
         self._session_started: float | None = None
-        self._state = self._store.load(self._now())
         self._period_start = self._now()
         self._recorder: Recorder | NullRecorder = NullRecorder()
+        try:
+            self._state = self._store.load(self._now())
+        except OSError:
+            _debug("optin: consent file unavailable; feedback stays off")
+            self._state = ConsentState(first_run=self._now())
+        _LIVE.add(self)
         self._apply()
+
+    # --- parts created when first needed ------------------------------------------------------
+
+    @property
+    def registry(self) -> Registry:
+        source = self._registry_source
+        return source.load() if hasattr(source, "load") else source
+
+    @property
+    def queue(self) -> ReportQueue:
+        if self._queue is None:
+            from ._queue import ReportQueue
+
+            self._queue = ReportQueue(self.paths.queue_dir)
+        return self._queue
+
+    @property
+    def history(self) -> History:
+        if self._history is None:
+            from ._history import History
+
+            self._history = History(self.paths.history_file)
+        return self._history
+
+    def _worker_(self) -> Worker:
+        if self._worker is None:
+            from ._worker import Worker
+
+            self._worker = Worker(self._pass)
+        return self._worker
 
     # --- state -------------------------------------------------------------------------------
 
@@ -122,15 +173,17 @@ class Feedback:
     def _apply(self) -> None:
         """Make the recording surface, queue and thread match the consent state."""
         if self.is_on:
-            if not isinstance(self._recorder, Recorder):
+            if isinstance(self._recorder, NullRecorder):
+                from ._recorder import Recorder
+
                 self._recorder = Recorder(self.registry)
                 self._period_start = self._now()
                 self.queue.open()
-            self._worker.start()
+            self._worker_().start()
         else:
             self._recorder = NullRecorder()
             if self._state.pending_deletion and self._admin is None:
-                self._worker.start()  # only to send the deletion request(s), then it ends
+                self._worker_().start()  # only to send the deletion request(s), then it ends
         recorder = self._recorder
         self.count = recorder.count
         self.flag = recorder.flag
@@ -139,35 +192,58 @@ class Feedback:
         self.duration = recorder.duration
 
     def turn_on(self, surface: str = "help_menu", categories: tuple[str, ...] | None = None) -> bool:
-        """The user's explicit action. Returns False (and changes nothing) when forced off."""
+        """The user's explicit action. Returns False (and changes nothing) when forced off or unsaved."""
         if self._admin is not None:
             return False
-        chosen = tuple(sorted(self.registry.categories if categories is None else set(categories) & set(self.registry.categories)))
+        registry = self.registry
+        chosen = tuple(sorted(registry.categories if categories is None else set(categories) & set(registry.categories)))
         with self._lock:
-            self._state = self._store.turn_on(self._state, self._now(), surface, chosen, self.registry.categories_hash(chosen))
+            try:
+                self._state = self._store.turn_on(self._state, self._now(), surface, chosen, registry.categories_hash(chosen))
+            except OSError:
+                _debug("optin: could not save consent; feedback stays off")
+                return False
             self._apply()
         return True
 
     def turn_off(self, surface: str = "help_menu") -> None:
         """Stop at once: purge queue and values, forget the id, request deletion of what was sent."""
         with self._lock:
-            self._state = self._store.turn_off(self._state, self._now(), surface)
+            try:
+                self._state = self._store.turn_off(self._state, self._now(), surface)
+            except OSError:  # off in memory at least; the file still says on only if it cannot be written
+                _debug("optin: could not save consent")
+                self._state = ConsentStore.off_state(self._state, self._now(), surface)
             self._recorder = NullRecorder()
             self._counters = dict.fromkeys(CLIENT_COUNTERS, 0)
             self._session_started = None
-            self.queue.purge()
+            try:
+                self.queue.purge()
+            except OSError:
+                _debug("optin: could not purge the queue")
             self._apply()
-        self._worker.wake()
+        if self._worker is not None:
+            self._worker.wake()
 
     def should_ask(self) -> bool:
+        """Whether the app should show the ask dialog now (never while forced off)."""
         if self._admin is not None:
             return False
-        return self.ask_policy.should_ask(self._state, self._now(), tuple(self.registry.categories))
+        state = self._state
+        if state.is_on:
+            registry = self.registry
+            agreed = tuple(c for c in state.categories if c in registry.categories)
+            changed = registry.categories_hash(agreed) != state.categories_hash
+            return self.ask_policy.should_ask(state, self._now(), tuple(registry.categories), descriptions_changed=changed)
+        return self.ask_policy.should_ask(state, self._now())
 
     def answer_prompt(self, answer: Answer) -> None:
-        """Record the user's answer to the ask dialog; "yes" turns feedback on."""
+        """Record the user's answer to the ask dialog; "yes" turns feedback on (all categories shown)."""
         with self._lock:
-            self._state = self._store.record_prompt(self._state, self._now(), answer)
+            try:
+                self._state = self._store.record_prompt(self._state, self._now(), answer)
+            except OSError:
+                _debug("optin: could not save the answer")
         if answer is Answer.YES:
             self.turn_on(surface="prompt")
 
@@ -196,18 +272,26 @@ class Feedback:
             self.duration(SESSION_LENGTH, length)
             self.count(SESSION_USAGE, int(length))
 
-    # --- reports ------------------------------------------------------------------------------
+    # --- reports (record → enqueue) ----------------------------------------------------------
 
     def _system_facts(self) -> dict[str, object]:
         if self._facts is None:
             try:
-                self._facts = dict(self._facts_provider())
+                if self._facts_provider is None:
+                    from ._facts import collect_system_facts
+
+                    self._facts = dict(collect_system_facts())
+                else:
+                    self._facts = dict(self._facts_provider())
             except Exception:
-                log.debug("optin: system facts unavailable", exc_info=True)
+                _debug("optin: system facts unavailable")
                 self._facts = {}
         return self._facts
 
     def _build(self, period: tuple[int, int], drain: bool) -> bytes | None:
+        from ._assemble import assemble
+        from ._recorder import Recorder
+
         recorder = self._recorder
         if not isinstance(recorder, Recorder) or self._state.installation_id is None:
             return None
@@ -229,13 +313,16 @@ class Feedback:
             self._counters = dict.fromkeys(CLIENT_COUNTERS, 0)
         return report.to_json()
 
+    def _period_end(self) -> int:
+        return (self._period_start // self.period_s + 1) * self.period_s
+
     def _roll(self, final: bool) -> None:
-        """Record → enqueue: close the period (when due, or at clean exit) and persist its report."""
+        """Close the period (when due, or at clean exit) and persist its report durably."""
         with self._lock:
             if not self.is_on:
                 return
             now = self._now()
-            period_end = (self._period_start // self.period_s + 1) * self.period_s
+            period_end = self._period_end()
             if not final and now < period_end:
                 return
             end = now if final else period_end
@@ -243,74 +330,80 @@ class Feedback:
             self._period_start = now if final else max(period_end, now // self.period_s * self.period_s)
             if body is None:
                 return
-            report_id = orjson.loads(body)["report_id"]
             try:
-                self._counters["evicted"] += self.queue.put(report_id, body)
+                self._counters["evicted"] += self.queue.put(orjson.loads(body)["report_id"], body)
             except OSError:
-                log.debug("optin: could not persist a report", exc_info=True)
+                _debug("optin: could not persist a report")
                 self._counters["dropped"] += 1
 
     def preview(self) -> bytes:
         """The exact JSON the next report will contain if the period ended now (indented)."""
+        from ._assemble import assemble
+
         with self._lock:
             now = self._now()
-            if isinstance(self._recorder, Recorder) and self._state.installation_id:
-                body = self._build((self._period_start, now), drain=False)
-                assert body is not None
-                return orjson.dumps(orjson.loads(body), option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
-            categories = tuple(self.registry.categories) if not self._state.categories else self._state.categories
-            report = assemble(
-                self.registry,
-                installation_id=PREVIEW_INSTALLATION_ID,
-                app_version=self.app_version,
-                categories=categories,
-                period=(now, now),
-                values={},
-                facts=self._system_facts(),  # type: ignore[arg-type]
-                client_counters={},
-                sent_at=now,
-            )
-            return orjson.dumps(report.to_wire(), option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
+            body = self._build((self._period_start, now), drain=False) if self.is_on else None
+            if body is None:
+                registry = self.registry
+                body = assemble(
+                    registry,
+                    installation_id=PREVIEW_INSTALLATION_ID,
+                    app_version=self.app_version,
+                    categories=self._state.categories or tuple(registry.categories),
+                    period=(now, now),
+                    values={},
+                    facts=self._system_facts(),  # type: ignore[arg-type]
+                    client_counters={},
+                    sent_at=now,
+                ).to_json()
+            return orjson.dumps(orjson.loads(body), option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
 
-    # --- background pass (worker thread only) ---------------------------------------------
+    # --- background pass (worker thread only): enqueue → upload -------------------------------
 
     def _get_uploader(self) -> Uploader:
         if self._uploader is None:
+            from ._transport import HttpTransport
+            from ._upload import Uploader
+
             transport = self._transport or HttpTransport(self._ca_bundle)
-            self._uploader = Uploader(self._endpoint, transport, self.history, self.clock, self._timeout_s)
+            self._uploader = Uploader(self.endpoint, transport, self.history, self.clock, self._timeout_s)
         return self._uploader
 
     def _pass(self) -> float | None:
-        """enqueue → upload; returns seconds until the next pass, None when there is nothing left to do."""
+        """One pass; returns seconds until the next, None when there is nothing left to do."""
+        from ._upload import MAX_DELETION_ATTEMPTS, Outcome
+
+        if self.is_on:
+            self._system_facts()  # psutil runs here, on the worker thread, not on the UI thread
         self._roll(final=False)
         uploader = self._get_uploader()
         if self._state.pending_deletion and self._admin is None:
-            self._send_deletions(uploader)
+            self._send_deletions(uploader, MAX_DELETION_ATTEMPTS)
         if not self.is_on:
-            return self._retry_delay(uploader) if self._state.pending_deletion and self._deletion_attempts < MAX_DELETION_ATTEMPTS else None
+            if self._state.pending_deletion and self._deletion_attempts < MAX_DELETION_ATTEMPTS:
+                return max(0.05, uploader.backoff.next_attempt - self.clock.now())
+            return None
         for path in self.queue.pending():
             if not uploader.backoff.ready(self.clock.now()) or not self.is_on:
                 break
             with self._lock:
-                if not self._state.ever_sent:
-                    self._state = self._store.mark_sent(self._state)  # before the first attempt: a lost answer may hide a stored report
+                if not self.is_on:
+                    break
+                if not self._state.ever_sent:  # before the first attempt: a lost answer may hide a stored report
+                    self._state = self._store.mark_sent(self._state)
             outcome = uploader.send_report(self.queue, path)
             if outcome is Outcome.DROPPED:
                 self._counters["rejected"] += 1
             elif outcome is Outcome.RETRY:
                 break
-        period_end = (self._period_start // self.period_s + 1) * self.period_s
-        wait = min(POLL_S, max(0.0, period_end - self.clock.now()))
+        wait = min(POLL_S, max(0.0, self._period_end() - self.clock.now()))
         if self.queue.pending():
             wait = min(wait, max(0.0, uploader.backoff.next_attempt - self.clock.now()))
         return max(wait, 0.05)
 
-    def _retry_delay(self, uploader: Uploader) -> float:
-        return max(0.05, uploader.backoff.next_attempt - self.clock.now())
-
-    def _send_deletions(self, uploader: Uploader) -> None:
+    def _send_deletions(self, uploader: Uploader, max_attempts: int) -> None:
         for installation_id in self._state.pending_deletion:
-            if self._deletion_attempts >= MAX_DELETION_ATTEMPTS or not uploader.backoff.ready(self.clock.now()):
+            if self._deletion_attempts >= max_attempts or not uploader.backoff.ready(self.clock.now()):
                 return
             self._deletion_attempts += 1
             if not uploader.send_deletion(installation_id):
@@ -323,9 +416,11 @@ class Feedback:
 
     def flush(self, timeout_s: float = 5.0) -> bool:
         """Run one pass now (close a due period, send what is queued); wait at most ``timeout_s``."""
-        if self.is_on or self._state.pending_deletion:
-            self._worker.start()
-        return self._worker.flush(timeout_s)
+        if not (self.is_on or (self._state.pending_deletion and self._admin is None)):
+            return True
+        worker = self._worker_()
+        worker.start()
+        return worker.flush(timeout_s)
 
     def close(self, timeout_s: float = 2.0) -> bool:
         """Clean exit: persist the current period's report, try to send within the budget, stop.
@@ -337,5 +432,31 @@ class Feedback:
             self.end_session()
             self._roll(final=True)
         except Exception:
-            log.debug("optin: could not persist the final report", exc_info=True)
+            _debug("optin: could not persist the final report")
+        if self._worker is None:
+            return True
         return self._worker.stop(deadline - time.monotonic())
+
+    def _after_fork_in_child(self) -> None:
+        """The parent's values are the parent's to send: the child starts an empty period."""
+        self._lock = threading.RLock()
+        if not isinstance(self._recorder, NullRecorder):
+            from ._recorder import Recorder
+
+            recorder = self._recorder = Recorder(self.registry)
+            self._period_start = self._now()
+            self.count, self.flag, self.choose = recorder.count, recorder.flag, recorder.choose
+            self.quantity, self.duration = recorder.quantity, recorder.duration
+            # The thread itself is re-created by the next flush() or close() in this process.
+
+
+_LIVE: weakref.WeakSet[Feedback] = weakref.WeakSet()
+
+
+def _after_fork() -> None:
+    for feedback in list(_LIVE):
+        feedback._after_fork_in_child()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork)

@@ -5,7 +5,10 @@ from __future__ import annotations
 import os
 import uuid
 from pathlib import Path
-from typing import Final
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Final
 
 TMP_PREFIX: Final = ".tmp-"  # leftovers of interrupted writes carry this prefix and are removed at start
 

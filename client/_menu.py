@@ -7,21 +7,22 @@ a few lines: a check item bound to `checked`/`toggle`, and two plain items for t
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import orjson
 
-from ._feedback import Feedback
-from ._history import Sent
+from ._values import Value
+
+if TYPE_CHECKING:
+    from ._feedback import Feedback
+    from ._history import Sent
 
 PROGRAM_LABEL: Final = "Customer Feedback Program"
 WHAT_IS_SENT_LABEL: Final = "What is sent…"
 VIEW_SENT_LABEL: Final = "View sent data…"
 
 
-@dataclass(frozen=True, slots=True)
-class MenuItem:
+class MenuItem(Value):
     label: str
     checked: bool
     enabled: bool

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import platformdirs
 
+from ._values import Value
 
-@dataclass(frozen=True, slots=True)
-class AppPaths:
+
+class AppPaths(Value):
     config_dir: Path  # the consent file
     data_dir: Path  # queue, history
     site_config_dir: Path  # the machine-wide policy file (written by administrators, read only)

@@ -7,13 +7,15 @@ Nothing here can turn feedback on: the only outcomes are "ask", "don't ask" and 
 from __future__ import annotations
 
 import os
-import tomllib
-from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
 
 from ._consent import Answer, ConsentState
+from ._values import Value
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Final
 
 DAY_SECONDS: Final = 86400
 DEFAULT_GRACE_DAYS: Final = 7  # let people get to know the app before asking anything
@@ -21,32 +23,29 @@ DEFAULT_REASK_DAYS: Final = 180
 DEFAULT_MAX_PROMPTS: Final = 3
 
 
-@dataclass(frozen=True, slots=True)
-class AskPolicy:
+class AskPolicy(Value):
     """Answers "should the app ask now?" from the consent file's dates only."""
 
     grace_days: float = DEFAULT_GRACE_DAYS
     reask_days: float = DEFAULT_REASK_DAYS
     max_prompts: int = DEFAULT_MAX_PROMPTS
 
-    def should_ask(self, state: ConsentState, now: float, current_categories: tuple[str, ...] = ()) -> bool:
+    def should_ask(self, state: ConsentState, now: float, current_categories: tuple[str, ...] = (), descriptions_changed: bool = False) -> bool:
+        """``current_categories`` and ``descriptions_changed`` matter only while on: the registry
+        gained a category the user has not agreed to, or what an agreed category says has changed."""
         if state.dont_ask_again or len(state.prompts) >= self.max_prompts:
             return False
         if state.is_on:
-            # On: ask only when the registry gained categories the user has not agreed to.
-            return bool(set(current_categories) - set(state.categories))
-        declines = [p for p in state.prompts if p.answer is not Answer.YES]
-        last_decline = max((p.at for p in declines), default=None)
+            return descriptions_changed or bool(set(current_categories) - set(state.categories))
+        declines = [p.at for p in state.prompts if p.answer is not Answer.YES]
         if state.changed_at is not None and state.surface != "prompt":
-            # The user turned it off by hand: that is a decline too, as recent as the change.
-            last_decline = max(last_decline or 0, state.changed_at)
-        if last_decline is None:
+            declines.append(state.changed_at)  # turned off by hand: a decline as recent as the change
+        if not declines:
             return now >= state.first_run + self.grace_days * DAY_SECONDS
-        return now >= last_decline + self.reask_days * DAY_SECONDS
+        return now >= max(declines) + self.reask_days * DAY_SECONDS
 
 
-@dataclass(frozen=True, slots=True)
-class AdminOff:
+class AdminOff(Value):
     """Why feedback is forced off, or None when it is not."""
 
     reason: str
@@ -68,10 +67,16 @@ def admin_off(app: str, policy_file: Path, environ: Mapping[str, str] | None = N
     if env.get(var, "").strip().lower() in {"0", "off", "false", "no", "disabled"}:
         return AdminOff(f"{var} turns feedback off on this computer")
     try:
-        policy = tomllib.loads(policy_file.read_text(encoding="utf-8"))
+        text = policy_file.read_text(encoding="utf-8")
     except FileNotFoundError:
         return None
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+    except (OSError, UnicodeDecodeError):
+        return AdminOff("the administrator's feedback policy file cannot be read")  # fail closed
+    import tomllib  # only when an administrator has written a policy file
+
+    try:
+        policy = tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
         return AdminOff("the administrator's feedback policy file cannot be read")  # fail closed
     if str(policy.get("feedback", "")).lower() == "off":
         return AdminOff("your administrator has turned feedback off")

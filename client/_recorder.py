@@ -1,77 +1,23 @@
-"""Recording: values aggregated in memory per period, checked against the registry as they arrive.
+"""Recording while feedback is on: values aggregated in memory per period, checked as they arrive.
 
-`Recorder` is the live state, `NullRecorder` the do-nothing state used while feedback is off;
-they share one interface so the host app calls the same methods either way. A name that is
-not declared, a label or value outside the declared set, or a value of the wrong type is
-dropped and counted, never raised into the host app.
+A name that is not declared, a label or value outside the declared set, or a value of the
+wrong type is dropped and counted, never raised into the host app. The do-nothing state used
+while feedback is off is `NullRecorder` (`_null.py`); both satisfy `Recording`.
 """
 
 from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
-from time import perf_counter
-from typing import Protocol
 
 from optin.contract import Kind, Registry, Value
-
-
-class Recording(Protocol):
-    """What the host app calls; both states implement it."""
-
-    def count(self, name: str, n: int = 1, label: str | None = None) -> None: ...
-    def flag(self, name: str, value: bool = True) -> None: ...
-    def choose(self, name: str, value: str) -> None: ...
-    def quantity(self, name: str, value: float) -> None: ...
-    def duration(self, name: str, seconds: float) -> None: ...
-
-
-class CountFn(Protocol):
-    def __call__(self, name: str, n: int = 1, label: str | None = None) -> None: ...
-
-
-class FlagFn(Protocol):
-    def __call__(self, name: str, value: bool = True) -> None: ...
-
-
-class ChooseFn(Protocol):
-    def __call__(self, name: str, value: str) -> None: ...
-
-
-class NumberFn(Protocol):
-    def __call__(self, name: str, value: float) -> None: ...
-
-
-class DurationFn(Protocol):
-    def __call__(self, name: str, seconds: float) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
 class Drained:
     values: dict[str, Value]
     dropped: int
-
-
-class NullRecorder:
-    """Feedback off: every call returns at once, nothing is kept."""
-
-    def count(self, name: str, n: int = 1, label: str | None = None) -> None:
-        pass
-
-    def flag(self, name: str, value: bool = True) -> None:
-        pass
-
-    def choose(self, name: str, value: str) -> None:
-        pass
-
-    def quantity(self, name: str, value: float) -> None:
-        pass
-
-    def duration(self, name: str, seconds: float) -> None:
-        pass
 
 
 class Recorder:
@@ -94,13 +40,16 @@ class Recorder:
     def count(self, name: str, n: int = 1, label: str | None = None) -> None:
         key: object = name if label is None else (name, label)
         with self._lock:
-            if n.__class__ is int and n >= 0 and key in self._counts:
-                self._counts[key] += n
-            else:
-                self._dropped += 1
+            try:
+                if n.__class__ is int and n >= 0 and key in self._counts:
+                    self._counts[key] += n
+                    return
+            except TypeError:  # an unhashable name or label from the host app
+                pass
+            self._dropped += 1
 
     def _metric_of(self, name: str, kind: Kind) -> bool:
-        metric = self._registry.metrics.get(name)
+        metric = self._registry.metrics.get(name) if isinstance(name, str) else None
         return metric is not None and metric.kind is kind
 
     def flag(self, name: str, value: bool = True) -> None:
@@ -112,7 +61,7 @@ class Recorder:
 
     def choose(self, name: str, value: str) -> None:
         with self._lock:
-            if self._metric_of(name, Kind.ENUM) and value in self._registry.metrics[name].values:
+            if self._metric_of(name, Kind.ENUM) and isinstance(value, str) and value in self._registry.metrics[name].values:
                 self._others[name] = value
             else:
                 self._dropped += 1
@@ -137,14 +86,6 @@ class Recorder:
                 counts[metric.bucket_index(seconds)] += 1
             else:
                 self._dropped += 1
-
-    @contextmanager
-    def timer(self, name: str) -> Iterator[None]:
-        start = perf_counter()
-        try:
-            yield
-        finally:
-            self.duration(name, perf_counter() - start)
 
     def drain(self) -> Drained:
         """Take the period's values and start a new period."""

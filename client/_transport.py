@@ -7,16 +7,17 @@ every connect and read by a timeout. It sends no cookies and no identifying head
 
 from __future__ import annotations
 
-import email.utils
-import ssl
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-DEFAULT_TIMEOUT_S = 10.0
+if TYPE_CHECKING:
+    import urllib.request
+
+# urllib, ssl and email are imported when the first upload is prepared (on the worker thread),
+# never at `import optin.client`: a host app with feedback off pays nothing for them.
+
 USER_AGENT = "optin"  # deliberately no version, platform or app name
 
 
@@ -39,6 +40,8 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     value = value.strip()
     if value.isdigit():
         return float(value)
+    import email.utils
+
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
@@ -48,11 +51,17 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
 
 class HttpTransport:
     def __init__(self, ca_bundle: str | None = None) -> None:
+        import ssl
+        import urllib.request
+
         context = ssl.create_default_context(cafile=ca_bundle)
-        self._opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=context))
+        self._opener: urllib.request.OpenerDirector = urllib.request.build_opener(urllib.request.HTTPSHandler(context=context))
         self._opener.addheaders = [("User-Agent", USER_AGENT)]
 
     def post(self, url: str, body: bytes, headers: Mapping[str, str], timeout_s: float) -> Response:
+        import urllib.error
+        import urllib.request
+
         request = urllib.request.Request(url, data=body, headers=dict(headers), method="POST")
         try:
             with self._opener.open(request, timeout=timeout_s) as answer:

@@ -16,7 +16,7 @@ from typing import Final
 
 import orjson
 
-from ._clock import Clock
+from ._protocols import Clock
 from ._history import History, Sent
 from ._queue import ReportQueue
 from ._transport import Response, Transport

@@ -1,13 +1,33 @@
 """The shared contract of optin: metric registry, report format, limits and at-rest names.
 
-Client, collector and analysis import this package and never each other.
+Client, collector and analysis import this package and never each other. Names are loaded on
+first use (PEP 562), so a desktop app that only needs `RegistryFile` parses and imports nothing else.
 """
 
-from ._errors import RegistryError, ReportError
-from ._limits import MAX_BODY_BYTES, MAX_JSON_DEPTH, SCHEMA_VERSION
-from ._registry import Category, Kind, Metric, Registry, bundled_registry, load_registry, load_registry_folder, parse_registry
-from ._report import CLIENT_COUNTERS, Report, Value, check_report, check_value, decode_json, new_report_id, report_from_json
-from ._storage import SCHEMA_V1, TABLES, encode_value, label_names
+from __future__ import annotations
+
+import importlib
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from ._errors import RegistryError, ReportError
+    from ._limits import MAX_BODY_BYTES, MAX_JSON_DEPTH, MAX_JSON_WIDTH, SCHEMA_VERSION
+    from ._registry import Category, Kind, Metric, Registry, bundled_registry, load_registry, load_registry_folder, parse_registry
+    from ._registry_file import RegistryFile, bundled_registry_file
+    from ._report import CLIENT_COUNTERS, Report, Value, check_report, check_value, decode_json, new_report_id, report_from_json
+    from ._storage import SCHEMA_V1, SNAPSHOT_PARTITION_COLUMN, SNAPSHOT_PARTITIONED, SNAPSHOT_TABLES, TABLES, encode_value, label_names
+
+_HOME = {
+    "_errors": ("RegistryError", "ReportError"),
+    "_limits": ("MAX_BODY_BYTES", "MAX_JSON_DEPTH", "MAX_JSON_WIDTH", "SCHEMA_VERSION"),
+    "_registry": ("Category", "Kind", "Metric", "Registry", "bundled_registry", "load_registry", "load_registry_folder", "parse_registry"),
+    "_registry_file": ("RegistryFile", "bundled_registry_file"),
+    "_report": ("CLIENT_COUNTERS", "Report", "Value", "check_report", "check_value", "decode_json", "new_report_id", "report_from_json"),
+    "_storage": ("SCHEMA_V1", "SNAPSHOT_PARTITIONED", "SNAPSHOT_PARTITION_COLUMN", "SNAPSHOT_TABLES", "TABLES", "encode_value", "label_names"),
+}
+_MODULE_OF = {name: module for module, names in _HOME.items() for name in names}
 
 __all__ = [
     "CLIENT_COUNTERS",
@@ -15,16 +35,22 @@ __all__ = [
     "Kind",
     "MAX_BODY_BYTES",
     "MAX_JSON_DEPTH",
+    "MAX_JSON_WIDTH",
     "Metric",
     "Registry",
     "RegistryError",
+    "RegistryFile",
     "Report",
     "ReportError",
     "SCHEMA_V1",
     "SCHEMA_VERSION",
+    "SNAPSHOT_PARTITIONED",
+    "SNAPSHOT_PARTITION_COLUMN",
+    "SNAPSHOT_TABLES",
     "TABLES",
     "Value",
     "bundled_registry",
+    "bundled_registry_file",
     "check_report",
     "check_value",
     "decode_json",
@@ -36,3 +62,16 @@ __all__ = [
     "parse_registry",
     "report_from_json",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

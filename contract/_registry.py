@@ -13,7 +13,6 @@ import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum
-from importlib import resources
 from pathlib import Path
 from typing import Any, Final
 
@@ -241,8 +240,7 @@ def load_registry(path: str | Path) -> Registry:
 
 def bundled_registry(app: str) -> Registry:
     """A registry shipped inside this package (the demo application's)."""
-    text = resources.files("optin.contract").joinpath("registries", f"{_name(app, 'app')}.toml").read_text("utf-8")
-    return parse_registry(text)
+    return load_registry(Path(__file__).with_name("registries") / f"{_name(app, 'app')}.toml")
 
 
 def load_registry_folder(folder: str | Path) -> dict[tuple[str, int], Registry]:
