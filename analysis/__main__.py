@@ -1,34 +1,130 @@
-"""python -m optin.analysis: aggregate questions over a collector database (collector stopped)."""
+"""python -m optin.analysis (or optin-analysis): canned aggregate questions, one subcommand each.
+
+Sources: a collector's DuckDB file (collector stopped, opened read-only), a Parquet snapshot
+folder, or a running collector over HTTP with a token. Outputs: table, json, csv or html.
+"""
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import os
 import sys
 from pathlib import Path
+from typing import Protocol
 
-from ._gateway import DEFAULT_K, Gateway
-from ._questions import QUESTIONS, Window
+from ._export import tables_to_csv, tables_to_json
+from ._gateway import DEFAULT_K, Table
+from ._html import render_html
+from ._progress import Progress
+from ._questions import QUESTIONS
+from ._remote import RemoteError, RemoteSource
 from ._render import render_table
-from ._source import day_range, open_database
+from ._source import LocalSource, open_database, open_snapshot
+from ._window import PERIODS, Window
+
+TOKEN_ENV = "OPTIN_ANALYSIS_TOKEN"
+
+
+class Source(Protocol):
+    def days(self, app: str) -> tuple[dt.date, dt.date] | None: ...
+    def ask(self, question: str, window: Window) -> Table: ...
+    def progress(self) -> float | None: ...
+    def close(self) -> None: ...
+
+
+def _k(text: str) -> int:
+    value = int(text)
+    if value < DEFAULT_K:
+        raise argparse.ArgumentTypeError(f"k can only be raised: at least {DEFAULT_K}")
+    return value
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    where = common.add_argument_group("source (exactly one)").add_mutually_exclusive_group(required=True)
+    where.add_argument("--db", type=Path, help="collector DuckDB file (opened read-only; stop the collector first)")
+    where.add_argument("--snapshot", type=Path, help="Parquet snapshot folder written by the collector")
+    where.add_argument("--url", help=f"running collector, e.g. http://127.0.0.1:8080 (token from --token-file or ${TOKEN_ENV})")
+    common.add_argument("--token-file", type=Path, help="file holding the collector's analysis token")
+    common.add_argument("--app", default="millwright")
+    common.add_argument("--from", dest="first", type=dt.date.fromisoformat, help="first day, YYYY-MM-DD (default: first day with reports)")
+    common.add_argument("--to", dest="last", type=dt.date.fromisoformat, help="last day, YYYY-MM-DD (default: last day with reports)")
+    common.add_argument("--period", choices=PERIODS, default="week", help="time step of trend questions")
+    common.add_argument("--k", type=_k, default=DEFAULT_K, help=f"smallest group shown (at least {DEFAULT_K})")
+    common.add_argument("--format", choices=("table", "json", "csv", "html"), default="table")
+    common.add_argument("--out", type=Path, help="write here instead of standard output")
+    parser = argparse.ArgumentParser(prog="optin-analysis", description="Aggregate-only answers; groups under k installations are suppressed.")
+    sub = parser.add_subparsers(dest="question", required=True, metavar="QUESTION")
+    for name, question in QUESTIONS.items():
+        doc = (question.__doc__ or name).strip().splitlines()[0]
+        sub.add_parser(name, parents=[common], help=doc, description=doc)
+    sub.add_parser("report", parents=[common], help="every question above, in one output")
+    return parser
+
+
+def _source(args: argparse.Namespace) -> Source:
+    if args.db is not None:
+        return LocalSource(open_database(args.db), args.k)
+    if args.snapshot is not None:
+        return LocalSource(open_snapshot(args.snapshot), args.k)
+    token = args.token_file.read_text(encoding="utf-8").strip() if args.token_file else os.environ.get(TOKEN_ENV, "")
+    if not token:
+        raise SystemExit(f"--url needs a token: --token-file PATH or ${TOKEN_ENV}")
+    return RemoteSource(args.url, token, args.k)
+
+
+def _render(fmt: str, tables: dict[str, Table], window: Window) -> str:
+    heading = f"{window.app}: {window.first_day} to {window.last_day}"
+    if fmt == "json":
+        return tables_to_json(tables, {"app": window.app, "from": window.first_day.isoformat(), "to": window.last_day.isoformat(), "period": window.period})
+    if fmt == "csv":
+        return tables_to_csv(list(tables.values()))
+    if fmt == "html":
+        return render_html(list(tables.values()), f"{heading} (groups under {max(t.k for t in tables.values())} installations suppressed)")
+    return f"{heading}\n\n" + "\n".join(render_table(t) for t in tables.values())
+
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="optin-analysis", description="Aggregate-only answers; cells under k installations are suppressed.")
-    parser.add_argument("question", choices=[*QUESTIONS, "report"])
-    parser.add_argument("--db", type=Path, required=True, help="collector DuckDB file (opened read-only)")
-    parser.add_argument("--app", default="millwright")
-    parser.add_argument("--k", type=int, default=DEFAULT_K, help=f"smallest group shown (at least {DEFAULT_K})")
-    args = parser.parse_args(argv)
-    con = open_database(args.db)
-    days = day_range(con, args.app)
-    if days is None:
-        print(f"No reports for {args.app}.")
-        return 0
-    window = Window(args.app, *days)
-    gateway = Gateway(con, args.k)
-    names = list(QUESTIONS) if args.question == "report" else [args.question]
-    print(f"{args.app}: {days[0]} to {days[1]}\n")
-    for name in names:
-        sys.stdout.write(render_table(QUESTIONS[name](gateway, window)) + "\n")
+    args = _parser().parse_args(argv)
+    try:
+        source = _source(args)
+    except FileNotFoundError as error:
+        print(f"optin-analysis: {error}", file=sys.stderr)
+        return 2
+    try:
+        first, last = args.first, args.last
+        if first is None or last is None:
+            days = source.days(args.app)
+            if days is None:
+                print(f"No reports for {args.app}.", file=sys.stderr)
+                return 1
+            first, last = first or days[0], last or days[1]
+        try:
+            window = Window(args.app, first, last, args.period)
+        except ValueError as error:
+            print(f"optin-analysis: {error}", file=sys.stderr)
+            return 2
+        names = list(QUESTIONS) if args.question == "report" else [args.question]
+        tables: dict[str, Table] = {}
+        progress = Progress(sys.stderr, source.progress)
+        for i, name in enumerate(names, 1):
+            label = f"[{i}/{len(names)}] {name}" if len(names) > 1 else name
+
+            def work(name: str = name) -> None:
+                tables[name] = source.ask(name, window)
+
+            progress.run(label, work)
+        text = _render(args.format, tables, window)
+    except RemoteError as error:
+        print(f"optin-analysis: {error}", file=sys.stderr)
+        return 1
+    finally:
+        source.close()
+    if args.out:
+        args.out.write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
     return 0
 
 

@@ -3,14 +3,17 @@
 A question hands the gateway SQL that groups by typed keys and counts distinct installations
 per group (column `installations`). The gateway runs it and returns a `Table` in which every
 row with fewer than k installations has its numbers replaced by None. Where rows partition a
-shown total (for example OS share of all active installations), a single suppressed row could
-be recovered as "total minus the others", so the next smallest row is suppressed too
-(complementary suppression). Nothing here returns a raw row: there is no query that does not
-aggregate, and the SQL comes from this package, never from a caller.
+shown total (for example OS share of all active installations), suppressed rows could be
+recovered as "total minus the others", so within each partition the smallest visible rows are
+suppressed too until at least two rows are hidden and the hidden rows together hold at least k
+installations (complementary suppression): the difference then only reveals a group of k or more.
+Nothing here returns a raw row: there is no query that does not aggregate, and the SQL comes
+from this package's questions, never from a caller (the CLI and endpoints take question names).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -30,6 +33,21 @@ class Table:
     k: int
     suppressed: int = 0
     notes: tuple[str, ...] = field(default_factory=tuple)
+
+
+def sort_key(keys: Sequence[Any]) -> tuple[tuple[int, Any], ...]:
+    """Keys in natural order (numbers as numbers, dates as dates), whatever their types."""
+    out: list[tuple[int, Any]] = []
+    for value in keys:
+        if isinstance(value, bool) or value is None:
+            out.append((3, str(value)))
+        elif isinstance(value, (int, float)):
+            out.append((0, value))
+        elif isinstance(value, dt.date):
+            out.append((1, value.isoformat()))
+        else:
+            out.append((2, str(value)))
+    return tuple(out)
 
 
 class Gateway:
@@ -71,22 +89,52 @@ class Gateway:
         hidden = {i for i, row in enumerate(raw) if int(row[n_keys] or 0) < self.k}
         if partition_of_total:
             hidden |= self._complementary(raw, hidden, n_keys, [key_columns.index(g) for g in group_by])
-        rows = [tuple(row) for i, row in enumerate(raw) if i not in hidden]
-        # Suppressed rows go last, in key order: their position must not hint at their size.
-        for i in sorted(hidden, key=lambda i: str(raw[i][:n_keys])):
-            rows.append((*raw[i][:n_keys], None, *([None] * len(measure_columns))))
+        # Suppressed rows go last (within their group, if any), in key order: their position must
+        # not hint at their size.
+        group_idx = [key_columns.index(g) for g in group_by]
+        order: dict[tuple[Any, ...], list[tuple[Any, ...]]] = {}
+        for i, row in enumerate(raw):
+            if i not in hidden:
+                order.setdefault(tuple(row[g] for g in group_idx), []).append(tuple(row))
+        for i in sorted(hidden, key=lambda i: sort_key(raw[i][:n_keys])):
+            order.setdefault(tuple(raw[i][g] for g in group_idx), []).append((*raw[i][:n_keys], None, *([None] * len(measure_columns))))
+        groups = sorted(order, key=sort_key) if group_idx else list(order)
+        rows = [row for g in groups for row in order[g]]
         return Table(title, tuple(expected), rows, self.k, len(hidden), tuple(notes))
 
-    @staticmethod
-    def _complementary(raw: list[tuple[Any, ...]], hidden: set[int], n_keys: int, group_idx: list[int]) -> set[int]:
+    def event_table(self, title: str, sql: str, params: Sequence[Any], key_columns: Sequence[str], notes: Sequence[str] = ()) -> Table:
+        """Counts of events that are not linked to any installation (rejected reports).
+
+        The query's columns are keys then ``reports``. With no installation to count, the count
+        itself stands in for it: a row of fewer than k events is suppressed like a small group.
+        """
+        result = self.con.execute(sql, list(params))
+        names = [d[0] for d in result.description or ()]
+        expected = [*key_columns, "reports"]
+        if names != expected:
+            raise AssertionError(f"question returned {names}, expected {expected}")
+        raw = result.fetchall()
+        n_keys = len(key_columns)
+        shown = [tuple(row) for row in raw if int(row[n_keys]) >= self.k]
+        hidden = sorted((row for row in raw if int(row[n_keys]) < self.k), key=lambda row: sort_key(row[:n_keys]))
+        rows = shown + [(*row[:n_keys], None) for row in hidden]
+        return Table(title, tuple(expected), rows, self.k, len(hidden), tuple(notes))
+
+    def _complementary(self, raw: list[tuple[Any, ...]], hidden: set[int], n_keys: int, group_idx: list[int]) -> set[int]:
+        """Rows to hide so that no partition's hidden part is one row or fewer than k installations."""
         groups: dict[tuple[Any, ...], list[int]] = {}
         for i, row in enumerate(raw):
             groups.setdefault(tuple(row[g] for g in group_idx), []).append(i)
         extra: set[int] = set()
         for members in groups.values():
             suppressed = [i for i in members if i in hidden]
-            if len(suppressed) == 1:
-                visible = sorted((i for i in members if i not in hidden), key=lambda i: (int(raw[i][n_keys]), str(raw[i][:n_keys])))
-                if visible:
-                    extra.add(visible[0])
+            if not suppressed:
+                continue
+            visible = sorted((i for i in members if i not in hidden), key=lambda i: (int(raw[i][n_keys]), str(raw[i][:n_keys])))
+            hidden_total = sum(int(raw[i][n_keys] or 0) for i in suppressed)
+            while visible and (len(suppressed) < 2 or hidden_total < self.k):
+                smallest = visible.pop(0)
+                extra.add(smallest)
+                suppressed.append(smallest)
+                hidden_total += int(raw[smallest][n_keys])
         return extra

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any, Final
 
 from ._gateway import Table
-from ._render import format_cell
+from ._render import COUNT_COLUMNS, format_cell
 
 WIDTH_PX: Final = 720
 BAR_HEIGHT_PX: Final = 18
@@ -47,12 +47,17 @@ def _key(value: Any) -> str:
     return value.isoformat() if isinstance(value, dt.date) else str(value)
 
 
+def _count_index(table: Table) -> int:
+    """Where the keys end: the column that counts installations (or, for rejections, reports)."""
+    return next(i for i, c in enumerate(table.columns) if c in COUNT_COLUMNS)
+
+
 def _measure_column(table: Table) -> str:
-    """What a chart shows: a share where the table has one, otherwise installations."""
+    """What a chart shows: a share where the table has one, otherwise the count."""
     for column in table.columns:
         if column.startswith("share"):
             return column
-    return "installations"
+    return table.columns[_count_index(table)]
 
 
 def _fmt(value: float, column: str) -> str:
@@ -63,7 +68,7 @@ def _fmt(value: float, column: str) -> str:
 
 def _bar_chart(table: Table) -> str:
     """Horizontal bars, one per row; suppressed rows keep their label and say so."""
-    n_keys = table.columns.index("installations")
+    n_keys = _count_index(table)
     column = _measure_column(table)
     at = table.columns.index(column)
     rows = [(" / ".join(_key(v) for v in row[:n_keys]), row[at]) for row in table.rows]
@@ -91,7 +96,7 @@ def _bar_chart(table: Table) -> str:
 
 def _line_chart(table: Table) -> str:
     """Over time: one line per series (the second key, if any); suppressed cells are gaps."""
-    n_keys = table.columns.index("installations")
+    n_keys = _count_index(table)
     column = _measure_column(table)
     at = table.columns.index(column)
     periods = sorted({_key(row[0]) for row in table.rows})
@@ -147,7 +152,7 @@ def _line_chart(table: Table) -> str:
 
 def chart_svg(table: Table) -> str:
     """The chart for one table: lines over time when the first key is a period, bars otherwise."""
-    if "installations" not in table.columns:
+    if not any(c in COUNT_COLUMNS for c in table.columns):
         return ""
     return _line_chart(table) if table.columns[0] == "period" else _bar_chart(table)
 

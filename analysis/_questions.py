@@ -2,27 +2,29 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from ._gateway import Gateway, Table
-
-
-@dataclass(frozen=True, slots=True)
-class Window:
-    """Which application and which days (inclusive, by the skew-corrected report day)."""
-
-    app: str
-    first_day: dt.date
-    last_day: dt.date
-
-
-_IN_WINDOW = "r.app_key = (SELECT app_key FROM apps WHERE name = ?) AND r.day BETWEEN ? AND ?"
+from ._quality import client_losses, rejections
+from ._trends import (
+    active_daily,
+    active_monthly,
+    active_weekly,
+    cpu_cores_trend,
+    display_trend,
+    displays_trend,
+    os_trend,
+    os_version_trend,
+    ram_trend,
+    version_trend,
+)
+from ._usage import session_lengths, usage_time
+from ._window import IN_WINDOW as _IN_WINDOW
+from ._window import Window
 
 
 def _params(w: Window) -> list[object]:
-    return [w.app, w.first_day, w.last_day]
+    return w.params
 
 
 def active_installations(g: Gateway, w: Window) -> int | None:
@@ -113,4 +115,18 @@ QUESTIONS: dict[str, Question] = {
     "os": os_share,
     "os-version": os_version_share,
     "versions": version_adoption,
+    "active-daily": active_daily,
+    "active-weekly": active_weekly,
+    "active-monthly": active_monthly,
+    "os-trend": os_trend,
+    "os-version-trend": os_version_trend,
+    "cpu-cores-trend": cpu_cores_trend,
+    "ram-trend": ram_trend,
+    "display-trend": display_trend,
+    "displays-trend": displays_trend,
+    "versions-trend": version_trend,
+    "usage-time": usage_time,
+    "session-lengths": session_lengths,
+    "client-losses": client_losses,
+    "rejections": rejections,
 }

@@ -6,11 +6,13 @@ from typing import Any
 
 from ._gateway import Table
 
+COUNT_COLUMNS = ("installations", "reports")  # what a row counts; a suppressed count prints as "<k"
+
 
 def format_cell(value: Any, column: str, k: int) -> str:
     """A cell as people read it: suppressed installations as "<k", suppressed measures as "–"."""
     if value is None:
-        return f"<{k}" if column == "installations" else "–"
+        return f"<{k}" if column in COUNT_COLUMNS else "–"
     if isinstance(value, float):
         if column.startswith("share"):
             return f"{value * 100:.1f}%"

@@ -1,0 +1,59 @@
+"""What a question is asked about: one application, a range of days, and a period for trends.
+
+These are the only filters a caller can give, and each is a typed value checked here; the
+questions turn them into SQL parameters or into one of a fixed set of SQL fragments, never
+into SQL text taken from a caller.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from typing import Final, Literal, get_args
+
+Period = Literal["day", "week", "month"]
+PERIODS: Final[tuple[str, ...]] = get_args(Period)
+APP_NAME: Final = re.compile(r"(?=.{1,64}$)[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*")  # the registry's rule for names
+MAX_DAYS: Final = 3660  # ten years: a window is a question about a product's life, not a typo
+
+# The period a report day falls in; ISO weeks start on Monday. Chosen from this fixed map only.
+PERIOD_SQL: Final[dict[str, str]] = {
+    "day": "r.day",
+    "week": "CAST(date_trunc('week', r.day) AS DATE)",
+    "month": "CAST(date_trunc('month', r.day) AS DATE)",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """Which application and which days (inclusive, by the skew-corrected report day)."""
+
+    app: str
+    first_day: dt.date
+    last_day: dt.date
+    period: Period = "week"  # the time step of trend questions
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.app, str) or not APP_NAME.fullmatch(self.app):
+            raise ValueError("app must be a registry application name")
+        if not isinstance(self.first_day, dt.date) or not isinstance(self.last_day, dt.date):
+            raise TypeError("first_day and last_day must be dates")
+        if self.first_day > self.last_day:
+            raise ValueError("first_day is after last_day")
+        if (self.last_day - self.first_day).days >= MAX_DAYS:
+            raise ValueError(f"a window spans at most {MAX_DAYS} days")
+        if self.period not in PERIODS:
+            raise ValueError(f"period must be one of {', '.join(PERIODS)}")
+
+    @property
+    def params(self) -> list[object]:
+        return [self.app, self.first_day, self.last_day]
+
+    @property
+    def period_sql(self) -> str:
+        return PERIOD_SQL[self.period]
+
+
+# The reports of the window's application and days (three parameters: app, first day, last day).
+IN_WINDOW: Final = "r.app_key = (SELECT app_key FROM apps WHERE name = ?) AND r.day BETWEEN ? AND ?"
