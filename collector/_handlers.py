@@ -9,6 +9,7 @@ import uuid
 import orjson
 from aiohttp import web
 
+from optin.analysis import render_html
 from optin.contract import ReportError, decode_json
 
 from . import _aggregates as agg
@@ -119,9 +120,10 @@ async def openapi(request: web.Request) -> web.Response:
     return _json(200, openapi_document())
 
 
-def _authorize(request: web.Request) -> None:
+def _authorize(request: web.Request, allow_query_token: bool = False) -> None:
+    query_token = request.query.get("token", "") if allow_query_token else ""
     try:
-        agg.check_token(request.app[CONFIG].token, request.headers.get("Authorization", ""), request.query.get("token", ""))
+        agg.check_token(request.app[CONFIG].token, request.headers.get("Authorization", ""), query_token)
     except Rejected as rejected:
         request.app[STORE].stats.auth_failures[rejected.code] += 1
         raise
@@ -166,3 +168,28 @@ async def post_snapshot(request: web.Request) -> web.Response:
     except StoreUnavailable:
         return _json(503, {"error": "unavailable"}, {"Retry-After": str(request.app[CONFIG].retry_after_s)})
     return _json(200, {"status": "written", "reports": info.reports, "days": info.days})
+
+
+# The page is self-contained: nothing may be fetched from elsewhere, and no referrer leaves with the token.
+_PAGE_HEADERS = {
+    "Cache-Control": "no-store",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src data:",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+}
+
+
+async def dashboard(request: web.Request) -> web.Response:
+    """Every canned question as one HTML page; the token may come as ?token= so a browser can open it."""
+    app, config = request.app, request.app[CONFIG]
+    try:
+        _authorize(request, allow_query_token=True)
+        name = agg.app_name(request.query, app[REGISTRIES])
+        query, today, k = dict(request.query), _now(request).date(), config.aggregate_k
+        tables = await agg.run_read(app[STORE].reader(), lambda con: agg.tables(con, name, query, today, k), config.aggregate_timeout_s)
+    except Rejected as rejected:
+        return _json(rejected.status, rejected.body(), _auth_headers(rejected))
+    except StoreUnavailable:
+        return _json(503, {"error": "unavailable"}, {"Retry-After": str(config.retry_after_s)})
+    page = render_html(tables, f"{name}: customer feedback, in aggregate")
+    return web.Response(text=page, content_type="text/html", charset="utf-8", headers=_PAGE_HEADERS)

@@ -17,6 +17,22 @@ _ERROR = {
 }
 
 
+_TABLE = {
+    "type": "object",
+    "required": ["title", "columns", "rows", "k", "suppressed"],
+    "properties": {
+        "question": {"type": "string"},
+        "title": {"type": "string"},
+        "columns": {"type": "array", "items": {"type": "string"}},
+        "rows": {"type": "array", "items": {"type": "array"}, "description": "keys then measures; measures of suppressed rows are null"},
+        "k": {"type": "integer", "description": "smallest number of installations a shown row stands for"},
+        "suppressed": {"type": "integer"},
+        "notes": {"type": "array", "items": {"type": "string"}},
+    },
+}
+_BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
+
+
 def _error(description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
 
@@ -25,6 +41,12 @@ def _retry(description: str) -> dict[str, Any]:
     out = _error(description)
     out["headers"] = {"Retry-After": {"schema": {"type": "integer"}, "description": "seconds to wait"}}
     return out
+
+
+_AUTH_ERRORS: dict[str, Any] = {
+    "401": _error("no token, or a wrong one"),
+    "404": _error("the collector has no token configured (the endpoints are off), or an unknown question"),
+}
 
 
 def openapi_document() -> dict[str, Any]:
@@ -90,7 +112,7 @@ def openapi_document() -> dict[str, Any]:
                     "responses": {
                         "202": {"description": "stored durably (committed)"},
                         "200": {"description": "duplicate report id: already stored, stored once"},
-                        "400": _error("malformed JSON, gzip or field format"),
+                        "400": _error("malformed: not UTF-8, bad JSON or gzip, duplicate keys, NaN/Infinity, nesting deeper than 6 or wider than 1024, bad UUID"),
                         "413": _error("body too large, compressed or decompressed"),
                         "415": _error("not application/json, or an unsupported Content-Encoding"),
                         "422": _error("schema violation: undeclared metric, value outside the declared set or bounds, wrong type"),
@@ -106,12 +128,63 @@ def openapi_document() -> dict[str, Any]:
                         "required": True,
                         "content": {"application/json": {"schema": {"type": "object", "additionalProperties": False, "required": ["installation_id"], "properties": {"installation_id": {"type": "string", "format": "uuid"}}}}},
                     },
-                    "responses": {"202": {"description": "deleted (or nothing was stored)"}, "400": _error("malformed request"), "415": _error("not application/json"), "503": _retry("storage unavailable")},
+                    "responses": {"202": {"description": "deleted (or nothing was stored)"}, "400": _error("malformed request or installation id"), "413": _error("body too large"), "415": _error("not application/json"), "503": _retry("storage unavailable")},
                 }
             },
             "/healthz": {"get": {"summary": "Readiness", "responses": {"200": {"description": "ready"}, "503": {"description": "degraded: storage failing"}}}},
             "/metrics": {"get": {"summary": "Prometheus text metrics", "responses": {"200": {"description": "metrics"}}}},
             "/openapi.json": {"get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI 3.1"}}}},
+            "/v1/aggregates": {
+                "get": {
+                    "summary": "Names of the canned aggregate questions",
+                    "security": _BEARER,
+                    "responses": {
+                        "200": {"description": "question names", "content": {"application/json": {"schema": {"type": "object", "properties": {"questions": {"type": "array", "items": {"type": "string"}}}}}}},
+                        **_AUTH_ERRORS,
+                    },
+                }
+            },
+            "/v1/aggregates/{question}": {
+                "get": {
+                    "summary": "One canned question over a window of days, small cells suppressed (never a raw row)",
+                    "security": _BEARER,
+                    "parameters": [
+                        {"name": "question", "in": "path", "required": True, "schema": {"type": "string"}, "description": "a name listed by GET /v1/aggregates"},
+                        {"name": "app", "in": "query", "schema": {"type": "string"}, "description": "application name (optional when the collector knows one)"},
+                        {"name": "from", "in": "query", "schema": {"type": "string", "format": "date"}, "description": "first day (default: first day with reports)"},
+                        {"name": "to", "in": "query", "schema": {"type": "string", "format": "date"}, "description": "last day, inclusive (default: last day with reports)"},
+                    ],
+                    "responses": {
+                        "200": {"description": "a table", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Table"}}}},
+                        "400": _error("unknown app, bad date or window"),
+                        **_AUTH_ERRORS,
+                        "503": _retry("the query passed its deadline, or storage is unavailable"),
+                    },
+                }
+            },
+            "/dashboard": {
+                "get": {
+                    "summary": "Every canned question as one self-contained HTML page; the token may also be given as ?token=",
+                    "security": _BEARER,
+                    "parameters": [
+                        {"name": "token", "in": "query", "schema": {"type": "string"}, "description": "the token, for opening the page in a browser"},
+                        {"name": "app", "in": "query", "schema": {"type": "string"}},
+                        {"name": "from", "in": "query", "schema": {"type": "string", "format": "date"}},
+                        {"name": "to", "in": "query", "schema": {"type": "string", "format": "date"}},
+                    ],
+                    "responses": {"200": {"description": "HTML page", "content": {"text/html": {}}}, "400": _error("unknown app, bad date or window"), **_AUTH_ERRORS, "503": _retry("query deadline passed")},
+                }
+            },
+            "/v1/snapshots": {
+                "post": {
+                    "summary": "Write a Parquet snapshot (partitioned by day) to the configured folder now",
+                    "security": _BEARER,
+                    "responses": {"200": {"description": "written"}, **_AUTH_ERRORS, "409": _error("no snapshot folder configured"), "503": _retry("storage unavailable")},
+                }
+            },
         },
-        "components": {"schemas": {"Report": report, "Error": _ERROR}},
+        "components": {
+            "schemas": {"Report": report, "Error": _ERROR, "Table": _TABLE},
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "description": "the collector's analysis token (token_file or OPTIN_COLLECTOR_TOKEN)"}},
+        },
     }

@@ -161,13 +161,13 @@ def _safe_key(key: str) -> str:
 
 def _uuid(value: Any, path: str, version4: bool) -> str:
     if not isinstance(value, str) or len(value) != 36:
-        raise ReportError("bad_uuid", path)
+        raise ReportError("bad_uuid", path, status=400)
     try:
         parsed = uuid.UUID(value)
     except ValueError:
-        raise ReportError("bad_uuid", path) from None
+        raise ReportError("bad_uuid", path, status=400) from None
     if str(parsed) != value or (version4 and parsed.version != 4):
-        raise ReportError("bad_uuid", path, detail="expected a lower-case UUIDv4" if version4 else "expected a lower-case UUID")
+        raise ReportError("bad_uuid", path, status=400, detail="expected a lower-case UUIDv4" if version4 else "expected a lower-case UUID")
     return value
 
 
