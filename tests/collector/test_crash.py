@@ -1,0 +1,143 @@
+"""kill -9 of the collector at random moments during sustained ingest, again and again.
+
+After every kill the database must open, and every report that was answered 202 must be in
+it exactly once; nothing may be in it that was not sent. At the end, the reports whose answer
+was lost are retried (as a client would) and each is then stored exactly once.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import random
+import signal
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import duckdb
+
+from optin.contract import Registry
+from tests.helpers import make_report, start_collector
+
+KILLS = 20
+WORKERS = 6  # concurrent connections, each sending report after report
+# Small batches and a short wait, so a kill lands between, inside and during commits.
+FLAGS = ("--batch-max-reports", "8", "--batch-max-wait-ms", "3", "--maintenance-interval-s", "3600")
+
+METRICS = {
+    "toolpath.pocket": 3,
+    "toolpath.drill": 1,
+    "file.import": {"step": 2, "dxf": 1},
+    "post.run": {"fanuc": 4},
+    "simulation.duration": [1, 2, 0, 0, 0, 0],
+    "system.os_family": "windows",
+    "system.ram_gib": 32,
+    "ui.theme": "dark",
+}
+
+
+class Ledger:
+    """What the clients sent and which answers they got, shared by the sender threads."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.bodies: dict[str, bytes] = {}
+        self.acked: set[str] = set()
+
+    def new(self, registry: Registry) -> tuple[str, bytes]:
+        doc = make_report(registry, METRICS, installation_id=str(uuid.uuid4()))
+        body = json.dumps(doc).encode()
+        with self.lock:
+            self.bodies[doc["report_id"]] = body
+        return doc["report_id"], body
+
+    def ack(self, report_id: str) -> None:
+        with self.lock:
+            self.acked.add(report_id)
+
+    def acked_count(self) -> int:
+        with self.lock:
+            return len(self.acked)
+
+
+def _send(port: int, body: bytes, conn: http.client.HTTPConnection | None = None) -> int:
+    conn = conn or http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    conn.request("POST", "/v1/reports", body=body, headers={"Content-Type": "application/json"})
+    answer = conn.getresponse()
+    answer.read()
+    return answer.status
+
+
+def _sender(port: int, ledger: Ledger, registry: Registry, stop: threading.Event) -> None:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    while not stop.is_set():
+        report_id, body = ledger.new(registry)
+        try:
+            status = _send(port, body, conn)
+        except (OSError, http.client.HTTPException):
+            return  # the collector is gone; this report's answer is lost
+        if status == 202:
+            ledger.ack(report_id)
+        elif status not in (429, 503):
+            raise AssertionError(f"unexpected answer {status}")
+
+
+def _stored(db: Path) -> list[str]:
+    """Open the database as the next collector would (replaying its WAL) and list the stored report ids."""
+    con = duckdb.connect(str(db))
+    try:
+        return [row[0] for row in con.execute("SELECT CAST(report_id AS VARCHAR) FROM reports").fetchall()]
+    finally:
+        con.close()
+
+
+def test_kill_9_at_random_moments_loses_no_acknowledged_report(tmp_path: Path, registry: Registry) -> None:
+    seed = int.from_bytes(os.urandom(4), "big")
+    rng = random.Random(seed)
+    db = tmp_path / "db" / "optin.duckdb"
+    ledger = Ledger()
+    for round_ in range(KILLS):
+        running = start_collector(db, tmp_path / f"collector-{round_}.log", *FLAGS)  # a log each: the ready line is per process
+        stop = threading.Event()
+        threads = [threading.Thread(target=_sender, args=(running.port, ledger, registry, stop), daemon=True) for _ in range(WORKERS)]
+        for thread in threads:
+            thread.start()
+        # The random moment: after a random number of further acknowledgements, plus a random
+        # fraction of a batch's time, so the kill falls anywhere in the write cycle.
+        target = ledger.acked_count() + rng.randint(1, 50)
+        deadline = time.monotonic() + 20
+        while ledger.acked_count() < target and time.monotonic() < deadline and all(t.is_alive() for t in threads):
+            time.sleep(0.001)
+        time.sleep(rng.uniform(0, 0.01))
+        running.proc.send_signal(signal.SIGKILL)
+        running.proc.wait(10)
+        stop.set()
+        for thread in threads:
+            thread.join(15)
+            assert not thread.is_alive()
+        stored = _stored(db)
+        context = f"seed {seed}, round {round_}"
+        assert len(stored) == len(set(stored)), f"a report stored twice ({context})"
+        with ledger.lock:
+            missing = ledger.acked - set(stored)
+            unknown = set(stored) - set(ledger.bodies)
+        assert not missing, f"{len(missing)} acknowledged reports lost ({context})"
+        assert not unknown, f"stored reports nobody sent ({context})"
+        print(f"round {round_}: {len(stored)} stored, {ledger.acked_count()} acknowledged, {len(ledger.bodies)} sent")
+
+    # Clients retry what got no answer: each is stored exactly once, acknowledged ones answer 200.
+    running = start_collector(db, tmp_path / "collector-final.log", *FLAGS)
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", running.port, timeout=10)
+        for report_id, body in ledger.bodies.items():
+            status = _send(running.port, body, conn)
+            assert status == (200 if report_id in ledger.acked else status), report_id
+            assert status in (200, 202)
+    finally:
+        assert running.stop() == 0
+    stored = _stored(db)
+    assert sorted(stored) == sorted(ledger.bodies)
+    assert len(ledger.acked) > KILLS
