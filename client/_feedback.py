@@ -88,8 +88,11 @@ class Feedback:
         ca_bundle: str | None = None,
         timeout_s: float = DEFAULT_TIMEOUT_S,
         queue: ReportQueue | None = None,
+        viewer: bool = False,
     ) -> None:
+        """``viewer``: a tool looking at the state (the CLI): no thread unless flushed, no report at close."""
         self._registry_source = registry
+        self._viewer = viewer
         self.app = registry.app
         self.app_version = app_version
         self.endpoint = endpoint
@@ -179,10 +182,11 @@ class Feedback:
                 self._recorder = Recorder(self.registry)
                 self._period_start = self._now()
                 self.queue.open()
-            self._worker_().start()
+            if not self._viewer:
+                self._worker_().start()
         else:
             self._recorder = NullRecorder()
-            if self._state.pending_deletion and self._admin is None:
+            if self._state.pending_deletion and self._admin is None and not self._viewer:
                 self._worker_().start()  # only to send the deletion request(s), then it ends
         recorder = self._recorder
         self.count = recorder.count
@@ -430,7 +434,8 @@ class Feedback:
         deadline = time.monotonic() + max(0.0, timeout_s)
         try:
             self.end_session()
-            self._roll(final=True)
+            if not self._viewer:
+                self._roll(final=True)
         except Exception:
             _debug("optin: could not persist the final report")
         if self._worker is None:
