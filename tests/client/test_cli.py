@@ -1,0 +1,57 @@
+"""The `optin` CLI as a user runs it: status, enable, disable, preview, history, export."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from optin.client import ManualClock
+from optin.collector import CollectorThread, Config
+from optin.contract import Registry
+
+from .conftest import make_feedback
+
+
+def optin(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "optin.client", "--root", str(root), *args], capture_output=True, text=True, timeout=120)
+
+
+def test_the_cli_shows_changes_previews_and_exports(tmp_path: Path, registry: Registry, clock: ManualClock) -> None:
+    root = tmp_path / "app"
+    status = optin(root, "status")
+    assert status.returncode == 0 and "off (undecided)" in status.stdout
+    assert optin(root, "enable").stdout.strip() == "Customer Feedback Program: on"
+    assert "on (on)" in optin(root, "status").stdout and "from cli" in optin(root, "status").stdout
+    preview = json.loads(optin(root, "preview").stdout)
+    assert preview["app"]["name"] == "millwright" and preview["installation_id"] == json.loads((root / "config" / "consent.json").read_text())["installation_id"]
+
+    # The app records and queues a report while the collector is unreachable; the user exports it.
+    app = make_feedback(registry, root, "http://127.0.0.1:9", clock)
+    app.count("toolpath.adaptive", 3)
+    clock.advance(86400)
+    app.flush(10)
+    app.close(0)
+    export = optin(root, "export", str(tmp_path / "pending.json"))
+    assert export.returncode == 0 and "Exported" in export.stdout
+    exported = json.loads((tmp_path / "pending.json").read_text())
+    assert [r["metrics"].get("toolpath.adaptive") for r in exported][:1] == [3]
+    assert "no answer" in optin(root, "history").stdout
+
+    with CollectorThread(Config(db=tmp_path / "c" / "optin.duckdb", host="127.0.0.1", port=0)) as collector:
+        disable = optin(root, "--endpoint", collector.url, "disable")
+    assert disable.returncode == 0 and "queued reports removed" in disable.stdout
+    assert "confirmed the deletion" in disable.stdout  # the id had been (possibly) sent: deletion requested
+    assert "off (off)" in optin(root, "status").stdout
+    assert not list((root / "data" / "queue").glob("*.json"))
+    assert optin(root, "history", "--clear").returncode == 0
+    assert "Nothing has been sent" in optin(root, "history").stdout
+
+
+def test_enable_is_refused_when_an_administrator_forced_feedback_off(tmp_path: Path) -> None:
+    (tmp_path / "site").mkdir(parents=True)
+    (tmp_path / "site" / "policy.toml").write_text('feedback = "off"\n')
+    result = optin(tmp_path, "enable")
+    assert result.returncode == 1 and "administrator" in result.stderr
+    assert "off (undecided)" in optin(tmp_path, "status").stdout
