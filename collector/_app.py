@@ -17,6 +17,7 @@ from ._config import Config
 from ._keys import CLOCK, CONFIG, IN_FLIGHT, REGISTRIES, STORE
 from ._logs import http_logger
 from ._maintenance import maintenance_ctx
+from ._server import QuietRunner
 from ._store import Store
 
 
@@ -43,7 +44,7 @@ SERVER_OPTIONS: Final = {"auto_decompress": False, "access_log": None}
 
 async def start(config: Config, clock: Callable[[], float] = time.time) -> web.AppRunner:
     """Start serving on config.host:config.port; the caller awaits runner.cleanup() to stop."""
-    runner = web.AppRunner(create_app(config, clock), handle_signals=False, shutdown_timeout=30, logger=http_logger(), **SERVER_OPTIONS)  # type: ignore[arg-type]
+    runner = QuietRunner(create_app(config, clock), handle_signals=False, shutdown_timeout=30, logger=http_logger(), **SERVER_OPTIONS)  # type: ignore[arg-type]
     await runner.setup()
     context = None
     if config.tls_cert is not None:
