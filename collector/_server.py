@@ -17,21 +17,21 @@ from aiohttp.web_response import StreamResponse
 from aiohttp.web_server import Server
 
 
-class _QuietHandler(RequestHandler):  # type: ignore[type-arg]
+class _QuietHandler(RequestHandler):
     def handle_error(self, request: BaseRequest, status: int = 500, exc: BaseException | None = None, message: str | None = None) -> StreamResponse:
         phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
         return super().handle_error(request, status, exc, f"{status} {phrase}")
 
 
-class _QuietServer(Server):  # type: ignore[type-arg]
-    def __call__(self) -> RequestHandler:  # type: ignore[type-arg]
+class _QuietServer(Server):
+    def __call__(self) -> RequestHandler:
         return _QuietHandler(self, loop=self._loop, **self._kwargs)
 
 
 class QuietRunner(web.AppRunner):
     """An AppRunner whose connections answer unparseable requests with the bare status."""
 
-    async def _make_server(self) -> Server[BaseRequest]:
+    async def _make_server(self) -> Server:
         server = await super()._make_server()
         server.__class__ = _QuietServer  # same fields; only the handler factory differs
         return server
