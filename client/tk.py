@@ -1,0 +1,219 @@
+"""The ready Tkinter adapter: the Help-menu items and the ask dialog, drawn from `HelpMenu`.
+
+    from optin.client.tk import TkHelpMenu
+    help_menu = tkinter.Menu(menubar, tearoff=False)
+    feedback_items = TkHelpMenu(help_menu, HelpMenu(feedback), app_name="Millwright")
+    root.after(1000, feedback_items.ask_if_due)   # asks only when the policy says so
+
+Importing `optin.client` never imports this module (nor tkinter); a host app imports it
+when it has a Tk user interface. The dialog's words come from the registry's category
+titles and descriptions, so what the user reads is what the registry allows to be sent.
+"""
+
+from __future__ import annotations
+
+import tkinter as tk
+from collections.abc import Callable
+from pathlib import Path
+from tkinter import filedialog, ttk
+from typing import TYPE_CHECKING, Final
+
+from ._consent import Answer
+from ._menu import PROGRAM_LABEL, VIEW_SENT_LABEL, WHAT_IS_SENT_LABEL
+
+if TYPE_CHECKING:
+    from ._feedback import Feedback
+    from ._menu import HelpMenu
+
+WRAP_PX: Final = 520  # dialog text width: long enough for a sentence, short enough to read
+PAD_PX: Final = 12
+YES_LABEL: Final = "Yes, take part"
+NO_LABEL: Final = "No, thanks"
+NEVER_LABEL: Final = "Don't ask me again"
+NEVER_SENT: Final = (
+    "Never sent: your models or anything that could re-create them (geometry, dimensions, names, "
+    "file names or paths), your user or computer name, or your network address."
+)
+
+
+def prompt_paragraphs(feedback: Feedback, app_name: str) -> list[tuple[str, str]]:
+    """The ask dialog's words as (title, text) pairs; title "" for plain paragraphs.
+
+    Toolkit-neutral: the category titles and descriptions are the registry's own words.
+    """
+    paragraphs = [
+        ("", f"Would you like to help improve {app_name}? If you take part, {app_name} sends basic system "
+             "and usage information once a day. It is used only for quality and product improvement, "
+             "is kept confidential and is reviewed only in aggregate."),
+    ]
+    paragraphs += [(category.title, category.description) for category in feedback.categories()]
+    paragraphs += [
+        ("", NEVER_SENT),
+        ("", f"It stays off unless you turn it on. You can turn it off or on again at any time from "
+             f"Help → {PROGRAM_LABEL}; turning it off erases what was sent."),
+    ]
+    return paragraphs
+
+
+class AskDialog:
+    """A modal dialog asking once; "yes" and "no" are equal buttons, closing it counts as "no"."""
+
+    def __init__(self, parent: tk.Misc, feedback: Feedback, app_name: str) -> None:
+        self.answer = Answer.DISMISSED
+        self.window = window = tk.Toplevel(parent)
+        window.title(PROGRAM_LABEL)
+        window.resizable(False, False)
+        window.transient(parent.winfo_toplevel())
+        body = ttk.Frame(window, padding=PAD_PX)
+        body.pack(fill="both", expand=True)
+        for title, text in prompt_paragraphs(feedback, app_name):
+            if title:
+                ttk.Label(body, text=title, font="TkHeadingFont").pack(anchor="w", pady=(PAD_PX // 2, 0))
+            ttk.Label(body, text=text, wraplength=WRAP_PX, justify="left").pack(anchor="w", pady=(0, PAD_PX // 2))
+        self.never = tk.BooleanVar(master=window, value=False)
+        ttk.Checkbutton(body, text=NEVER_LABEL, variable=self.never, underline=0).pack(anchor="w", pady=(PAD_PX // 2, PAD_PX))
+        buttons = ttk.Frame(body)
+        buttons.pack(fill="x")
+        buttons.columnconfigure((0, 1), weight=1, uniform="answer")  # the same size: declining is as easy as accepting
+        yes = ttk.Button(buttons, text=YES_LABEL, underline=0, command=lambda: self._close(Answer.YES))
+        no = ttk.Button(buttons, text=NO_LABEL, underline=0, command=lambda: self._close(Answer.NO))
+        yes.grid(row=0, column=0, sticky="ew", padx=(0, PAD_PX // 2), ipady=4)
+        no.grid(row=0, column=1, sticky="ew", padx=(PAD_PX // 2, 0), ipady=4)
+        window.bind("<Alt-y>", lambda _e: yes.invoke())
+        window.bind("<Alt-n>", lambda _e: no.invoke())
+        window.bind("<Alt-d>", lambda _e: self.never.set(not self.never.get()))
+        window.bind("<Escape>", lambda _e: self._close(Answer.DISMISSED))
+        window.protocol("WM_DELETE_WINDOW", lambda: self._close(Answer.DISMISSED))
+        self.yes_button, self.no_button = yes, no
+        _place_over(window, parent)
+
+    def _close(self, answer: Answer) -> None:
+        self.answer = answer
+        self.window.destroy()
+
+    def run(self) -> Answer:
+        """Show the dialog and wait for the answer (the rest of the app stays drawn)."""
+        self.window.wait_visibility()
+        self.window.grab_set()
+        self.window.focus_set()  # no button has the focus: Return by reflex answers nothing
+        self.window.wait_window()
+        if self.answer is not Answer.YES and self.never.get():
+            return Answer.NEVER
+        return self.answer
+
+
+class TextWindow:
+    """A read-only text window (what is sent, sent data) with optional extra buttons."""
+
+    def __init__(self, parent: tk.Misc, title: str, text: str, buttons: tuple[tuple[str, Callable[[], None]], ...] = ()) -> None:
+        self.window = window = tk.Toplevel(parent)
+        window.title(title)
+        window.transient(parent.winfo_toplevel())
+        frame = ttk.Frame(window, padding=PAD_PX // 2)
+        frame.pack(fill="both", expand=True)
+        self.text = tk.Text(frame, wrap="word", width=88, height=30, relief="flat", padx=PAD_PX // 2, pady=PAD_PX // 2)
+        scroll = ttk.Scrollbar(frame, orient="vertical", command=self.text.yview)
+        self.text.configure(yscrollcommand=scroll.set)
+        self.set_text(text)
+        row = ttk.Frame(frame)
+        row.pack(side="bottom", fill="x", pady=(PAD_PX // 2, 0))
+        ttk.Button(row, text="Close", command=window.destroy).pack(side="right")
+        for label, action in buttons:
+            ttk.Button(row, text=label, command=action).pack(side="right", padx=(0, PAD_PX // 2))
+        scroll.pack(side="right", fill="y")
+        self.text.pack(side="left", fill="both", expand=True)
+        window.bind("<Escape>", lambda _e: window.destroy())
+        _place_over(window, parent)
+        window.wait_visibility()
+        self.text.focus_set()  # the new window takes the keyboard (Escape closes it, arrows scroll)
+
+    def set_text(self, text: str) -> None:
+        self.text.configure(state="normal")
+        self.text.delete("1.0", "end")
+        self.text.insert("1.0", text)
+        self.text.configure(state="disabled")
+
+
+class TkHelpMenu:
+    """Adds the Customer Feedback Program items to a Tk menu and keeps them in step with consent."""
+
+    def __init__(self, menu: tk.Menu, model: HelpMenu, app_name: str | None = None, parent: tk.Misc | None = None) -> None:
+        self.menu = menu
+        self.parent = parent or _window_of(menu)  # dialogs open over this window
+        self.model = model
+        self.app_name = app_name or model.feedback.registry.app.title()
+        item = model.item()
+        self.var = tk.BooleanVar(master=menu, value=item.checked)
+        menu.add_checkbutton(label=item.label, variable=self.var, onvalue=True, offvalue=False, underline=0, command=self.toggle)
+        self.index = _last_index(menu)
+        if not item.enabled:
+            # Tk menus have no tooltips: the reason is a line of its own, greyed out like the item.
+            menu.add_command(label=f"Off: {item.reason}", state="disabled")
+        menu.add_command(label=WHAT_IS_SENT_LABEL, underline=0, command=self.show_what_is_sent)
+        menu.add_command(label=VIEW_SENT_LABEL, underline=0, command=self.show_sent_data)
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Show the current state (after any change made elsewhere, for example by the ask dialog)."""
+        item = self.model.item()
+        self.var.set(item.checked)
+        self.menu.entryconfigure(self.index, state="normal" if item.enabled else "disabled")
+
+    def toggle(self) -> None:
+        self.model.toggle()
+        self.refresh()
+
+    def ask_if_due(self) -> Answer | None:
+        """Ask in a dialog when the ask policy says so; returns the answer, None when not asked."""
+        feedback = self.model.feedback
+        if not feedback.should_ask():
+            return None
+        answer = AskDialog(self.parent, feedback, self.app_name).run()
+        was_on = feedback.is_on
+        feedback.answer_prompt(answer)
+        self.refresh()
+        if feedback.is_on != was_on and self.model.on_change:
+            self.model.on_change()
+        return answer
+
+    def show_what_is_sent(self) -> TextWindow:
+        return TextWindow(self.parent, f"What is sent — {PROGRAM_LABEL}", self.model.what_is_sent())
+
+    def show_sent_data(self) -> TextWindow:
+        history = self.model.feedback.history
+        window: TextWindow
+
+        def export() -> None:
+            target = filedialog.asksaveasfilename(parent=window.window, title="Export sent data", defaultextension=".json")
+            if target:
+                history.export(Path(target))
+
+        def clear() -> None:
+            history.clear()
+            window.set_text(self.model.sent_data_text())
+
+        window = TextWindow(self.parent, f"Sent data — {PROGRAM_LABEL}", self.model.sent_data_text(), (("Clear", clear), ("Export…", export)))
+        return window
+
+
+def _last_index(menu: tk.Menu) -> int:
+    index = menu.index("end")
+    assert index is not None
+    return int(index)
+
+
+def _window_of(menu: tk.Menu) -> tk.Misc:
+    """The window a menu belongs to (a Tk menu is a top-level window of its own)."""
+    widget: tk.Misc = menu
+    while isinstance(widget, tk.Menu) and widget.master is not None:
+        widget = widget.master
+    return widget
+
+
+def _place_over(window: tk.Toplevel, parent: tk.Misc) -> None:
+    """Centre a new window over the parent's top-level window (there may be no window manager)."""
+    window.update_idletasks()
+    top = parent.winfo_toplevel()
+    x = top.winfo_rootx() + max(0, (top.winfo_width() - window.winfo_reqwidth()) // 2)
+    y = top.winfo_rooty() + max(0, (top.winfo_height() - window.winfo_reqheight()) // 3)
+    window.geometry(f"+{x}+{y}")
