@@ -20,7 +20,6 @@ from ._serialize import table_from_dict
 from ._window import Window
 
 TIMEOUT_S: Final = 120.0  # a large window over a busy collector can take a while
-DEFAULT_DAYS: Final = 30  # the collector does not list its day range; ask about the last month
 
 
 class RemoteError(RuntimeError):
@@ -57,15 +56,20 @@ class RemoteSource:
         self.k = k
 
     def days(self, app: str) -> tuple[dt.date, dt.date] | None:
-        today = dt.datetime.now(dt.timezone.utc).date()
-        return today - dt.timedelta(days=DEFAULT_DAYS - 1), today
+        """First and last day with reports: the period keys of active installations per day, which
+        the collector lists even where it suppresses the count (a key is not a cell)."""
+        table = self._get("active-daily", {"app": app})
+        days = sorted(dt.date.fromisoformat(str(row[0])) for row in table.rows)
+        return (days[0], days[-1]) if days else None
 
     def ask(self, question: str, window: Window) -> Table:
         if question not in QUESTIONS:
             raise KeyError(question)
-        query = {"app": window.app, "from": window.first_day.isoformat(), "to": window.last_day.isoformat()}
-        if window.period != "week":
-            query["period"] = window.period
+        if window.period != "week":  # the endpoints take app, from and to only
+            raise RemoteError("the collector's aggregate endpoints answer trends by week; use a database or snapshot for other periods")
+        return self._get(question, {"app": window.app, "from": window.first_day.isoformat(), "to": window.last_day.isoformat()})
+
+    def _get(self, question: str, query: dict[str, str]) -> Table:
         url = f"{self.url}/v1/aggregates/{urllib.parse.quote(question)}?{urllib.parse.urlencode(query)}"
         req = urllib.request.Request(url, headers={"Authorization": f"Bearer {self.token}", "Accept": "application/json"})
         try:

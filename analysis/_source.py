@@ -12,16 +12,15 @@ from typing import Final
 
 import duckdb
 
-from optin.contract import SCHEMA_V1
+from optin.contract import SCHEMA_V1, SNAPSHOT_PARTITION_COLUMN, SNAPSHOT_PARTITIONED, SNAPSHOT_TABLES
 
 from ._gateway import DEFAULT_K, Gateway, Table
 from ._questions import QUESTIONS
 from ._window import Window
 
-# The snapshot layout the collector writes: these tables partitioned by day (hive style),
-# the others as one Parquet file each. There is no installations table: inst_key suffices.
-SNAPSHOT_PARTITIONED: Final = ("reports", "report_values")
-SNAPSHOT_SINGLE: Final = ("apps", "app_versions", "metrics", "labels", "rejections")
+# The contract's snapshot layout: SNAPSHOT_PARTITIONED tables in hive folders by day, the others
+# as one Parquet file each. There is no installations table: inst_key suffices to count.
+SNAPSHOT_SINGLE: Final = tuple(t for t in SNAPSHOT_TABLES if t not in SNAPSHOT_PARTITIONED)
 
 
 def open_database(path: str | Path) -> duckdb.DuckDBPyConnection:
@@ -54,9 +53,10 @@ def open_snapshot(folder: str | Path) -> duckdb.DuckDBPyConnection:
         raise FileNotFoundError(f"no snapshot folder at {folder}")
     con = duckdb.connect(":memory:")
     for name in SNAPSHOT_PARTITIONED:
-        if any((root / name).glob("day=*/*.parquet")):
-            glob = root / name / "day=*" / "*.parquet"
-            con.execute(f"CREATE VIEW {name} AS SELECT * REPLACE (CAST(day AS DATE) AS day) FROM read_parquet({_literal(glob)}, hive_partitioning = true)")
+        pattern = f"{SNAPSHOT_PARTITION_COLUMN}=*/*.parquet"
+        if any((root / name).glob(pattern)):
+            # The day is read from the folder names (DuckDB types it DATE), so a window prunes folders.
+            con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet({_literal(root / name / pattern)}, hive_partitioning = true)")
         else:
             con.execute(_empty_table(name))
     for name in SNAPSHOT_SINGLE:

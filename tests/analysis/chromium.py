@@ -1,0 +1,128 @@
+"""Headless Chromium driven over the DevTools protocol (aiohttp's websocket client): load a page,
+collect console errors, exceptions, failed and external requests, count what was drawn, screenshot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import shutil
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync")
+# What the page drew: chart marks, line series and sections, counted in the browser.
+COUNT_JS = """JSON.stringify({
+  charts: document.querySelectorAll('svg.chart').length,
+  bars: document.querySelectorAll('svg.chart rect.bar').length,
+  points: document.querySelectorAll('svg.chart circle.point').length,
+  lines: document.querySelectorAll('svg.chart polyline.series').length,
+  sections: document.querySelectorAll('section').length,
+  drawnWidth: Array.from(document.querySelectorAll('svg.chart rect.bar')).reduce((s, r) => s + r.getBBox().width, 0),
+  scripts: document.scripts.length,
+  title: document.title
+})"""
+
+
+@dataclass
+class PageLoad:
+    errors: list[str] = field(default_factory=list)  # console errors, exceptions, error log entries
+    requests: list[str] = field(default_factory=list)  # every URL the page asked for
+    failed: list[str] = field(default_factory=list)
+    drawn: dict[str, Any] = field(default_factory=dict)
+
+
+class _Tab:
+    def __init__(self, ws: aiohttp.ClientWebSocketResponse, load: PageLoad) -> None:
+        self.ws = ws
+        self.load = load
+        self.next_id = 0
+        self.loaded = asyncio.Event()
+
+    async def call(self, method: str, **params: Any) -> dict[str, Any]:
+        self.next_id += 1
+        my_id = self.next_id
+        await self.ws.send_str(json.dumps({"id": my_id, "method": method, "params": params}))
+        while True:
+            message = await self.ws.receive_json()
+            if message.get("id") == my_id:
+                if "error" in message:
+                    raise RuntimeError(f"{method}: {message['error']}")
+                result: dict[str, Any] = message.get("result", {})
+                return result
+            self.event(message)
+
+    async def until_loaded(self) -> None:
+        while not self.loaded.is_set():
+            self.event(await self.ws.receive_json())
+
+    def event(self, message: dict[str, Any]) -> None:
+        method, params = message.get("method"), message.get("params", {})
+        if method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "assert", "warning"):
+            self.load.errors.append(f"console.{params['type']}: {[a.get('value') for a in params.get('args', [])]}")
+        elif method == "Runtime.exceptionThrown":
+            self.load.errors.append(f"exception: {params['exceptionDetails'].get('text')}")
+        elif method == "Log.entryAdded" and params["entry"]["level"] == "error":
+            self.load.errors.append(f"log: {params['entry'].get('text')} {params['entry'].get('url', '')}")
+        elif method == "Network.requestWillBeSent":
+            self.load.requests.append(params["request"]["url"])
+        elif method == "Network.loadingFailed":
+            self.load.failed.append(f"{params.get('errorText')} {params.get('blockedReason', '')}")
+        elif method == "Page.loadEventFired":
+            self.loaded.set()
+
+
+async def _load(url: str, screenshot: Path, timeout_s: float) -> PageLoad:
+    profile = Path(tempfile.mkdtemp(prefix="optin-chromium-"))
+    assert CHROMIUM is not None
+    proc = subprocess.Popen([CHROMIUM, *FLAGS, f"--user-data-dir={profile}", "--remote-debugging-port=0", "--window-size=1200,900", "about:blank"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    load = PageLoad()
+    try:
+        deadline = time.monotonic() + timeout_s
+        port_file = profile / "DevToolsActivePort"
+        while not (port_file.is_file() and port_file.read_text().count("\n") >= 1):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("chromium did not open its DevTools port")
+            await asyncio.sleep(0.05)
+        port = int(port_file.read_text().splitlines()[0])
+        async with aiohttp.ClientSession() as session:
+            page_ws = ""
+            while not page_ws:
+                async with session.get(f"http://127.0.0.1:{port}/json/list") as answer:
+                    page_ws = next((t["webSocketDebuggerUrl"] for t in await answer.json() if t.get("type") == "page"), "")
+                if time.monotonic() > deadline:
+                    raise RuntimeError("chromium has no page target")
+            async with session.ws_connect(page_ws, max_msg_size=64 << 20) as ws:
+                tab = _Tab(ws, load)
+                for domain in ("Page", "Runtime", "Log", "Network"):
+                    await tab.call(f"{domain}.enable")
+                await tab.call("Page.navigate", url=url)
+                await asyncio.wait_for(tab.until_loaded(), timeout_s)
+                drawn = await tab.call("Runtime.evaluate", expression=COUNT_JS, returnByValue=True)
+                load.drawn = json.loads(drawn["result"]["value"])
+                metrics = await tab.call("Page.getLayoutMetrics")
+                size = metrics.get("cssContentSize") or metrics["contentSize"]
+                shot = await tab.call("Page.captureScreenshot", format="png", captureBeyondViewport=True, clip={"x": 0, "y": 0, "width": size["width"], "height": min(size["height"], 12000), "scale": 1})
+                screenshot.write_bytes(base64.b64decode(shot["data"]))
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        shutil.rmtree(profile, ignore_errors=True)
+    return load
+
+
+def load_page(url: str, screenshot: Path, timeout_s: float = 60) -> PageLoad:
+    """Open ``url`` in a fresh headless Chromium profile; what happened, and a full-page PNG."""
+    return asyncio.run(_load(url, screenshot, timeout_s))
