@@ -1,0 +1,93 @@
+"""The HTTP transport: proxies from the environment, TLS verified (with a CA-bundle option)."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import json
+import shutil
+import ssl
+import subprocess
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+
+from optin.client import HttpTransport, ManualClock
+from optin.client._transport import parse_retry_after
+from optin.contract import Registry
+
+from .conftest import ScriptedCollector, make_feedback
+
+
+def test_proxy_settings_come_from_the_environment(tmp_path: Path, registry: Registry, clock: ManualClock, scripted: ScriptedCollector, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HTTP_PROXY", scripted.url)  # the scripted server plays the proxy
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    feedback = make_feedback(registry, tmp_path, "http://collector.example:8080", clock)
+    feedback.turn_on()
+    feedback.count("toolpath.pocket")
+    clock.advance(86400)
+    assert feedback.flush(10)
+    assert len(scripted.seen) == 1
+    seen = scripted.seen[0]
+    assert seen.headers["Host"] == "collector.example:8080" and seen.path == "/v1/reports"
+    assert json.loads(gzip.decompress(seen.body))["metrics"]["toolpath.pocket"] == 1
+    feedback.close(0)
+
+
+@pytest.fixture
+def tls_server(tmp_path: Path) -> Iterator[tuple[int, Path, list[bytes]]]:
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is needed to make a test certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True,
+        capture_output=True,
+    )
+    bodies: list[bytes] = []
+
+    async def handle(request: web.Request) -> web.Response:
+        bodies.append(await request.read())
+        return web.json_response({"status": "stored"}, status=202)
+
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    app = web.Application()
+    app.router.add_post("/v1/reports", handle)
+    runner = web.AppRunner(app, access_log=None)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+
+    async def start() -> int:
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=context)
+        await site.start()
+        return int(runner.addresses[0][1])
+
+    port = asyncio.run_coroutine_threadsafe(start(), loop).result(10)
+    yield port, cert, bodies
+    asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(10)
+
+
+def test_tls_is_verified_and_a_custom_ca_bundle_can_be_given(tls_server: tuple[int, Path, list[bytes]]) -> None:
+    port, cert, bodies = tls_server
+    url = f"https://127.0.0.1:{port}/v1/reports"
+    headers = {"Content-Type": "application/json"}
+    with pytest.raises(OSError):  # an unknown certificate is refused: nothing is sent
+        HttpTransport().post(url, b"{}", headers, 10)
+    assert bodies == []
+    assert HttpTransport(ca_bundle=str(cert)).post(url, b"{}", headers, 10).status == 202
+    assert bodies == [b"{}"]
+
+
+def test_retry_after_accepts_seconds_and_http_dates() -> None:
+    assert parse_retry_after("120") == 120.0
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412480.0 - 60) == 60.0
+    assert parse_retry_after("soon") is None and parse_retry_after(None) is None
