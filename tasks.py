@@ -11,6 +11,7 @@ needs into it, and runs there. Extra arguments are passed on (to the demo or to 
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -45,6 +46,8 @@ def ensure_venv(extras: str) -> Path:
 
 def ensure_system_packages() -> None:
     missing = [pkg for exe, pkg in TEST_SYSTEM_PACKAGES.items() if shutil.which(exe) is None]
+    if importlib.util.find_spec("_tkinter") is None and sys.executable.startswith("/usr/"):
+        missing.append("python3-tk")  # Tk for Debian's own Python: the desktop demo and its tests
     if not missing:
         return
     if shutil.which("apt-get") is None or not hasattr(os, "geteuid") or os.geteuid() != 0:

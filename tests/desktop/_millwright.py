@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Final
+from typing import IO, Any, Final
 
 import orjson
 
@@ -37,11 +37,11 @@ class Millwright:
 
     # --- what the app keeps on this computer -----------------------------------------------------
 
-    def consent(self) -> dict[str, object]:
-        doc: dict[str, object] = orjson.loads((self.data / "config" / "consent.json").read_bytes())
+    def consent(self) -> dict[str, Any]:
+        doc: dict[str, Any] = orjson.loads((self.data / "config" / "consent.json").read_bytes())
         return doc
 
-    def history(self) -> list[dict[str, object]]:
+    def history(self) -> list[dict[str, Any]]:
         path = self.data / "data" / "history.jsonl"
         return [orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip()] if path.exists() else []
 
@@ -49,8 +49,8 @@ class Millwright:
         folder = self.data / "data" / "queue"
         return sorted(p for p in folder.rglob("*") if p.is_file()) if folder.exists() else []
 
-    def wait_consent(self, what: str, check: Callable[[dict[str, object]], bool]) -> dict[str, object]:
-        def ready() -> dict[str, object] | None:
+    def wait_consent(self, what: str, check: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+        def ready() -> dict[str, Any] | None:
             doc = self.consent()
             return doc if check(doc) else None
 

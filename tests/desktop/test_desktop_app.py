@@ -191,7 +191,7 @@ def test_help_menu_toggle_under_a_real_display(display: Display, tmp_path: Path,
         display.click(dialog.x + dialog.width * 3 // 4, dialog.y + dialog.height - 30)
         display.gone(ASK)
         declined = app.wait_consent("the answer to be recorded", lambda c: bool(c["prompts"]))
-        assert declined["status"] == "undecided" and [p["answer"] for p in declined["prompts"]] == ["no"]  # type: ignore[index, union-attr]
+        assert declined["status"] == "undecided" and [p["answer"] for p in declined["prompts"]] == ["no"]
 
         dropdown = app.open_help()
         shot(display, shots, "2-help-menu")
@@ -291,7 +291,7 @@ def test_help_menu_toggle_under_a_real_display(display: Display, tmp_path: Path,
     assert tap.connections == before + 1
     assert counters(collector) == after_off
     final = app.consent()
-    assert final["status"] == "off" and len(final["prompts"]) == 1  # type: ignore[arg-type]
+    assert final["status"] == "off" and len(final["prompts"]) == 1
 
     collector.stop()
     assert b'"event":"deleted"' in collector.log.read_bytes()
@@ -304,3 +304,11 @@ def test_help_menu_toggle_under_a_real_display(display: Display, tmp_path: Path,
         con.close()
     for name in ("1-ask-dialog", "2-help-menu", "5-help-menu-on"):
         assert (SHOTS_OUT / f"{name}.png").stat().st_size > 0
+
+
+def test_the_model_search_finds_each_piece_and_ignores_report_noise() -> None:
+    """The search above can fail: it finds the model's pieces, and only them, in report-like bytes."""
+    assert model_data_in(b'{"part": "QUOKKA-7731-BRACKET", "file": "/home/x/customer-secret-part-Q7.step"}') == [PART_NAME, STEP_STEM]
+    assert model_data_in(b"[613.25, 347.5]") == ["613.25", "347.5", "613", "347"]
+    noise = b'{"installation_id": "e613ab20-4271-4288-9347-0a613f288d19", "sent_at": 1795613470, "system.disk_gib": 512, "edit.undo": 1}'
+    assert model_data_in(noise) == []

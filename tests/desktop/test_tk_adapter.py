@@ -1,0 +1,197 @@
+"""`optin.client.tk` on a real Tk under Xvfb: the menu items follow consent, the ask dialog says in the
+registry's words what is and is not collected, "no" is as easy as "yes", and "don't ask again" holds."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tkinter as tk
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from tkinter import ttk
+
+import pytest
+
+from optin.client import Answer, AppPaths, AskPolicy, Feedback, HelpMenu, ManualClock
+from optin.client.testing import InMemoryTransport
+from optin.client.tk import NEVER_LABEL, NO_LABEL, YES_LABEL, AskDialog, TkHelpMenu, prompt_paragraphs
+from optin.contract import Registry
+
+from ._x11 import Display
+
+START = 1_790_000_000.0
+DAY = 86400
+
+
+@pytest.fixture
+def root(display: Display) -> Iterator[tk.Tk]:
+    window = tk.Tk(screenName=display.name)
+    window.geometry("600x400+0+0")
+    yield window
+    window.destroy()
+
+
+def make_feedback(registry: Registry, tmp_path: Path, clock: ManualClock, environ: dict[str, str] | None = None) -> Feedback:
+    return Feedback(
+        registry,
+        app_version="2025.3.0",
+        endpoint="http://127.0.0.1:9",
+        paths=AppPaths.under(tmp_path / "app"),
+        clock=clock,
+        transport=InMemoryTransport(),
+        ask_policy=AskPolicy(grace_days=0, reask_days=180),
+        environ=environ or {},
+    )
+
+
+def widgets(parent: tk.Misc) -> Iterator[tk.Misc]:
+    for child in parent.winfo_children():
+        yield child
+        yield from widgets(child)
+
+
+def labelled(parent: tk.Misc, kind: type, text: str) -> tk.Misc:
+    return next(w for w in widgets(parent) if isinstance(w, kind) and str(w.cget("text")) == text)
+
+
+def answer_when_shown(root: tk.Tk, act: Callable[[tk.Toplevel], object]) -> None:
+    """Once the dialog is up and has the grab (as a person would see it), act on it."""
+
+    def poll() -> None:
+        dialogs = [w for w in root.winfo_children() if isinstance(w, tk.Toplevel)]
+        if dialogs and root.grab_current() is not None:  # type: ignore[no-untyped-call]
+            act(dialogs[0])
+        else:
+            root.after(20, poll)
+
+    root.after(20, poll)
+
+
+def entries(menu: tk.Menu) -> list[tuple[str, str]]:
+    last = menu.index("end")
+    return [(str(menu.entrycget(i, "label")), str(menu.entrycget(i, "state"))) for i in range(0 if last is None else int(last) + 1)]
+
+
+def test_importing_optin_client_does_not_import_tkinter() -> None:
+    code = "import sys, optin.client; from optin.client import HelpMenu; print('tkinter' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
+
+
+def test_the_check_item_follows_consent_both_ways(root: tk.Tk, registry: Registry, tmp_path: Path) -> None:
+    feedback = make_feedback(registry, tmp_path, ManualClock(START))
+    menu = tk.Menu(root, tearoff=False)
+    changes: list[bool] = []
+    items = TkHelpMenu(menu, HelpMenu(feedback, on_change=lambda: changes.append(feedback.is_on)), "Millwright", parent=root)
+    try:
+        assert entries(menu) == [("Customer Feedback Program", "normal"), ("What is sent…", "normal"), ("View sent data…", "normal")]
+        assert items.var.get() is False and not feedback.is_on  # off by default
+        menu.invoke(items.index)  # the user clicks the check item
+        assert feedback.is_on and items.var.get() is True and feedback.state.surface == "help_menu"
+        menu.invoke(items.index)
+        assert not feedback.is_on and items.var.get() is False
+        menu.invoke(items.index)
+        assert feedback.is_on and changes == [True, False, True]
+    finally:
+        feedback.close(2)
+
+
+def test_forced_off_shows_the_item_disabled_with_the_reason(root: tk.Tk, registry: Registry, tmp_path: Path) -> None:
+    feedback = make_feedback(registry, tmp_path, ManualClock(START), environ={"DO_NOT_TRACK": "1"})
+    menu = tk.Menu(root, tearoff=False)
+    items = TkHelpMenu(menu, HelpMenu(feedback), parent=root)
+    shown = entries(menu)
+    assert shown[0] == ("Customer Feedback Program", "disabled")
+    assert shown[1][1] == "disabled" and "DO_NOT_TRACK" in shown[1][0]
+    menu.invoke(items.index)
+    items.toggle()  # even if something calls the action directly
+    assert not feedback.is_on and items.var.get() is False
+    assert items.ask_if_due() is None  # and it never asks
+
+
+def test_the_dialog_says_in_the_registrys_words_what_is_and_is_not_collected(root: tk.Tk, registry: Registry, tmp_path: Path) -> None:
+    feedback = make_feedback(registry, tmp_path, ManualClock(START))
+    words = prompt_paragraphs(feedback, "Millwright")
+    for category in registry.categories.values():
+        assert (category.title, category.description) in words
+    never = " ".join(text for _, text in words)
+    assert "Never sent" in never and "re-create" in never and "Help → Customer Feedback Program" in never
+    dialog = AskDialog(root, feedback, "Millwright")
+    shown = [str(w.cget("text")) for w in widgets(dialog.window) if isinstance(w, ttk.Label)]
+    assert all(text in shown for pair in words for text in pair if text)
+    dialog.window.destroy()
+
+
+def test_declining_is_as_easy_as_accepting(root: tk.Tk, registry: Registry, tmp_path: Path) -> None:
+    feedback = make_feedback(registry, tmp_path, ManualClock(START))
+    dialog = AskDialog(root, feedback, "Millwright")
+    dialog.window.update()
+    yes, no = dialog.yes_button, dialog.no_button
+    assert (yes.winfo_width(), yes.winfo_height()) == (no.winfo_width(), no.winfo_height())
+    assert str(yes.cget("style")) == str(no.cget("style")) and str(yes.cget("default")) == str(no.cget("default")) == "normal"
+    assert yes.winfo_y() == no.winfo_y()  # side by side, one click each
+    dialog.window.destroy()
+
+
+def test_no_records_a_decline_and_the_app_asks_again_only_after_the_interval(root: tk.Tk, registry: Registry, tmp_path: Path) -> None:
+    clock = ManualClock(START)
+    feedback = make_feedback(registry, tmp_path, clock)
+    items = TkHelpMenu(tk.Menu(root, tearoff=False), HelpMenu(feedback), parent=root)
+    answer_when_shown(root, lambda d: labelled(d, ttk.Button, NO_LABEL).invoke())  # type: ignore[attr-defined]
+    assert items.ask_if_due() is Answer.NO
+    assert not feedback.is_on and items.var.get() is False
+    assert items.ask_if_due() is None  # asked once
+    clock.advance(179 * DAY)
+    assert not feedback.should_ask()
+    clock.advance(2 * DAY)
+    assert feedback.should_ask()  # the vendor may ask again later
+
+
+def test_dont_ask_again_is_honoured_even_after_the_interval_and_a_restart(root: tk.Tk, registry: Registry, tmp_path: Path) -> None:
+    clock = ManualClock(START)
+    feedback = make_feedback(registry, tmp_path, clock)
+    items = TkHelpMenu(tk.Menu(root, tearoff=False), HelpMenu(feedback), parent=root)
+
+    def never(dialog: tk.Toplevel) -> None:
+        labelled(dialog, ttk.Checkbutton, NEVER_LABEL).invoke()  # type: ignore[attr-defined]
+        labelled(dialog, ttk.Button, NO_LABEL).invoke()  # type: ignore[attr-defined]
+
+    answer_when_shown(root, never)
+    assert items.ask_if_due() is Answer.NEVER
+    clock.advance(3 * 365 * DAY)
+    assert not feedback.should_ask()
+    assert not make_feedback(registry, tmp_path, clock).should_ask()  # persisted in the consent file
+
+
+def test_closing_the_dialog_is_a_decline_not_a_yes(root: tk.Tk, registry: Registry, tmp_path: Path) -> None:
+    feedback = make_feedback(registry, tmp_path, ManualClock(START))
+    items = TkHelpMenu(tk.Menu(root, tearoff=False), HelpMenu(feedback), parent=root)
+    answer_when_shown(root, lambda d: d.tk.eval(d.wm_protocol("WM_DELETE_WINDOW")))  # the window's close box
+    assert items.ask_if_due() is Answer.DISMISSED
+    assert not feedback.is_on and not feedback.should_ask()
+
+
+def test_yes_turns_it_on_and_ticks_the_item(root: tk.Tk, registry: Registry, tmp_path: Path) -> None:
+    feedback = make_feedback(registry, tmp_path, ManualClock(START))
+    changes: list[bool] = []
+    items = TkHelpMenu(tk.Menu(root, tearoff=False), HelpMenu(feedback, on_change=lambda: changes.append(feedback.is_on)), parent=root)
+    answer_when_shown(root, lambda d: labelled(d, ttk.Button, YES_LABEL).invoke())  # type: ignore[attr-defined]
+    try:
+        assert items.ask_if_due() is Answer.YES
+        assert feedback.is_on and items.var.get() is True and feedback.state.surface == "prompt" and changes == [True]
+    finally:
+        feedback.close(2)
+
+
+def test_sent_data_window_shows_the_history_and_clears_it(root: tk.Tk, registry: Registry, tmp_path: Path) -> None:
+    clock = ManualClock(START)
+    feedback = make_feedback(registry, tmp_path, clock)
+    items = TkHelpMenu(tk.Menu(root, tearoff=False), HelpMenu(feedback), parent=root)
+    assert "Nothing has been sent" in items.show_sent_data().text.get("1.0", "end")
+    items.toggle()
+    feedback.count("toolpath.pocket")
+    feedback.close(5)  # the period's report is handed to the (in-memory) collector
+    window = items.show_sent_data()
+    text = window.text.get("1.0", "end")
+    assert "accepted" in text and '"toolpath.pocket": 1' in text
+    labelled(window.window, ttk.Button, "Clear").invoke()  # type: ignore[attr-defined]
+    assert feedback.history.entries() == [] and "Nothing has been sent" in window.text.get("1.0", "end")
