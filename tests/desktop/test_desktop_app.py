@@ -18,8 +18,9 @@ from __future__ import annotations
 import re
 import shutil
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Final
+from typing import IO, Final
 
 import duckdb
 import orjson
@@ -174,12 +175,18 @@ def tap_and_collector(tmp_path: Path):  # type: ignore[no-untyped-def]
         tap.close()
 
 
-def test_help_menu_toggle_under_a_real_display(display: Display, tmp_path: Path, registry: Registry, tap_and_collector) -> None:  # type: ignore[no-untyped-def]
+@pytest.fixture
+def app_log(tmp_path: Path) -> Iterator[IO[bytes]]:
+    with open(tmp_path / "app.log", "ab") as log:
+        yield log
+
+
+def test_help_menu_toggle_under_a_real_display(display: Display, tmp_path: Path, registry: Registry, tap_and_collector, app_log: IO[bytes]) -> None:  # type: ignore[no-untyped-def]
     tap, state = tap_and_collector
     collector: CollectorProcess = state["collector"]
     data, shots = tmp_path / "millwright", tmp_path / "screenshots"
     step_file = write_step(tmp_path / "customer-files")
-    log = open(tmp_path / "app.log", "ab")
+    log = app_log
 
     # --- 1. first run: asked once, declined in one click; turned on from Help; a model drawn ----
     app = Millwright.launch(display, tap.url, data, log)
