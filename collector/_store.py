@@ -25,8 +25,9 @@ from typing import Final
 import duckdb
 import pyarrow as pa
 
-from optin.contract import Registry, Report, encode_value, label_names
+from optin.contract import Registry, Report, label_names
 
+from ._encode import ValueEncoder
 from ._migrations import migrate
 
 log = logging.getLogger("optin.collector")
@@ -109,6 +110,7 @@ class Store:
         self._rejection_lock = threading.Lock()
         self._last_rejection_flush = time.monotonic()
         self._wal = path.with_name(path.name + ".wal")
+        self._encoders: dict[tuple[str, int], ValueEncoder] = {}
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -318,8 +320,9 @@ class Store:
         reports = [job.report for job in batch if job.kind == "report" and job.report is not None]
         stored_ids = self._existing_ids(con, [r.report_id for r in reports])
         outcomes: list[Outcome] = []
-        report_rows: dict[str, list[object]] = {name: [] for name in _REPORT_SCHEMA.names}
+        report_tuples: list[tuple[object, ...]] = []  # in _REPORT_SCHEMA order
         value_rows: dict[str, list[int]] = {name: [] for name in _VALUE_SCHEMA.names}
+        value_columns = [value_rows[name] for name in _VALUE_SCHEMA.names]  # report_key, metric_key, label_key, value
         new_installations: list[tuple[int, str]] = []
         for job in batch:
             if job.kind == "delete":
@@ -345,34 +348,18 @@ class Store:
             key = self._next_report_key
             corrected_end = report.period_end + job.skew_s
             day = min(dt.datetime.fromtimestamp(corrected_end, dt.UTC).date(), job.received_day)
-            for name, value in (
-                ("report_key", key),
-                ("report_id", report.report_id),
-                ("inst_key", inst_key),
-                ("app_key", app_key),
-                ("version_key", version_key),
-                ("registry_version", report.registry_version),
-                ("day", day),
-                ("period_seconds", report.period_end - report.period_start),
-                ("dropped", report.client.get("dropped", 0)),
-                ("evicted", report.client.get("evicted", 0)),
-                ("rejected", report.client.get("rejected", 0)),
-            ):
-                report_rows[name].append(value)
-            for metric_name, metric_value in report.metrics.items():
-                metric_key = self._metric_keys[(app_key, metric_name)]
-                for label_key, count in encode_value(registry.metrics[metric_name], metric_value):
-                    value_rows["report_key"].append(key)
-                    value_rows["metric_key"].append(metric_key)
-                    value_rows["label_key"].append(label_key)
-                    value_rows["value"].append(count)
+            client = report.client
+            report_tuples.append(
+                (key, report.report_id, inst_key, app_key, version_key, report.registry_version, day, report.period_end - report.period_start, client.get("dropped", 0), client.get("evicted", 0), client.get("rejected", 0))
+            )
+            self._encoder(registry, app_key).encode(key, report.metrics, *value_columns)
         if new_installations:
             installs = pa.table({"inst_key": pa.array([k for k, _ in new_installations], pa.int32()), "installation_id": pa.array([i for _, i in new_installations], pa.string())})
             con.register("_new_installations", installs)
             con.execute("INSERT INTO installations SELECT inst_key, installation_id::UUID FROM _new_installations")
             con.unregister("_new_installations")
-        if report_rows["report_key"]:
-            reports_table = pa.table(report_rows, schema=_REPORT_SCHEMA)
+        if report_tuples:
+            reports_table = pa.table([pa.array(column, type=f.type) for column, f in zip(zip(*report_tuples), _REPORT_SCHEMA)], schema=_REPORT_SCHEMA)
             values_table = pa.table(value_rows, schema=_VALUE_SCHEMA)
             con.register("_new_reports", reports_table)
             con.register("_new_values", values_table)
@@ -383,6 +370,13 @@ class Store:
             con.unregister("_new_reports")
             con.unregister("_new_values")
         return outcomes
+
+    def _encoder(self, registry: Registry, app_key: int) -> ValueEncoder:
+        encoder = self._encoders.get((registry.app, registry.version))
+        if encoder is None:
+            keys = {name: self._metric_keys[(app_key, name)] for name in registry.metrics}
+            encoder = self._encoders[(registry.app, registry.version)] = ValueEncoder(registry, keys)
+        return encoder
 
     def _existing_ids(self, con: duckdb.DuckDBPyConnection, ids: list[str]) -> set[str]:
         if not ids:

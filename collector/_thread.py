@@ -37,7 +37,9 @@ class CollectorThread:
         return self
 
     def stop(self) -> None:
-        """Stop accepting, drain and commit the store, stop the loop."""
+        """Stop accepting, drain and commit the store, stop the loop (a second call does nothing)."""
+        if self._loop.is_closed():
+            return  # stopped already
         if self._runner is not None:
             self._call(self._runner.cleanup())
             self._runner = None

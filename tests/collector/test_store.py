@@ -1,0 +1,304 @@
+"""The store and the collector's behaviours on a real server: idempotency under concurrency,
+backpressure, deletion, retention, live aggregates, snapshots, configuration."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import datetime as dt
+import json
+import random
+import ssl
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from optin.collector import CollectorThread, Config, load_config
+from optin.collector._encode import ValueEncoder
+from optin.collector._keys import STORE
+from optin.contract import SNAPSHOT_PARTITIONED, SNAPSHOT_TABLES, Registry, encode_value
+from tests.helpers import make_report, post_json, request
+
+TOKEN = "store-test-token-abcdefghijklmnop"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+def _rows(db: Path, sql: str) -> list[tuple[Any, ...]]:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def _random_metrics(registry: Registry, rng: random.Random) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for m in registry.metrics.values():
+        kind = m.kind.value
+        if kind == "enum":
+            out[m.name] = rng.choice(m.values)
+        elif kind == "quantity":
+            out[m.name] = rng.choice([int(b) for b in m.buckets])
+        elif kind == "boolean":
+            out[m.name] = rng.random() < 0.5
+        elif kind == "duration":
+            out[m.name] = [rng.choice([0, 0, 1, 3]) for _ in range(len(m.buckets) + 1)]
+        elif m.labels:
+            out[m.name] = {label: rng.choice([0, 1, 7]) for label in rng.sample(m.labels, 3)}
+        else:
+            out[m.name] = rng.choice([0, 1, 12])
+    return out
+
+
+def test_the_writer_encodes_every_kind_exactly_as_the_contract(registry: Registry) -> None:
+    keys = {name: i for i, name in enumerate(sorted(registry.metrics), start=1)}
+    encoder = ValueEncoder(registry, keys)
+    rng = random.Random(5)
+    for _ in range(200):
+        metrics = _random_metrics(registry, rng)
+        columns: list[list[int]] = [[], [], [], []]
+        encoder.encode(42, metrics, *columns)
+        expected = [(42, keys[name], label, count) for name, value in metrics.items() for label, count in encode_value(registry.metrics[name], value)]
+        assert list(zip(*columns)) == expected
+
+
+def test_concurrent_copies_of_a_report_are_stored_once_and_answered_202_then_200(collector_thread: CollectorThread, registry: Registry) -> None:
+    reports = [json.dumps(make_report(registry)).encode() for _ in range(20)]
+    jobs = [body for body in reports for _ in range(8)]  # 8 copies of each, all at once
+    random.Random(3).shuffle(jobs)
+    with concurrent.futures.ThreadPoolExecutor(32) as pool:
+        statuses = list(pool.map(lambda body: request(collector_thread.url, "POST", "/v1/reports", body, {"Content-Type": "application/json"})[0], jobs))
+    assert statuses.count(202) == 20 and statuses.count(200) == 140
+    collector_thread.stop()
+    rows = _rows(collector_thread.config.db, "SELECT count(*), count(DISTINCT report_id) FROM reports")
+    assert rows == [(20, 20)]
+
+
+def test_a_full_write_queue_sheds_with_503_and_retry_after_and_every_202_is_stored(tmp_path: Path, registry: Registry) -> None:
+    # A queue of 4 and slow-to-fill batches: concurrent senders overflow it.
+    config = Config(db=tmp_path / "db" / "o.duckdb", port=0, max_pending_reports=4, batch_max_reports=2, batch_max_wait_ms=50, retry_after_s=7)
+    docs = [make_report(registry) for _ in range(120)]
+    with CollectorThread(config) as running:
+        with concurrent.futures.ThreadPoolExecutor(48) as pool:
+            answers = list(pool.map(lambda doc: request(running.url, "POST", "/v1/reports", json.dumps(doc).encode(), {"Content-Type": "application/json"}), docs))
+        _, _, metrics = request(running.url, "GET", "/metrics")
+    shed = [headers for status, headers, _ in answers if status == 503]
+    assert shed, "expected some 503s"
+    assert all(h["retry-after"] == "7" for h in shed)
+    accepted = {doc["report_id"] for doc, (status, _, _) in zip(docs, answers) if status == 202}
+    assert {status for status, _, _ in answers} <= {202, 503}
+    stored = {row[0] for row in _rows(config.db, "SELECT CAST(report_id AS VARCHAR) FROM reports")}
+    assert stored == accepted
+    assert f'optin_requests_rejected_total{{reason="unavailable"}} {len(shed)}'.encode() in metrics
+
+
+def test_too_many_requests_in_flight_are_answered_429_with_retry_after(tmp_path: Path, registry: Registry) -> None:
+    config = Config(db=tmp_path / "db" / "o.duckdb", port=0, max_requests_in_flight=1, retry_after_s=3)
+    with CollectorThread(config) as running:
+        import socket
+
+        # One request whose body never finishes holds the only slot.
+        slow = socket.create_connection(("127.0.0.1", running.port))
+        slow.sendall(b"POST /v1/reports HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{")
+        deadline = time.monotonic() + 10
+        status, headers = 0, {}
+        while time.monotonic() < deadline:
+            status, headers, _ = request(running.url, "POST", "/v1/reports", json.dumps(make_report(registry)).encode(), {"Content-Type": "application/json"})
+            if status == 429:
+                break
+        slow.close()
+    assert status == 429 and headers["retry-after"] == "3"
+
+
+def test_deletion_removes_every_row_of_an_installation_and_is_idempotent(collector_thread: CollectorThread, registry: Registry) -> None:
+    gone, kept = str(uuid.uuid4()), str(uuid.uuid4())
+    for installation in (gone, gone, gone, kept):
+        assert post_json(collector_thread.url, make_report(registry, installation_id=installation))[0] == 202
+    for _ in range(2):
+        assert post_json(collector_thread.url, {"installation_id": gone}, path="/v1/deletions") == (202, {"status": "deleted"})
+    assert post_json(collector_thread.url, {"installation_id": str(uuid.uuid4())}, path="/v1/deletions")[0] == 202  # never seen
+    collector_thread.stop()
+    db = collector_thread.config.db
+    assert _rows(db, "SELECT CAST(installation_id AS VARCHAR) FROM installations") == [(kept,)]
+    assert _rows(db, "SELECT count(*) FROM reports") == [(1,)]
+    assert _rows(db, "SELECT count(*) FROM report_values v LEFT JOIN reports r USING (report_key) WHERE r.report_key IS NULL") == [(0,)]
+
+
+class Clock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_retention_rolls_old_raw_rows_up_into_daily_aggregates_and_deletes_them(tmp_path: Path, registry: Registry) -> None:
+    clock = Clock(time.time())
+    config = Config(db=tmp_path / "db" / "o.duckdb", port=0, retention_days=30, maintenance_interval_s=3600)
+    old_installs = [str(uuid.uuid4()) for _ in range(3)]
+    with CollectorThread(config, clock) as running:
+        for installation in old_installs:  # received 40 days ago (by the collector's clock)
+            clock.now = time.time() - 40 * 86400
+            doc = make_report(registry, {"toolpath.pocket": 5, "file.import": {"step": 2}}, installation_id=installation)
+            shift = 40 * 86400
+            doc["period"] = {"start": doc["period"]["start"] - shift, "end": doc["period"]["end"] - shift}
+            doc["sent_at"] -= shift
+            assert post_json(running.url, doc)[0] == 202
+        clock.now = time.time()
+        recent = make_report(registry, {"toolpath.pocket": 1})
+        assert post_json(running.url, recent)[0] == 202
+        result = running.maintain()
+        assert result.reports_rolled_up == 3
+        assert running.maintain().reports_rolled_up == 0  # nothing left to roll up
+    db = config.db
+    assert _rows(db, "SELECT CAST(report_id AS VARCHAR) FROM reports") == [(recent["report_id"],)]
+    assert _rows(db, "SELECT count(*) FROM installations") == [(1,)]  # the old installations' UUIDs are gone
+    rollup = _rows(db, "SELECT m.name, r.label_key, r.installations, r.total FROM daily_rollup r JOIN metrics m USING (metric_key) ORDER BY 1")
+    assert rollup == [("file.import", 1, 3, 6), ("toolpath.pocket", 0, 3, 15)]
+
+
+def test_retention_and_snapshots_run_on_the_schedule_inside_the_collector(tmp_path: Path, registry: Registry) -> None:
+    snapshots = tmp_path / "snapshots"
+    config = Config(db=tmp_path / "db" / "o.duckdb", port=0, snapshot_dir=snapshots, maintenance_interval_s=0.05)
+    with CollectorThread(config) as running:
+        doc = make_report(registry)
+        assert post_json(running.url, doc)[0] == 202
+        deadline = time.monotonic() + 20
+        found = 0
+        while time.monotonic() < deadline and not found:  # poll: a later scheduled run must pick the report up
+            try:
+                found = duckdb.connect().execute(f"SELECT count(*) FROM read_parquet('{snapshots}/reports/*/*.parquet')").fetchone()[0]  # type: ignore[index]
+            except duckdb.Error:
+                found = 0
+        assert found == 1
+
+
+def test_a_snapshot_is_parquet_partitioned_by_day_without_installation_ids(tmp_path: Path, registry: Registry) -> None:
+    snapshots = tmp_path / "out" / "snapshots"
+    config = Config(db=tmp_path / "db" / "o.duckdb", port=0, snapshot_dir=snapshots, token=TOKEN, maintenance_interval_s=3600)
+    docs = [make_report(registry) for _ in range(12)]
+    with CollectorThread(config) as running:
+        for doc in docs:
+            assert post_json(running.url, doc)[0] == 202
+        status, _, body = request(running.url, "POST", "/v1/snapshots", b"", AUTH)
+        assert (status, json.loads(body)["reports"]) == (200, 12)
+        assert sorted(p.name for p in snapshots.iterdir()) == sorted(t if t in SNAPSHOT_PARTITIONED else t + ".parquet" for t in SNAPSHOT_TABLES)
+        for table in SNAPSHOT_PARTITIONED:
+            assert all(p.name.startswith("day=") for p in (snapshots / table).iterdir())
+        con = duckdb.connect()
+        values = con.execute(f"SELECT count(*), count(DISTINCT day) FROM read_parquet('{snapshots}/report_values/*/*.parquet', hive_partitioning = true)").fetchone()
+        live = _live_count(running)
+        assert values == (live, 1)
+        columns = {row[0] for row in con.execute(f"DESCRIBE SELECT * FROM read_parquet('{snapshots}/reports/*/*.parquet')").fetchall()}
+        assert "inst_key" in columns and not columns & {"installation_id", "report_id"}
+        blob = b"".join(p.read_bytes() for p in snapshots.rglob("*.parquet"))
+        assert not any(doc["installation_id"].encode() in blob or uuid.UUID(doc["installation_id"]).bytes in blob for doc in docs)
+        # A second snapshot replaces the first whole; no staging folder is left behind.
+        assert post_json(running.url, make_report(registry))[0] == 202
+        assert request(running.url, "POST", "/v1/snapshots", b"", AUTH)[0] == 200
+        assert con.execute(f"SELECT count(*) FROM read_parquet('{snapshots}/reports/*/*.parquet')").fetchone() == (13,)
+        assert [p.name for p in snapshots.parent.iterdir()] == ["snapshots"]
+
+
+def _live_count(running: CollectorThread) -> int:
+    assert running._runner is not None
+    cursor = running._runner.app[STORE].reader()
+    try:
+        row = cursor.execute("SELECT count(*) FROM report_values").fetchone()
+        return int(row[0]) if row else 0
+    finally:
+        cursor.close()
+
+
+def test_the_snapshot_command_writes_from_a_stopped_collectors_database(tmp_path: Path, registry: Registry) -> None:
+    config = Config(db=tmp_path / "db" / "o.duckdb", port=0)
+    with CollectorThread(config) as running:
+        for _ in range(3):
+            assert post_json(running.url, make_report(registry))[0] == 202
+    out = subprocess.run([sys.executable, "-m", "optin.collector", "snapshot", "--db", str(config.db), "--snapshot-dir", str(tmp_path / "snap")], capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout)["reports"] == 3
+    assert duckdb.connect().execute(f"SELECT count(*) FROM read_parquet('{tmp_path}/snap/reports/*/*.parquet')").fetchone() == (3,)
+
+
+def test_aggregates_answer_with_the_token_and_are_off_without_one(tmp_path: Path, registry: Registry) -> None:
+    config = Config(db=tmp_path / "db" / "o.duckdb", port=0, token=TOKEN)
+    with CollectorThread(config) as running:
+        for _ in range(12):
+            assert post_json(running.url, make_report(registry))[0] == 202
+        status, headers, body = request(running.url, "GET", "/v1/aggregates", b"", AUTH)
+        names = json.loads(body)["questions"]
+        assert status == 200 and "features" in names and headers["cache-control"] == "no-store"
+        today = dt.date.today().isoformat()
+        status, _, body = request(running.url, "GET", f"/v1/aggregates/features?app=millwright&from=2020-01-01&to={today}", b"", AUTH)
+        table = json.loads(body)
+        assert status == 200 and table["columns"][0] == "feature"
+        assert {row[0]: row[1] for row in table["rows"]}["toolpath.pocket"] == 12
+        status, headers, page = request(running.url, "GET", f"/dashboard?token={TOKEN}", b"")
+        assert status == 200 and headers["content-type"].startswith("text/html") and b"<svg" in page
+        assert "default-src 'none'" in headers["content-security-policy"]
+        assert request(running.url, "GET", "/v1/aggregates/features?app=lathe", b"", AUTH)[0] == 400
+    config = Config(db=tmp_path / "db2" / "o.duckdb", port=0)  # no token configured: never open
+    with CollectorThread(config) as running:
+        for path in ("/v1/aggregates", "/v1/aggregates/features", "/dashboard"):
+            assert request(running.url, "GET", path, b"", {"Authorization": "Bearer "})[0] == 404
+        assert request(running.url, "POST", "/v1/snapshots", b"", AUTH)[0] == 404
+
+
+def test_settings_layer_defaults_file_environment_flags(tmp_path: Path) -> None:
+    file = tmp_path / "collector.toml"
+    file.write_text('port = 9000\nretention_days = 90\nbatch_max_reports = 64\nhost = "0.0.0.0"\n')
+    token_file = tmp_path / "token"
+    token_file.write_text("from-file\n")
+    env = {"OPTIN_COLLECTOR_RETENTION_DAYS": "120", "OPTIN_COLLECTOR_TOKEN_FILE": str(token_file), "OPTIN_COLLECTOR_BATCH_MAX_REPORTS": "32"}
+    config = load_config(file, env, batch_max_reports=16)
+    assert (config.port, config.host, config.retention_days, config.batch_max_reports, config.token) == (9000, "0.0.0.0", 120, 16, "from-file")
+    assert load_config(None, {"OPTIN_COLLECTOR_TOKEN": "from-env"}).token == "from-env"
+    assert Config().resolved_db().name == "optin.duckdb"  # the embedded default, in the user data folder
+    file.write_text("prot = 1\n")
+    with pytest.raises(ValueError, match="prot"):
+        load_config(file, {})
+
+
+def test_tls_when_given_a_certificate_and_key(tmp_path: Path, registry: Registry) -> None:
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    made = subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1"],
+        capture_output=True,
+    )
+    if made.returncode != 0:
+        pytest.skip("openssl could not make a test certificate")
+    config = Config(db=tmp_path / "db" / "o.duckdb", port=0, tls_cert=cert, tls_key=key)
+    with CollectorThread(config) as running:
+        import http.client
+
+        context = ssl.create_default_context(cafile=str(cert))
+        conn = http.client.HTTPSConnection("127.0.0.1", running.port, context=context, timeout=10)
+        conn.request("POST", "/v1/reports", body=json.dumps(make_report(registry)), headers={"Content-Type": "application/json"})
+        assert conn.getresponse().status == 202
+        conn.close()
+        with pytest.raises(Exception):
+            request(running.url, "GET", "/healthz", timeout_s=5)  # plain HTTP is not served
+
+
+def test_sigterm_drains_commits_and_checkpoints(tmp_path: Path, registry: Registry) -> None:
+    from tests.helpers import start_collector
+
+    running = start_collector(tmp_path / "db" / "optin.duckdb", tmp_path / "log", "--batch-max-wait-ms", "200", "--batch-max-reports", "1000")
+    docs = [make_report(registry) for _ in range(10)]
+    results: list[int] = []
+    threads = [threading.Thread(target=lambda d=doc: results.append(post_json(running.url, d)[0])) for doc in docs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert running.stop() == 0
+    assert results.count(202) == 10
+    assert not (tmp_path / "db" / "optin.duckdb.wal").exists()  # checkpointed
+    assert _rows(running.db, "SELECT count(*) FROM reports") == [(10,)]
+    assert '"event":"stopped"' in (tmp_path / "log").read_text()
