@@ -55,14 +55,21 @@ class ValueEncoder:
                 metric_keys.append(metric_key)
                 label_keys.append(0)
                 values.append(1 if value else 0)
-            else:
-                items = value.items() if kind == _LABELLED else enumerate(value, start=1)  # type: ignore[union-attr, arg-type]
-                for label, count in items:
+            elif kind == _LABELLED:
+                assert isinstance(value, dict)
+                for label, count in value.items():
                     if count:
                         keys.append(report_key)
                         metric_keys.append(metric_key)
-                        label_keys.append(index[label] if kind == _LABELLED else label)  # type: ignore[arg-type]
+                        label_keys.append(index[label])
                         values.append(count)
-
+            else:
+                assert isinstance(value, list)
+                for bucket, count in enumerate(value, start=1):
+                    if count:
+                        keys.append(report_key)
+                        metric_keys.append(metric_key)
+                        label_keys.append(bucket)
+                        values.append(count)
 
 KINDS: Final = (_PLAIN, _LABELLED, _BOOLEAN, _INDEXED, _HISTOGRAM)
