@@ -6,12 +6,10 @@ use (PEP 562): feedback is off until the user turns it on, and off costs almost 
 
 from __future__ import annotations
 
-import importlib
+from optin.contract import lazy_exports
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any
-
     from ._clock import ManualClock, SystemClock
     from ._consent import Answer, ConsentState, Status
     from ._feedback import Feedback
@@ -33,8 +31,6 @@ _HOME = {
     "_protocols": ("Clock",),
     "_transport": ("HttpTransport", "Response", "Transport"),
 }
-_MODULE_OF = {name: module for module, names in _HOME.items() for name in names}
-
 __all__ = [
     "AdminOff",
     "Answer",
@@ -55,14 +51,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _MODULE_OF.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, _HOME)

@@ -6,13 +6,12 @@ first use (PEP 562), so a desktop app that only needs `RegistryFile` parses and 
 
 from __future__ import annotations
 
-import importlib
+from ._lazy import lazy_exports
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any
-
     from ._errors import RegistryError, ReportError
+    from ._lazy import lazy_exports
     from ._limits import MAX_BODY_BYTES, MAX_JSON_DEPTH, MAX_JSON_WIDTH, SCHEMA_VERSION
     from ._registry import Category, Kind, Metric, Registry, bundled_registry, load_registry, load_registry_folder, parse_registry
     from ._registry_file import RegistryFile, bundled_registry_file
@@ -21,14 +20,13 @@ if TYPE_CHECKING:
 
 _HOME = {
     "_errors": ("RegistryError", "ReportError"),
+    "_lazy": ("lazy_exports",),
     "_limits": ("MAX_BODY_BYTES", "MAX_JSON_DEPTH", "MAX_JSON_WIDTH", "SCHEMA_VERSION"),
     "_registry": ("Category", "Kind", "Metric", "Registry", "bundled_registry", "load_registry", "load_registry_folder", "parse_registry"),
     "_registry_file": ("RegistryFile", "bundled_registry_file"),
     "_report": ("CLIENT_COUNTERS", "Report", "Value", "check_report", "check_value", "decode_json", "new_report_id", "report_from_json"),
     "_storage": ("SCHEMA_V1", "SNAPSHOT_PARTITIONED", "SNAPSHOT_PARTITION_COLUMN", "SNAPSHOT_TABLES", "TABLES", "encode_value", "label_names"),
 }
-_MODULE_OF = {name: module for module, names in _HOME.items() for name in names}
-
 __all__ = [
     "CLIENT_COUNTERS",
     "Category",
@@ -56,6 +54,7 @@ __all__ = [
     "decode_json",
     "encode_value",
     "label_names",
+    "lazy_exports",
     "load_registry",
     "load_registry_folder",
     "new_report_id",
@@ -64,14 +63,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _MODULE_OF.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, _HOME)
