@@ -153,45 +153,32 @@ class MillwrightWindow:
         elif self.tool is CIRCLE:
             self._circle((x0, y0, ((x - x0) ** 2 + (y - y0) ** 2) ** 0.5))
 
+    def _done(self, tool: Tool, shape: Shape | None, done: str, missing: str) -> None:
+        """Show a finished step and count its tool; or say what the tool needs first (not counted)."""
+        if shape is None:
+            self.say(missing)
+            return
+        self._show(shape)
+        self.used(tool)
+        self.say(done)
+
     def _line(self, numbers: tuple[float, ...]) -> None:
-        self._show(self.part.add(Shape("line", numbers)))
-        self.used(LINE)
-        self.say("Line drawn.")
+        self._done(LINE, self.part.add(Shape("line", numbers)), "Line drawn.", "")
 
     def _circle(self, numbers: tuple[float, ...]) -> None:
-        if numbers[2] <= 0:
-            self.say("A circle needs a radius.")
-            return
-        self._show(self.part.add(Shape("circle", numbers)))
-        self.used(CIRCLE)
-        self.say("Circle drawn.")
+        shape = self.part.add(Shape("circle", numbers)) if numbers[2] > 0 else None
+        self._done(CIRCLE, shape, "Circle drawn.", "A circle needs a radius.")
 
     def extrude(self, depth: float | None = None) -> None:
         shape = self.part.extrude(*(() if depth is None else (depth,)))
-        if shape is None:
-            self.say("Extrude: draw a circle first.")
-            return
-        self._show(shape)
-        self.used(EXTRUDE)
-        self.say("Extruded.")
+        self._done(EXTRUDE, shape, "Extruded.", "Extrude: draw a circle first.")
 
     def pocket(self, depth: float | None = None) -> None:
         shape = self.part.pocket(*(() if depth is None else (depth,)))
-        if shape is None:
-            self.say("Pocket: make a solid first (extrude or import).")
-            return
-        self._show(shape)
-        self.used(POCKET)
-        self.say("Pocket toolpath created.")
+        self._done(POCKET, shape, "Pocket toolpath created.", "Pocket: make a solid first (extrude or import).")
 
     def simulate(self) -> None:
-        shape = self.part.simulate()
-        if shape is None:
-            self.say("Simulate: create a toolpath first.")
-            return
-        self._show(shape)
-        self.used(SIMULATE)
-        self.say("Simulation finished: no collisions.")
+        self._done(SIMULATE, self.part.simulate(), "Simulation finished: no collisions.", "Simulate: create a toolpath first.")
 
     def undo(self) -> None:
         shape = self.part.undo()
@@ -208,13 +195,10 @@ class MillwrightWindow:
         if not chosen:
             return
         try:
-            shape = read_step(Path(chosen))
+            shape: Shape | None = self.part.add(read_step(Path(chosen)))
         except (OSError, ValueError):
-            self.say("Import STEP: that file could not be read as STEP.")
-            return
-        self._show(self.part.add(shape))
-        self.used(IMPORT_STEP)
-        self.say("STEP file imported.")
+            shape = None
+        self._done(IMPORT_STEP, shape, "STEP file imported.", "Import STEP: that file could not be read as STEP.")
 
     def _run_command(self, _event: object = None) -> None:
         parsed = parse_command(self.command.get())
