@@ -13,7 +13,7 @@ from ._x11 import Display, missing_tools, xvfb
 
 def skip_reason() -> str | None:
     missing = missing_tools()
-    if importlib.util.find_spec("tkinter") is None:
+    if importlib.util.find_spec("_tkinter") is None:
         missing.append("Tk for Python (Debian package python3-tk)")
     if missing:
         return "no display server here: " + ", ".join(missing) + " not installed; `python3 tasks.py test` installs them when run as root on Debian"

@@ -3,14 +3,19 @@ registry's words what is and is not collected, "no" is as easy as "yes", and "do
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 import sys
-import tkinter as tk
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from tkinter import ttk
 
 import pytest
+
+if importlib.util.find_spec("_tkinter") is None:
+    pytest.skip("Tk for Python is not installed (Debian package python3-tk)", allow_module_level=True)
+
+import tkinter as tk  # noqa: E402
+from tkinter import ttk  # noqa: E402
 
 from optin.client import Answer, AppPaths, AskPolicy, Feedback, HelpMenu, ManualClock
 from optin.client.testing import InMemoryTransport
