@@ -20,6 +20,8 @@ from typing import Any, Final
 
 import duckdb
 
+from ._window import Window
+
 DEFAULT_K: Final = 10  # the smallest group shown; operators may raise it, never lower it
 
 
@@ -56,6 +58,16 @@ class Gateway:
             raise ValueError(f"k must be at least {DEFAULT_K}")
         self.con = con
         self.k = k
+
+    def params(self, window: Window) -> list[Any]:
+        """SQL parameters for IN_WINDOW: the application's key (-1 if unknown: no rows), first and last day."""
+        row = self.con.execute("SELECT app_key FROM apps WHERE name = ?", [window.app]).fetchone()
+        return [row[0] if row else -1, window.first_day, window.last_day]
+
+    def metric_key(self, window: Window, name: str) -> int:
+        """A registry metric's key for the window's application (-1 if it never reported: no rows)."""
+        row = self.con.execute("SELECT m.metric_key FROM metrics m JOIN apps a USING (app_key) WHERE a.name = ? AND m.name = ?", [window.app, name]).fetchone()
+        return int(row[0]) if row else -1
 
     def scalar_installations(self, sql: str, params: Sequence[Any]) -> int | None:
         """A count of distinct installations, or None when it is below k."""

@@ -28,14 +28,20 @@ def client_losses(g: Gateway, w: Window) -> Table:
                    sum(r.dropped) AS dropped, sum(r.evicted) AS evicted, sum(r.rejected) AS rejected
             FROM reports r WHERE {IN_WINDOW}
             GROUP BY ALL
-        ), counters AS (
-            UNPIVOT per_installation ON dropped, evicted, rejected INTO NAME counter VALUE lost
+        ), per_period AS (
+            SELECT period, count(*) AS active,
+                   count(*) FILTER (WHERE dropped > 0) AS dropped_i, sum(dropped) AS dropped,
+                   count(*) FILTER (WHERE evicted > 0) AS evicted_i, sum(evicted) AS evicted,
+                   count(*) FILTER (WHERE rejected > 0) AS rejected_i, sum(rejected) AS rejected
+            FROM per_installation GROUP BY period
         )
-        SELECT period, counter, count(*) FILTER (WHERE lost > 0) AS installations, sum(lost) AS lost,
-               count(*) FILTER (WHERE lost > 0) / count(*) AS share_of_active
-        FROM counters GROUP BY period, counter ORDER BY period, counter
+        SELECT period, counter, installations, lost, installations / active AS share_of_active FROM (
+            SELECT period, 'dropped' AS counter, dropped_i AS installations, dropped AS lost, active FROM per_period
+            UNION ALL SELECT period, 'evicted', evicted_i, evicted, active FROM per_period
+            UNION ALL SELECT period, 'rejected', rejected_i, rejected, active FROM per_period
+        ) ORDER BY period, counter
     """
     return g.table(
-        f"Client-side losses by {w.period}", sql, w.params, ["period", "counter"], ["lost", "share_of_active"],
+        f"Client-side losses by {w.period}", sql, g.params(w), ["period", "counter"], ["lost", "share_of_active"],
         notes=("dropped: recording calls refused or over limits; evicted: queued reports discarded when the queue was full; rejected: reports the collector refused",),
     )

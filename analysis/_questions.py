@@ -23,13 +23,9 @@ from ._window import IN_WINDOW as _IN_WINDOW
 from ._window import Window
 
 
-def _params(w: Window) -> list[object]:
-    return w.params
-
-
 def active_installations(g: Gateway, w: Window) -> int | None:
     """Distinct installations that sent any report in the window (None when below k)."""
-    return g.scalar_installations(f"SELECT count(DISTINCT r.inst_key) FROM reports r WHERE {_IN_WINDOW}", _params(w))
+    return g.scalar_installations(f"SELECT count(DISTINCT r.inst_key) FROM reports r WHERE {_IN_WINDOW}", g.params(w))
 
 
 def feature_usage(g: Gateway, w: Window) -> Table:
@@ -37,20 +33,21 @@ def feature_usage(g: Gateway, w: Window) -> Table:
     active = active_installations(g, w)
     sql = f"""
         WITH per_installation AS (
-            SELECT m.name AS feature, r.inst_key, sum(v.value) AS uses
-            FROM report_values v
-            JOIN reports r ON r.report_key = v.report_key
-            JOIN metrics m ON m.metric_key = v.metric_key
-            WHERE {_IN_WINDOW} AND m.kind = 'counter' AND m.category = 'usage'
+            SELECT v.metric_key, r.inst_key, sum(v.value) AS uses
+            FROM reports r
+            JOIN report_values v ON v.report_key = r.report_key
+            WHERE {_IN_WINDOW}
+              AND v.metric_key IN (SELECT metric_key FROM metrics WHERE app_key = $1 AND kind = 'counter' AND category = 'usage')
             GROUP BY ALL
             HAVING sum(v.value) > 0
         )
-        SELECT feature, count(*) AS installations, sum(uses) AS uses,
+        SELECT m.name AS feature, count(*) AS installations, sum(uses) AS uses,
                median(uses) AS median_uses, quantile_cont(uses, 0.9) AS p90_uses
-        FROM per_installation GROUP BY feature
+        FROM per_installation p JOIN metrics m ON m.metric_key = p.metric_key
+        GROUP BY m.name
         ORDER BY installations DESC, uses DESC, feature
     """
-    table = g.table("Feature usage", sql, _params(w), ["feature"], ["uses", "median_uses", "p90_uses"])
+    table = g.table("Feature usage", sql, g.params(w), ["feature"], ["uses", "median_uses", "p90_uses"])
     rows = []
     for feature, installs, uses, median, p90 in table.rows:
         share = None if installs is None or active is None else installs / active
@@ -70,18 +67,17 @@ def _latest_enum(g: Gateway, w: Window, metric: str, title: str) -> Table:
     """Share of active installations by the latest value each reported (a partition of the active total)."""
     sql = f"""
         WITH latest AS (
-            SELECT r.inst_key, arg_max(l.label, r.report_key) AS value
-            FROM report_values v
-            JOIN reports r ON r.report_key = v.report_key
-            JOIN metrics m ON m.metric_key = v.metric_key AND m.name = ?
-            JOIN labels l ON l.metric_key = v.metric_key AND l.label_key = v.label_key
-            WHERE {_IN_WINDOW}
+            SELECT r.inst_key, arg_max(v.label_key, r.report_key) AS label_key
+            FROM reports r
+            JOIN report_values v ON v.report_key = r.report_key
+            WHERE {_IN_WINDOW} AND v.metric_key = $4
             GROUP BY r.inst_key
         )
-        SELECT value, count(*) AS installations, count(*) / sum(count(*)) OVER () AS share
-        FROM latest GROUP BY value ORDER BY installations DESC, value
+        SELECT l.label AS value, count(*) AS installations, count(*) / sum(count(*)) OVER () AS share
+        FROM latest x JOIN labels l ON l.metric_key = $4 AND l.label_key = x.label_key
+        GROUP BY l.label ORDER BY installations DESC, value
     """
-    return g.table(title, sql, [metric, *_params(w)], ["value"], ["share"], partition_of_total=True)
+    return g.table(title, sql, [*g.params(w), g.metric_key(w, metric)], ["value"], ["share"], partition_of_total=True)
 
 
 def os_share(g: Gateway, w: Window) -> Table:
@@ -96,15 +92,16 @@ def version_adoption(g: Gateway, w: Window) -> Table:
     """Share of active installations by the latest app version each reported."""
     sql = f"""
         WITH latest AS (
-            SELECT r.inst_key, arg_max(av.version, r.report_key) AS version
-            FROM reports r JOIN app_versions av ON av.version_key = r.version_key
+            SELECT r.inst_key, arg_max(r.version_key, r.report_key) AS version_key
+            FROM reports r
             WHERE {_IN_WINDOW}
             GROUP BY r.inst_key
         )
-        SELECT version, count(*) AS installations, count(*) / sum(count(*)) OVER () AS share
-        FROM latest GROUP BY version ORDER BY installations DESC, version
+        SELECT av.version, count(*) AS installations, count(*) / sum(count(*)) OVER () AS share
+        FROM latest x JOIN app_versions av ON av.version_key = x.version_key
+        GROUP BY av.version ORDER BY installations DESC, av.version
     """
-    return g.table("App version adoption", sql, _params(w), ["version"], ["share"], partition_of_total=True)
+    return g.table("App version adoption", sql, g.params(w), ["version"], ["share"], partition_of_total=True)
 
 
 Question = Callable[[Gateway, Window], Table]

@@ -14,20 +14,19 @@ def enum_trend(g: Gateway, w: Window, metric: str, title: str) -> Table:
     """Per period, the share of that period's active installations by the latest value each reported."""
     sql = f"""
         WITH latest AS (
-            SELECT {w.period_sql} AS period, r.inst_key, arg_max(l.label, r.report_key) AS value
-            FROM report_values v
-            JOIN reports r ON r.report_key = v.report_key
-            JOIN metrics m ON m.metric_key = v.metric_key AND m.name = ?
-            JOIN labels l ON l.metric_key = v.metric_key AND l.label_key = v.label_key
-            WHERE {IN_WINDOW}
+            SELECT {w.period_sql} AS period, r.inst_key, arg_max(v.label_key, r.report_key) AS label_key
+            FROM reports r
+            JOIN report_values v ON v.report_key = r.report_key
+            WHERE {IN_WINDOW} AND v.metric_key = $4
             GROUP BY ALL
         )
-        SELECT period, value, count(*) AS installations,
+        SELECT period, l.label AS value, count(*) AS installations,
                count(*) / sum(count(*)) OVER (PARTITION BY period) AS share
-        FROM latest GROUP BY period, value ORDER BY period, installations DESC, value
+        FROM latest x JOIN labels l ON l.metric_key = $4 AND l.label_key = x.label_key
+        GROUP BY period, l.label ORDER BY period, installations DESC, value
     """
     return g.table(
-        f"{title} by {w.period}", sql, [metric, *w.params], ["period", "value"], ["share"],
+        f"{title} by {w.period}", sql, [*g.params(w), g.metric_key(w, metric)], ["period", "value"], ["share"],
         partition_of_total=True, group_by=["period"], notes=(f"latest value per installation and {w.period}",),
     )
 
@@ -60,17 +59,18 @@ def version_trend(g: Gateway, w: Window) -> Table:
     """Per period, the share of active installations by the latest app version each ran."""
     sql = f"""
         WITH latest AS (
-            SELECT {w.period_sql} AS period, r.inst_key, arg_max(av.version, r.report_key) AS version
-            FROM reports r JOIN app_versions av ON av.version_key = r.version_key
+            SELECT {w.period_sql} AS period, r.inst_key, arg_max(r.version_key, r.report_key) AS version_key
+            FROM reports r
             WHERE {IN_WINDOW}
             GROUP BY ALL
         )
-        SELECT period, version, count(*) AS installations,
+        SELECT period, av.version, count(*) AS installations,
                count(*) / sum(count(*)) OVER (PARTITION BY period) AS share
-        FROM latest GROUP BY period, version ORDER BY period, installations DESC, version
+        FROM latest x JOIN app_versions av ON av.version_key = x.version_key
+        GROUP BY period, av.version ORDER BY period, installations DESC, av.version
     """
     return g.table(
-        f"App version adoption by {w.period}", sql, w.params, ["period", "version"], ["share"],
+        f"App version adoption by {w.period}", sql, g.params(w), ["period", "version"], ["share"],
         partition_of_total=True, group_by=["period"], notes=(f"latest version per installation and {w.period}",),
     )
 
@@ -83,7 +83,7 @@ def _active(g: Gateway, w: Window, period: str) -> Table:
     """
     cut = "the first and last period may be cut by the window"
     notes = {"day": (), "week": (f"weeks start on Monday; {cut}",), "month": (cut,)}[period]
-    return g.table(f"Active installations per {period}", sql, w.params, ["period"], [], notes=notes)
+    return g.table(f"Active installations per {period}", sql, g.params(w), ["period"], [], notes=notes)
 
 
 def active_daily(g: Gateway, w: Window) -> Table:

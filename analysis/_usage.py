@@ -13,10 +13,9 @@ def usage_time(g: Gateway, w: Window) -> Table:
     sql = f"""
         WITH per_day AS (
             SELECT {w.period_sql} AS period, r.inst_key, r.day, sum(v.value) / {SECONDS_PER_HOUR} AS hours
-            FROM report_values v
-            JOIN reports r ON r.report_key = v.report_key
-            JOIN metrics m ON m.metric_key = v.metric_key AND m.name = 'session.usage_seconds'
-            WHERE {IN_WINDOW}
+            FROM reports r
+            JOIN report_values v ON v.report_key = r.report_key
+            WHERE {IN_WINDOW} AND v.metric_key = $4
             GROUP BY ALL
             HAVING sum(v.value) > 0
         ), per_installation AS (
@@ -28,7 +27,7 @@ def usage_time(g: Gateway, w: Window) -> Table:
         FROM per_installation GROUP BY period ORDER BY period
     """
     return g.table(
-        f"Usage time by {w.period}", sql, w.params, ["period"], ["hours", "days_used", "median_hours_per_day", "p90_hours_per_day"],
+        f"Usage time by {w.period}", sql, [*g.params(w), g.metric_key(w, "session.usage_seconds")], ["period"], ["hours", "days_used", "median_hours_per_day", "p90_hours_per_day"],
         notes=("hours per day of use, per installation: median and 90th percentile across installations",),
     )
 
@@ -42,15 +41,14 @@ def session_lengths(g: Gateway, w: Window) -> Table:
     sql = f"""
         WITH per_installation AS (
             SELECT l.label_key AS bucket, l.label AS length, r.inst_key, sum(v.value) AS sessions
-            FROM report_values v
-            JOIN reports r ON r.report_key = v.report_key
-            JOIN metrics m ON m.metric_key = v.metric_key AND m.name = 'session.length'
-            JOIN labels l ON l.metric_key = v.metric_key AND l.label_key = v.label_key
-            WHERE {IN_WINDOW}
+            FROM reports r
+            JOIN report_values v ON v.report_key = r.report_key
+            JOIN labels l ON l.metric_key = $4 AND l.label_key = v.label_key
+            WHERE {IN_WINDOW} AND v.metric_key = $4
             GROUP BY ALL
             HAVING sum(v.value) > 0
         )
         SELECT length, count(*) AS installations, sum(sessions) AS sessions, sum(sessions) / count(*) AS sessions_per_installation
         FROM per_installation GROUP BY bucket, length ORDER BY bucket
     """
-    return g.table("Session lengths", sql, w.params, ["length"], ["sessions", "sessions_per_installation"])
+    return g.table("Session lengths", sql, [*g.params(w), g.metric_key(w, "session.length")], ["length"], ["sessions", "sessions_per_installation"])
