@@ -87,6 +87,15 @@ _REPORT_SCHEMA: Final = pa.schema(
 _VALUE_SCHEMA: Final = pa.schema([("report_key", pa.int64()), ("metric_key", pa.int32()), ("label_key", pa.int16()), ("value", pa.int64())])
 
 
+@dataclass
+class _Rows:
+    """Rows of a batch waiting for their insert, as columns where Arrow wants columns."""
+
+    installations: list[tuple[int, str]] = field(default_factory=list)
+    reports: list[tuple[object, ...]] = field(default_factory=list)  # in _REPORT_SCHEMA order
+    values: tuple[list[int], list[int], list[int], list[int]] = field(default_factory=lambda: ([], [], [], []))  # _VALUE_SCHEMA
+
+
 def _private_file(path: Path) -> None:
     try:
         if path.stat().st_mode & 0o077:
@@ -320,12 +329,12 @@ class Store:
         reports = [job.report for job in batch if job.kind == "report" and job.report is not None]
         stored_ids = self._existing_ids(con, [r.report_id for r in reports])
         outcomes: list[Outcome] = []
-        report_tuples: list[tuple[object, ...]] = []  # in _REPORT_SCHEMA order
-        value_rows: dict[str, list[int]] = {name: [] for name in _VALUE_SCHEMA.names}
-        value_columns = [value_rows[name] for name in _VALUE_SCHEMA.names]  # report_key, metric_key, label_key, value
-        new_installations: list[tuple[int, str]] = []
+        rows = _Rows()
         for job in batch:
             if job.kind == "delete":
+                # Rows of earlier jobs of this batch go in first, so a deletion also removes them.
+                self._insert(con, rows)
+                rows = _Rows()
                 self._delete(con, job.installation_id)
                 outcomes.append(Outcome.STORED)
                 continue
@@ -342,34 +351,37 @@ class Store:
             if inst_key is None:
                 self._next_inst_key += 1
                 inst_key = self._inst_keys[report.installation_id] = self._next_inst_key
-                new_installations.append((inst_key, report.installation_id))
+                rows.installations.append((inst_key, report.installation_id))
             version_key = self._version_key(con, app_key, report.app_version)
             self._next_report_key += 1
             key = self._next_report_key
             corrected_end = report.period_end + job.skew_s
             day = min(dt.datetime.fromtimestamp(corrected_end, dt.UTC).date(), job.received_day)
             client = report.client
-            report_tuples.append(
+            rows.reports.append(
                 (key, report.report_id, inst_key, app_key, version_key, report.registry_version, day, report.period_end - report.period_start, client.get("dropped", 0), client.get("evicted", 0), client.get("rejected", 0))
             )
-            self._encoder(registry, app_key).encode(key, report.metrics, *value_columns)
-        if new_installations:
-            installs = pa.table({"inst_key": pa.array([k for k, _ in new_installations], pa.int32()), "installation_id": pa.array([i for _, i in new_installations], pa.string())})
-            con.register("_new_installations", installs)
+            self._encoder(registry, app_key).encode(key, report.metrics, *rows.values)
+        self._insert(con, rows)
+        return outcomes
+
+    @staticmethod
+    def _insert(con: duckdb.DuckDBPyConnection, rows: _Rows) -> None:
+        """Append a batch's rows with one Arrow insert per table (inside the caller's transaction)."""
+        if rows.installations:
+            keys, ids = zip(*rows.installations)
+            con.register("_new_installations", pa.table({"inst_key": pa.array(keys, pa.int32()), "installation_id": pa.array(ids, pa.string())}))
             con.execute("INSERT INTO installations SELECT inst_key, installation_id::UUID FROM _new_installations")
             con.unregister("_new_installations")
-        if report_tuples:
-            reports_table = pa.table([pa.array(column, type=f.type) for column, f in zip(zip(*report_tuples), _REPORT_SCHEMA)], schema=_REPORT_SCHEMA)
-            values_table = pa.table(value_rows, schema=_VALUE_SCHEMA)
-            con.register("_new_reports", reports_table)
-            con.register("_new_values", values_table)
+        if rows.reports:
+            con.register("_new_reports", pa.table([pa.array(column, type=f.type) for column, f in zip(zip(*rows.reports), _REPORT_SCHEMA)], schema=_REPORT_SCHEMA))
+            con.register("_new_values", pa.table([pa.array(column, type=f.type) for column, f in zip(rows.values, _VALUE_SCHEMA)], schema=_VALUE_SCHEMA))
             con.execute(
                 "INSERT INTO reports SELECT report_key, report_id::UUID, inst_key, app_key, version_key, registry_version, day, period_seconds, dropped, evicted, rejected FROM _new_reports"
             )
             con.execute("INSERT INTO report_values SELECT * FROM _new_values")
             con.unregister("_new_reports")
             con.unregister("_new_values")
-        return outcomes
 
     def _encoder(self, registry: Registry, app_key: int) -> ValueEncoder:
         encoder = self._encoders.get((registry.app, registry.version))

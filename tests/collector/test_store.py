@@ -302,3 +302,28 @@ def test_sigterm_drains_commits_and_checkpoints(tmp_path: Path, registry: Regist
     assert not (tmp_path / "db" / "optin.duckdb.wal").exists()  # checkpointed
     assert _rows(running.db, "SELECT count(*) FROM reports") == [(10,)]
     assert '"event":"stopped"' in (tmp_path / "log").read_text()
+
+
+def test_a_deletion_queued_behind_a_report_of_the_same_batch_removes_it(tmp_path: Path, registry: Registry) -> None:
+    import asyncio
+
+    from optin.collector._store import Outcome, Store
+    from optin.contract import check_report
+
+    registries = {(registry.app, registry.version): registry}
+    store = Store(tmp_path / "db" / "o.duckdb", registries, batch_max=100, batch_wait_s=0.2, max_pending=100)
+    store.open()
+    installation = str(uuid.uuid4())
+    reports = [check_report(make_report(registry, installation_id=i), registries, int(time.time())) for i in (installation, installation, str(uuid.uuid4()))]
+
+    async def one_batch() -> list[object]:
+        now = dt.datetime.now(dt.UTC)
+        futures = [store.submit(reports[0], now), store.submit(reports[1], now), store.delete(installation), store.submit(reports[2], now)]
+        return list(await asyncio.gather(*futures))
+
+    assert asyncio.run(one_batch()) == [Outcome.STORED] * 4
+    assert store.stats.batches == 1  # all four were one transaction
+    store.close()
+    db = tmp_path / "db" / "o.duckdb"
+    assert _rows(db, "SELECT CAST(report_id AS VARCHAR) FROM reports") == [(reports[2].report_id,)]
+    assert _rows(db, "SELECT count(*) FROM installations") == [(1,)]
