@@ -156,7 +156,7 @@ HAND: dict[str, str] = {
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--reports", type=int, default=1_000_000)
-    parser.add_argument("--repeats", type=int, default=9)
+    parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--only", nargs="*", help="question names (default: all)")
     args = parser.parse_args()
     assert set(HAND) == set(QUESTIONS), "every question needs its hand-written SQL"
