@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import math
 from collections.abc import Sequence
 from typing import Any, Final
 
@@ -66,6 +67,26 @@ def _fmt(value: float, column: str) -> str:
     return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
 
 
+def _label_positions(n: int, most: int = 8) -> list[int]:
+    """Which of n periods get an axis label: evenly spaced, always the last, never crowded."""
+    step = max(1, math.ceil(n / most))
+    chosen = list(range(0, n, step))
+    if chosen[-1] != n - 1:
+        if n - 1 - chosen[-1] < step / 2 and len(chosen) > 1:
+            chosen[-1] = n - 1
+        else:
+            chosen.append(n - 1)
+    return chosen
+
+
+def _nice_top(value: float) -> float:
+    """The axis maximum: ``value`` rounded up to a round multiple of a power of ten."""
+    if value <= 0:
+        return 1.0
+    power = 10.0 ** math.floor(math.log10(value))
+    return next(m * power for m in (1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0) if m * power >= value * (1 - 1e-9))
+
+
 def _bar_chart(table: Table) -> str:
     """Horizontal bars, one per row; suppressed rows keep their label and say so."""
     n_keys = _count_index(table)
@@ -108,7 +129,7 @@ def _line_chart(table: Table) -> str:
         series.setdefault(name, {})[_key(row[0])] = None if row[at] is None else float(row[at])
     weight = {name: sum(v for v in points.values() if v is not None) for name, points in series.items()}
     names = sorted(series, key=lambda n: (-weight[n], n))
-    top = max((v for points in series.values() for v in points.values() if v is not None), default=0.0) or 1.0
+    top = _nice_top(max((v for points in series.values() for v in points.values() if v is not None), default=0.0))
     left, right, top_px, bottom = 64, 16, 12, 46
     plot_w, plot_h = WIDTH_PX - left - right, LINE_HEIGHT_PX - top_px - bottom
     step = plot_w / max(1, len(periods) - 1)
@@ -125,11 +146,9 @@ def _line_chart(table: Table) -> str:
         parts.append(f'<line class="grid" x1="{left}" x2="{WIDTH_PX - right}" y1="{y(v):.1f}" y2="{y(v):.1f}"/>')
         parts.append(f'<text x="{left - 6}" y="{y(v) + 4:.1f}" text-anchor="end">{_e(_fmt(v, column))}</text>')
     parts.append(f'<line class="axis" x1="{left}" x2="{WIDTH_PX - right}" y1="{y(0):.1f}" y2="{y(0):.1f}"/>')
-    label_every = max(1, len(periods) // 8)
-    for i, period in enumerate(periods):
-        if i % label_every == 0 or i == len(periods) - 1:
-            anchor = "end" if i == len(periods) - 1 and len(periods) > 1 else "middle"
-            parts.append(f'<text x="{x(i):.1f}" y="{LINE_HEIGHT_PX - bottom + 16}" text-anchor="{anchor}">{_e(period)}</text>')
+    for i in _label_positions(len(periods)):
+        anchor = "end" if i == len(periods) - 1 and len(periods) > 1 else "middle"
+        parts.append(f'<text x="{x(i):.1f}" y="{LINE_HEIGHT_PX - bottom + 16}" text-anchor="{anchor}">{_e(periods[i])}</text>')
     for s, name in enumerate(names):
         colour = PALETTE[s % len(PALETTE)]
         runs: list[list[tuple[float, float]]] = [[]]
@@ -146,7 +165,11 @@ def _line_chart(table: Table) -> str:
                 points = " ".join(f"{px:.1f},{py:.1f}" for px, py in run)
                 parts.append(f'<polyline class="series" fill="none" stroke="{colour}" stroke-width="2" points="{points}"/>')
     parts.append(f'<text x="{left}" y="{LINE_HEIGHT_PX - 6}" class="hidden">{_e(column)} per period; gaps are suppressed cells (&lt;{table.k} installations)</text></svg>')
-    legend = "".join(f'<span><i style="background:{PALETTE[s % len(PALETTE)]}"></i>{_e(name)}</span>' for s, name in enumerate(names))
+    def entry(s: int, name: str) -> str:
+        shown = any(v is not None for v in series[name].values())
+        return f'<span><i style="background:{PALETTE[s % len(PALETTE)]}"></i>{_e(name)}{"" if shown else " (suppressed)"}</span>'
+
+    legend = "".join(entry(s, name) for s, name in enumerate(names))
     return "".join(parts) + (f'<div class="legend">{legend}</div>' if n_keys > 1 else "")
 
 

@@ -16,6 +16,7 @@ from typing import Any, Final
 
 from ._gateway import DEFAULT_K, Table
 from ._questions import QUESTIONS
+from ._render import COUNT_COLUMNS
 from ._serialize import table_from_dict
 from ._window import Window
 
@@ -30,10 +31,10 @@ def checked(table: Table, k: int) -> Table:
     """``table`` with every row under ``k`` installations blanked; refuses a k below the floor."""
     if table.k < DEFAULT_K:
         raise RemoteError(f"the collector answered with k={table.k}, below the floor of {DEFAULT_K}")
-    if "installations" not in table.columns:
-        return table
-    at = table.columns.index("installations")
-    n_keys = at
+    counts = [i for i, c in enumerate(table.columns) if c in COUNT_COLUMNS]
+    if not counts:
+        raise RemoteError(f"{table.title}: the answer has no installation count")
+    at = n_keys = counts[0]
     rows: list[tuple[Any, ...]] = []
     blanked = 0
     for row in table.rows:
