@@ -1,0 +1,537 @@
+"""The scenarios of the reliability suite; each returns one `Row` of the table.
+
+``long=False`` is the fast form run by the default test suite; ``long=True`` is the on-demand
+form (more installations, longer outages, more kills, longer soak). Both check the same
+invariants (SPEC §7): every acknowledged report is stored exactly once, nothing is stored that
+was not sent, the database opens, and nothing about the sender reaches a file or a log line.
+"""
+
+from __future__ import annotations
+
+import random
+import resource
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from optin.contract import Registry, bundled_registry
+from tests.helpers import request
+
+from .harness import (
+    DAY,
+    MIB,
+    NEEDLES,
+    Collector,
+    Fleet,
+    Ledger,
+    Load,
+    Proxy,
+    Row,
+    Sampler,
+    collector_files,
+    days_ago,
+    evicted_reported,
+    exactly_once,
+    poll,
+    privacy_hits,
+    stored,
+)
+
+HOUR = 3600
+# Stated bounds (docs/reliability.md). Memory: what the collector may add over its own RSS at
+# start-up, under overload (bounded queues) and during the soak. File descriptors: over the
+# start-up count, at most the load's connections plus a margin. WAL: twice DuckDB's default
+# checkpoint threshold (16 MiB).
+OVERLOAD_RSS_GROWTH = 256 * MIB
+SOAK_RSS_DRIFT = 48 * MIB
+FD_MARGIN = 32
+WAL_BOUND = 32 * MIB
+
+
+def _registry() -> Registry:
+    return bundled_registry("millwright")
+
+
+def _privacy(row: Row, collector: Collector, extra: tuple[str, ...] = ()) -> None:
+    hits = privacy_hits(collector_files(collector), NEEDLES + extra)
+    row.check("no address, agent or path on disk or in logs", not hits, "; ".join(hits[:5]))
+
+
+def _drain(fleet: Fleet, step_s: float, rounds: int = 12) -> None:
+    """Move every installation's clock past its backoff and flush until its queue is empty."""
+    for _ in range(rounds):
+        fleet.all(op="advance", s=step_s)
+        answers = fleet.all(op="flush", timeout=10)
+        if not any(a["queued"] for a in answers):
+            return
+
+
+def _fleet_counts(row: Row, fleet: Fleet) -> tuple[set[str], set[str], set[str]]:
+    """Built, acknowledged and evicted report ids of a fleet; dropped ones counted by answer."""
+    built, acked = fleet.built(), fleet.acked()
+    evicted: set[str] = set()
+    for client in fleet.clients:
+        evicted |= set(client.last.get("evicted", []))
+    for rid, results in fleet.results().items():
+        if rid not in acked:
+            for result in results:
+                if result.startswith("answered 4") and result not in ("answered 408", "answered 429"):
+                    row.dropped[result.removeprefix("answered ")] += 1
+    return built, acked, evicted - acked
+
+
+# --- 1. long outage ----------------------------------------------------------------------------------
+
+
+def long_outage(tmp: Path, long: bool = False) -> Row:
+    n, period_h, days, bound = (12, 1, 7, 48) if long else (4, 6, 7, 8)
+    periods = days * 24 // period_h
+    row = Row("1. long outage", f"{n} client processes, one report per {period_h} h, queue bound {bound}", f"collector down {days} simulated days (connection refused)")
+    collector = Collector(tmp / "collector").start()
+    fleet = Fleet(tmp / "fleet", n, collector.url, days_ago(days + 14), period_h * HOUR, bound)
+    rng = random.Random(1)
+    try:
+        fleet.all(op="record", n=3)
+        fleet.all(op="advance", s=period_h * HOUR)
+        fleet.all(op="flush", timeout=10)  # delivered while up: these installations have sent before
+        assert collector.stop() == 0
+        over_bound = 0
+        for _ in range(periods):
+            fleet.all(op="record", n=rng.randint(1, 5))
+            fleet.all(op="advance", s=period_h * HOUR - 60)
+            answers = fleet.all(op="flush", timeout=10)
+            over_bound += sum(len(a["queued"]) > bound for a in answers)
+        row.check("queues within their bound", over_bound == 0 and all(c.last["max_queue_seen"] <= bound for c in fleet.clients), f"{over_bound} over {bound}")
+        collector.start()
+        _drain(fleet, 7 * HOUR)  # past the longest backoff (6 h)
+        fleet.close(timeout=10)
+    finally:
+        fleet.kill()
+        collector.stop()
+    built, acked, evicted = _fleet_counts(row, fleet)
+    in_db = stored(collector.db)
+    left = fleet.queued()
+    row.sent, row.acked, row.stored, row.evicted = len(built), len(acked), len(in_db), len(evicted)
+    row.check("evictions happened (the outage outlasted the queue)", len(evicted) > 0, "no eviction: the scenario did not test the bound")
+    exactly_once(row, acked, built, in_db)
+    survivors = built - evicted
+    row.check("every surviving report delivered", survivors <= set(in_db) and not left, f"{len(survivors - set(in_db))} survivors not stored, {len(left)} still queued")
+    total = len(in_db) + len(evicted) + sum(row.dropped.values()) + len(left)
+    row.check("sent = stored + evicted + dropped", len(built) == total, f"sent {len(built)} != stored {len(in_db)} + evicted {len(evicted)} + dropped {sum(row.dropped.values())} + queued {len(left)}")
+    reported = evicted_reported(collector.db)
+    local = {c.last["installation_id"]: len(set(c.last["evicted"])) for c in fleet.clients}
+    wrong = {i: (reported.get(i, 0), k) for i, k in local.items() if reported.get(i, 0) != k}
+    row.check(
+        "evictions reported to the collector",
+        not wrong,
+        f"{len(wrong)}/{len(local)} installations: stored `client.evicted` sums vs evictions on the client (reported, actual): {sorted(wrong.values())[:4]}",
+    )
+    _privacy(row, collector, (str(tmp / "fleet"),))
+    return row
+
+
+# --- 2. overload --------------------------------------------------------------------------------------
+
+
+def overload(tmp: Path, long: bool = False) -> Row:
+    count, conns = (20000, 256) if long else (3000, 128)
+    flags = ("--max-pending-reports", "64", "--max-requests-in-flight", "16", "--batch-max-reports", "64", "--retry-after-s", "1")
+    row = Row("2. overload", f"burst of {count} reports on {conns} connections + 3 client processes with a backlog", "in-flight limit 16, write queue 64")
+    collector = Collector(tmp / "collector", *flags)
+    fleet = Fleet(tmp / "fleet", 3, collector.url, days_ago(10), 2 * HOUR, 50)  # collector not up yet: they queue
+    ledger = Ledger()
+    registry = _registry()
+    ids = [ledger.new(registry) for _ in range(count)]
+    try:
+        for _ in range(4):
+            fleet.all(op="record", n=2)
+            fleet.all(op="advance", s=2 * HOUR)
+            fleet.all(op="flush", timeout=10)
+        collector.start()
+        sampler = Sampler(collector.pid, collector.db.with_name("optin.duckdb.wal"), 0.05).start()
+        poll(lambda: len(sampler.samples) > 0, 5)
+        base_rss = sampler.samples[0][1]
+        load = Load(collector.url, ledger, ids, concurrency=conns, retry=True, deadline_s=600 if long else 120).start()
+        backed_off = []  # per client flush that was shed: did an immediate second flush stay quiet?
+        while not load.done:
+            before = fleet.all(op="advance", s=7 * HOUR)
+            after = fleet.all(op="flush", timeout=10)
+            for b, a in zip(before, after):
+                shed = [rid for rid, rs in a["results"].items() if len(rs) > len(b["results"].get(rid, [])) and rs[-1] in ("answered 429", "answered 503")]
+                if shed:
+                    again = fleet.clients[after.index(a)]
+                    again.send({"op": "flush", "timeout": 10})
+                    c = again.read()
+                    backed_off.append(sum(map(len, c["results"].values())) == sum(map(len, a["results"].values())))
+            if not any(a["queued"] for a in after):
+                break
+        load.join(700)
+        sampler.stop()
+        _drain(fleet, 7 * HOUR)
+        fleet.close(timeout=10)
+        peak = sampler.peak(1)
+        row.load += f"; RSS {base_rss // MIB} MiB at start, peak {peak // MIB} MiB"
+    finally:
+        fleet.kill()
+        collector.stop()
+    shed = ledger.statuses[429] + ledger.statuses[503]
+    row.notes.append(f"answers: {dict(sorted(ledger.statuses.items()))}, no answer {ledger.no_answer}; client flushes shed: {len(backed_off)}")
+    row.faults += f"; shed {shed} times (429 {ledger.statuses[429]}, 503 {ledger.statuses[503]})"
+    built, acked_clients, evicted = _fleet_counts(row, fleet)
+    in_db = stored(collector.db)
+    sent, acked = ledger.sent | built, ledger.acked | acked_clients
+    row.sent, row.acked, row.stored, row.evicted = len(sent), len(acked), len(in_db), len(evicted)
+    row.check("sheds with 429/503", shed > 0, "the burst never exceeded what the collector takes")
+    row.check("every shed answer has Retry-After", ledger.shed_without_retry_after == 0, f"{ledger.shed_without_retry_after} without")
+    row.check(f"memory growth under {OVERLOAD_RSS_GROWTH // MIB} MiB", peak - base_rss < OVERLOAD_RSS_GROWTH, f"grew {(peak - base_rss) // MIB} MiB")
+    exactly_once(row, acked, sent, in_db)
+    row.check("clients back off (no attempt before Retry-After)", all(backed_off), f"{backed_off.count(False)} immediate retries after a shed answer")
+    row.check("backlog drained", set(in_db) == sent and not fleet.queued(), f"{len(sent - set(in_db))} of {len(sent)} never stored")
+    _privacy(row, collector, (str(tmp / "fleet"),))
+    return row
+
+
+# --- 3. crash and restart ------------------------------------------------------------------------------
+
+
+def crash_restart(tmp: Path, long: bool = False) -> Row:
+    rounds, count = (12, 6000) if long else (4, 1200)
+    seed = random.randrange(1 << 30)
+    rng = random.Random(seed)
+    flags = ("--batch-max-reports", "8", "--batch-max-wait-ms", "3")
+    row = Row("3. crash and restart", f"{count} reports on 16 connections + 3 client processes", f"{rounds} × kill -9 collector and kill -9 one client, at random moments (seed {seed})")
+    collector = Collector(tmp / "collector", *flags).start()
+    fleet = Fleet(tmp / "fleet", 3, collector.url, days_ago(10), 2 * HOUR, 50)
+    ledger = Ledger()
+    registry = _registry()
+    ids = [ledger.new(registry) for _ in range(count)]
+    load = Load(collector.url, ledger, ids, concurrency=16, retry=True, retry_scale=0.1, deadline_s=300 if long else 90).start()
+    violations: list[str] = []
+    try:
+        for round_ in range(rounds):
+            target = len(ledger.acked) + rng.randint(1, 80)
+            poll(lambda: len(ledger.acked) >= target or load.done, 30, 0.001)
+            victim = rng.choice(fleet.clients)
+            for client in fleet.clients:  # the fleet is mid-pass when the kills land
+                client.send({"op": "advance", "s": 2 * HOUR})
+                client.read()
+                client.send({"op": "flush", "timeout": 10})
+            time.sleep(rng.uniform(0, 0.02))  # the random moment
+            collector.kill()
+            victim.kill()
+            for client in fleet.clients:
+                if client is not victim:
+                    client.read()
+            victim.spawn()
+            victim.read()
+            with ledger.lock:
+                acked = set(ledger.acked)
+            in_db = stored(collector.db)  # the database opens after every kill
+            probe = Row("probe")
+            exactly_once(probe, acked | fleet.acked(), ledger.sent | fleet.built(), in_db)
+            violations += [f"round {round_}: {c.name}: {c.detail}" for c in probe.failed]
+            collector.start()
+        load.join(400)
+        _drain(fleet, 7 * HOUR)
+        fleet.close(timeout=10)
+    finally:
+        load.stop_event.set()
+        fleet.kill()
+        code = collector.stop()
+    row.check("invariants after every kill", not violations, "; ".join(violations[:3]))
+    row.check("clean shutdown at the end", code == 0, f"exit {code}")
+    built, acked_clients, evicted = _fleet_counts(row, fleet)
+    in_db = stored(collector.db)
+    sent, acked = ledger.sent | built, ledger.acked | acked_clients
+    row.sent, row.acked, row.stored, row.evicted = len(sent), len(acked), len(in_db), len(evicted)
+    exactly_once(row, acked, sent, in_db)
+    row.check("every report delivered after the retries", set(in_db) == sent - evicted, f"{len(sent - evicted - set(in_db))} never stored")
+    _privacy(row, collector, (str(tmp / "fleet"),))
+    return row
+
+
+# --- 4. storage faults ----------------------------------------------------------------------------------
+
+
+def _send_until(collector: Collector, ledger: Ledger, registry: Registry, want: set[int], tries: int) -> list[tuple[str, int, str]]:
+    """Send reports one at a time until one is answered with a status in ``want``: (id, status, Retry-After)."""
+    answers = []
+    for _ in range(tries):
+        rid = ledger.new(registry)
+        status, headers, _ = request(collector.url, "POST", "/v1/reports", ledger.bodies[rid], {"Content-Type": "application/json"})
+        answers.append((rid, status, headers.get("retry-after", "")))
+        ledger.statuses[status] += 1
+        if status in (200, 202):
+            ledger.acked.add(rid)
+        if status in want:
+            break
+    return answers
+
+
+def disk_full(tmp: Path, long: bool = False) -> Row:
+    row = Row("4a. disk full", "single reports, one at a time, then 16 connections", "file-size limit (RLIMIT_FSIZE) just above the WAL, then lifted")
+    collector = Collector(tmp / "collector", "--batch-max-reports", "16").start()
+    ledger, registry = Ledger(), _registry()
+    try:
+        _send_until(collector, ledger, registry, set(), 20)
+        wal = collector.db.with_name("optin.duckdb.wal")
+        limit = max(wal.stat().st_size if wal.exists() else 0, 1) + 16 * 1024
+        hard = resource.prlimit(collector.pid, resource.RLIMIT_FSIZE)[1]
+        resource.prlimit(collector.pid, resource.RLIMIT_FSIZE, (limit, hard))  # the disk is now "full" (soft limit only)
+        answers = _send_until(collector, ledger, registry, {503}, 400)
+        refused = [a for a in answers if a[1] == 503]
+        row.check("refuses with 503 when it cannot store", bool(refused), f"no 503 in {len(answers)} sends; answers {Counter(a[1] for a in answers)}")
+        row.check("503 carries Retry-After", all(a[2] for a in refused), "missing")
+        health, _ = collector.get("/healthz")
+        metrics = collector.metrics()
+        row.check("health degraded while failing", health == 503 and metrics.get("optin_store_healthy") == 0, f"/healthz {health}, healthy {metrics.get('optin_store_healthy')}")
+        row.check("write errors counted", metrics.get("optin_store_write_errors_total", 0) > 0, str(metrics.get("optin_store_write_errors_total")))
+        more = _send_until(collector, ledger, registry, set(), 10)
+        row.check("keeps refusing, never acknowledges, while full", all(a[1] == 503 for a in more), f"answers while full: {Counter(a[1] for a in more)}")
+        resource.prlimit(collector.pid, resource.RLIMIT_FSIZE, (hard, hard))  # space freed
+        recovered = poll(lambda: _send_until(collector, ledger, registry, set(), 1)[0][1] == 202, 20, 0.2)
+        health, _ = collector.get("/healthz")
+        row.check("recovers by itself once space is back", recovered and health == 200, f"202 again: {recovered}, /healthz {health}")
+        retry = Load(collector.url, ledger, sorted(ledger.sent - ledger.acked), concurrency=16, retry=True, retry_scale=0.1, deadline_s=60).start()
+        retry.join(90)  # clients retry what was refused
+        row.faults += f"; {len(refused) + len(more)} answered 503"
+    finally:
+        code = collector.stop()
+    row.check("clean shutdown", code == 0, f"exit {code}")
+    in_db = stored(collector.db)
+    row.sent, row.acked, row.stored = len(ledger.sent), len(ledger.acked), len(in_db)
+    exactly_once(row, ledger.acked, ledger.sent, in_db)
+    row.check("every refused report stored after its retry", set(in_db) == ledger.sent, f"{len(ledger.sent - set(in_db))} missing")
+    _privacy(row, collector)
+    return row
+
+
+_HOLDER = "import duckdb, sys; con = duckdb.connect(sys.argv[1]); print('held', flush=True); sys.stdin.read(); con.close()"
+
+
+def db_locked(tmp: Path, long: bool = False) -> Row:
+    row = Row("4b. DuckDB locked at start-up", "single reports, one at a time", "another process holds the database read-write while the collector starts, then lets go")
+    collector = Collector(tmp / "collector")
+    ledger, registry = Ledger(), _registry()
+    collector.start()
+    _send_until(collector, ledger, registry, set(), 10)
+    collector.stop()
+    holder = subprocess.Popen([sys.executable, "-c", _HOLDER, str(collector.db)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        collector.launch()
+        up = collector.wait_ready()
+        detail = ""
+        if not up:
+            lines = collector.logs[-1].read_text().strip().splitlines()
+            detail = f"exited with {collector.running.proc.returncode if collector.running else '?'}: {lines[-1][:200] if lines else ''}"
+        row.check("starts (serves) while the database is locked", up, detail)
+        if up:
+            health, _ = collector.get("/healthz")
+            row.check("health degraded while locked", health == 503, f"/healthz {health}")
+            answers = _send_until(collector, ledger, registry, set(), 3)
+            row.check("ingest answers 503 with Retry-After while locked", all(a[1] == 503 and a[2] for a in answers), f"answers {[(a[1], a[2]) for a in answers]}")
+        assert holder.stdin is not None
+        holder.stdin.close()  # the other process lets go
+        holder.wait(30)
+        if up:
+            recovered = poll(lambda: collector.get("/healthz")[0] == 200, 30, 0.2)
+            row.check("opens the database by itself once the lock is gone", recovered, "still degraded 30 s after the lock was released")
+            _send_until(collector, ledger, registry, set(), 10)
+        else:
+            row.check("opens the database by itself once the lock is gone", False, "the process had exited; an operator must restart it")
+            collector.start()
+            _send_until(collector, ledger, registry, set(), 10)
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+        code = collector.stop()
+    row.check("clean shutdown", code == 0, f"exit {code}")
+    in_db = stored(collector.db)
+    row.sent, row.acked, row.stored = len(ledger.sent), len(ledger.acked), len(in_db)
+    row.dropped.update({"answered 503 (retried by clients)": ledger.statuses[503]} if ledger.statuses[503] else {})
+    exactly_once(row, ledger.acked, ledger.sent, in_db)
+    _privacy(row, collector)
+    return row
+
+
+# --- 5. network faults ------------------------------------------------------------------------------------
+
+
+def network_faults(tmp: Path, long: bool = False) -> Row:
+    n, repeats = (8, 3) if long else (3, 1)
+    modes = ["refuse", "reset", "hang", "drop_response", "drop_response"] * repeats
+    row = Row("5. network faults", f"{n} client processes through a proxy, one report per 6 h", "connection refused, reset mid-upload, accept-and-hang, response dropped after commit")
+    collector = Collector(tmp / "collector").start()
+    proxy = Proxy(collector.port)
+    fleet = Fleet(tmp / "fleet", n, proxy.url, days_ago(10), 6 * HOUR, 50, timeout_s=1.0)
+    unbounded = 0
+    failed_by_mode: Counter[str] = Counter()
+    lost_answer: set[str] = set()  # reports whose upload met a dropped response
+    try:
+        fleet.all(op="record", n=2)
+        fleet.all(op="advance", s=6 * HOUR)
+        fleet.all(op="flush", timeout=10)  # one delivered normally first
+        for mode in modes:
+            proxy.set_mode(mode)
+            fleet.all(op="record", n=2)
+            before = fleet.all(op="advance", s=7 * HOUR)
+            answers = fleet.all(op="flush", timeout=5)
+            unbounded += sum(not a["ok"] for a in answers)
+            for b, a in zip(before, answers):
+                for rid, rs in a["results"].items():
+                    new = rs[len(b["results"].get(rid, [])) :]
+                    failed_by_mode[mode] += new.count("no answer")
+                    if mode == "drop_response" and "no answer" in new:
+                        lost_answer.add(rid)
+        proxy.set_mode("forward")
+        _drain(fleet, 7 * HOUR)
+        fleet.close(timeout=10)
+        duplicates = collector.metrics().get("optin_reports_duplicate_total", 0)
+    finally:
+        fleet.kill()
+        proxy.close()
+        collector.stop()
+    row.faults += f" (uploads without an answer: {dict(failed_by_mode)})"
+    row.check("every fault was injected and seen by the clients", all(failed_by_mode[m] > 0 for m in set(modes)), str(dict(failed_by_mode)))
+    row.check("flush returns within its budget while the network hangs", unbounded == 0, f"{unbounded} flushes over budget")
+    built, acked, evicted = _fleet_counts(row, fleet)
+    results = fleet.results()
+    not_dup = [rid for rid in lost_answer if "duplicate (already stored)" not in results.get(rid, set())]
+    in_db = stored(collector.db)
+    row.sent, row.acked, row.stored, row.evicted = len(built), len(acked), len(in_db), len(evicted)
+    row.check(
+        "lost responses retried and answered as duplicates",
+        bool(lost_answer) and not not_dup and duplicates >= len(lost_answer),
+        f"{len(not_dup)} of {len(lost_answer)} reports whose answer was lost were not answered 200 on retry (collector counted {duplicates} duplicates)",
+    )
+    exactly_once(row, acked, built, in_db)
+    row.check("every report delivered", set(in_db) == built - evicted and not fleet.queued(), f"{len(built - evicted - set(in_db))} not stored")
+    _privacy(row, collector, (str(tmp / "fleet"),))
+    return row
+
+
+# --- 6. soak ---------------------------------------------------------------------------------------------
+
+
+def soak(tmp: Path, long: bool = False) -> Row:
+    rate, seconds = (200, 300) if long else (150, 12)
+    conns = 16
+    row = Row("6. soak", f"{rate} reports/s for {seconds} s on {conns} connections", "none (steady load)")
+    collector = Collector(tmp / "collector").start()
+    ledger, registry = Ledger(), _registry()
+    ids = [ledger.new(registry) for _ in range(rate * seconds)]
+    sampler = Sampler(collector.pid, collector.db.with_name("optin.duckdb.wal"), 0.25).start()
+    poll(lambda: len(sampler.samples) > 0, 5)
+    base_fds = sampler.samples[0][2]
+    try:
+        Load(collector.url, ledger, ids, concurrency=conns, retry=True, rate=rate, deadline_s=seconds * 3 + 30).start().join(seconds * 3 + 60)
+        sampler.stop()
+    finally:
+        code = collector.stop()
+    end = sampler.samples[-1][0]
+    third = end / 3
+    mid, last = sampler.peak(1, third, 2 * third), sampler.peak(1, 2 * third)
+    fds, wal = sampler.peak(2), sampler.peak(3)
+    row.load += f"; RSS peak {mid // MIB} MiB (middle third) → {last // MIB} MiB (last third), fds {base_fds} → {fds}, WAL ≤ {wal / MIB:.1f} MiB"
+    row.check(f"no memory growth (last third ≤ middle third + {SOAK_RSS_DRIFT // MIB} MiB)", last <= mid + SOAK_RSS_DRIFT, f"{mid // MIB} → {last // MIB} MiB")
+    row.check(f"file descriptors ≤ start + connections + {FD_MARGIN}", fds <= base_fds + conns + FD_MARGIN, f"{base_fds} → {fds}")
+    row.check(f"WAL ≤ {WAL_BOUND // MIB} MiB", wal <= WAL_BOUND, f"{wal / MIB:.1f} MiB")
+    row.check("clean shutdown", code == 0, f"exit {code}")
+    in_db = stored(collector.db)
+    row.sent, row.acked, row.stored = len(ledger.sent), len(ledger.acked), len(in_db)
+    row.notes.append(f"answers: {dict(ledger.statuses)}")
+    exactly_once(row, ledger.acked, ledger.sent, in_db)
+    row.check("every report acknowledged", ledger.acked == ledger.sent, f"{len(ledger.sent - ledger.acked)} not acknowledged")
+    _privacy(row, collector)
+    return row
+
+
+# --- 7. analysis under ingest ------------------------------------------------------------------------------
+
+
+def analysis_under_ingest(tmp: Path, long: bool = False) -> Row:
+    preload, rate, seconds, readers = (20000, 100, 60, 6) if long else (3000, 100, 8, 3)
+    timeout_s = 2.0
+    token = "reliability-token-0123456789"
+    (tmp / "token").parent.mkdir(parents=True, exist_ok=True)
+    (tmp / "token").write_text(token)
+    row = Row("7. analysis under ingest", f"{preload} stored, then {rate} reports/s for {seconds} s + {readers} readers of every aggregate", f"aggregate timeout {timeout_s} s")
+    collector = Collector(tmp / "collector", "--token-file", str(tmp / "token"), "--aggregate-timeout-s", str(timeout_s), "--aggregate-k", "1").start()
+    ledger, registry = Ledger(), _registry()
+    first = [ledger.new(registry) for _ in range(preload)]
+    Load(collector.url, ledger, first, concurrency=64, retry=True, deadline_s=300).start().join(400)
+    questions = orjson.loads(request(collector.url, "GET", "/v1/aggregates", headers={"Authorization": f"Bearer {token}"})[2])["questions"]
+    answers: Counter[str] = Counter()
+    problems: list[str] = []
+    stop = threading.Event()
+    today = time.strftime("%Y-%m-%d", time.gmtime())
+    widest = time.strftime("%Y-%m-%d", time.gmtime(time.time() - 3660 * DAY))
+
+    def reader(i: int) -> None:
+        rng = random.Random(i)
+        while not stop.is_set():
+            q = rng.choice([*questions, "dashboard"])
+            path = "/dashboard" if q == "dashboard" else f"/v1/aggregates/{q}"
+            query = urllib.parse.urlencode({"from": widest, "to": today})
+            try:
+                status, _, body = request(collector.url, "GET", f"{path}?{query}", headers={"Authorization": f"Bearer {token}"}, timeout_s=timeout_s + 30)
+            except OSError as error:
+                problems.append(f"{q}: no answer within the timeout + 30 s ({type(error).__name__})")
+                continue
+            if status == 200 and q != "dashboard":
+                doc = orjson.loads(body)
+                cap = 3661 * 64  # every day of the widest window × the largest declared value set
+                if len(doc["rows"]) > cap:
+                    problems.append(f"{q}: {len(doc['rows'])} rows")
+            elif status == 503:
+                if b"query_timeout" not in body:
+                    problems.append(f"{q}: 503 without query_timeout")
+            elif status != 200:
+                problems.append(f"{q}: answered {status}")
+            answers[f"{status}"] += 1
+
+    threads = [threading.Thread(target=reader, args=(i,), daemon=True) for i in range(readers)]
+    try:
+        for t in threads:
+            t.start()
+        more = [ledger.new(registry) for _ in range(rate * seconds)]
+        during = Ledger(bodies={rid: ledger.bodies[rid] for rid in more})
+        Load(collector.url, during, more, concurrency=16, retry=True, rate=rate, deadline_s=seconds * 4 + 30).start().join(seconds * 4 + 60)
+        stop.set()
+        for t in threads:
+            t.join(timeout_s + 40)
+        ledger.acked |= during.acked
+        too_wide = request(collector.url, "GET", "/v1/aggregates/active-daily?from=2000-01-01&to=2026-01-01", headers={"Authorization": f"Bearer {token}"})[0]
+    finally:
+        stop.set()
+        code = collector.stop()
+    row.faults += f"; {sum(answers.values())} aggregate answers {dict(answers)}"
+    row.check("ingest kept answering", during.no_answer == 0 and during.acked == set(more), f"{during.no_answer} without answer, {len(set(more) - during.acked)} never acknowledged; answers {dict(during.statuses)}")
+    row.check("every query answered (200, or 503 query_timeout at the deadline)", not problems and sum(answers.values()) > 0, "; ".join(problems[:3]))
+    row.check("window beyond the row cap refused", too_wide == 400, f"a 26-year window answered {too_wide}")
+    row.check("clean shutdown", code == 0, f"exit {code}")
+    in_db = stored(collector.db)
+    row.sent, row.acked, row.stored = len(ledger.sent), len(ledger.acked), len(in_db)
+    exactly_once(row, ledger.acked, ledger.sent, in_db)
+    _privacy(row, collector, (token,))
+    return row
+
+
+SCENARIOS: dict[str, Any] = {
+    "long_outage": long_outage,
+    "overload": overload,
+    "crash_restart": crash_restart,
+    "disk_full": disk_full,
+    "db_locked": db_locked,
+    "network_faults": network_faults,
+    "soak": soak,
+    "analysis_under_ingest": analysis_under_ingest,
+}
