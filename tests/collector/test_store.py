@@ -68,6 +68,37 @@ def test_the_writer_encodes_every_kind_exactly_as_the_contract(registry: Registr
         assert list(zip(*columns)) == expected
 
 
+def test_the_writer_stores_every_kind_exactly_as_the_contract_encodes_it(tmp_path: Path, registry: Registry) -> None:
+    import asyncio
+
+    from optin.collector._store import Store
+    from optin.contract import check_report
+
+    registries = {(registry.app, registry.version): registry}
+    rng = random.Random(6)
+    reports = [check_report(make_report(registry, _random_metrics(registry, rng)), registries, int(time.time())) for _ in range(300)]
+    store = Store(tmp_path / "db" / "o.duckdb", registries, batch_max=64, batch_wait_s=0.005, max_pending=1000)
+    store.open()
+
+    async def submit_all() -> None:
+        now = dt.datetime.now(dt.UTC)
+        await asyncio.gather(*[store.submit(report, now) for report in reports])
+
+    asyncio.run(submit_all())
+    store.close()
+    db = tmp_path / "db" / "o.duckdb"
+    keys = dict(_rows(db, "SELECT name, metric_key FROM metrics"))
+    by_id = dict(_rows(db, "SELECT CAST(report_id AS VARCHAR), report_key FROM reports"))
+    stored = sorted(_rows(db, "SELECT report_key, metric_key, label_key, value FROM report_values"))
+    expected = sorted(
+        (by_id[report.report_id], keys[name], label, count)
+        for report in reports
+        for name, value in report.metrics.items()
+        for label, count in encode_value(registry.metrics[name], value)
+    )
+    assert stored == expected
+
+
 def test_concurrent_copies_of_a_report_are_stored_once_and_answered_202_then_200(collector_thread: CollectorThread, registry: Registry) -> None:
     reports = [json.dumps(make_report(registry)).encode() for _ in range(20)]
     jobs = [body for body in reports for _ in range(8)]  # 8 copies of each, all at once
