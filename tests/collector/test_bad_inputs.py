@@ -39,6 +39,8 @@ class Sent:
     status: int
     body: bytes
     headers: dict[str, str]
+    method: str = "POST"
+    path: str = "/v1/reports"
 
 
 @dataclass(frozen=True)
@@ -52,7 +54,7 @@ class Case:
 
 def _post(running: CollectorProcess, body: bytes, headers: dict[str, str] | None = None, path: str = "/v1/reports") -> Sent:
     status, answer_headers, data = request(running.url, "POST", path, body, JSON if headers is None else headers)
-    return Sent(status, data, answer_headers)
+    return Sent(status, data, answer_headers, "POST", path)
 
 
 def _report(metrics: dict[str, Any] | None = None, /, **overrides: Any) -> bytes:
@@ -152,7 +154,7 @@ def _duplicate(running: CollectorProcess) -> Sent:
 def _get(path: str, headers: dict[str, str] | None = None) -> Callable[[CollectorProcess], Sent]:
     def send(running: CollectorProcess) -> Sent:
         status, answer_headers, data = request(running.url, "GET", path, b"", headers)
-        return Sent(status, data, answer_headers)
+        return Sent(status, data, answer_headers, "GET", path)
 
     return send
 
@@ -243,9 +245,21 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CollectorProce
     started.stop()
 
 
+def _documented_statuses(method: str, path: str) -> set[int]:
+    """The answers /openapi.json (as the collector serves it) documents for this request."""
+    from optin.collector._openapi import openapi_document
+
+    route = path.split("?")[0]
+    for template, operations in openapi_document()["paths"].items():
+        if re.fullmatch(re.sub(r"\{[^}]+\}", "[^/]+", template), route):
+            return {int(code) for code in operations[method.lower()]["responses"]}
+    raise AssertionError(f"{method} {route} is not in /openapi.json")
+
+
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_bad_input_gets_its_documented_answer(running: CollectorProcess, case: Case) -> None:
     sent = case.send(running)
+    assert sent.status in _documented_statuses(sent.method, sent.path)  # /openapi.json matches the behaviour
     doc = json.loads(sent.body) if sent.body.strip() else {}
     assert (sent.status, doc.get("error", "")) == (case.status, case.code), sent.body
     if sent.status in (400, 413, 415, 422):
@@ -289,3 +303,13 @@ def test_every_rejection_is_counted_by_reason_and_only_acknowledged_reports_are_
         assert all(reasons.get(code, 0) >= count for code, count in (after - Counter()).items())
     finally:
         con.close()
+
+
+def test_every_route_is_in_the_openapi_document_and_nothing_else(tmp_path: Path) -> None:
+    from optin.collector import Config, create_app
+    from optin.collector._openapi import openapi_document
+
+    app = create_app(Config(db=tmp_path / "o.duckdb", port=0))
+    served = {(route.method.lower(), route.resource.canonical) for route in app.router.routes() if route.method != "HEAD" and route.resource is not None}
+    documented = {(method, path) for path, operations in openapi_document()["paths"].items() for method in operations}
+    assert served == documented
