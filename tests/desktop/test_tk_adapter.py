@@ -3,6 +3,7 @@ registry's words what is and is not collected, "no" is as easy as "yes", and "do
 
 from __future__ import annotations
 
+import gc
 import importlib.util
 import subprocess
 import sys
@@ -34,6 +35,11 @@ def root(display: Display) -> Iterator[tk.Tk]:
     window.geometry("600x400+0+0")
     yield window
     window.destroy()
+    del window
+    # Tk widgets form reference cycles; if the collector freed them on another thread (an uploader or
+    # collector thread of a later test), Tcl would abort the process ("async handler deleted by the
+    # wrong thread"). Free them here, on the thread that made them.
+    gc.collect()
 
 
 def make_feedback(registry: Registry, tmp_path: Path, clock: ManualClock, environ: dict[str, str] | None = None) -> Feedback:
