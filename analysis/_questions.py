@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ._gateway import Gateway, Table
+from ._latest import latest_share
 from ._quality import client_losses, rejections
 from ._trends import (
     active_daily,
@@ -65,19 +66,7 @@ def feature_usage(g: Gateway, w: Window) -> Table:
 
 def _latest_enum(g: Gateway, w: Window, metric: str, title: str) -> Table:
     """Share of active installations by the latest value each reported (a partition of the active total)."""
-    sql = f"""
-        WITH latest AS (
-            SELECT r.inst_key, arg_max(v.label_key, r.report_key) AS label_key
-            FROM reports r
-            JOIN report_values v ON v.report_key = r.report_key
-            WHERE {_IN_WINDOW} AND v.metric_key = $4
-            GROUP BY r.inst_key
-        )
-        SELECT l.label AS value, count(*) AS installations, count(*) / sum(count(*)) OVER () AS share
-        FROM latest x JOIN labels l ON l.metric_key = $4 AND l.label_key = x.label_key
-        GROUP BY l.label ORDER BY installations DESC, value
-    """
-    return g.table(title, sql, [*g.params(w), g.metric_key(w, metric)], ["value"], ["share"], partition_of_total=True)
+    return latest_share(g, w, title, metric, by_period=False)
 
 
 def os_share(g: Gateway, w: Window) -> Table:
@@ -90,18 +79,7 @@ def os_version_share(g: Gateway, w: Window) -> Table:
 
 def version_adoption(g: Gateway, w: Window) -> Table:
     """Share of active installations by the latest app version each reported."""
-    sql = f"""
-        WITH latest AS (
-            SELECT r.inst_key, arg_max(r.version_key, r.report_key) AS version_key
-            FROM reports r
-            WHERE {_IN_WINDOW}
-            GROUP BY r.inst_key
-        )
-        SELECT av.version, count(*) AS installations, count(*) / sum(count(*)) OVER () AS share
-        FROM latest x JOIN app_versions av ON av.version_key = x.version_key
-        GROUP BY av.version ORDER BY installations DESC, av.version
-    """
-    return g.table("App version adoption", sql, g.params(w), ["version"], ["share"], partition_of_total=True)
+    return latest_share(g, w, "App version adoption", None, by_period=False)
 
 
 Question = Callable[[Gateway, Window], Table]

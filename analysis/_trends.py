@@ -7,28 +7,13 @@ suppression runs within each period, because a period's shares add up to its act
 from __future__ import annotations
 
 from ._gateway import Gateway, Table
+from ._latest import latest_share
 from ._window import IN_WINDOW, PERIOD_SQL, Window
 
 
 def enum_trend(g: Gateway, w: Window, metric: str, title: str) -> Table:
     """Per period, the share of that period's active installations by the latest value each reported."""
-    sql = f"""
-        WITH latest AS (
-            SELECT {w.period_sql} AS period, r.inst_key, arg_max(v.label_key, r.report_key) AS label_key
-            FROM reports r
-            JOIN report_values v ON v.report_key = r.report_key
-            WHERE {IN_WINDOW} AND v.metric_key = $4
-            GROUP BY ALL
-        )
-        SELECT period, l.label AS value, count(*) AS installations,
-               count(*) / sum(count(*)) OVER (PARTITION BY period) AS share
-        FROM latest x JOIN labels l ON l.metric_key = $4 AND l.label_key = x.label_key
-        GROUP BY period, l.label ORDER BY period, installations DESC, value
-    """
-    return g.table(
-        f"{title} by {w.period}", sql, [*g.params(w), g.metric_key(w, metric)], ["period", "value"], ["share"],
-        partition_of_total=True, group_by=["period"], notes=(f"latest value per installation and {w.period}",),
-    )
+    return latest_share(g, w, title, metric, by_period=True)
 
 
 def os_trend(g: Gateway, w: Window) -> Table:
@@ -57,22 +42,7 @@ def displays_trend(g: Gateway, w: Window) -> Table:
 
 def version_trend(g: Gateway, w: Window) -> Table:
     """Per period, the share of active installations by the latest app version each ran."""
-    sql = f"""
-        WITH latest AS (
-            SELECT {w.period_sql} AS period, r.inst_key, arg_max(r.version_key, r.report_key) AS version_key
-            FROM reports r
-            WHERE {IN_WINDOW}
-            GROUP BY ALL
-        )
-        SELECT period, av.version, count(*) AS installations,
-               count(*) / sum(count(*)) OVER (PARTITION BY period) AS share
-        FROM latest x JOIN app_versions av ON av.version_key = x.version_key
-        GROUP BY period, av.version ORDER BY period, installations DESC, av.version
-    """
-    return g.table(
-        f"App version adoption by {w.period}", sql, g.params(w), ["period", "version"], ["share"],
-        partition_of_total=True, group_by=["period"], notes=(f"latest version per installation and {w.period}",),
-    )
+    return latest_share(g, w, "App version adoption", None, by_period=True)
 
 
 def _active(g: Gateway, w: Window, period: str) -> Table:
