@@ -63,7 +63,11 @@ async def serve(config: Config) -> None:
             loop.add_signal_handler(sig, stop.set)
         except NotImplementedError:  # Windows: Ctrl+C still raises KeyboardInterrupt
             pass
-    runner = await start(config)
+    try:
+        runner = await start(config)
+    except OSError as error:  # e.g. the port is taken: say so and exit non-zero, after closing the store
+        log.error("cannot listen (%s)", error.strerror or type(error).__name__, extra={"event": "listen_failed"})
+        raise SystemExit(1) from None
     ports = [addr[1] for addr in runner.addresses if isinstance(addr, tuple)]
     log.info("ready", extra={"event": "ready", "port": ports[0] if ports else config.port, "db": config.resolved_db().name})
     try:

@@ -51,7 +51,11 @@ async def start(config: Config, clock: Callable[[], float] = time.time) -> web.A
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(config.tls_cert, config.tls_key)
     site = web.TCPSite(runner, config.host, config.port, ssl_context=context)
-    await site.start()
+    try:
+        await site.start()
+    except BaseException:
+        await runner.cleanup()  # the store is open: close it (drain, checkpoint) before giving up
+        raise
     return runner
 
 

@@ -451,6 +451,7 @@ class Store:
         """Give every declared app, metric and label an integer key (new ones only)."""
         assert self._con is not None
         con = self._con
+        known_labels = {(k, i) for k, i in con.execute("SELECT metric_key, label_key FROM labels").fetchall()}
         con.execute("BEGIN TRANSACTION")
         for registry in self._sorted_registries(self.registries.values()):
             if registry.app not in self._app_keys:
@@ -464,7 +465,8 @@ class Store:
                     con.execute("INSERT INTO metrics VALUES (?, ?, ?, ?, ?)", [key, app_key, metric.name, metric.kind.value, metric.category])
                 metric_key = self._metric_keys[(app_key, metric.name)]
                 for index, label in enumerate(label_names(metric), start=1):
-                    con.execute("INSERT INTO labels VALUES (?, ?, ?) ON CONFLICT DO NOTHING", [metric_key, index, label])
+                    if (metric_key, index) not in known_labels:  # only new ones: a restart runs no statement here
+                        con.execute("INSERT INTO labels VALUES (?, ?, ?) ON CONFLICT DO NOTHING", [metric_key, index, label])
         con.execute("COMMIT")
 
     @staticmethod

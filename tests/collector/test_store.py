@@ -358,3 +358,17 @@ def test_a_deletion_queued_behind_a_report_of_the_same_batch_removes_it(tmp_path
     db = tmp_path / "db" / "o.duckdb"
     assert _rows(db, "SELECT CAST(report_id AS VARCHAR) FROM reports") == [(reports[2].report_id,)]
     assert _rows(db, "SELECT count(*) FROM installations") == [(1,)]
+
+
+def test_a_taken_port_is_an_error_that_closes_the_database_cleanly(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        db = tmp_path / "db" / "o.duckdb"
+        done = subprocess.run([sys.executable, "-m", "optin.collector", "--db", str(db), "--host", "127.0.0.1", "--port", str(port)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1, done.stderr
+    assert '"event":"listen_failed"' in done.stderr
+    assert _rows(db, "SELECT count(*) FROM reports") == [(0,)]  # the database was closed and opens
