@@ -5,6 +5,7 @@ page rendered in headless Chromium."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import uuid
@@ -156,3 +157,27 @@ def test_the_dashboard_renders_in_headless_chromium_with_charts_and_no_errors(li
     assert drawn["points"] > 0
     png = live.screenshot.read_bytes()
     assert png.startswith(b"\x89PNG") and len(png) > 20_000
+
+
+def test_no_endpoint_answer_or_dashboard_cell_reveals_a_group_under_k(live: Live) -> None:
+    from . import fleet as F
+    from .test_suppression import assert_nothing_small_is_revealed
+
+    reports = [
+        F.Report(i + 1, i, "millwright", version, live.window.last_day, 0, 0, 0, metrics)
+        for i, (_, version, metrics) in enumerate(plan())
+    ]
+    truths = {
+        "os": F.truth_share(reports, "system.os_family"),
+        "versions": F.truth_versions(reports),
+        "features": F.truth_features(reports),
+    }
+    for name, truth in truths.items():
+        assert_nothing_small_is_revealed(name, live.remote[name], truth)
+    status, _, body = request(live.url, "GET", f"/dashboard?token={TOKEN}")
+    assert status == 200
+    page = body.decode()
+    for value in ("linux", "macos", "other", "2025.2.1", "2025.1.4", "surface.patch"):
+        row = re.search(rf"<tr><td>{re.escape(value)}</td>(.*?)</tr>", page)
+        assert row is not None, value
+        assert re.findall(r"<td[^>]*>(.*?)</td>", row.group(1)) == ["&lt;10"] + ["–"] * (len(re.findall(r"<td", row.group(1))) - 1), value
