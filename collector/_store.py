@@ -29,6 +29,7 @@ from optin.contract import Registry, Report, label_names
 
 from ._encode import ValueEncoder
 from ._migrations import migrate
+from ._seen import SeenIds
 
 log = logging.getLogger("optin.collector")
 
@@ -119,6 +120,7 @@ class Store:
         self._rejection_lock = threading.Lock()
         self._last_rejection_flush = time.monotonic()
         self._wal = path.with_name(path.name + ".wal")
+        self._seen = SeenIds((), 0)  # filled from the database by _load_keys
         self._encoders: dict[tuple[str, int], ValueEncoder] = {}
 
     # --- lifecycle ---------------------------------------------------------------------------
@@ -344,6 +346,7 @@ class Store:
                 outcomes.append(Outcome.DUPLICATE)
                 continue
             stored_ids.add(report.report_id)
+            self._seen.add(report.report_id)  # before the commit: if it rolls back, a "maybe" costs only a lookup
             outcomes.append(Outcome.STORED)
             registry = self.registries[(report.app, report.registry_version)]
             app_key = self._app_keys[report.app]
@@ -391,6 +394,9 @@ class Store:
         return encoder
 
     def _existing_ids(self, con: duckdb.DuckDBPyConnection, ids: list[str]) -> set[str]:
+        if self._seen.full:
+            self._seen = self._load_seen(con)
+        ids = [i for i in ids if self._seen.maybe(i)]  # almost always none: no lookup at all
         if not ids:
             return set()
         con.register("_batch_ids", pa.table({"id": pa.array(ids, pa.string())}))
@@ -446,6 +452,12 @@ class Store:
         self._metric_keys = {(a, n): k for k, a, n in con.execute("SELECT metric_key, app_key, name FROM metrics").fetchall()}
         row = con.execute("SELECT coalesce(max(report_key), 0) FROM reports").fetchone()
         self._next_report_key = int(row[0]) if row else 0
+        self._seen = self._load_seen(con)
+
+    @staticmethod
+    def _load_seen(con: duckdb.DuckDBPyConnection) -> SeenIds:
+        rows = con.execute("SELECT CAST(report_id AS VARCHAR) FROM reports").fetchall()
+        return SeenIds((row[0] for row in rows), len(rows))
 
     def _register_metrics(self) -> None:
         """Give every declared app, metric and label an integer key (new ones only)."""

@@ -372,3 +372,15 @@ def test_a_taken_port_is_an_error_that_closes_the_database_cleanly(tmp_path: Pat
     assert done.returncode == 1, done.stderr
     assert '"event":"listen_failed"' in done.stderr
     assert _rows(db, "SELECT count(*) FROM reports") == [(0,)]  # the database was closed and opens
+
+
+def test_the_seen_filter_never_says_no_to_an_added_id_and_rarely_maybe_to_a_new_one() -> None:
+    from optin.collector._seen import SeenIds
+
+    added = [str(uuid.uuid4()) for _ in range(20000)]
+    seen = SeenIds(added[:10000], 10000)
+    for report_id in added[10000:]:
+        seen.add(report_id)
+    assert all(seen.maybe(i) for i in added)
+    assert sum(seen.maybe(str(uuid.uuid4())) for _ in range(20000)) < 100  # about 0.07 % expected
+    assert not SeenIds([], 0).full and SeenIds(added, 1).count == 20000
