@@ -98,12 +98,12 @@ class Gateway:
             raise AssertionError(f"question returned {names}, expected {expected}")
         raw = result.fetchall()
         n_keys = len(key_columns)
+        group_idx = [key_columns.index(g) for g in group_by]
         hidden = {i for i, row in enumerate(raw) if int(row[n_keys] or 0) < self.k}
         if partition_of_total:
-            hidden |= self._complementary(raw, hidden, n_keys, [key_columns.index(g) for g in group_by])
+            hidden |= self._complementary(raw, hidden, n_keys, group_idx)
         # Suppressed rows go last (within their group, if any), in key order: their position must
         # not hint at their size.
-        group_idx = [key_columns.index(g) for g in group_by]
         order: dict[tuple[Any, ...], list[tuple[Any, ...]]] = {}
         for i, row in enumerate(raw):
             if i not in hidden:
