@@ -130,9 +130,9 @@ class Collector:
     def launch(self, *more: str, fsize_limit: int | None = None) -> subprocess.Popen[bytes]:
         """Start the process; do not wait for it."""
         self.starts += 1
-        log = self.folder / f"collector-{self.starts}.log"
-        self.logs.append(log)
         self.folder.mkdir(parents=True, exist_ok=True)
+        log = self.folder / f"collector-{len(list(self.folder.glob('collector-*.log'))) + 1}.log"  # a fresh log: "ready" is per process
+        self.logs.append(log)
 
         def limits() -> None:
             signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG instead of killing

@@ -277,33 +277,41 @@ def _send_until(collector: Collector, ledger: Ledger, registry: Registry, want: 
     return answers
 
 
+def _disk_full_cycle(row: Row, collector: Collector, ledger: Ledger, registry: Registry, cycle: str) -> int:
+    """Fill the "disk" (a file-size limit on the running collector), check it refuses and recovers."""
+    wal = collector.db.with_name("optin.duckdb.wal")
+    limit = max(wal.stat().st_size if wal.exists() else 0, 1) + 16 * 1024
+    hard = resource.prlimit(collector.pid, resource.RLIMIT_FSIZE)[1]
+    resource.prlimit(collector.pid, resource.RLIMIT_FSIZE, (limit, hard))  # the disk is now "full" (soft limit only)
+    answers = _send_until(collector, ledger, registry, {503}, 400)
+    refused = [a for a in answers if a[1] == 503]
+    row.check("refuses with 503 when it cannot store" + cycle, bool(refused), f"no 503 in {len(answers)} sends; answers {Counter(a[1] for a in answers)}")
+    row.check("503 carries Retry-After" + cycle, all(a[2] for a in refused), "missing")
+    health, _ = collector.get("/healthz")
+    metrics = collector.metrics()
+    row.check("health degraded while failing" + cycle, health == 503 and metrics.get("optin_store_healthy") == 0, f"/healthz {health}, healthy {metrics.get('optin_store_healthy')}")
+    row.check("write errors counted" + cycle, metrics.get("optin_store_write_errors_total", 0) > 0, str(metrics.get("optin_store_write_errors_total")))
+    more = _send_until(collector, ledger, registry, set(), 10)
+    row.check("keeps refusing, never acknowledges, while full" + cycle, all(a[1] == 503 for a in more), f"answers while full: {Counter(a[1] for a in more)}")
+    resource.prlimit(collector.pid, resource.RLIMIT_FSIZE, (hard, hard))  # space freed
+    recovered = poll(lambda: _send_until(collector, ledger, registry, set(), 1)[0][1] == 202, 20, 0.2)
+    health, _ = collector.get("/healthz")
+    row.check("recovers by itself once space is back" + cycle, recovered and health == 200, f"202 again: {recovered}, /healthz {health}")
+    return len(refused) + len(more)
+
+
 def disk_full(tmp: Path, long: bool = False) -> Row:
-    row = Row("4a. disk full", "single reports, one at a time, then 16 connections", "file-size limit (RLIMIT_FSIZE) just above the WAL, then lifted")
+    row = Row("4a. disk full", "single reports, one at a time, then 16 connections", f"file-size limit (RLIMIT_FSIZE) just above the WAL, then lifted, {3 if long else 1}×")
     collector = Collector(tmp / "collector", "--batch-max-reports", "16").start()
     ledger, registry = Ledger(), _registry()
     try:
         _send_until(collector, ledger, registry, set(), 20)
-        wal = collector.db.with_name("optin.duckdb.wal")
-        limit = max(wal.stat().st_size if wal.exists() else 0, 1) + 16 * 1024
-        hard = resource.prlimit(collector.pid, resource.RLIMIT_FSIZE)[1]
-        resource.prlimit(collector.pid, resource.RLIMIT_FSIZE, (limit, hard))  # the disk is now "full" (soft limit only)
-        answers = _send_until(collector, ledger, registry, {503}, 400)
-        refused = [a for a in answers if a[1] == 503]
-        row.check("refuses with 503 when it cannot store", bool(refused), f"no 503 in {len(answers)} sends; answers {Counter(a[1] for a in answers)}")
-        row.check("503 carries Retry-After", all(a[2] for a in refused), "missing")
-        health, _ = collector.get("/healthz")
-        metrics = collector.metrics()
-        row.check("health degraded while failing", health == 503 and metrics.get("optin_store_healthy") == 0, f"/healthz {health}, healthy {metrics.get('optin_store_healthy')}")
-        row.check("write errors counted", metrics.get("optin_store_write_errors_total", 0) > 0, str(metrics.get("optin_store_write_errors_total")))
-        more = _send_until(collector, ledger, registry, set(), 10)
-        row.check("keeps refusing, never acknowledges, while full", all(a[1] == 503 for a in more), f"answers while full: {Counter(a[1] for a in more)}")
-        resource.prlimit(collector.pid, resource.RLIMIT_FSIZE, (hard, hard))  # space freed
-        recovered = poll(lambda: _send_until(collector, ledger, registry, set(), 1)[0][1] == 202, 20, 0.2)
-        health, _ = collector.get("/healthz")
-        row.check("recovers by itself once space is back", recovered and health == 200, f"202 again: {recovered}, /healthz {health}")
+        refusals = 0
+        for cycle in range(3 if long else 1):
+            refusals += _disk_full_cycle(row, collector, ledger, registry, f" (cycle {cycle + 1})" if cycle else "")
         retry = Load(collector.url, ledger, sorted(ledger.sent - ledger.acked), concurrency=16, retry=True, retry_scale=0.1, deadline_s=60).start()
         retry.join(90)  # clients retry what was refused
-        row.faults += f"; {len(refused) + len(more)} answered 503"
+        row.faults += f"; {refusals} answered 503"
     finally:
         code = collector.stop()
     row.check("clean shutdown", code == 0, f"exit {code}")
@@ -512,12 +520,27 @@ def analysis_under_ingest(tmp: Path, long: bool = False) -> Row:
             t.join(timeout_s + 40)
         ledger.acked |= during.acked
         too_wide = request(collector.url, "GET", "/v1/aggregates/active-daily?from=2000-01-01&to=2026-01-01", headers={"Authorization": f"Bearer {token}"})[0]
+        code = collector.stop()
+        # The same data behind a deadline no aggregate can meet: every answer must be the timeout's 503.
+        strict = Collector(tmp / "collector", "--token-file", str(tmp / "token"), "--aggregate-timeout-s", "0.001", port=collector.port).start()
+        timed: Counter[str] = Counter()
+        for q in ["dashboard", *questions]:
+            status, headers, body = request(strict.url, "GET", "/dashboard" if q == "dashboard" else f"/v1/aggregates/{q}", headers={"Authorization": f"Bearer {token}"}, timeout_s=30)
+            timed[f"{status} {orjson.loads(body).get('error', '') if body.startswith(b'{') else ''}".strip()] += 1
+            timed["with Retry-After"] += bool(headers.get("retry-after"))
+        after = Ledger(bodies={rid: ledger.bodies[rid] for rid in [ledger.new(registry) for _ in range(20)]})
+        Load(strict.url, after, list(after.bodies), concurrency=4, retry=False, deadline_s=30).start().join(60)
+        ledger.acked |= after.acked
+        code = strict.stop() or code
     finally:
         stop.set()
-        code = collector.stop()
+        code = collector.stop() or code
     row.faults += f"; {sum(answers.values())} aggregate answers {dict(answers)}"
     row.check("ingest kept answering", during.no_answer == 0 and during.acked == set(more), f"{during.no_answer} without answer, {len(set(more) - during.acked)} never acknowledged; answers {dict(during.statuses)}")
     row.check("every query answered (200, or 503 query_timeout at the deadline)", not problems and sum(answers.values()) > 0, "; ".join(problems[:3]))
+    row.check("a query past its deadline answers 503 query_timeout", timed["503 query_timeout"] == len(questions) + 1, f"with a 1 ms deadline: {dict(timed)}")
+    row.check("that 503 carries Retry-After", timed["with Retry-After"] == len(questions) + 1, f"with a 1 ms deadline: {dict(timed)}")
+    row.check("ingest answers after interrupted queries", after.acked == set(after.bodies), f"answers {dict(after.statuses)}")
     row.check("window beyond the row cap refused", too_wide == 400, f"a 26-year window answered {too_wide}")
     row.check("clean shutdown", code == 0, f"exit {code}")
     in_db = stored(collector.db)
