@@ -19,42 +19,16 @@ from tkinter import filedialog, ttk
 from typing import TYPE_CHECKING, Final
 
 from ._consent import Answer
-from ._menu import PROGRAM_LABEL, VIEW_SENT_LABEL, WHAT_IS_SENT_LABEL
+from ._menu import PROGRAM_LABEL, VIEW_SENT_LABEL, WHAT_IS_SENT_LABEL, HelpMenu
 
 if TYPE_CHECKING:
     from ._feedback import Feedback
-    from ._menu import HelpMenu
 
 WRAP_PX: Final = 520  # dialog text width: long enough for a sentence, short enough to read
 PAD_PX: Final = 12
 YES_LABEL: Final = "Yes, take part"
 NO_LABEL: Final = "No, thanks"
 NEVER_LABEL: Final = "Don't ask me again"
-NEVER_SENT: Final = (
-    "Never sent: your models or anything that could re-create them (geometry, dimensions, names, "
-    "file names or paths), your user or computer name, or your network address."
-)
-
-
-def prompt_paragraphs(feedback: Feedback, app_name: str) -> list[tuple[str, str]]:
-    """The ask dialog's words as (title, text) pairs; title "" for plain paragraphs.
-
-    Toolkit-neutral: the category titles and descriptions are the registry's own words.
-    """
-    paragraphs = [
-        ("", f"Would you like to help improve {app_name}? If you take part, {app_name} sends basic system "
-             "and usage information once a day. It is used only for quality and product improvement, "
-             "is kept confidential and is reviewed only in aggregate."),
-    ]
-    paragraphs += [(category.title, category.description) for category in feedback.categories()]
-    paragraphs += [
-        ("", NEVER_SENT),
-        ("", f"It stays off unless you turn it on. You can turn it off or on again at any time from "
-             f"Help → {PROGRAM_LABEL}; turning it off erases what was sent."),
-    ]
-    return paragraphs
-
-
 class AskDialog:
     """A modal dialog asking once; "yes" and "no" are equal buttons, closing it counts as "no"."""
 
@@ -66,7 +40,7 @@ class AskDialog:
         window.transient(parent.winfo_toplevel())
         body = ttk.Frame(window, padding=PAD_PX)
         body.pack(fill="both", expand=True)
-        for title, text in prompt_paragraphs(feedback, app_name):
+        for title, text in HelpMenu(feedback).ask_paragraphs(app_name):
             if title:
                 ttk.Label(body, text=title, font="TkHeadingFont").pack(anchor="w", pady=(PAD_PX // 2, 0))
             ttk.Label(body, text=text, wraplength=WRAP_PX, justify="left").pack(anchor="w", pady=(0, PAD_PX // 2))
@@ -180,17 +154,17 @@ class TkHelpMenu:
         return TextWindow(self.parent, f"What is sent — {PROGRAM_LABEL}", self.model.what_is_sent())
 
     def show_sent_data(self) -> TextWindow:
-        history = self.model.feedback.history
+        model = self.model
         window: TextWindow
 
         def export() -> None:
             target = filedialog.asksaveasfilename(parent=window.window, title="Export sent data", defaultextension=".json")
             if target:
-                history.export(Path(target))
+                model.export_sent_data(Path(target))
 
         def clear() -> None:
-            history.clear()
-            window.set_text(self.model.sent_data_text())
+            model.clear_sent_data()
+            window.set_text(model.sent_data_text())
 
         window = TextWindow(self.parent, f"Sent data — {PROGRAM_LABEL}", self.model.sent_data_text(), (("Clear", clear), ("Export…", export)))
         return window

@@ -20,7 +20,8 @@ from tkinter import ttk  # noqa: E402
 
 from optin.client import Answer, AppPaths, AskPolicy, Feedback, HelpMenu, ManualClock
 from optin.client.testing import InMemoryTransport
-from optin.client.tk import NEVER_LABEL, NO_LABEL, YES_LABEL, AskDialog, TkHelpMenu, prompt_paragraphs
+from optin.client import HelpMenu
+from optin.client.tk import NEVER_LABEL, NO_LABEL, YES_LABEL, AskDialog, TkHelpMenu
 from optin.contract import Registry
 
 from ._x11 import Display
@@ -121,7 +122,7 @@ def test_forced_off_shows_the_item_disabled_with_the_reason(root: tk.Tk, registr
 
 def test_the_dialog_says_in_the_registrys_words_what_is_and_is_not_collected(root: tk.Tk, registry: Registry, tmp_path: Path) -> None:
     feedback = make_feedback(registry, tmp_path, ManualClock(START))
-    words = prompt_paragraphs(feedback, "Millwright")
+    words = HelpMenu(feedback).ask_paragraphs("Millwright")
     for category in registry.categories.values():
         assert (category.title, category.description) in words
     never = " ".join(text for _, text in words)
