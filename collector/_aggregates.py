@@ -82,13 +82,22 @@ async def run_read(cursor: duckdb.DuckDBPyConnection, work: Callable[[duckdb.Duc
             cursor.close()
 
     task = asyncio.ensure_future(asyncio.to_thread(guarded))
+    task.add_done_callback(_observe)
     try:
         return await asyncio.wait_for(asyncio.shield(task), timeout_s)
     except TimeoutError:
-        cursor.interrupt()
+        cursor.interrupt()  # the thread stops at DuckDB's next check and closes its cursor
         raise Rejected(503, "query_timeout", detail="the aggregate took too long; retry later") from None
     except duckdb.InterruptException:
         raise Rejected(503, "query_timeout", detail="the aggregate took too long; retry later") from None
+    except duckdb.Error as error:  # e.g. the store closed under the query: nothing of it is returned
+        raise Rejected(503, "query_failed", detail=f"{type(error).__name__}; retry later") from None
+
+
+def _observe(task: asyncio.Future[Any]) -> None:
+    """Take the outcome of a query whose caller gave up, so it is not reported as never retrieved."""
+    if not task.cancelled():
+        task.exception()
 
 
 def question_names() -> list[str]:

@@ -133,7 +133,7 @@ async def list_aggregates(request: web.Request) -> web.Response:
     try:
         _authorize(request)
     except Rejected as rejected:
-        return _json(rejected.status, rejected.body(), _auth_headers(rejected))
+        return _refused(request, rejected)
     return _json(200, {"questions": agg.question_names()}, {"Cache-Control": "no-store"})
 
 
@@ -146,14 +146,20 @@ async def get_aggregate(request: web.Request) -> web.Response:
         query, today, k = dict(request.query), _now(request).date(), config.aggregate_k
         doc = await agg.run_read(app[STORE].reader(), lambda con: agg.answer(con, question, name, query, today, k), config.aggregate_timeout_s)
     except Rejected as rejected:
-        return _json(rejected.status, rejected.body(), _auth_headers(rejected))
+        return _refused(request, rejected)
     except StoreUnavailable:
-        return _json(503, {"error": "unavailable"}, {"Retry-After": str(config.retry_after_s)})
+        return _refused(request, Rejected(503, "unavailable", detail="storage is not open; retry later"))
     return _json(200, doc, {"Cache-Control": "no-store"})
 
 
-def _auth_headers(rejected: Rejected) -> dict[str, str] | None:
-    return {"WWW-Authenticate": "Bearer"} if rejected.status == 401 else None
+def _refused(request: web.Request, rejected: Rejected) -> web.Response:
+    """An aggregate, dashboard or snapshot request refused: 401 says how to authenticate, 503 when to retry."""
+    headers = {"Cache-Control": "no-store"}
+    if rejected.status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
+    if rejected.status in (429, 503):
+        headers["Retry-After"] = str(request.app[CONFIG].retry_after_s)
+    return _json(rejected.status, rejected.body(), headers)
 
 
 async def post_snapshot(request: web.Request) -> web.Response:
@@ -164,9 +170,9 @@ async def post_snapshot(request: web.Request) -> web.Response:
             raise Rejected(409, "no_snapshot_dir", detail="start the collector with snapshot_dir")
         info = await snapshot_now(request.app)
     except Rejected as rejected:
-        return _json(rejected.status, rejected.body(), _auth_headers(rejected))
+        return _refused(request, rejected)
     except StoreUnavailable:
-        return _json(503, {"error": "unavailable"}, {"Retry-After": str(request.app[CONFIG].retry_after_s)})
+        return _refused(request, Rejected(503, "unavailable", detail="storage is not open; retry later"))
     return _json(200, {"status": "written", "reports": info.reports, "days": info.days})
 
 
@@ -188,8 +194,8 @@ async def dashboard(request: web.Request) -> web.Response:
         query, today, k = dict(request.query), _now(request).date(), config.aggregate_k
         tables = await agg.run_read(app[STORE].reader(), lambda con: agg.tables(con, name, query, today, k), config.aggregate_timeout_s)
     except Rejected as rejected:
-        return _json(rejected.status, rejected.body(), _auth_headers(rejected))
+        return _refused(request, rejected)
     except StoreUnavailable:
-        return _json(503, {"error": "unavailable"}, {"Retry-After": str(config.retry_after_s)})
+        return _refused(request, Rejected(503, "unavailable", detail="storage is not open; retry later"))
     page = render_html(tables, f"{name}: customer feedback, in aggregate")
     return web.Response(text=page, content_type="text/html", charset="utf-8", headers=_PAGE_HEADERS)

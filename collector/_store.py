@@ -34,6 +34,7 @@ from ._seen import SeenIds
 log = logging.getLogger("optin.collector")
 
 REJECTION_FLUSH_S: Final = 5.0  # rejection counts reach the database at most this late
+REOPEN_S: Final = 1.0  # while the database cannot be opened (locked by another process), try again this often
 
 
 class Outcome(Enum):
@@ -121,27 +122,61 @@ class Store:
         self._last_rejection_flush = time.monotonic()
         self._wal = path.with_name(path.name + ".wal")
         self._seen = SeenIds((), 0)  # filled from the database by _load_keys
+        self._ready = False  # the database is open, migrated and its keys loaded
+        self._stopping = threading.Event()
         self._encoders: dict[tuple[str, int], ValueEncoder] = {}
 
     # --- lifecycle ---------------------------------------------------------------------------
 
     def open(self) -> None:
+        """Open the database and start the writer.
+
+        If the file cannot be opened now (another process holds it, an I/O error), the
+        collector still starts: it answers 503 with Retry-After and reports itself degraded,
+        while the writer tries again every REOPEN_S seconds.
+        """
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        old_umask = os.umask(0o077)  # DuckDB creates the database and WAL files: keep them 0600
         try:
-            self._con = duckdb.connect(str(self.path))
-        finally:
-            os.umask(old_umask)
-        _private_file(self.path)
-        self._con.execute("SET python_enable_replacements = true")  # _insert reads its Arrow tables by name
-        migrate(self._con)
-        self._load_keys()
-        self._register_metrics()
+            self._connect()
+        except duckdb.IOException as error:
+            self._healthy = False
+            log.warning("store: cannot open the database (%s); retrying", type(error).__name__, extra={"event": "store_unavailable"})
         self._thread = threading.Thread(target=self._run, name="optin-store-writer", daemon=True)
         self._thread.start()
 
+    def _connect(self) -> None:
+        old_umask = os.umask(0o077)  # DuckDB creates the database and WAL files: keep them 0600
+        try:
+            con = duckdb.connect(str(self.path))
+        finally:
+            os.umask(old_umask)
+        try:
+            _private_file(self.path)
+            con.execute("SET python_enable_replacements = true")  # _insert reads its Arrow tables by name
+            migrate(con)
+        except BaseException:
+            con.close()
+            raise
+        self._con = con
+        self._load_keys()
+        self._register_metrics()
+        self._healthy = self._ready = True
+
+    def _reopen(self) -> bool:
+        """Writer thread: wait for the database to open; False when the store is closed first."""
+        while not self._ready:
+            if self._stopping.wait(REOPEN_S):
+                return False
+            try:
+                self._connect()
+            except duckdb.IOException:
+                continue
+            log.info("store: database opened", extra={"event": "store_available"})
+        return True
+
     def close(self, timeout_s: float = 30.0) -> None:
         """Drain what is queued, commit it, checkpoint, close."""
+        self._stopping.set()
         if self._thread is not None:
             self._jobs.put(None)
             self._thread.join(timeout_s)
@@ -154,10 +189,11 @@ class Store:
                 log.warning("store: final checkpoint failed")
             self._con.close()
             self._con = None
+        self._ready = False
 
     @property
     def healthy(self) -> bool:
-        return self._healthy and self._thread is not None and self._thread.is_alive()
+        return self._healthy and self._ready and self._thread is not None and self._thread.is_alive()
 
     @property
     def queue_depth(self) -> int:
@@ -165,8 +201,8 @@ class Store:
 
     def reader(self) -> duckdb.DuckDBPyConnection:
         """A cursor for read-only work on another thread (DuckDB connections are not thread-safe)."""
-        if self._con is None:
-            raise StoreUnavailable("store is closed")
+        if self._con is None or not self._ready:
+            raise StoreUnavailable("store is not open")
         return self._con.cursor()
 
     # --- producers (event loop) --------------------------------------------------------------
@@ -186,6 +222,8 @@ class Store:
         return self.run(lambda con: self._retain(con, cutoff))
 
     def _put(self, job: _Job) -> asyncio.Future[object]:
+        if not self._ready:
+            raise StoreUnavailable("database not open")
         loop = asyncio.get_running_loop()
         job.loop, job.future = loop, loop.create_future()
         try:
@@ -202,6 +240,8 @@ class Store:
     # --- writer thread -----------------------------------------------------------------------
 
     def _run(self) -> None:
+        if not self._reopen():
+            return
         while True:
             try:
                 first = self._jobs.get(timeout=REJECTION_FLUSH_S)

@@ -384,3 +384,39 @@ def test_the_seen_filter_never_says_no_to_an_added_id_and_rarely_maybe_to_a_new_
     assert all(seen.maybe(i) for i in added)
     assert sum(seen.maybe(str(uuid.uuid4())) for _ in range(20000)) < 100  # about 0.07 % expected
     assert not SeenIds([], 0).full and SeenIds(added, 1).count == 20000
+
+
+def test_a_database_locked_by_another_process_degrades_then_recovers_by_itself(tmp_path: Path, registry: Registry) -> None:
+    from tests.helpers import start_collector
+
+    db = tmp_path / "db" / "optin.duckdb"
+    db.parent.mkdir()
+    duckdb.connect(str(db)).close()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import duckdb, sys; con = duckdb.connect(sys.argv[1]); print('held', flush=True); sys.stdin.read(); con.close()", str(db)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        running = start_collector(db, tmp_path / "log")
+        assert request(running.url, "GET", "/healthz")[0] == 503
+        status, headers, body = request(running.url, "POST", "/v1/reports", json.dumps(make_report(registry)).encode(), {"Content-Type": "application/json"})
+        assert (status, json.loads(body)["error"]) == (503, "unavailable") and headers["retry-after"]
+        assert holder.stdin is not None
+        holder.stdin.close()  # the other process lets go
+        holder.wait(30)
+        deadline = time.monotonic() + 30
+        while request(running.url, "GET", "/healthz")[0] != 200:
+            assert time.monotonic() < deadline, "still degraded after the lock was released"
+            time.sleep(0.05)
+        doc = make_report(registry)
+        assert post_json(running.url, doc)[0] == 202
+        assert running.stop() == 0
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+    assert _rows(db, "SELECT CAST(report_id AS VARCHAR) FROM reports") == [(doc["report_id"],)]
+    log = (tmp_path / "log").read_text()
+    assert '"event":"store_unavailable"' in log and str(db.parent) not in log  # the reason's type, not DuckDB's message with paths
