@@ -420,3 +420,25 @@ def test_a_database_locked_by_another_process_degrades_then_recovers_by_itself(t
     assert _rows(db, "SELECT CAST(report_id AS VARCHAR) FROM reports") == [(doc["report_id"],)]
     log = (tmp_path / "log").read_text()
     assert '"event":"store_unavailable"' in log and str(db.parent) not in log  # the reason's type, not DuckDB's message with paths
+
+
+def test_a_folder_of_registries_decides_which_applications_are_accepted(tmp_path: Path, registry: Registry) -> None:
+    from optin.contract import load_registry
+
+    folder = tmp_path / "registries"
+    folder.mkdir()
+    (folder / "lathe.toml").write_text(
+        'schema = 1\napp = "lathe"\nversion = 3\n[categories.usage]\ntitle = "Usage"\ndescription = "Feature use."\n'
+        '[metrics."turn.rough"]\nkind = "counter"\ncategory = "usage"\ndescription = "Roughing passes."\n'
+    )
+    lathe = load_registry(folder / "lathe.toml")
+    config = Config(db=tmp_path / "db" / "o.duckdb", port=0, registries=folder)
+    with CollectorThread(config) as running:
+        assert post_json(running.url, make_report(lathe, {"turn.rough": 4}))[0] == 202
+        assert post_json(running.url, make_report(registry)) == (422, {"error": "unknown_registry", "path": "app.name"})  # not in the folder
+
+
+def test_the_console_script_runs_the_collector() -> None:
+    script = Path(sys.executable).with_name("optin-collector")
+    done = subprocess.run([str(script), "--help"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and "--snapshot-dir" in done.stdout and "--token" not in done.stdout.replace("--token-file", "")
