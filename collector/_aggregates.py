@@ -86,7 +86,10 @@ async def run_read(cursor: duckdb.DuckDBPyConnection, work: Callable[[duckdb.Duc
     try:
         return await asyncio.wait_for(asyncio.shield(task), timeout_s)
     except TimeoutError:
-        cursor.interrupt()  # the thread stops at DuckDB's next check and closes its cursor
+        try:
+            cursor.interrupt()  # the thread stops at DuckDB's next check and closes its cursor
+        except duckdb.ConnectionException:
+            pass  # it finished (and closed the cursor) just as the deadline passed
         raise Rejected(503, "query_timeout", detail="the aggregate took too long; retry later") from None
     except duckdb.InterruptException:
         raise Rejected(503, "query_timeout", detail="the aggregate took too long; retry later") from None
