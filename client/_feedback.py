@@ -182,6 +182,7 @@ class Feedback:
                 self._recorder = Recorder(self.registry)
                 self._period_start = self._now()
                 self.queue.open()
+                self._load_counters()
             if not self._viewer:
                 self._worker_().start()
         else:
@@ -223,6 +224,7 @@ class Feedback:
             self._session_started = None
             try:
                 self.queue.purge()
+                self.paths.counters_file.unlink(missing_ok=True)
             except OSError:
                 _debug("optin: could not purge the queue")
             self._apply()
@@ -314,8 +316,34 @@ class Feedback:
             sent_at=period[1],
         )
         if drain:
-            self._counters = dict.fromkeys(CLIENT_COUNTERS, 0)
+            self._counters = dict.fromkeys(CLIENT_COUNTERS, 0)  # now carried by the report (and by its eviction)
+            self._save_counters()
         return report.to_json()
+
+    def _add_counters(self, increments: dict[str, int]) -> None:
+        """Losses not yet in any report; kept on disk so that they reach the collector across restarts."""
+        for name, count in increments.items():
+            self._counters[name] += count
+        self._save_counters()
+
+    def _save_counters(self) -> None:
+        path = self.paths.counters_file
+        try:
+            if any(self._counters.values()):
+                from ._files import write_atomic
+
+                write_atomic(path, orjson.dumps(self._counters))
+            else:
+                path.unlink(missing_ok=True)
+        except OSError:
+            _debug("optin: could not save the client counters")
+
+    def _load_counters(self) -> None:
+        try:
+            saved = orjson.loads(self.paths.counters_file.read_bytes())
+            self._counters = {name: int(saved.get(name, 0)) for name in CLIENT_COUNTERS}
+        except (OSError, ValueError, AttributeError, TypeError):
+            pass
 
     def _period_end(self) -> int:
         return (self._period_start // self.period_s + 1) * self.period_s
@@ -335,10 +363,10 @@ class Feedback:
             if body is None:
                 return
             try:
-                self._counters["evicted"] += self.queue.put(orjson.loads(body)["report_id"], body)
+                self._add_counters(self.queue.put(orjson.loads(body)["report_id"], body))
             except OSError:
                 _debug("optin: could not persist a report")
-                self._counters["dropped"] += 1
+                self._add_counters({"dropped": 1})
 
     def preview(self) -> bytes:
         """The exact JSON the next report will contain if the period ended now (indented)."""
@@ -397,7 +425,8 @@ class Feedback:
                     self._state = self._store.mark_sent(self._state)
             outcome = uploader.send_report(self.queue, path)
             if outcome is Outcome.DROPPED:
-                self._counters["rejected"] += 1
+                with self._lock:
+                    self._add_counters({"rejected": 1})
             elif outcome is Outcome.RETRY:
                 break
         wait = min(POLL_S, max(0.0, self._period_end() - self.clock.now()))

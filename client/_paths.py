@@ -23,6 +23,10 @@ class AppPaths(Value):
         return self.data_dir / "queue"
 
     @property
+    def counters_file(self) -> Path:
+        return self.data_dir / "counters.json"
+
+    @property
     def history_file(self) -> Path:
         return self.data_dir / "history.jsonl"
 

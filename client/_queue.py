@@ -12,6 +12,8 @@ import re
 from pathlib import Path
 from typing import Final
 
+import orjson
+
 from ._files import TMP_PREFIX, private_dir, remove_leftovers, write_atomic
 
 MAX_QUEUED_REPORTS: Final = 400  # more than a year of daily reports
@@ -35,23 +37,30 @@ class ReportQueue:
             return []
         return sorted(p for p in self.folder.iterdir() if _NAME.fullmatch(p.name))
 
-    def put(self, report_id: str, body: bytes) -> int:
-        """Persist a report durably; returns how many older reports were evicted to make room."""
+    def put(self, report_id: str, body: bytes) -> dict[str, int]:
+        """Persist a report durably; evict the oldest beyond the bounds.
+
+        Returns what the evictions must add to the client's counters: one per evicted report,
+        plus the counters those reports carried (so no loss is ever lost from the count).
+        """
         existing = self.pending()
         seq = int(existing[-1].name[:12]) + 1 if existing else 1
         write_atomic(self.folder / f"{seq:012d}-{report_id}.json", body)
         return self._evict()
 
-    def _evict(self) -> int:
+    def _evict(self) -> dict[str, int]:
         files = self.pending()
         sizes = [_size(p) for p in files]
         total = sum(sizes)
-        evicted = 0
+        carried = {"dropped": 0, "evicted": 0, "rejected": 0}
         while files and (len(files) > self.max_reports or total > self.max_bytes):
-            files.pop(0).unlink(missing_ok=True)
+            oldest = files.pop(0)
             total -= sizes.pop(0)
-            evicted += 1
-        return evicted
+            for name, count in _client_counters(oldest).items():
+                carried[name] += count
+            oldest.unlink(missing_ok=True)
+            carried["evicted"] += 1
+        return carried
 
     def read(self, path: Path) -> bytes | None:
         try:
@@ -75,6 +84,14 @@ class ReportQueue:
 def report_id_of(path: Path) -> str:
     match = _NAME.fullmatch(path.name)
     return match.group(2) if match else ""
+
+
+def _client_counters(path: Path) -> dict[str, int]:
+    try:
+        counters = orjson.loads(path.read_bytes()).get("client", {})
+        return {name: int(counters.get(name, 0)) for name in ("dropped", "evicted", "rejected")}
+    except (OSError, ValueError, AttributeError, TypeError):
+        return {}
 
 
 def _size(path: Path) -> int:
