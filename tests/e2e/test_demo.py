@@ -29,12 +29,16 @@ def expected_cell(count: int) -> str:
 
 
 def partition_expectation(counts: Counter[str]) -> dict[str, str]:
-    """Installations per value as the report must print them, with complementary suppression."""
+    """Installations per value as the report must print them. The rows split the active total, so
+    when any row is under k, further rows (smallest first) are hidden until at least two are hidden
+    and the hidden rows together hold at least k installations: no hidden count can be recovered."""
     shown = {value: expected_cell(n) for value, n in counts.items()}
     hidden = [v for v, n in counts.items() if n < K]
     visible = sorted((v for v, n in counts.items() if n >= K), key=lambda v: (counts[v], v))
-    if len(hidden) == 1 and visible:
-        shown[visible[0]] = f"<{K}"
+    while hidden and visible and (len(hidden) < 2 or sum(counts[v] for v in hidden) < K):
+        smallest = visible.pop(0)
+        hidden.append(smallest)
+        shown[smallest] = f"<{K}"
     return shown
 
 
