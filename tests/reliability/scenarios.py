@@ -73,12 +73,15 @@ def _drain(fleet: Fleet, step_s: float, rounds: int = 12) -> None:
             return
 
 
+def _evicted(client: Any) -> set[str]:
+    """Reports an installation evicted, over every process it ran (a restart starts a new list)."""
+    return {rid for answer in client.history for rid in answer.get("evicted", [])}
+
+
 def _fleet_counts(row: Row, fleet: Fleet) -> tuple[set[str], set[str], set[str]]:
     """Built, acknowledged and evicted report ids of a fleet; dropped ones counted by answer."""
     built, acked = fleet.built(), fleet.acked()
-    evicted: set[str] = set()
-    for client in fleet.clients:
-        evicted |= set(client.last.get("evicted", []))
+    evicted = {rid for client in fleet.clients for rid in _evicted(client)}
     for rid, results in fleet.results().items():
         if rid not in acked:
             for result in results:
@@ -93,7 +96,7 @@ def _fleet_counts(row: Row, fleet: Fleet) -> tuple[set[str], set[str], set[str]]
 def long_outage(tmp: Path, long: bool = False) -> Row:
     n, period_h, days, bound = (12, 1, 7, 48) if long else (4, 6, 7, 8)
     periods = days * 24 // period_h
-    row = Row("1. long outage", f"{n} client processes, one report per {period_h} h, queue bound {bound}", f"collector down {days} simulated days (connection refused)")
+    row = Row("1. long outage", f"{n} client processes, one report per {period_h} h, queue bound {bound}", f"collector down {days} simulated days (connection refused); every client restarted mid-outage (half kill -9, half clean exit)")
     collector = Collector(tmp / "collector").start()
     fleet = Fleet(tmp / "fleet", n, collector.url, days_ago(days + 14), period_h * HOUR, bound)
     rng = random.Random(1)
@@ -103,12 +106,23 @@ def long_outage(tmp: Path, long: bool = False) -> Row:
         fleet.all(op="flush", timeout=10)  # delivered while up: these installations have sent before
         assert collector.stop() == 0
         over_bound = 0
-        for _ in range(periods):
+        for step in range(periods):
+            if step == periods // 2:  # the users quit and restart the app mid-outage; half the processes die hard
+                for i, client in enumerate(fleet.clients):
+                    if i % 2:
+                        client.kill()
+                    else:
+                        client.send({"op": "close", "timeout": 5})
+                        client.read()
+                        assert client.proc is not None
+                        client.proc.wait(30)
+                    client.spawn()
+                    client.read()
             fleet.all(op="record", n=rng.randint(1, 5))
             fleet.all(op="advance", s=period_h * HOUR - 60)
             answers = fleet.all(op="flush", timeout=10)
             over_bound += sum(len(a["queued"]) > bound for a in answers)
-        row.check("queues within their bound", over_bound == 0 and all(c.last["max_queue_seen"] <= bound for c in fleet.clients), f"{over_bound} over {bound}")
+        row.check("queues within their bound", over_bound == 0 and all(a["max_queue_seen"] <= bound for c in fleet.clients for a in c.history), f"{over_bound} over {bound}")
         collector.start()
         _drain(fleet, 7 * HOUR)  # past the longest backoff (6 h)
         fleet.close(timeout=10)
@@ -126,7 +140,7 @@ def long_outage(tmp: Path, long: bool = False) -> Row:
     total = len(in_db) + len(evicted) + sum(row.dropped.values()) + len(left)
     row.check("sent = stored + evicted + dropped", len(built) == total, f"sent {len(built)} != stored {len(in_db)} + evicted {len(evicted)} + dropped {sum(row.dropped.values())} + queued {len(left)}")
     reported = evicted_reported(collector.db)
-    local = {c.last["installation_id"]: len(set(c.last["evicted"])) for c in fleet.clients}
+    local = {c.last["installation_id"]: len(_evicted(c) - acked) for c in fleet.clients}
     wrong = {i: (reported.get(i, 0), k) for i, k in local.items() if reported.get(i, 0) != k}
     row.check(
         "evictions reported to the collector",
