@@ -2,7 +2,7 @@
 
 No script, font, stylesheet or image is loaded from anywhere (the favicon is an empty data URL,
 so browsers do not even ask for one). Charts are drawn only from a table's visible cells:
-suppressed cells leave a gap and say "<k", so the page shows exactly what the table shows.
+suppressed cells leave a gap and say "hidden", so the page shows exactly what the table shows.
 """
 
 from __future__ import annotations

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 from ._gateway import Table
 
-COUNT_COLUMNS = ("installations", "reports")  # what a row counts; a suppressed count prints as "<k"
+COUNT_COLUMNS = ("installations", "reports")  # what a row counts; a suppressed count prints as "hidden"
+# Not "<k": a row hidden only to protect another (complementary suppression) may hold more than k.
+HIDDEN: Final = "hidden"
 
 
 def format_cell(value: Any, column: str, k: int) -> str:
-    """A cell as people read it: suppressed installations as "<k", suppressed measures as "–"."""
+    """A cell as people read it: suppressed counts as "hidden", suppressed measures as "–"."""
     if value is None:
-        return f"<{k}" if column in COUNT_COLUMNS else "–"
+        return HIDDEN if column in COUNT_COLUMNS else "–"
     if isinstance(value, float):
         if column.startswith("share"):
             return f"{value * 100:.1f}%"

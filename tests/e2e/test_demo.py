@@ -25,7 +25,7 @@ def printed_table(output: str, title: str) -> dict[str, list[str]]:
 
 
 def expected_cell(count: int) -> str:
-    return str(count) if count >= K else f"<{K}"
+    return str(count) if count >= K else "hidden"
 
 
 def partition_expectation(counts: Counter[str]) -> dict[str, str]:
@@ -38,7 +38,7 @@ def partition_expectation(counts: Counter[str]) -> dict[str, str]:
     while hidden and visible and (len(hidden) < 2 or sum(counts[v] for v in hidden) < K):
         smallest = visible.pop(0)
         hidden.append(smallest)
-        shown[smallest] = f"<{K}"
+        shown[smallest] = "hidden"
     return shown
 
 
@@ -84,7 +84,7 @@ def test_the_demo_report_matches_ground_truth_computed_from_the_fleet_plan(demo:
             assert per_active == f"{uses[metric] / active:.2f}", metric
         else:
             assert share == "–" and per_active == "–"
-    ranked = [name for name, cells in features.items() if cells[0] != f"<{K}"]
+    ranked = [name for name, cells in features.items() if cells[0] != "hidden"]
     assert ranked == sorted(ranked, key=lambda m: (-users[m], -uses[m], m))
 
     os_rows = printed_table(output, "Operating systems")
