@@ -27,7 +27,7 @@ class Config:
     token: str = ""
     max_body_bytes: int = 1 << 20  # compressed and decompressed
     batch_max_reports: int = 512  # group commit: at most this many reports per transaction
-    batch_max_wait_ms: float = 5.0  # and at most this long after the first report of a batch
+    batch_max_wait_ms: float = 2.0  # and at most this long after the first report of a batch (commits overlap parsing)
     max_pending_reports: int = 4096  # write queue bound; beyond it ingest answers 503 with Retry-After
     max_requests_in_flight: int = 512  # bodies being read or checked at once; bounds memory
     retry_after_s: int = 5

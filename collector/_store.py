@@ -34,6 +34,7 @@ from ._seen import SeenIds
 log = logging.getLogger("optin.collector")
 
 REJECTION_FLUSH_S: Final = 5.0  # rejection counts reach the database at most this late
+NAP_S: Final = 0.0005  # while collecting a batch, look at the queue this often
 REOPEN_S: Final = 1.0  # while the database cannot be opened (locked by another process), try again this often
 
 
@@ -255,20 +256,24 @@ class Store:
                 alone = first
             elif first is not None:
                 batch.append(first)
+                # Collect for at most batch_wait_s by short naps and non-blocking takes: a report
+                # queued meanwhile does not wake this thread (and take the GIL) once per report.
                 deadline = time.monotonic() + self.batch_wait_s
-                while len(batch) < self.batch_max:
-                    remaining = deadline - time.monotonic()
+                while len(batch) < self.batch_max and not stop and alone is None:
                     try:
-                        job = self._jobs.get(timeout=remaining) if remaining > 0 else self._jobs.get_nowait()
+                        job = self._jobs.get_nowait()
                     except queue.Empty:
-                        break
+                        remaining = deadline - time.monotonic()
+                        if remaining <= 0:
+                            break
+                        time.sleep(min(remaining, NAP_S))
+                        continue
                     if job is None:
                         stop = True
-                        break
-                    if job.kind == "call":
+                    elif job.kind == "call":
                         alone = job
-                        break
-                    batch.append(job)
+                    else:
+                        batch.append(job)
             if batch:
                 self._commit(batch)
             if alone is not None:
