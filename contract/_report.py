@@ -109,25 +109,28 @@ def _vouch(obj: Any, body: bytes) -> bool:
     a key's separator or a character of a string, so the body's colons minus the strings'
     colons is the number of keys written; if the parsed objects hold fewer, a key was repeated.
     """
-    keys = string_colons = 0
+    if type(obj) is not dict and type(obj) is not list:
+        obj = [obj]  # a bare scalar: walk it like the one item of a list (orjson decodes only exact types)
     stack: list[tuple[Any, int]] = [(obj, 1)]
+    keys = string_colons = 0
     while stack:
         node, depth = stack.pop()
-        if isinstance(node, dict):
-            if depth > MAX_JSON_DEPTH or len(node) > MAX_JSON_WIDTH:
-                return False
+        if depth > MAX_JSON_DEPTH or len(node) > MAX_JSON_WIDTH:
+            return False
+        if type(node) is dict:
             keys += len(node)
-            for key, value in node.items():
-                string_colons += key.count(":")
+            string_colons += "".join(node).count(":")
+            values = node.values()
+        else:
+            values = node
+        for value in values:
+            kind = type(value)
+            if kind is dict or kind is list:
                 stack.append((value, depth + 1))
-        elif isinstance(node, list):
-            if depth > MAX_JSON_DEPTH or len(node) > MAX_JSON_WIDTH:
-                return False
-            stack.extend((value, depth + 1) for value in node)
-        elif isinstance(node, str):
-            string_colons += node.count(":")
-        elif isinstance(node, float) and not -(2.0**63) < node < 2.0**63:
-            return False  # orjson reads integers beyond 64 bits as floats; Python's json keeps them exact
+            elif kind is str:
+                string_colons += value.count(":")
+            elif kind is float and not -(2.0**63) < value < 2.0**63:
+                return False  # orjson reads integers beyond 64 bits as floats; Python's json keeps them exact
     return body.count(b":") == keys + string_colons
 
 
@@ -220,14 +223,17 @@ def _uuid(value: Any, path: str, version4: bool) -> str:
 def check_value(metric: Metric, value: Any, path: str) -> Value:
     """Check one value against its declaration; returns it or raises ReportError (422)."""
     kind = metric.kind
+    # `type(x) is int` is the fast path for the common case (an exact, in-range integer); anything
+    # else goes through _int, which decides and names the field.
     if kind is Kind.COUNTER:
         if not metric.labels:
-            return _int(value, path, 0, metric.max)
+            return value if type(value) is int and 0 <= value <= metric.max else _int(value, path, 0, metric.max)
         counts = _obj(value, path)
         for label, count in counts.items():
             if label not in metric.labels:
                 raise ReportError("value_not_allowed", _join(path, "<label>"), detail="label not in the declared set")
-            _int(count, _join(path, label), 0, metric.max)
+            if type(count) is not int or not 0 <= count <= metric.max:
+                _int(count, _join(path, label), 0, metric.max)
         return counts
     if kind is Kind.BOOLEAN:
         if not isinstance(value, bool):
@@ -251,7 +257,8 @@ def check_value(metric: Metric, value: Any, path: str) -> Value:
     if len(value) != len(metric.buckets) + 1:
         raise ReportError("out_of_bounds", path, detail=f"expected {len(metric.buckets) + 1} bucket counts")
     for index, count in enumerate(value):
-        _int(count, f"{path}[{index}]", 0, MAX_COUNTER)
+        if type(count) is not int or not 0 <= count <= MAX_COUNTER:
+            _int(count, f"{path}[{index}]", 0, MAX_COUNTER)
     return value
 
 
