@@ -442,3 +442,23 @@ def test_the_console_script_runs_the_collector() -> None:
     script = Path(sys.executable).with_name("optin-collector")
     done = subprocess.run([str(script), "--help"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and "--snapshot-dir" in done.stdout and "--token" not in done.stdout.replace("--token-file", "")
+
+
+def test_numbered_migrations_bring_a_version_1_database_forward_keeping_its_rows(tmp_path: Path, registry: Registry) -> None:
+    from optin.collector._migrations import MIGRATIONS
+    from optin.contract import SCHEMA_V1
+
+    db = tmp_path / "db" / "o.duckdb"
+    db.parent.mkdir()
+    con = duckdb.connect(str(db))
+    con.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+    for statement in SCHEMA_V1:
+        con.execute(statement)
+    con.execute("INSERT INTO schema_version VALUES (1)")
+    con.execute("INSERT INTO installations VALUES (7, ?)", [str(uuid.uuid4())])
+    con.execute("INSERT INTO reports VALUES (41, ?, 7, 1, 1, 1, DATE '2026-01-01', 86400, 0, 0, 0)", [str(uuid.uuid4())])
+    con.close()
+    with CollectorThread(Config(db=db, port=0)) as running:
+        assert post_json(running.url, make_report(registry))[0] == 202
+    assert _rows(db, "SELECT max(version) FROM schema_version") == [(len(MIGRATIONS),)]
+    assert _rows(db, "SELECT report_key, inst_key FROM reports ORDER BY report_key") == [(41, 7), (42, 8)]  # kept, and keys go on after them
