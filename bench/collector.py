@@ -170,6 +170,12 @@ def start(cmd: list[str], log: Path) -> tuple[subprocess.Popen[bytes], int]:
     raise RuntimeError("server did not start")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and all its threads so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def stop(proc: subprocess.Popen[bytes]) -> None:
     proc.send_signal(signal.SIGTERM)
     try:
@@ -218,6 +224,8 @@ def ingest(folder: Path, registry: Registry, args: argparse.Namespace) -> dict[s
     db = folder / "ingest" / "optin.duckdb"
     collector_proc, collector_port = start([sys.executable, "-m", "optin.collector", "--db", str(db), "--host", "127.0.0.1", "--port", "0"], folder / "collector.log")
     rates: dict[str, list[float]] = {"collector": [], "bare": []}
+    cpu: dict[str, list[float]] = {"collector": [], "bare": []}  # server CPU seconds per answered request
+    pids = {"bare": bare_proc.pid, "collector": collector_proc.pid}
     answered: dict[int, int] = {}
     try:
         for port in (bare_port, collector_port):  # warm both (connections, caches, first DuckDB blocks)
@@ -227,8 +235,10 @@ def ingest(folder: Path, registry: Registry, args: argparse.Namespace) -> dict[s
                     answered[status] = answered.get(status, 0) + count
         for _ in range(args.rounds):  # interleaved, so drift on a shared machine hits both
             for name, port in (("bare", bare_port), ("collector", collector_port)):
+                before = cpu_seconds(pids[name])
                 rate, statuses = run_wrk(port, wrk_script(folder, templates, args.installations), args.seconds, args.connections, args.wrk_threads)
                 rates[name].append(rate)
+                cpu[name].append((cpu_seconds(pids[name]) - before) / max(1, sum(statuses.values())))
                 if name == "collector":
                     for status, count in statuses.items():
                         answered[status] = answered.get(status, 0) + count
@@ -246,6 +256,7 @@ def ingest(folder: Path, registry: Registry, args: argparse.Namespace) -> dict[s
         "collector_rps": statistics.median(rates["collector"]),
         "bare_rps": statistics.median(rates["bare"]),
         "rates": rates,
+        "cpu_us": {name: statistics.median(values) * 1e6 for name, values in cpu.items()},
         "answered": answered,
         "stored_reports": stored[0],
         "distinct_ids": stored[1],
@@ -358,6 +369,7 @@ def main() -> None:
     print(f"{'  the ingest run database (small, overhead)':<44}{small:>14,.0f}{i['gzip_bytes']:>14,.0f}{small / i['gzip_bytes']:>8.2f}x")
     print()
     print(f"ingest runs, reports/s: collector {[round(r) for r in i['rates']['collector']]}, bare {[round(r) for r in i['rates']['bare']]}")
+    print(f"server CPU per answered report (all threads): collector {i['cpu_us']['collector']:.0f} us, bare {i['cpu_us']['bare']:.0f} us ({i['cpu_us']['bare'] / i['cpu_us']['collector']:.2f}x); load average {os.getloadavg()[0]:.1f}")
     print(f"collector answered 202 to {accepted:,} requests (other answers: {non_202 or 'none'}); database holds {i['stored_reports']:,} reports, {i['distinct_ids']:,} distinct ids, {i['db_bytes']:,} bytes after shutdown")
     print(f"write path: {w['reports']:,} reports = {w['rows']:,} value rows through Store (batches of {args.batch}) in {w['ours_s']:.2f}s; raw Arrow insert of the same rows: {w['bulk_s']:.2f}s in one transaction, {w['batched_s']:.2f}s in batches")
     print(f"stored size: {w['sizes'][0]:,} bytes after {w['reports'] // 2:,} reports, {w['sizes'][1]:,} bytes after {w['reports']:,} (checkpointed database file)")
