@@ -36,7 +36,8 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from optin.contract import SCHEMA_V1, Registry, Report, bundled_registry, check_report
+from optin.collector._migrations import migrate
+from optin.contract import Registry, Report, bundled_registry, check_report
 
 READY = re.compile(rb'"event":"ready","port":(\d+)')
 RID, IID = "@RID@", "@IID@"  # placeholders wrk fills in per request
@@ -302,8 +303,7 @@ def write_path(folder: Path, registry: Registry, reports: int, batch: int) -> di
     def raw(batches: int) -> float:
         path = folder / f"raw-{batches}.duckdb"
         con = duckdb.connect(str(path))
-        for statement in SCHEMA_V1:
-            con.execute(statement)
+        migrate(con)  # the same tables as the collector's, at the same schema version
         for name in ("apps", "app_versions", "metrics", "labels"):
             con.register("_t", tables[name])
             con.execute(f"INSERT INTO {name} SELECT * FROM _t")
