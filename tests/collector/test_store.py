@@ -462,3 +462,26 @@ def test_numbered_migrations_bring_a_version_1_database_forward_keeping_its_rows
         assert post_json(running.url, make_report(registry))[0] == 202
     assert _rows(db, "SELECT max(version) FROM schema_version") == [(len(MIGRATIONS),)]
     assert _rows(db, "SELECT report_key, inst_key FROM reports ORDER BY report_key") == [(41, 7), (42, 8)]  # kept, and keys go on after them
+
+
+def test_analysis_reads_a_snapshot_and_answers_as_the_live_endpoint_does(tmp_path: Path, registry: Registry) -> None:
+    from optin.analysis import QUESTIONS, Gateway, day_range, open_snapshot, table_to_dict
+    from optin.analysis import Window as AnalysisWindow
+
+    snapshots = tmp_path / "snapshots"
+    config = Config(db=tmp_path / "db" / "o.duckdb", port=0, token=TOKEN, snapshot_dir=snapshots, maintenance_interval_s=3600)
+    rng = random.Random(9)
+    with CollectorThread(config) as running:
+        for _ in range(40):
+            assert post_json(running.url, make_report(registry, _random_metrics(registry, rng)))[0] == 202
+        assert request(running.url, "POST", "/v1/snapshots", b"", AUTH)[0] == 200
+        live = {q: json.loads(request(running.url, "GET", f"/v1/aggregates/{q}?app=millwright", b"", AUTH)[2]) for q in ("features", "os")}
+    con = open_snapshot(snapshots)
+    try:
+        days = day_range(con, "millwright")
+        assert days is not None
+        for question, answer in live.items():
+            offline = table_to_dict(QUESTIONS[question](Gateway(con), AnalysisWindow("millwright", *days)))
+            assert offline == {k: v for k, v in answer.items() if k != "question"}
+    finally:
+        con.close()
