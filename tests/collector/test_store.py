@@ -235,6 +235,10 @@ def test_a_snapshot_is_parquet_partitioned_by_day_without_installation_ids(tmp_p
         assert request(running.url, "POST", "/v1/snapshots", b"", AUTH)[0] == 200
         assert con.execute(f"SELECT count(*) FROM read_parquet('{snapshots}/reports/*/*.parquet')").fetchone() == (13,)
         assert [p.name for p in snapshots.parent.iterdir()] == ["snapshots"]
+    import pyarrow.parquet as pq  # another engine than DuckDB reads the same files
+
+    reports = pq.read_table(snapshots / "reports", partitioning="hive")
+    assert reports.num_rows == 13 and "day" in reports.column_names
 
 
 def _live_count(running: CollectorThread) -> int:
