@@ -9,7 +9,6 @@ checks that both give the same rows for every kind.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Final
 
 from optin.contract import Kind, Registry, Value
 
@@ -71,5 +70,3 @@ class ValueEncoder:
                         metric_keys.append(metric_key)
                         label_keys.append(bucket)
                         values.append(count)
-
-KINDS: Final = (_PLAIN, _LABELLED, _BOOLEAN, _INDEXED, _HISTOGRAM)
