@@ -29,6 +29,7 @@ from optin.contract import Registry, Report, label_names
 
 from ._encode import ValueEncoder
 from ._migrations import migrate
+from ._retention import roll_up
 from ._seen import SeenIds
 
 log = logging.getLogger("optin.collector")
@@ -351,24 +352,8 @@ class Store:
         _resolve(job, result)
 
     def _retain(self, con: duckdb.DuckDBPyConnection, cutoff: dt.date) -> int:
-        row = con.execute("SELECT count(*) FROM reports WHERE day < ?", [cutoff]).fetchone()
-        removed = int(row[0]) if row else 0
-        if not removed:
-            return 0
-        # Per day, app version, metric and label: how many installations and how much. Rows of a
-        # day rolled up in two runs (a late report) add up; installations then count per run.
-        con.execute(
-            """INSERT INTO daily_rollup
-               SELECT r.day, r.app_key, r.version_key, v.metric_key, v.label_key, count(DISTINCT r.inst_key), sum(v.value)
-               FROM report_values v JOIN reports r ON r.report_key = v.report_key
-               WHERE r.day < ? GROUP BY ALL""",
-            [cutoff],
-        )
-        con.execute("DELETE FROM report_values WHERE report_key IN (SELECT report_key FROM reports WHERE day < ?)", [cutoff])
-        con.execute("DELETE FROM reports WHERE day < ?", [cutoff])
-        # An installation with no raw rows left is forgotten: its UUID is no longer needed for anything.
-        gone = con.execute("DELETE FROM installations WHERE inst_key NOT IN (SELECT DISTINCT inst_key FROM reports) RETURNING CAST(installation_id AS VARCHAR)").fetchall()
-        for (installation_id,) in gone:
+        removed, gone = roll_up(con, cutoff)
+        for installation_id in gone:
             self._inst_keys.pop(installation_id, None)
         return removed
 
