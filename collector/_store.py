@@ -539,20 +539,4 @@ def _settle(settled: list[tuple[asyncio.Future[object], object]]) -> None:
 
 
 def _resolve(job: _Job, result: object) -> None:
-    if job.loop is None or job.future is None:
-        return
-    future = job.future
-
-    def settle() -> None:
-        if future.done():
-            return
-        if isinstance(result, BaseException):
-            future.set_exception(result)
-        else:
-            future.set_result(result)
-
-    try:
-        job.loop.call_soon_threadsafe(settle)
-    except RuntimeError:
-        pass  # the loop is closed: the request is gone, what was committed stays committed
-
+    _resolve_all([(job, result)])
