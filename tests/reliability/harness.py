@@ -431,10 +431,12 @@ class Ledger:
     no_answer: int = 0
     shed_without_retry_after: int = 0
     latencies: list[float] = field(default_factory=list)
+    refused: Counter[str] = field(default_factory=Counter)  # permanent answers (4xx but 408/429), "status reason"
+    refused_ids: set[str] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def new(self, registry: Registry) -> str:
-        doc = make_report(registry, METRICS, installation_id=str(uuid.uuid4()))
+    def new(self, registry: Registry, metrics: dict[str, Any] | None = None) -> str:
+        doc = make_report(registry, metrics or METRICS, installation_id=str(uuid.uuid4()))
         with self.lock:
             self.bodies[doc["report_id"]] = json.dumps(doc).encode()
         return str(doc["report_id"])
@@ -510,7 +512,7 @@ class Load:
                 t0 = time.monotonic()
                 try:
                     async with session.post(self.url + "/v1/reports", data=body, headers={"Content-Type": "application/json"}) as answer:
-                        await answer.read()
+                        text = await answer.read()
                         status, retry_after = answer.status, answer.headers.get("Retry-After")
                 except (aiohttp.ClientError, asyncio.TimeoutError, OSError):
                     with self.ledger.lock:
@@ -525,6 +527,10 @@ class Load:
                         self.ledger.acked.add(rid)
                     if status in (429, 503) and not retry_after:
                         self.ledger.shed_without_retry_after += 1
+                    if 400 <= status < 500 and status not in (408, 429):
+                        reason = json.loads(text).get("error", "") if text.startswith(b"{") else ""
+                        self.ledger.refused[f"{status} {reason}".strip()] += 1
+                        self.ledger.refused_ids.add(rid)
                 if status in (429, 503) and self.retry:
                     wait = float(retry_after) if retry_after and retry_after.isdigit() else 1.0
                     await asyncio.sleep(min(wait * self.retry_scale, 5.0) * random.uniform(0.5, 1.0))
@@ -588,7 +594,7 @@ class Sampler:
 
     def peak(self, index: int, since: float = 0.0, until: float = float("inf")) -> int:
         values = [s[index] for s in self.samples if since <= s[0] <= until]
-        return max(values) if values else 0
+        return int(max(values)) if values else 0
 
 
 MIB = 1 << 20

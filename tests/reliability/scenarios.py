@@ -155,16 +155,22 @@ def long_outage(tmp: Path, long: bool = False) -> Row:
 
 
 def overload(tmp: Path, long: bool = False) -> Row:
-    count, conns = (20000, 256) if long else (1500, 128)
-    flags = ("--max-pending-reports", "16", "--max-requests-in-flight", "48", "--batch-max-reports", "16", "--retry-after-s", "1")
-    row = Row("2. overload", f"burst of {count} reports on {conns} connections + 3 client processes with a backlog", "in-flight limit 48, write queue 16")
+    count, conns = (20000, 256) if long else (3000, 128)
+    flags = ("--max-pending-reports", "16", "--max-requests-in-flight", "32", "--batch-max-reports", "16", "--retry-after-s", "1")
+    row = Row("2. overload", f"burst of {count} reports (and 2% bad ones) on {conns} connections + 3 client processes with a backlog", "in-flight limit 32, write queue 16")
     collector = Collector(tmp / "collector", *flags)
     fleet = Fleet(tmp / "fleet", 3, collector.url, days_ago(10), 2 * HOUR, 50)  # collector not up yet: they queue
     ledger = Ledger()
     registry = _registry()
     ids = [ledger.new(registry) for _ in range(count)]
+    bad = {  # what a client with an outdated or broken registry might send: refused for good, counted by reason
+        "undeclared_metric": [ledger.new(registry, {"toolpath.unknown_tool": 1}) for _ in range(count // 100)],
+        "wrong_type": [ledger.new(registry, {"toolpath.pocket": True}) for _ in range(count // 100)],
+    }
+    ids += [rid for group in bad.values() for rid in group]
+    random.Random(2).shuffle(ids)
     try:
-        for _ in range(12):
+        for _ in range(30):  # a backlog of 30 reports each, so they are sending all through the burst
             fleet.all(op="record", n=2)
             fleet.all(op="advance", s=2 * HOUR)
             fleet.all(op="flush", timeout=10)
@@ -180,8 +186,8 @@ def overload(tmp: Path, long: bool = False) -> Row:
             before = fleet.all(op="advance", s=60)  # a minute of the clients' time per pass
             after = fleet.all(op="flush", timeout=10)
             for b, a in zip(before, after):
-                shed = [rid for rid, rs in a["results"].items() if len(rs) > len(b["results"].get(rid, [])) and rs[-1] in ("answered 429", "answered 503")]
-                if shed:
+                shed_now = [rid for rid, rs in a["results"].items() if len(rs) > len(b["results"].get(rid, [])) and rs[-1] in ("answered 429", "answered 503")]
+                if shed_now:
                     again = fleet.clients[after.index(a)]
                     again.send({"op": "flush", "timeout": 10})
                     c = again.read()
@@ -192,6 +198,7 @@ def overload(tmp: Path, long: bool = False) -> Row:
         sampler.stop()
         _drain(fleet, 7 * HOUR)
         fleet.close(timeout=10)
+        metrics = collector.metrics()
         peak = sampler.peak(1)
         row.load += f"; RSS {base_rss // MIB} MiB at start, peak {peak // MIB} MiB"
     finally:
@@ -209,7 +216,18 @@ def overload(tmp: Path, long: bool = False) -> Row:
     row.check(f"memory growth under {OVERLOAD_RSS_GROWTH // MIB} MiB", peak - base_rss < OVERLOAD_RSS_GROWTH, f"grew {(peak - base_rss) // MIB} MiB")
     exactly_once(row, acked, sent, in_db)
     row.check("clients back off (no attempt before Retry-After)", bool(backed_off) and all(backed_off), f"{backed_off.count(False)} immediate retries after a shed answer")
-    row.check("backlog drained", set(in_db) == sent and not fleet.queued(), f"{len(sent - set(in_db))} of {len(sent)} never stored")
+    row.dropped.update(ledger.refused)
+    counted = {reason: int(metrics.get(f'optin_requests_rejected_total{{reason="{reason}"}}', 0)) for reason in bad}
+    row.check(
+        "bad reports refused for good and counted by reason, under overload",
+        all(ledger.refused[f"422 {reason}"] == len(ids_) == counted[reason] for reason, ids_ in bad.items()) and not (ledger.refused_ids & set(in_db)),
+        f"refused {dict(ledger.refused)}, collector counted {counted}, sent {({k: len(v) for k, v in bad.items()})}",
+    )
+    row.check(
+        "backlog drained: sent = stored + dropped",
+        set(in_db) == sent - ledger.refused_ids and not fleet.queued() and len(sent) == len(in_db) + sum(row.dropped.values()),
+        f"{len(sent - ledger.refused_ids - set(in_db))} of {len(sent)} never stored; {len(sent)} sent, {len(in_db)} stored, {sum(row.dropped.values())} dropped",
+    )
     _privacy(row, collector, (str(tmp / "fleet"),))
     return row
 
@@ -373,6 +391,9 @@ def db_locked(tmp: Path, long: bool = False) -> Row:
             row.check("opens the database by itself once the lock is gone", False, "the process had exited; an operator must restart it")
             collector.start()
             _send_until(collector, ledger, registry, set(), 10)
+        refused = sorted(ledger.sent - ledger.acked)
+        Load(collector.url, ledger, refused, concurrency=4, retry=True, retry_scale=0.1, deadline_s=60).start().join(90)  # clients retry
+        row.faults += f"; {len(refused)} answered 503 and retried"
     finally:
         if holder.poll() is None:
             holder.kill()
@@ -380,8 +401,8 @@ def db_locked(tmp: Path, long: bool = False) -> Row:
     row.check("clean shutdown", code == 0, f"exit {code}")
     in_db = stored(collector.db)
     row.sent, row.acked, row.stored = len(ledger.sent), len(ledger.acked), len(in_db)
-    row.dropped.update({"answered 503 (retried by clients)": ledger.statuses[503]} if ledger.statuses[503] else {})
     exactly_once(row, ledger.acked, ledger.sent, in_db)
+    row.check("every refused report stored after its retry", set(in_db) == ledger.sent, f"{len(ledger.sent - set(in_db))} missing")
     _privacy(row, collector)
     return row
 
