@@ -69,9 +69,9 @@ def tls_server(tmp_path: Path) -> Iterator[tuple[int, Path, list[bytes]]]:
         await site.start()
         return int(runner.addresses[0][1])
 
-    port = asyncio.run_coroutine_threadsafe(start(), loop).result(10)
+    port = asyncio.run_coroutine_threadsafe(start(), loop).result(60)
     yield port, cert, bodies
-    asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
+    asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(60)
     loop.call_soon_threadsafe(loop.stop)
     thread.join(10)
 
