@@ -185,10 +185,9 @@ def overload(tmp: Path, long: bool = False) -> Row:
         while not load.done:
             before = fleet.all(op="advance", s=60)  # a minute of the clients' time per pass
             after = fleet.all(op="flush", timeout=10)
-            for b, a in zip(before, after):
+            for again, b, a in zip(fleet.clients, before, after):
                 shed_now = [rid for rid, rs in a["results"].items() if len(rs) > len(b["results"].get(rid, [])) and rs[-1] in ("answered 429", "answered 503")]
                 if shed_now:
-                    again = fleet.clients[after.index(a)]
                     again.send({"op": "flush", "timeout": 10})
                     c = again.read()
                     backed_off.append(sum(map(len, c["results"].values())) == sum(map(len, a["results"].values())))
@@ -236,7 +235,7 @@ def overload(tmp: Path, long: bool = False) -> Row:
 
 
 def crash_restart(tmp: Path, long: bool = False) -> Row:
-    rounds, count = (12, 6000) if long else (3, 900)
+    rounds, count = (12, 6000) if long else (5, 1200)
     seed = random.randrange(1 << 30)
     rng = random.Random(seed)
     flags = ("--batch-max-reports", "8", "--batch-max-wait-ms", "3")
