@@ -342,10 +342,19 @@ def disk_full(tmp: Path, long: bool = False) -> Row:
             refusals += _disk_full_cycle(row, collector, ledger, registry, f" (cycle {cycle + 1})" if cycle else "")
         retry = Load(collector.url, ledger, sorted(ledger.sent - ledger.acked), concurrency=16, retry=True, retry_scale=0.1, deadline_s=60).start()
         retry.join(90)  # clients retry what was refused
-        row.faults += f"; {refusals} answered 503"
+        row.faults += f"; {refusals} answered 503; full again during the shutdown checkpoint"
+        # The database file may not grow: the final checkpoint fails, the WAL must keep what was committed.
+        hard = resource.prlimit(collector.pid, resource.RLIMIT_FSIZE)[1]
+        resource.prlimit(collector.pid, resource.RLIMIT_FSIZE, (collector.db.stat().st_size, hard))
     finally:
         code = collector.stop()
-    row.check("clean shutdown", code == 0, f"exit {code}")
+    row.check("clean shutdown with the disk full", code == 0, f"exit {code}")
+    wal = collector.db.with_name("optin.duckdb.wal")
+    row.check("the final checkpoint failed, the WAL kept the data (fault injected)", wal.exists() and wal.stat().st_size > 0, "no WAL left: the checkpoint did not fail")
+    collector.start()
+    health, _ = collector.get("/healthz")
+    code = collector.stop()
+    row.check("restarts healthy after a failed final checkpoint", health == 200 and code == 0, f"/healthz {health}, exit {code}")
     in_db = stored(collector.db)
     row.sent, row.acked, row.stored = len(ledger.sent), len(ledger.acked), len(in_db)
     exactly_once(row, ledger.acked, ledger.sent, in_db)
