@@ -108,7 +108,11 @@ def main(argv: list[str] | None = None) -> None:
     os.umask(0o077)  # every file this process creates (database, WAL, snapshots) is private: 0600 / 0700
     if argv[:1] == ["snapshot"]:
         raise SystemExit(snapshot(argv[1:]))
-    config = config_from(parse_args(argv))
+    try:
+        config = config_from(parse_args(argv))
+    except ValueError as error:  # a setting out of range: say which, and do not start
+        print(f"optin-collector: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
     configure(config.log_level)
     try:
         asyncio.run(serve(config))

@@ -11,6 +11,7 @@ from typing import Any, Final
 import platformdirs
 
 ENV_PREFIX: Final = "OPTIN_COLLECTOR_"
+MIN_AGGREGATE_K: Final = 10  # the analysis gateway's floor; refusing less at start beats a 500 per request
 
 
 def default_db_path() -> Path:
@@ -77,4 +78,6 @@ def load_config(file: Path | None = None, environ: dict[str, str] | None = None,
     config = replace(Config(), **{k: _coerce(k, v) for k, v in values.items()})
     if not config.token and config.token_file is not None:
         config = replace(config, token=config.token_file.read_text(encoding="utf-8").strip())
+    if config.aggregate_k < MIN_AGGREGATE_K:
+        raise ValueError(f"aggregate_k must be at least {MIN_AGGREGATE_K}: smaller groups are never shown")
     return config

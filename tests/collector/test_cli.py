@@ -32,3 +32,17 @@ def test_the_collector_starts_serves_health_and_openapi_and_answers_202_and_422(
     assert '"event":"stopped"' in log
     assert running.db.stat().st_mode & 0o777 == 0o600
     assert running.db.parent.stat().st_mode & 0o777 == 0o700
+
+
+def test_an_aggregate_k_below_ten_is_refused_at_start_naming_the_setting(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "optin.collector", "--db", str(tmp_path / "x.duckdb"), "--port", "0", "--aggregate-k", "3"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2 and "aggregate_k must be at least 10" in result.stderr
+    assert not (tmp_path / "x.duckdb").exists()
