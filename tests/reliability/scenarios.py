@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 import resource
+import socket
 import subprocess
 import sys
 import threading
@@ -154,10 +155,36 @@ def long_outage(tmp: Path, long: bool = False) -> Row:
 # --- 2. overload --------------------------------------------------------------------------------------
 
 
+def _hold_slots(collector: Collector, ledger: Ledger, registry: Registry, n: int) -> list[tuple[socket.socket, str, bytes]]:
+    """Open ``n`` uploads that stop after a few bytes of their body: every in-flight slot is taken."""
+    held = []
+    for _ in range(n):
+        rid = ledger.new(registry)
+        body = ledger.bodies[rid]
+        sock = socket.create_connection(("127.0.0.1", collector.port), timeout=30)
+        head = f"POST /v1/reports HTTP/1.1\r\nHost: collector\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        sock.sendall(head.encode() + body[:8])
+        held.append((sock, rid, body))
+    return held
+
+
+def _release_slots(held: list[tuple[socket.socket, str, bytes]], ledger: Ledger) -> None:
+    """Send the rest of each held body and read its answer (202: acknowledged)."""
+    for sock, rid, body in held:
+        sock.sendall(body[8:])
+    for sock, rid, body in held:
+        with sock, sock.makefile("rb") as answer:
+            status = int(answer.readline().split()[1])
+        with ledger.lock:
+            ledger.statuses[status] += 1
+            if status in (200, 202):
+                ledger.acked.add(rid)
+
+
 def overload(tmp: Path, long: bool = False) -> Row:
     count, conns = (20000, 256) if long else (3000, 128)
     flags = ("--max-pending-reports", "16", "--max-requests-in-flight", "32", "--batch-max-reports", "16", "--retry-after-s", "1")
-    row = Row("2. overload", f"burst of {count} reports (and 2% bad ones) on {conns} connections + 3 client processes with a backlog", "in-flight limit 32, write queue 16")
+    row = Row("2. overload", f"burst of {count} reports (and 2% bad ones) on {conns} connections + 3 client processes with a backlog", "every in-flight slot held by unfinished uploads, then in-flight limit 32, write queue 16")
     collector = Collector(tmp / "collector", *flags)
     fleet = Fleet(tmp / "fleet", 3, collector.url, days_ago(10), 2 * HOUR, 50)  # collector not up yet: they queue
     ledger = Ledger()
@@ -175,6 +202,18 @@ def overload(tmp: Path, long: bool = False) -> Row:
             fleet.all(op="advance", s=2 * HOUR)
             fleet.all(op="flush", timeout=10)
         collector.start()
+        # Every in-flight slot held by an unfinished upload: each client's next attempt is shed for sure.
+        held = _hold_slots(collector, ledger, registry, 32)
+        poll(lambda: collector.metrics().get("optin_requests_in_flight") == 32, 10)
+        before = fleet.all(op="advance", s=7 * HOUR)  # past the backoff from the refused connections
+        shed_first = fleet.all(op="flush", timeout=10)
+        again = fleet.all(op="flush", timeout=10)  # no clock movement: Retry-After has not passed
+        _release_slots(held, ledger)
+        ids += [rid for _, rid, _ in held if rid not in ledger.acked]  # released all at once, some were shed: retried in the burst
+        attempts = [sum(map(len, a["results"].values())) for a in (*before, *shed_first, *again)]
+        k = len(fleet.clients)
+        was_shed = [any(rs[-1] in ("answered 429", "answered 503") for rid, rs in a["results"].items() if len(rs) > len(b["results"].get(rid, []))) for b, a in zip(before, shed_first)]
+        quiet = [attempts[k + i] == attempts[2 * k + i] for i in range(k)]
         sampler = Sampler(collector.pid, collector.db.with_name("optin.duckdb.wal"), 0.05).start()
         poll(lambda: len(sampler.samples) > 0, 5)
         base_rss = sampler.samples[0][1]
@@ -214,7 +253,8 @@ def overload(tmp: Path, long: bool = False) -> Row:
     row.check("every shed answer has Retry-After", ledger.shed_without_retry_after == 0, f"{ledger.shed_without_retry_after} without")
     row.check(f"memory growth under {OVERLOAD_RSS_GROWTH // MIB} MiB", peak - base_rss < OVERLOAD_RSS_GROWTH, f"grew {(peak - base_rss) // MIB} MiB")
     exactly_once(row, acked, sent, in_db)
-    row.check("clients back off (no attempt before Retry-After)", bool(backed_off) and all(backed_off), f"{backed_off.count(False)} immediate retries after a shed answer")
+    row.check("clients shed while every slot is held", all(was_shed), f"{was_shed.count(False)} of {len(was_shed)} clients were not answered 429/503")
+    row.check("clients back off (no attempt before Retry-After)", all(quiet) and all(backed_off), f"{quiet.count(False)} clients retried at once after the held-slot 429, {backed_off.count(False)} after a shed answer in the burst")
     row.dropped.update(ledger.refused)
     counted = {reason: int(metrics.get(f'optin_requests_rejected_total{{reason="{reason}"}}', 0)) for reason in bad}
     row.check(
