@@ -348,6 +348,15 @@ def _send_until(collector: Collector, ledger: Ledger, registry: Registry, want: 
     return answers
 
 
+def _settle(row: Row, collector: Collector, ledger: Ledger) -> None:
+    """The end of a scenario whose clients retry until stored: counts, invariants, privacy."""
+    in_db = stored(collector.db)
+    row.sent, row.acked, row.stored = len(ledger.sent), len(ledger.acked), len(in_db)
+    exactly_once(row, ledger.acked, ledger.sent, in_db)
+    row.check("every refused report stored after its retry", set(in_db) == ledger.sent, f"{len(ledger.sent - set(in_db))} missing")
+    _privacy(row, collector)
+
+
 def _disk_full_cycle(row: Row, collector: Collector, ledger: Ledger, registry: Registry, cycle: str) -> int:
     """Fill the "disk" (a file-size limit on the running collector), check it refuses and recovers."""
     wal = collector.db.with_name("optin.duckdb.wal")
@@ -395,11 +404,7 @@ def disk_full(tmp: Path, long: bool = False) -> Row:
     health, _ = collector.get("/healthz")
     code = collector.stop()
     row.check("restarts healthy after a failed final checkpoint", health == 200 and code == 0, f"/healthz {health}, exit {code}")
-    in_db = stored(collector.db)
-    row.sent, row.acked, row.stored = len(ledger.sent), len(ledger.acked), len(in_db)
-    exactly_once(row, ledger.acked, ledger.sent, in_db)
-    row.check("every refused report stored after its retry", set(in_db) == ledger.sent, f"{len(ledger.sent - set(in_db))} missing")
-    _privacy(row, collector)
+    _settle(row, collector, ledger)
     return row
 
 
@@ -447,11 +452,7 @@ def db_locked(tmp: Path, long: bool = False) -> Row:
             holder.kill()
         code = collector.stop()
     row.check("clean shutdown", code == 0, f"exit {code}")
-    in_db = stored(collector.db)
-    row.sent, row.acked, row.stored = len(ledger.sent), len(ledger.acked), len(in_db)
-    exactly_once(row, ledger.acked, ledger.sent, in_db)
-    row.check("every refused report stored after its retry", set(in_db) == ledger.sent, f"{len(ledger.sent - set(in_db))} missing")
-    _privacy(row, collector)
+    _settle(row, collector, ledger)
     return row
 
 
