@@ -151,7 +151,9 @@ def _decode_strict(body: bytes) -> Any:
     return obj
 
 
-_STRING: Final = re.compile(r'"(?:[^"\\]|\\.)*"')
+# Possessive, with an optional closing quote: an unterminated string is consumed once, so the scan
+# stays linear (a backtracking pattern rescanned to the end from every quote: quadratic).
+_STRING: Final = re.compile(r'"(?:[^"\\]|\\.)*+"?')
 _STRUCTURE: Final = re.compile(r"[\[\]{},]")
 
 
@@ -195,17 +197,12 @@ def _obj(value: Any, path: str, keys: frozenset[str] | set[str] | None = None) -
             raise ReportError("missing_field", _join(path, sorted(missing)[0]))
         extra = value.keys() - keys
         if extra:
-            raise ReportError("unknown_field", _join(path, _safe_key(sorted(extra)[0])))
+            raise ReportError("unknown_field", _join(path, "<key>"))  # an undeclared key is never echoed
     return value
 
 
 def _join(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
-
-
-def _safe_key(key: str) -> str:
-    """A key from the body appears in a path only if it looks like a declared name, never as free text."""
-    return key if re.fullmatch(r"[a-z][a-z0-9_.]{0,63}", key) else "<key>"
 
 
 def _uuid(value: Any, path: str, version4: bool) -> str:
@@ -246,9 +243,13 @@ def check_value(metric: Metric, value: Any, path: str) -> Value:
             raise ReportError("value_not_allowed", path, detail="value not in the declared set")
         return value
     if kind is Kind.QUANTITY:
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        if isinstance(value, bool) or not isinstance(value, int | float) or (isinstance(value, float) and not math.isfinite(value)):
             raise ReportError("wrong_type", path, detail="expected a number")
-        if float(value) not in metric.buckets:
+        try:
+            bound = float(value)  # an integer too large for a float overflows: not a bucket bound either
+        except OverflowError:
+            raise ReportError("value_not_allowed", path, detail="value is not a declared bucket bound") from None
+        if bound not in metric.buckets:
             raise ReportError("value_not_allowed", path, detail="value is not a declared bucket bound")
         return value
     # Kind.DURATION: one count per bucket, the last one for values above every bound.
@@ -268,7 +269,7 @@ def check_report(obj: Any, registries: Mapping[tuple[str, int], Registry], now: 
     ``now`` (receiver's Unix time) enables the absurd-timestamp checks. Raises ReportError.
     """
     top = _obj(obj, "", set(_TOP_KEYS))
-    if top["schema"] != SCHEMA_VERSION or isinstance(top["schema"], bool):
+    if type(top["schema"]) is not int or top["schema"] != SCHEMA_VERSION:
         raise ReportError("unsupported_schema", "schema", status=422, detail=f"expected {SCHEMA_VERSION}")
     report_id = _uuid(top["report_id"], "report_id", version4=False)
     installation_id = _uuid(top["installation_id"], "installation_id", version4=True)
@@ -298,7 +299,8 @@ def check_report(obj: Any, registries: Mapping[tuple[str, int], Registry], now: 
     for metric_name, value in _obj(top["metrics"], "metrics").items():
         metric = registry.metrics.get(metric_name)
         if metric is None:
-            raise ReportError("undeclared_metric", _join("metrics", _safe_key(metric_name)))
+            # Never echoed (nor logged): a name the registry does not declare may be a user or host name.
+            raise ReportError("undeclared_metric", "metrics.<undeclared>")
         values[metric_name] = check_value(metric, value, _join("metrics", metric_name))
     counters = _obj(top["client"], "client", set(CLIENT_COUNTERS))
     client = {k: _int(counters[k], f"client.{k}", 0, MAX_COUNTER) for k in CLIENT_COUNTERS}

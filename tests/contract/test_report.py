@@ -23,7 +23,7 @@ def test_a_valid_report_round_trips(registry: Registry) -> None:
 @pytest.mark.parametrize(
     ("metrics", "code", "path"),
     [
-        ({"secret.geometry": 1}, "undeclared_metric", "metrics.secret.geometry"),
+        ({"secret.geometry": 1}, "undeclared_metric", "metrics.<undeclared>"),
         ({"toolpath.pocket": True}, "wrong_type", "metrics.toolpath.pocket"),
         ({"toolpath.pocket": -1}, "out_of_bounds", "metrics.toolpath.pocket"),
         ({"toolpath.pocket": 1.5}, "wrong_type", "metrics.toolpath.pocket"),
@@ -32,7 +32,9 @@ def test_a_valid_report_round_trips(registry: Registry) -> None:
         ({"system.ram_gib": 24}, "value_not_allowed", "metrics.system.ram_gib"),
         ({"simulation.duration": [1, 2]}, "out_of_bounds", "metrics.simulation.duration"),
         ({"simulation.collision_check": 1}, "wrong_type", "metrics.simulation.collision_check"),
-        ({"/home/alice/secret model.step": 1}, "undeclared_metric", "metrics.<key>"),
+        ({"/home/alice/secret model.step": 1}, "undeclared_metric", "metrics.<undeclared>"),
+        ({"jdoe.ws42.acme.corp": 1}, "undeclared_metric", "metrics.<undeclared>"),
+        ({"model.part_count": 10**400}, "value_not_allowed", "metrics.model.part_count"),
     ],
 )
 def test_schema_violations_name_the_field_and_never_the_value(registry: Registry, metrics: dict[str, Any], code: str, path: str) -> None:
@@ -41,7 +43,7 @@ def test_schema_violations_name_the_field_and_never_the_value(registry: Registry
     assert (caught.value.code, caught.value.path, caught.value.status) == (code, path, 422)
     for value in map(str, metrics.values()):
         assert value not in str(caught.value)
-    assert "alice" not in str(caught.value)
+    assert "alice" not in str(caught.value) and "jdoe" not in str(caught.value)
 
 
 @pytest.mark.parametrize(
@@ -74,8 +76,11 @@ def test_absurd_timestamps_and_bad_ids_are_refused(registry: Registry) -> None:
         ({"app": {"name": "millwright", "version": "latest and greatest"}}, "bad_version"),
         ({"registry": {"version": 1, "hash": "0" * 64}}, "registry_mismatch"),
         ({"extra": 1}, "unknown_field"),
+        ({"home.jdoe.models.secret_part": 1}, "unknown_field"),
+        ({"schema": 1.0}, "unsupported_schema"),
     ]
     for override, code in bad:
         with pytest.raises(ReportError) as caught:
             check(registry, make_report(registry, **override))
         assert caught.value.code == code, override
+        assert "jdoe" not in str(caught.value)
