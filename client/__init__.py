@@ -18,7 +18,8 @@ if TYPE_CHECKING:
     from ._paths import AppPaths
     from ._policy import AdminOff, AskPolicy
     from ._protocols import Clock
-    from ._transport import HttpTransport, Response, Transport
+    from ._http import HttpTransport
+    from ._transport import Response, Transport
 
 _HOME = {
     "_clock": ("ManualClock", "SystemClock"),
@@ -29,7 +30,8 @@ _HOME = {
     "_paths": ("AppPaths",),
     "_policy": ("AdminOff", "AskPolicy"),
     "_protocols": ("Clock",),
-    "_transport": ("HttpTransport", "Response", "Transport"),
+    "_http": ("HttpTransport",),
+    "_transport": ("Response", "Transport"),
 }
 __all__ = [
     "AdminOff",

@@ -101,6 +101,15 @@ class ConsentStore:
     def __init__(self, path: Path) -> None:
         self.path = path
 
+    def read(self) -> ConsentState | None:
+        """The state on disk, or None when there is no readable file; never writes."""
+        try:
+            return ConsentState.from_json(self.path.read_bytes())
+        except FileNotFoundError:
+            return None
+        except (ValueError, KeyError, TypeError):
+            return None
+
     def load(self, now: int) -> ConsentState:
         try:
             return ConsentState.from_json(self.path.read_bytes())

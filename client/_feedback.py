@@ -50,6 +50,7 @@ SESSION_STARTS: Final = "session.starts"
 SESSION_LENGTH: Final = "session.length"
 SESSION_USAGE: Final = "session.usage_seconds"
 CLIENT_COUNTERS: Final = ("dropped", "evicted", "rejected")  # as in the contract's report format
+MAX_CLIENT_COUNT: Final = (1 << 31) - 1  # the contract's MAX_COUNTER: a report never fails its own check
 
 
 def _debug(message: str) -> None:
@@ -175,20 +176,24 @@ class Feedback:
 
     def _apply(self) -> None:
         """Make the recording surface, queue and thread match the consent state."""
-        if self.is_on:
-            if isinstance(self._recorder, NullRecorder):
+        if self.is_on and isinstance(self._recorder, NullRecorder):
+            try:
                 from ._recorder import Recorder
 
-                self._recorder = Recorder(self.registry)
-                self._period_start = self._now()
+                live = Recorder(self.registry)
                 self.queue.open()
+            except (OSError, ValueError):  # an unusable data folder or registry: nothing runs, nothing raises
+                _debug("optin: cannot record (data folder or registry unusable)")
+            else:
+                self._recorder = live
+                self._period_start = self._now()
                 self._load_counters()
-            if not self._viewer:
-                self._worker_().start()
-        else:
+        if not self.is_on:
             self._recorder = NullRecorder()
             if self._state.pending_deletion and self._admin is None and not self._viewer:
                 self._worker_().start()  # only to send the deletion request(s), then it ends
+        elif not isinstance(self._recorder, NullRecorder) and not self._viewer:
+            self._worker_().start()
         recorder = self._recorder
         self.count = recorder.count
         self.flag = recorder.flag
@@ -196,13 +201,44 @@ class Feedback:
         self.quantity = recorder.quantity
         self.duration = recorder.duration
 
+    def _sync_consent(self) -> None:
+        """Adopt a change another process made to the consent file (the `optin` CLI, a second
+        instance of the app), so a newer "off" is never overwritten by this process's older "on"."""
+        with self._lock:
+            try:
+                on_disk = self._store.read()
+            except OSError:
+                return
+            if on_disk is None or on_disk == self._state:
+                return
+            was_on = self.is_on
+            self._state = on_disk
+            if was_on and not self.is_on:  # turned off elsewhere: stop here too, as turn_off does
+                self._stop_recording()
+            self._apply()
+
+    def _stop_recording(self) -> None:
+        self._recorder = NullRecorder()
+        self._counters = dict.fromkeys(CLIENT_COUNTERS, 0)
+        self._session_started = None
+        try:
+            self.queue.purge()
+            self.paths.counters_file.unlink(missing_ok=True)
+        except OSError:
+            _debug("optin: could not purge the queue")
+
     def turn_on(self, surface: str = "help_menu", categories: tuple[str, ...] | None = None) -> bool:
         """The user's explicit action. Returns False (and changes nothing) when forced off or unsaved."""
         if self._admin is not None:
             return False
-        registry = self.registry
+        try:
+            registry = self.registry
+        except (OSError, ValueError):
+            _debug("optin: the registry cannot be read; feedback stays off")
+            return False
         chosen = tuple(sorted(registry.categories if categories is None else set(categories) & set(registry.categories)))
         with self._lock:
+            self._sync_consent()
             try:
                 self._state = self._store.turn_on(self._state, self._now(), surface, chosen, registry.categories_hash(chosen))
             except OSError:
@@ -214,19 +250,13 @@ class Feedback:
     def turn_off(self, surface: str = "help_menu") -> None:
         """Stop at once: purge queue and values, forget the id, request deletion of what was sent."""
         with self._lock:
+            self._sync_consent()
             try:
                 self._state = self._store.turn_off(self._state, self._now(), surface)
             except OSError:  # off in memory at least; the file still says on only if it cannot be written
                 _debug("optin: could not save consent")
                 self._state = ConsentStore.off_state(self._state, self._now(), surface)
-            self._recorder = NullRecorder()
-            self._counters = dict.fromkeys(CLIENT_COUNTERS, 0)
-            self._session_started = None
-            try:
-                self.queue.purge()
-                self.paths.counters_file.unlink(missing_ok=True)
-            except OSError:
-                _debug("optin: could not purge the queue")
+            self._stop_recording()
             self._apply()
         if self._worker is not None:
             self._worker.wake()
@@ -246,6 +276,7 @@ class Feedback:
     def answer_prompt(self, answer: Answer) -> None:
         """Record the user's answer to the ask dialog; "yes" turns feedback on (all categories shown)."""
         with self._lock:
+            self._sync_consent()
             try:
                 self._state = self._store.record_prompt(self._state, self._now(), answer)
             except OSError:
@@ -304,6 +335,7 @@ class Feedback:
         taken = recorder.drain() if drain else recorder.peek()
         counters = dict(self._counters)
         counters["dropped"] += taken.dropped
+        counters = {name: min(count, MAX_CLIENT_COUNT) for name, count in counters.items()}
         report = assemble(
             self.registry,
             installation_id=self._state.installation_id,
@@ -358,7 +390,11 @@ class Feedback:
             if not final and now < period_end:
                 return
             end = now if final else period_end
-            body = self._build((self._period_start, max(self._period_start, end)), drain=True)
+            try:
+                body = self._build((self._period_start, max(self._period_start, end)), drain=True)
+            except ValueError:  # cannot happen with checked values; never let it stop the thread
+                _debug("optin: a report failed its own check")
+                body = None
             self._period_start = now if final else max(period_end, now // self.period_s * self.period_s)
             if body is None:
                 return
@@ -394,7 +430,7 @@ class Feedback:
 
     def _get_uploader(self) -> Uploader:
         if self._uploader is None:
-            from ._transport import HttpTransport
+            from ._http import HttpTransport
             from ._upload import Uploader
 
             transport = self._transport or HttpTransport(self._ca_bundle)
@@ -405,6 +441,7 @@ class Feedback:
         """One pass; returns seconds until the next, None when there is nothing left to do."""
         from ._upload import MAX_DELETION_ATTEMPTS, Outcome
 
+        self._sync_consent()
         if self.is_on:
             self._system_facts()  # psutil runs here, on the worker thread, not on the UI thread
         self._roll(final=False)
@@ -422,11 +459,15 @@ class Feedback:
                 if not self.is_on:
                     break
                 if not self._state.ever_sent:  # before the first attempt: a lost answer may hide a stored report
-                    self._state = self._store.mark_sent(self._state)
+                    try:
+                        self._state = self._store.mark_sent(self._state)
+                    except OSError:
+                        break  # unsaved, a later deletion could not know to run: do not send
             outcome = uploader.send_report(self.queue, path)
             if outcome is Outcome.DROPPED:
                 with self._lock:
-                    self._add_counters({"rejected": 1})
+                    if self.is_on:  # never carry an old installation's count into a new one
+                        self._add_counters({"rejected": 1})
             elif outcome is Outcome.RETRY:
                 break
         wait = min(POLL_S, max(0.0, self._period_end() - self.clock.now()))
@@ -442,6 +483,7 @@ class Feedback:
             if not uploader.send_deletion(installation_id):
                 return
             with self._lock:
+                self._sync_consent()
                 self._state = self._store.deletion_done(self._state, installation_id)
             self._deletion_attempts = 0
 

@@ -118,11 +118,11 @@ class Recorder:
         for name, value in values.items():
             limit = self._registry.metrics[name].max
             if isinstance(value, dict):
-                over = sum(max(0, v - limit) for v in value.values())
+                over = sum(1 for v in value.values() if v > limit)  # one dropped value per label capped
                 values[name] = {k: min(v, limit) for k, v in value.items()}
             else:
                 assert isinstance(value, int)
-                over = max(0, value - limit)
+                over = 1 if value > limit else 0
                 values[name] = min(value, limit)
             dropped += over
         values.update(others)
@@ -130,4 +130,7 @@ class Recorder:
 
 
 def _finite(value: float) -> bool:
-    return value.__class__ in (int, float) and math.isfinite(value) and value >= 0
+    """A non-negative number (a huge int is fine: it only lands in the last bucket)."""
+    if value.__class__ is int:
+        return value >= 0
+    return value.__class__ is float and math.isfinite(value) and value >= 0

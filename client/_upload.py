@@ -37,7 +37,9 @@ class Outcome(Enum):
 
 
 def is_retryable(status: int) -> bool:
-    return status >= 500 or status in (408, 429)
+    """5xx, 408, 429, and anything that is not an answer from the collector itself: a redirect
+    (captive portal, misconfigured proxy) or 407 proxy authentication. Other 4xx are final."""
+    return status >= 500 or status in (407, 408, 429) or 300 <= status < 400 or status < 200
 
 
 @dataclass
@@ -106,11 +108,14 @@ class Uploader:
         return outcome
 
     def send_deletion(self, installation_id: str) -> bool:
-        """True once the collector acknowledged the deletion (2xx) or refused it for good (4xx)."""
+        """True once the collector acknowledged the deletion (2xx); anything else is tried again
+        (within the per-run attempt limit): a deletion is never given up on a doubtful answer."""
         now = self.clock.now()
         document: dict[str, object] = {"installation_id": installation_id}
         response, size = self._post(DELETIONS_PATH, document)
         outcome = self._result(response, now)
         status = response.status if response else 0
         self.history.add(Sent(int(now), self.endpoint + DELETIONS_PATH, size, f"deletion: answered {status}" if status else "deletion: no answer", document))
-        return outcome is not Outcome.RETRY
+        if outcome is Outcome.DROPPED:  # a 4xx: back off like a failure, keep it pending
+            self.backoff.failed(now, None, self._rng)
+        return outcome is Outcome.SENT

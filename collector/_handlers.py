@@ -74,6 +74,10 @@ async def post_report(request: web.Request) -> web.Response:
 
 
 async def post_deletion(request: web.Request) -> web.Response:
+    config, in_flight = request.app[CONFIG], request.app[IN_FLIGHT]
+    if in_flight[0] >= config.max_requests_in_flight:  # deletions share the bound on bodies in memory
+        return _reject(request, Rejected(429, "too_many_requests", detail="retry later"))
+    in_flight[0] += 1
     try:
         body = await _read_body(request)
         if request.headers.get("Content-Encoding", "").lower() == "gzip":
@@ -88,6 +92,8 @@ async def post_deletion(request: web.Request) -> web.Response:
         return _reject(request, rejected)
     except StoreUnavailable:
         return _reject(request, Rejected(503, "unavailable", detail="not deleted; retry later"))
+    finally:
+        in_flight[0] -= 1
     log.info("deleted", extra={"event": "deleted"})
     return _json(202, {"status": "deleted"})
 
