@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 
 import orjson
 from aiohttp import web
@@ -51,11 +53,29 @@ async def _read_body(request: web.Request) -> bytes:
     return b"".join(chunks)
 
 
+Handler = Callable[[web.Request], Awaitable[web.Response]]
+
+
+def _bounded(handler: Handler) -> Handler:
+    """At most max_requests_in_flight bodies are read or checked at once (429 beyond): memory stays bounded."""
+
+    @functools.wraps(handler)
+    async def bounded(request: web.Request) -> web.Response:
+        in_flight = request.app[IN_FLIGHT]
+        if in_flight[0] >= request.app[CONFIG].max_requests_in_flight:
+            return _reject(request, Rejected(429, "too_many_requests", detail="retry later"))
+        in_flight[0] += 1
+        try:
+            return await handler(request)
+        finally:
+            in_flight[0] -= 1
+
+    return bounded
+
+
+@_bounded
 async def post_report(request: web.Request) -> web.Response:
-    config, store, in_flight = request.app[CONFIG], request.app[STORE], request.app[IN_FLIGHT]
-    if in_flight[0] >= config.max_requests_in_flight:
-        return _reject(request, Rejected(429, "too_many_requests", detail="retry later"))
-    in_flight[0] += 1
+    config, store = request.app[CONFIG], request.app[STORE]
     try:
         received = _now(request)
         body = await _read_body(request)
@@ -66,18 +86,13 @@ async def post_report(request: web.Request) -> web.Response:
         return _reject(request, rejected)
     except StoreUnavailable:
         return _reject(request, Rejected(503, "unavailable", detail="not stored; retry later"))
-    finally:
-        in_flight[0] -= 1
     if outcome is Outcome.DUPLICATE:
         return _json(200, {"status": "duplicate"})
     return _json(202, {"status": "stored"})
 
 
+@_bounded  # deletions share the bound on bodies in memory
 async def post_deletion(request: web.Request) -> web.Response:
-    config, in_flight = request.app[CONFIG], request.app[IN_FLIGHT]
-    if in_flight[0] >= config.max_requests_in_flight:  # deletions share the bound on bodies in memory
-        return _reject(request, Rejected(429, "too_many_requests", detail="retry later"))
-    in_flight[0] += 1
     try:
         body = await _read_body(request)
         if request.headers.get("Content-Encoding", "").lower() == "gzip":
@@ -92,8 +107,6 @@ async def post_deletion(request: web.Request) -> web.Response:
         return _reject(request, rejected)
     except StoreUnavailable:
         return _reject(request, Rejected(503, "unavailable", detail="not deleted; retry later"))
-    finally:
-        in_flight[0] -= 1
     log.info("deleted", extra={"event": "deleted"})
     return _json(202, {"status": "deleted"})
 

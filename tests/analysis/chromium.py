@@ -17,6 +17,8 @@ from typing import Any
 
 import aiohttp
 
+from tests.helpers import stop_process
+
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync")
 # What the page drew: chart marks, line series and sections, counted in the browser.
@@ -113,12 +115,7 @@ async def _load(url: str, screenshot: Path, timeout_s: float) -> PageLoad:
                 shot = await tab.call("Page.captureScreenshot", format="png", captureBeyondViewport=True, clip={"x": 0, "y": 0, "width": size["width"], "height": min(size["height"], 12000), "scale": 1})
                 screenshot.write_bytes(base64.b64decode(shot["data"]))
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc, timeout_s=10)
         shutil.rmtree(profile, ignore_errors=True)
     return load
 

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, TypeVar
 
+from tests.helpers import stop_process
+
 T = TypeVar("T")
 
 TOOLS: Final = {"Xvfb": "xvfb", "xdotool": "xdotool", "xwd": "x11-apps"}  # executable -> Debian package
@@ -186,9 +188,4 @@ def xvfb() -> Iterator[Display]:
         yield Display(int(number), proc)
     finally:
         os.close(read_end)
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc, timeout_s=10)
