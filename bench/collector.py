@@ -37,7 +37,8 @@ import duckdb
 import pyarrow as pa
 
 from optin.collector._migrations import migrate
-from optin.contract import Registry, Report, bundled_registry, check_report
+from optin.collector._checker import Checked, Checker
+from optin.contract import Registry, Report, bundled_registry
 
 READY = re.compile(rb'"event":"ready","port":(\d+)')
 RID, IID = "@RID@", "@IID@"  # placeholders wrk fills in per request
@@ -276,10 +277,12 @@ def write_path(folder: Path, registry: Registry, reports: int, batch: int) -> di
     registries = {(registry.app, registry.version): registry}
     now = int(time.time())
     installs = [str(uuid.uuid4()) for _ in range(max(1, reports // 20))]
-    checked = [check_report(make_doc(registry, rng, str(uuid.uuid4()), rng.choice(installs)), registries, now) for _ in range(reports)]
+    bodies = [json.dumps(make_doc(registry, rng, str(uuid.uuid4()), rng.choice(installs))).encode() for _ in range(reports)]
+    checker = Checker(registries)  # the ingest check, outside the timed part: this measures storing
+    checked = [checker.check(body, now) for body in bodies]
     db = folder / "write" / "optin.duckdb"
 
-    async def feed(part: list[Report]) -> float:
+    async def feed(part: list[Checked]) -> float:
         received = dt.datetime.now(dt.UTC)
         started = time.perf_counter()
         futures = [store.submit(report, received) for report in part]
@@ -323,7 +326,7 @@ def write_path(folder: Path, registry: Registry, reports: int, batch: int) -> di
 
     bulk = raw(1)
     batched = raw(max(1, reports // batch))
-    gz = statistics.mean(len(gzip.compress(json.dumps(report.to_wire()).encode())) for report in checked[:2000])
+    gz = statistics.mean(len(gzip.compress(body)) for body in bodies[:2000])
     return {"rows": rows, "reports": reports, "ours_s": elapsed, "bulk_s": bulk, "batched_s": batched, "sizes": sizes, "gzip_bytes": gz}
 
 

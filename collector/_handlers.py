@@ -79,7 +79,7 @@ async def post_report(request: web.Request) -> web.Response:
     try:
         received = _now(request)
         body = await _read_body(request)
-        report = ingest(body, request.headers.get("Content-Encoding", ""), request.app[REGISTRIES], int(received.timestamp()), config.max_body_bytes)
+        report = ingest(body, request.headers.get("Content-Encoding", ""), store.checker, int(received.timestamp()), config.max_body_bytes)
         del body
         outcome = await store.submit(report, received)
     except Rejected as rejected:

@@ -7,10 +7,11 @@ errors, the path of the offending field, never a submitted value.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Mapping
 from typing import Final
 
-from optin.contract import Registry, Report, ReportError, report_from_json
+from optin.contract import ReportError
+
+from ._checker import Checked, Checker
 
 _GZIP_WBITS: Final = 16 + zlib.MAX_WBITS
 _CHUNK_BYTES: Final = 64 * 1024
@@ -67,13 +68,13 @@ def inflate(body: bytes, max_bytes: int) -> bytes:
     return bytes(out)
 
 
-def ingest(body: bytes, encoding: str, registries: Mapping[tuple[str, int], Registry], now: int, max_bytes: int) -> Report:
-    """Bytes of one request → a report checked against its registry, or Rejected."""
+def ingest(body: bytes, encoding: str, checker: Checker, now: int, max_bytes: int) -> Checked:
+    """Bytes of one request → a report checked against its registry (as rows), or Rejected."""
     if len(body) > max_bytes:
         raise Rejected(413, "too_large", detail=f"at most {max_bytes} bytes")
-    if encoding.strip().lower() == "gzip":
+    if encoding and encoding.strip().lower() == "gzip":
         body = inflate(body, max_bytes)
     try:
-        return report_from_json(body, registries, now)
+        return checker.check(body, now)
     except ReportError as error:
         raise Rejected(error.status, error.code, error.path, error.detail) from None

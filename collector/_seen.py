@@ -14,16 +14,18 @@ from collections.abc import Iterable
 from typing import Final
 
 _MASK64: Final = (1 << 64) - 1
+_MASK32: Final = (1 << 32) - 1
 _PROBES: Final = 7
 _BITS_PER_ID: Final = 16
 _MIN_CAPACITY: Final = 1 << 16
 
 
 def _mix(report_id: str) -> tuple[int, int]:
-    value = int(report_id.replace("-", ""), 16)  # the caller passes canonical UUIDs
-    h1 = ((value & _MASK64) * 0x9E3779B97F4A7C15) & _MASK64
-    h2 = (((value >> 64) ^ h1) * 0xC2B2AE3D27D4EB4F) & _MASK64 | 1
-    return h1, h2
+    # Python's string hash (64 bits, computed in C, cached on the string, salted per process,
+    # which is fine: the filter lives only as long as the process) split into the two halves
+    # that double hashing needs; the step is odd so the probes differ.
+    value = hash(report_id) & _MASK64
+    return value & _MASK32, (value >> 32) | 1
 
 
 class SeenIds:

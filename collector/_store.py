@@ -15,6 +15,7 @@ import os
 import queue
 import threading
 import time
+from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -24,10 +25,11 @@ from typing import Final
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from optin.contract import Registry, Report, label_names
+from optin.contract import Registry, label_names
 
-from ._encode import ValueEncoder
+from ._checker import Checked, Checker
 from ._migrations import migrate
 from ._retention import roll_up
 from ._seen import SeenIds
@@ -51,10 +53,9 @@ class StoreUnavailable(Exception):
 @dataclass
 class _Job:
     kind: str  # "report" | "delete" | "call" (a function run alone in its own transaction)
-    report: Report | None = None
+    report: Checked | None = None
     installation_id: str = ""
-    received_day: dt.date | None = None
-    skew_s: int = 0
+    received_s: int = 0  # the receiver's clock, Unix seconds
     call: Callable[[duckdb.DuckDBPyConnection], object] | None = None
     future: asyncio.Future[object] | None = None
     loop: asyncio.AbstractEventLoop | None = None
@@ -97,7 +98,11 @@ class _Rows:
 
     installations: list[tuple[int, str]] = field(default_factory=list)
     reports: list[tuple[object, ...]] = field(default_factory=list)  # in _REPORT_SCHEMA order
-    values: tuple[list[int], list[int], list[int], list[int]] = field(default_factory=lambda: ([], [], [], []))  # _VALUE_SCHEMA
+    # report_values, with Checker ordinals where the table has metric keys (mapped per batch)
+    value_reports: array[int] = field(default_factory=lambda: array("q"))
+    ordinals: array[int] = field(default_factory=lambda: array("i"))
+    labels: array[int] = field(default_factory=lambda: array("h"))
+    values: array[int] = field(default_factory=lambda: array("q"))
 
 
 def _private_file(path: Path) -> None:
@@ -112,6 +117,8 @@ class Store:
     def __init__(self, path: Path, registries: Mapping[tuple[str, int], Registry], batch_max: int, batch_wait_s: float, max_pending: int) -> None:
         self.path = path
         self.registries = registries
+        self.checker = Checker(registries)  # ingest checks bodies with it; its ordinals name metrics in Checked rows
+        self._ordinal_keys = pa.array([], pa.int32())  # Checker ordinal → metric_key, set by _register_metrics
         self.batch_max = batch_max
         self.batch_wait_s = batch_wait_s
         self.stats = StoreStats()
@@ -126,7 +133,6 @@ class Store:
         self._seen = SeenIds((), 0)  # filled from the database by _load_keys
         self._ready = False  # the database is open, migrated and its keys loaded
         self._stopping = threading.Event()
-        self._encoders: dict[tuple[str, int], ValueEncoder] = {}
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -209,8 +215,8 @@ class Store:
 
     # --- producers (event loop) --------------------------------------------------------------
 
-    def submit(self, report: Report, received: dt.datetime) -> asyncio.Future[object]:
-        return self._put(_Job("report", report=report, received_day=received.date(), skew_s=int(received.timestamp()) - report.sent_at))
+    def submit(self, report: Checked, received: dt.datetime) -> asyncio.Future[object]:
+        return self._put(_Job("report", report=report, received_s=int(received.timestamp())))
 
     def delete(self, installation_id: str) -> asyncio.Future[object]:
         return self._put(_Job("delete", installation_id=installation_id))
@@ -371,14 +377,13 @@ class Store:
                 outcomes.append(Outcome.STORED)
                 continue
             report = job.report
-            assert report is not None and job.received_day is not None
+            assert report is not None
             if report.report_id in stored_ids:
                 outcomes.append(Outcome.DUPLICATE)
                 continue
             stored_ids.add(report.report_id)
             self._seen.add(report.report_id)  # before the commit: if it rolls back, a "maybe" costs only a lookup
             outcomes.append(Outcome.STORED)
-            registry = self.registries[(report.app, report.registry_version)]
             app_key = self._app_keys[report.app]
             inst_key = self._inst_keys.get(report.installation_id)
             if inst_key is None:
@@ -388,18 +393,18 @@ class Store:
             version_key = self._version_key(con, app_key, report.app_version)
             self._next_report_key += 1
             key = self._next_report_key
-            corrected_end = report.period_end + job.skew_s
-            day = min(dt.datetime.fromtimestamp(corrected_end, dt.UTC).date(), job.received_day)
-            client = report.client
-            rows.reports.append(
-                (key, report.report_id, inst_key, app_key, version_key, report.registry_version, day, report.period_end - report.period_start, client.get("dropped", 0), client.get("evicted", 0), client.get("rejected", 0))
-            )
-            self._encoder(registry, app_key).encode(key, report.metrics, *rows.values)
+            # The day the period ended by the receiver's clock (the client's clock corrected by the
+            # skew its sent_at shows), never later than the day it arrived; as days since 1970-01-01.
+            day = min(report.period_end + job.received_s - report.sent_at, job.received_s) // 86400
+            rows.reports.append((key, report.report_id, inst_key, app_key, version_key, report.registry_version, day, report.period_end - report.period_start, report.dropped, report.evicted, report.rejected))
+            rows.value_reports += array("q", (key,)) * len(report.ordinals)
+            rows.ordinals += report.ordinals
+            rows.labels += report.labels
+            rows.values += report.values
         self._insert(con, rows)
         return outcomes
 
-    @staticmethod
-    def _insert(con: duckdb.DuckDBPyConnection, rows: _Rows) -> None:
+    def _insert(self, con: duckdb.DuckDBPyConnection, rows: _Rows) -> None:
         """Append a batch's rows with one Arrow insert per table (inside the caller's transaction)."""
         # The Arrow tables are local variables that DuckDB finds by name (a replacement scan):
         # cheaper per statement than register() and unregister() around each insert.
@@ -409,18 +414,13 @@ class Store:
             con.execute("INSERT INTO installations SELECT inst_key, installation_id::UUID FROM _batch_installations")
         if rows.reports:
             _batch_reports = pa.table([pa.array(column, type=f.type) for column, f in zip(zip(*rows.reports), _REPORT_SCHEMA)], schema=_REPORT_SCHEMA)  # noqa: F841
-            _batch_values = pa.table([pa.array(column, type=f.type) for column, f in zip(rows.values, _VALUE_SCHEMA)], schema=_VALUE_SCHEMA)  # noqa: F841
+            metric_keys = pc.take(self._ordinal_keys, _arrow(rows.ordinals, pa.int32()))
+            columns = [_arrow(rows.value_reports, pa.int64()), metric_keys, _arrow(rows.labels, pa.int16()), _arrow(rows.values, pa.int64())]
+            _batch_values = pa.table(columns, schema=_VALUE_SCHEMA)  # noqa: F841
             con.execute(
                 "INSERT INTO reports SELECT report_key, report_id::UUID, inst_key, app_key, version_key, registry_version, day, period_seconds, dropped, evicted, rejected FROM _batch_reports"
             )
             con.execute("INSERT INTO report_values SELECT * FROM _batch_values")
-
-    def _encoder(self, registry: Registry, app_key: int) -> ValueEncoder:
-        encoder = self._encoders.get((registry.app, registry.version))
-        if encoder is None:
-            keys = {name: self._metric_keys[(app_key, name)] for name in registry.metrics}
-            encoder = self._encoders[(registry.app, registry.version)] = ValueEncoder(registry, keys)
-        return encoder
 
     def _existing_ids(self, con: duckdb.DuckDBPyConnection, ids: list[str]) -> set[str]:
         if self._seen.full:
@@ -509,10 +509,16 @@ class Store:
                     if (metric_key, index) not in known_labels:  # only new ones: a restart runs no statement here
                         con.execute("INSERT INTO labels VALUES (?, ?, ?) ON CONFLICT DO NOTHING", [metric_key, index, label])
         con.execute("COMMIT")
+        self._ordinal_keys = pa.array([self._metric_keys[(self._app_keys[app], name)] for app, name in self.checker.metric_names], pa.int32())
 
     @staticmethod
     def _sorted_registries(registries: Iterable[Registry]) -> list[Registry]:
         return sorted(registries, key=lambda r: (r.app, r.version))
+
+
+def _arrow(column: array[int], kind: pa.DataType) -> pa.Array:
+    """An Arrow view of a machine-typed column (no copy, no per-value conversion)."""
+    return pa.Array.from_buffers(kind, len(column), [None, pa.py_buffer(column)])
 
 
 def _resolve_all(results: list[tuple[_Job, object]]) -> None:

@@ -14,6 +14,7 @@ MAX_LABELS_PER_METRIC: Final = 256  # closed sets stay small enough to read in t
 MAX_BUCKETS: Final = 64
 MAX_COUNTER: Final = (1 << 31) - 1  # per period, fits the stored int32; larger counts are a client bug, not usage
 MAX_PERIOD_SECONDS: Final = 31 * 86400  # a report covers at most a month (e.g. after a long offline spell)
+MIN_EPOCH_SECONDS: Final = 946684800  # 2000-01-01T00:00:00Z: no period starts earlier
 MAX_CLOCK_SKEW_SECONDS: Final = 366 * 86400  # sent_at further than this from the receiver's clock is absurd
 NAME_PATTERN: Final = r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*"  # metric and app names: no free text
 LABEL_PATTERN: Final = r"[a-z0-9][a-z0-9_.+-]*"  # closed-set values are identifiers, not prose

@@ -23,6 +23,7 @@ from ._limits import (
     MAX_JSON_DEPTH,
     MAX_JSON_WIDTH,
     MAX_PERIOD_SECONDS,
+    MIN_EPOCH_SECONDS,
     SCHEMA_VERSION,
     VERSION_PATTERN,
 )
@@ -32,7 +33,6 @@ Value: TypeAlias = int | bool | str | float | dict[str, int] | list[int]
 
 _VERSION = re.compile(VERSION_PATTERN)
 _HEX64 = re.compile(r"[0-9a-f]{64}")
-_MIN_EPOCH: Final = 946684800  # 2000-01-01T00:00:00Z; MIN_YEAR
 _TOP_KEYS: Final = frozenset({"schema", "report_id", "installation_id", "app", "registry", "period", "sent_at", "metrics", "client"})
 CLIENT_COUNTERS: Final = ("dropped", "evicted", "rejected")  # the client's own data-quality counters
 
@@ -289,8 +289,8 @@ def check_report(obj: Any, registries: Mapping[tuple[str, int], Registry], now: 
         raise ReportError("registry_mismatch", "registry.hash")
     period = _obj(top["period"], "period", {"start", "end"})
     upper = (now if now is not None else (1 << 40)) + MAX_CLOCK_SKEW_SECONDS
-    start = _int(period["start"], "period.start", _MIN_EPOCH, upper)
-    end = _int(period["end"], "period.end", _MIN_EPOCH, upper)
+    start = _int(period["start"], "period.start", MIN_EPOCH_SECONDS, upper)
+    end = _int(period["end"], "period.end", MIN_EPOCH_SECONDS, upper)
     if not start <= end <= start + MAX_PERIOD_SECONDS:
         raise ReportError("bad_period", "period.end", detail=f"end must follow start by at most {MAX_PERIOD_SECONDS}s")
     sent_floor = end if now is None else max(end, now - MAX_CLOCK_SKEW_SECONDS)
