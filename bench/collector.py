@@ -92,12 +92,21 @@ end
 """
 
 BARE_SERVER = r"""
-import asyncio, sys, orjson
+import asyncio, sys, time, orjson
 from aiohttp import web
+
+if sys.argv[1:] == ["--check"]:  # the ceiling: the collector's own report check, nothing stored
+    from optin.collector._checker import Checker
+    from optin.contract import bundled_registry
+    registry = bundled_registry("millwright")
+    checker = Checker({(registry.app, registry.version): registry})
+    parse = lambda body: checker.check(body, int(time.time()))
+else:
+    parse = orjson.loads
 
 async def handle(request):
     body = await request.read()
-    orjson.loads(body)
+    parse(body)
     return web.json_response({"status": "stored"}, status=202, dumps=lambda o: orjson.dumps(o).decode())
 
 async def main():
@@ -222,31 +231,33 @@ def ingest(folder: Path, registry: Registry, args: argparse.Namespace) -> dict[s
     raw_sizes = [len(json.dumps({**doc, "report_id": str(uuid.uuid4()), "installation_id": str(uuid.uuid4())}).encode()) for doc in docs]
     values = [value_rows(registry, doc) for doc in docs]
 
-    bare_proc, bare_port = start([sys.executable, "-c", BARE_SERVER], folder / "bare.log")
     db = folder / "ingest" / "optin.duckdb"
-    collector_proc, collector_port = start([sys.executable, "-m", "optin.collector", "--db", str(db), "--host", "127.0.0.1", "--port", "0"], folder / "collector.log")
-    rates: dict[str, list[float]] = {"collector": [], "bare": []}
-    cpu: dict[str, list[float]] = {"collector": [], "bare": []}  # server CPU seconds per answered request
-    pids = {"bare": bare_proc.pid, "collector": collector_proc.pid}
+    procs = {
+        "bare": start([sys.executable, "-c", BARE_SERVER], folder / "bare.log"),
+        "check": start([sys.executable, "-c", BARE_SERVER, "--check"], folder / "check.log"),
+        "collector": start([sys.executable, "-m", "optin.collector", "--db", str(db), "--host", "127.0.0.1", "--port", "0"], folder / "collector.log"),
+    }
+    rates: dict[str, list[float]] = {name: [] for name in procs}
+    cpu: dict[str, list[float]] = {name: [] for name in procs}  # server CPU seconds per answered request
     answered: dict[int, int] = {}
     try:
-        for port in (bare_port, collector_port):  # warm both (connections, caches, first DuckDB blocks)
+        for name, (proc, port) in procs.items():  # warm all (connections, caches, first DuckDB blocks)
             _, statuses = run_wrk(port, wrk_script(folder, templates, args.installations), 1, args.connections, args.wrk_threads)
-            if port == collector_port:
+            if name == "collector":
                 for status, count in statuses.items():
                     answered[status] = answered.get(status, 0) + count
-        for _ in range(args.rounds):  # interleaved, so drift on a shared machine hits both
-            for name, port in (("bare", bare_port), ("collector", collector_port)):
-                before = cpu_seconds(pids[name])
+        for _ in range(args.rounds):  # interleaved, so drift on a shared machine hits all alike
+            for name, (proc, port) in procs.items():
+                before = cpu_seconds(proc.pid)
                 rate, statuses = run_wrk(port, wrk_script(folder, templates, args.installations), args.seconds, args.connections, args.wrk_threads)
                 rates[name].append(rate)
-                cpu[name].append((cpu_seconds(pids[name]) - before) / max(1, sum(statuses.values())))
+                cpu[name].append((cpu_seconds(proc.pid) - before) / max(1, sum(statuses.values())))
                 if name == "collector":
                     for status, count in statuses.items():
                         answered[status] = answered.get(status, 0) + count
     finally:
-        stop(bare_proc)
-        stop(collector_proc)
+        for proc, _ in procs.values():
+            stop(proc)
     con = duckdb.connect(str(db), read_only=True)
     stored = con.execute("SELECT count(*), count(DISTINCT report_id) FROM reports").fetchone()
     con.close()
@@ -257,6 +268,7 @@ def ingest(folder: Path, registry: Registry, args: argparse.Namespace) -> dict[s
     return {
         "collector_rps": statistics.median(rates["collector"]),
         "bare_rps": statistics.median(rates["bare"]),
+        "check_rps": statistics.median(rates["check"]),
         "rates": rates,
         "cpu_us": {name: statistics.median(values) * 1e6 for name, values in cpu.items()},
         "answered": answered,
@@ -324,10 +336,38 @@ def write_path(folder: Path, registry: Registry, reports: int, batch: int) -> di
         con.close()
         return took
 
+    def read_json_bulk() -> float:
+        """The same rows written as newline-delimited JSON, bulk-inserted with DuckDB's read_json."""
+        path = folder / "raw-json.duckdb"
+        con = duckdb.connect(str(path))
+        migrate(con)
+        for name in ("apps", "app_versions", "metrics", "labels"):
+            con.register("_t", tables[name])
+            con.execute(f"INSERT INTO {name} SELECT * FROM _t")
+            con.unregister("_t")
+        files = {}
+        for name in ("installations", "reports", "report_values"):
+            files[name] = folder / f"{name}.ndjson"
+            con.register("_t", tables[name])
+            con.execute(f"COPY (SELECT * FROM _t) TO '{files[name]}' (FORMAT json)")  # not timed
+            con.unregister("_t")
+        started = time.perf_counter()
+        con.execute("BEGIN TRANSACTION")
+        for name, file in files.items():
+            columns = dict(con.execute("SELECT column_name, data_type FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position", [name]).fetchall())
+            spec = "{" + ", ".join(f"'{c}': '{t}'" for c, t in columns.items()) + "}"
+            con.execute(f"INSERT INTO {name} SELECT * FROM read_json('{file}', format = 'newline_delimited', columns = {spec})")
+        con.execute("COMMIT")
+        took = time.perf_counter() - started
+        con.close()
+        return took
+
     bulk = raw(1)
     batched = raw(max(1, reports // batch))
+    json_bulk = read_json_bulk()
+    per_64 = raw(max(1, reports // 64))  # DuckDB alone, one transaction per 64 reports: what 64 waiting connections allow
     gz = statistics.mean(len(gzip.compress(body)) for body in bodies[:2000])
-    return {"rows": rows, "reports": reports, "ours_s": elapsed, "bulk_s": bulk, "batched_s": batched, "sizes": sizes, "gzip_bytes": gz}
+    return {"rows": rows, "reports": reports, "ours_s": elapsed, "bulk_s": bulk, "batched_s": batched, "json_s": json_bulk, "per_64_s": per_64, "sizes": sizes, "gzip_bytes": gz}
 
 
 def main() -> None:
@@ -364,6 +404,8 @@ def main() -> None:
     batched = w["rows"] / w["batched_s"]
     print(f"{'write path, rows/s vs one bulk insert':<44}{ours:>14,.0f}{bulk:>14,.0f}{ours / bulk:>8.2f}x{'>= 0.5x':>10}")
     print(f"{'write path, rows/s vs bulk in same batches':<44}{ours:>14,.0f}{batched:>14,.0f}{ours / batched:>8.2f}x{'':>10}")
+    from_json = w["rows"] / w["json_s"]
+    print(f"{'write path, rows/s vs read_json bulk insert':<44}{ours:>14,.0f}{from_json:>14,.0f}{ours / from_json:>8.2f}x{'':>10}")
     total = w["sizes"][1] / w["reports"]
     marginal = (w["sizes"][1] - w["sizes"][0]) / (w["reports"] - w["reports"] // 2)
     print(f"{'stored bytes per report vs gzip JSON':<44}{total:>14,.0f}{w['gzip_bytes']:>14,.0f}{total / w['gzip_bytes']:>8.2f}x{'<= 0.3x':>10}")
@@ -371,10 +413,13 @@ def main() -> None:
     small = i["db_bytes"] / max(1, i["stored_reports"])
     print(f"{'  the ingest run database (small, overhead)':<44}{small:>14,.0f}{i['gzip_bytes']:>14,.0f}{small / i['gzip_bytes']:>8.2f}x")
     print()
-    print(f"ingest runs, reports/s: collector {[round(r) for r in i['rates']['collector']]}, bare {[round(r) for r in i['rates']['bare']]}")
-    print(f"server CPU per answered report (all threads): collector {i['cpu_us']['collector']:.0f} us, bare {i['cpu_us']['bare']:.0f} us ({i['cpu_us']['bare'] / i['cpu_us']['collector']:.2f}x); load average {os.getloadavg()[0]:.1f}")
+    print("ceilings, measured in this run:")
+    print(f"  the bare handler running the collector's report check instead of a plain parse, storing nothing: {i['check_rps']:,.0f} reports/s = {i['check_rps'] / i['bare_rps']:.2f}x the bare handler")
+    print(f"  DuckDB alone, raw Arrow inserts in one transaction per 64 reports (all 64 connections waiting on one commit): {w['reports'] / w['per_64_s']:,.0f} reports/s = {w['reports'] / w['per_64_s'] / i['bare_rps']:.2f}x the bare handler's rate")
+    print(f"ingest runs, reports/s: collector {[round(r) for r in i['rates']['collector']]}, bare {[round(r) for r in i['rates']['bare']]}, bare+check {[round(r) for r in i['rates']['check']]}")
+    print(f"server CPU per answered report (all threads): collector {i['cpu_us']['collector']:.0f} us, bare {i['cpu_us']['bare']:.0f} us, bare+check {i['cpu_us']['check']:.0f} us; load average {os.getloadavg()[0]:.1f}")
     print(f"collector answered 202 to {accepted:,} requests (other answers: {non_202 or 'none'}); database holds {i['stored_reports']:,} reports, {i['distinct_ids']:,} distinct ids, {i['db_bytes']:,} bytes after shutdown")
-    print(f"write path: {w['reports']:,} reports = {w['rows']:,} value rows through Store (batches of {args.batch}) in {w['ours_s']:.2f}s; raw Arrow insert of the same rows: {w['bulk_s']:.2f}s in one transaction, {w['batched_s']:.2f}s in batches")
+    print(f"write path: {w['reports']:,} reports = {w['rows']:,} value rows through Store (batches of {args.batch}) in {w['ours_s']:.2f}s; raw Arrow insert of the same rows: {w['bulk_s']:.2f}s in one transaction, {w['batched_s']:.2f}s in batches; read_json of the same rows: {w['json_s']:.2f}s")
     print(f"stored size: {w['sizes'][0]:,} bytes after {w['reports'] // 2:,} reports, {w['sizes'][1]:,} bytes after {w['reports']:,} (checkpointed database file)")
     if i["stored_reports"] < accepted:
         raise SystemExit("FAILED: fewer reports stored than acknowledged")

@@ -28,6 +28,7 @@ from optin.contract import (
     MAX_COUNTER,
     MAX_JSON_WIDTH,
     MAX_PERIOD_SECONDS,
+    MAX_REGISTRY_VERSION,
     MIN_EPOCH_SECONDS,
     SCHEMA_VERSION,
     VERSION_PATTERN,
@@ -41,6 +42,7 @@ from optin.contract import (
 _UUID: Final = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _UUID4: Final = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
 _VERSION: Final = re.compile(VERSION_PATTERN)
+_HEX64: Final = re.compile(r"[0-9a-f]{64}")
 _TOP_KEYS: Final = frozenset({"schema", "report_id", "installation_id", "app", "registry", "period", "sent_at", "metrics", "client"})
 _APP_KEYS: Final = frozenset({"name", "version"})
 _REGISTRY_KEYS: Final = frozenset({"version", "hash"})
@@ -85,10 +87,12 @@ class _Compiled:
     def __init__(self, registry: Registry, ordinal: Mapping[str, int]) -> None:
         self.hash = registry.hash
         self.metrics = registry.metrics
-        # The duplicate-key count in Checker._fast relies on declared strings holding no ':'
-        # (the registry's name and label patterns forbid it); a registry that did gets no fast path.
+        # The duplicate-key count in Checker._fast relies on declared strings holding no ':' (the
+        # registry's name and label patterns forbid it, its hash is hex), and the fast path checks
+        # the report's registry reference only by equality; a registry built some other way that
+        # breaks either rule gets no fast path (every report goes through the contract).
         strings = [registry.app, *registry.metrics, *(s for m in registry.metrics.values() for s in (*m.labels, *m.values))]
-        self.fast = not any(":" in s for s in strings)
+        self.fast = not any(":" in s for s in strings) and _HEX64.fullmatch(registry.hash) is not None and 1 <= registry.version <= MAX_REGISTRY_VERSION
         self.plan: dict[str, tuple[int, int, dict[Any, int], int]] = {}
         for metric in registry.metrics.values():
             number = ordinal[metric.name]

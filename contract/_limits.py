@@ -13,6 +13,7 @@ MAX_METRICS_PER_REPORT: Final = 1024  # a registry may declare at most this many
 MAX_LABELS_PER_METRIC: Final = 256  # closed sets stay small enough to read in the consent dialog
 MAX_BUCKETS: Final = 64
 MAX_COUNTER: Final = (1 << 31) - 1  # per period, fits the stored int32; larger counts are a client bug, not usage
+MAX_REGISTRY_VERSION: Final = 1 << 30  # registry versions are 1..this, in registry files and in reports
 MAX_PERIOD_SECONDS: Final = 31 * 86400  # a report covers at most a month (e.g. after a long offline spell)
 MIN_EPOCH_SECONDS: Final = 946684800  # 2000-01-01T00:00:00Z: no period starts earlier
 MAX_CLOCK_SKEW_SECONDS: Final = 366 * 86400  # sent_at further than this from the receiver's clock is absurd

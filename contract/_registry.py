@@ -26,6 +26,7 @@ from ._limits import (
     MAX_LABELS_PER_METRIC,
     MAX_METRICS_PER_REPORT,
     MAX_NAME_CHARS,
+    MAX_REGISTRY_VERSION,
     NAME_PATTERN,
 )
 
@@ -210,8 +211,8 @@ def parse_registry(text: str) -> Registry:
         raise _fail("schema", f"must be {REGISTRY_SCHEMA}")
     app = _name(doc.get("app"), "app")
     version = doc.get("version")
-    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-        raise _fail("version", "must be a positive integer")
+    if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version <= MAX_REGISTRY_VERSION:
+        raise _fail("version", f"must be an integer from 1 to {MAX_REGISTRY_VERSION}")
     raw_categories = doc.get("categories")
     if not isinstance(raw_categories, dict) or not raw_categories:
         raise _fail("categories", "at least one category is required")

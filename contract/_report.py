@@ -23,6 +23,7 @@ from ._limits import (
     MAX_JSON_DEPTH,
     MAX_JSON_WIDTH,
     MAX_PERIOD_SECONDS,
+    MAX_REGISTRY_VERSION,
     MIN_EPOCH_SECONDS,
     SCHEMA_VERSION,
     VERSION_PATTERN,
@@ -280,7 +281,7 @@ def check_report(obj: Any, registries: Mapping[tuple[str, int], Registry], now: 
         raise ReportError("wrong_type", "app.name")
     if not isinstance(app_version, str) or not _VERSION.fullmatch(app_version):
         raise ReportError("bad_version", "app.version", detail="expected dotted numbers")
-    reg_version = _int(registry_ref["version"], "registry.version", 1, 1 << 30)
+    reg_version = _int(registry_ref["version"], "registry.version", 1, MAX_REGISTRY_VERSION)
     registry = registries.get((name, reg_version))
     if registry is None:
         raise ReportError("unknown_registry", "registry.version" if any(k[0] == name for k in registries) else "app.name")

@@ -159,3 +159,27 @@ def test_refusals_name_the_same_reason_and_field_as_the_contract() -> None:
     repeated = json.dumps(doc).replace('"metrics": {', '"metrics": {"toolpath.pocket": 1, ', 1).encode()
     assert repeated.count(b'"toolpath.pocket"') == 2
     assert _checked(repeated, now) == ("error", (400, "duplicate_key", ""))
+
+
+def test_a_registry_outside_the_contract_rules_gets_no_fast_path() -> None:
+    """Registries built in code (not parsed) may break what the fast path relies on: then every report takes the contract's path."""
+    import dataclasses
+
+    now = int(time.time())
+    for odd in (dataclasses.replace(REGISTRY, version=2**30 + 1), dataclasses.replace(REGISTRY, hash=REGISTRY.hash.upper()), dataclasses.replace(REGISTRY, version=0)):
+        registries = {(odd.app, odd.version): odd}
+        checker = Checker(registries)
+        doc = make_report(odd, {"toolpath.pocket": 3})
+        body = json.dumps(doc).encode()
+        assert checker._fast(json.loads(body), body, now) is None
+        with_contract: tuple[str, Any]
+        try:
+            with_contract = ("ok", checker.from_report(report_from_json(body, registries, now)))
+        except ReportError as error:
+            with_contract = ("error", (error.status, error.code, error.path))
+        try:
+            outcome: tuple[str, Any] = ("ok", checker.check(body, now))
+        except ReportError as error:
+            outcome = ("error", (error.status, error.code, error.path))
+        assert outcome == with_contract
+        assert outcome[0] == "error"

@@ -53,6 +53,8 @@ def test_a_minimal_registry_parses_and_its_hash_is_stable() -> None:
         (('kind = "counter"', 'kind = "counter"\nunit = "x"'), "unknown keys"),
         (('app = "demo"', 'app = "Demo App"'), "app"),
         (('schema = 1', 'schema = 2'), "schema"),
+        (("version = 1", "version = 1073741825"), "version"),  # reports can only name versions up to 2^30
+        (("version = 1", "version = 0"), "version"),
     ],
 )
 def test_invalid_registries_are_refused_with_the_entry_named(edit: tuple[str, str], message: str) -> None:
