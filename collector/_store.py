@@ -16,7 +16,7 @@ import queue
 import threading
 import time
 from array import array
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
@@ -37,7 +37,6 @@ from ._seen import SeenIds
 log = logging.getLogger("optin.collector")
 
 REJECTION_FLUSH_S: Final = 5.0  # rejection counts reach the database at most this late
-NAP_S: Final = 0.0005  # while collecting a batch, look at the queue this often
 REOPEN_S: Final = 1.0  # while the database cannot be opened (locked by another process), try again this often
 
 
@@ -96,6 +95,7 @@ _VALUE_SCHEMA: Final = pa.schema([("report_key", pa.int64()), ("metric_key", pa.
 class _Rows:
     """Rows of a batch waiting for their insert, as columns where Arrow wants columns."""
 
+    versions: list[tuple[int, int, str]] = field(default_factory=list)  # app versions first seen in this batch
     installations: list[tuple[int, str]] = field(default_factory=list)
     reports: list[tuple[object, ...]] = field(default_factory=list)  # in _REPORT_SCHEMA order
     # report_values, with Checker ordinals where the table has metric keys (mapped per batch)
@@ -122,7 +122,13 @@ class Store:
         self.batch_max = batch_max
         self.batch_wait_s = batch_wait_s
         self.stats = StoreStats()
-        self._jobs: queue.Queue[_Job | None] = queue.Queue(maxsize=max_pending)
+        self.max_pending = max_pending
+        # The event loop hands jobs over once per turn, as one list (see _put); None stops the writer.
+        self._jobs: queue.SimpleQueue[list[_Job] | None] = queue.SimpleQueue()
+        self._backlog: deque[_Job] = deque()  # writer thread: jobs taken from _jobs, not yet batched
+        self._outboxes: dict[asyncio.AbstractEventLoop, list[_Job]] = {}  # jobs of the current loop turn
+        self._pending = 0  # jobs put and not yet settled: the write queue's depth, bounded by max_pending
+        self._pending_lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._con: duckdb.DuckDBPyConnection | None = None
         self._healthy = True
@@ -205,7 +211,7 @@ class Store:
 
     @property
     def queue_depth(self) -> int:
-        return self._jobs.qsize()
+        return self._pending
 
     def reader(self) -> duckdb.DuckDBPyConnection:
         """A cursor for read-only work on another thread (DuckDB connections are not thread-safe)."""
@@ -232,13 +238,23 @@ class Store:
     def _put(self, job: _Job) -> asyncio.Future[object]:
         if not self._ready:
             raise StoreUnavailable("database not open")
+        with self._pending_lock:
+            if self._pending >= self.max_pending:
+                raise StoreUnavailable("write queue full")
+            self._pending += 1
         loop = asyncio.get_running_loop()
         job.loop, job.future = loop, loop.create_future()
-        try:
-            self._jobs.put_nowait(job)
-        except queue.Full:
-            raise StoreUnavailable("write queue full") from None
+        # Jobs of one loop turn go to the writer together, when the turn ends: the writer wakes
+        # (and takes the GIL from the loop) once per turn, not once per report.
+        outbox = self._outboxes.get(loop)
+        if outbox is None:
+            outbox = self._outboxes[loop] = []
+            loop.call_soon(self._hand_over, loop)
+        outbox.append(job)
         return job.future
+
+    def _hand_over(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._jobs.put(self._outboxes.pop(loop))
 
     def count_rejection(self, reason: str, day: dt.date) -> None:
         with self._rejection_lock:
@@ -247,58 +263,64 @@ class Store:
 
     # --- writer thread -----------------------------------------------------------------------
 
+    def _take(self, timeout_s: float) -> _Job | None:
+        """The next job in order; None once the store is closing. queue.Empty after timeout_s."""
+        if not self._backlog:
+            jobs = self._jobs.get(timeout=timeout_s) if timeout_s > 0 else self._jobs.get_nowait()
+            if jobs is None:
+                return None
+            self._backlog.extend(jobs)
+        return self._backlog.popleft()
+
     def _run(self) -> None:
         if not self._reopen():
             return
-        while True:
+        stop = False
+        while not stop:
             try:
-                first = self._jobs.get(timeout=REJECTION_FLUSH_S)
+                first = self._take(REJECTION_FLUSH_S)
             except queue.Empty:
                 self._flush_rejections()
                 continue
             batch: list[_Job] = []
             alone: _Job | None = None
-            stop = first is None
-            if first is not None and first.kind == "call":
+            if first is None:
+                stop = True
+            elif first.kind == "call":
                 alone = first
-            elif first is not None:
+            else:
                 batch.append(first)
-                # Collect for at most batch_wait_s by short naps and non-blocking takes: a report
-                # queued meanwhile does not wake this thread (and take the GIL) once per report.
+                # Group commit: take what is queued (whole loop turns' worth), and wait at most
+                # batch_wait_s after the first job for more.
                 deadline = time.monotonic() + self.batch_wait_s
-                while len(batch) < self.batch_max and not stop and alone is None:
+                while len(batch) < self.batch_max:
                     try:
-                        job = self._jobs.get_nowait()
+                        job = self._take(deadline - time.monotonic())
                     except queue.Empty:
-                        remaining = deadline - time.monotonic()
-                        if remaining <= 0:
-                            break
-                        time.sleep(min(remaining, NAP_S))
-                        continue
+                        break
                     if job is None:
                         stop = True
-                    elif job.kind == "call":
+                        break
+                    if job.kind == "call":
                         alone = job
-                    else:
-                        batch.append(job)
+                        break
+                    batch.append(job)
             if batch:
                 self._commit(batch)
             if alone is not None:
                 self._call(alone)
             self._flush_rejections()
-            if stop:
-                self._drain_rest()
-                return
+        self._drain_rest()
 
     def _drain_rest(self) -> None:
         rest: list[_Job] = []
         while True:
             try:
-                job = self._jobs.get_nowait()
+                job = self._take(0)
             except queue.Empty:
                 break
             if job is not None and job.kind == "call":
-                _resolve(job, StoreUnavailable("shutting down"))
+                self._resolve([(job, StoreUnavailable("shutting down"))])
             elif job is not None:
                 rest.append(job)
         for start in range(0, len(rest), self.batch_max):
@@ -309,9 +331,12 @@ class Store:
         con = self._con
         started = time.perf_counter()
         try:
-            con.execute("BEGIN TRANSACTION")
-            outcomes = self._write(con, batch)
-            con.execute("COMMIT")
+            if any(job.kind == "delete" for job in batch):
+                con.execute("BEGIN TRANSACTION")
+                outcomes = self._write(con, batch)
+                con.execute("COMMIT")
+            else:  # the common case: one call to DuckDB opens, writes and commits the transaction
+                outcomes = self._write(con, batch, transaction=True)
         except Exception as error:  # disk full, I/O error, lock: refuse rather than acknowledge
             try:
                 con.execute("ROLLBACK")
@@ -321,7 +346,7 @@ class Store:
             self._healthy = False
             self.stats.write_errors += 1
             log.error("store: batch of %d failed to commit (%s)", len(batch), type(error).__name__)
-            _resolve_all([(job, StoreUnavailable("write failed")) for job in batch])
+            self._resolve([(job, StoreUnavailable("write failed")) for job in batch])
             return
         self._healthy = True
         _private_file(self._wal)  # DuckDB recreates the WAL after each checkpoint, with the process umask
@@ -336,7 +361,7 @@ class Store:
                 self.stats.duplicates += 1
             elif job.kind == "delete":
                 self.stats.deletions += 1
-        _resolve_all(list(zip(batch, outcomes)))
+        self._resolve(list(zip(batch, outcomes)))
 
     def _call(self, job: _Job) -> None:
         assert self._con is not None and job.call is not None
@@ -352,10 +377,10 @@ class Store:
                 pass
             self._load_keys()
             log.error("store: maintenance failed (%s)", type(error).__name__)
-            _resolve(job, StoreUnavailable("maintenance failed"))
+            self._resolve([(job, StoreUnavailable("maintenance failed"))])
             return
         _private_file(self._wal)
-        _resolve(job, result)
+        self._resolve([(job, result)])
 
     def _retain(self, con: duckdb.DuckDBPyConnection, cutoff: dt.date) -> int:
         removed, gone = roll_up(con, cutoff)
@@ -363,7 +388,8 @@ class Store:
             self._inst_keys.pop(installation_id, None)
         return removed
 
-    def _write(self, con: duckdb.DuckDBPyConnection, batch: list[_Job]) -> list[Outcome]:
+    def _write(self, con: duckdb.DuckDBPyConnection, batch: list[_Job], transaction: bool = False) -> list[Outcome]:
+        """Write a batch's rows; with ``transaction``, in a transaction of their own (no deletion in the batch)."""
         reports = [job.report for job in batch if job.kind == "report" and job.report is not None]
         stored_ids = self._existing_ids(con, [r.report_id for r in reports])
         outcomes: list[Outcome] = []
@@ -390,7 +416,7 @@ class Store:
                 self._next_inst_key += 1
                 inst_key = self._inst_keys[report.installation_id] = self._next_inst_key
                 rows.installations.append((inst_key, report.installation_id))
-            version_key = self._version_key(con, app_key, report.app_version)
+            version_key = self._version_key(app_key, report.app_version, rows)
             self._next_report_key += 1
             key = self._next_report_key
             # The day the period ended by the receiver's clock (the client's clock corrected by the
@@ -401,26 +427,38 @@ class Store:
             rows.ordinals += report.ordinals
             rows.labels += report.labels
             rows.values += report.values
-        self._insert(con, rows)
+        self._insert(con, rows, transaction)
         return outcomes
 
-    def _insert(self, con: duckdb.DuckDBPyConnection, rows: _Rows) -> None:
-        """Append a batch's rows with one Arrow insert per table (inside the caller's transaction)."""
+    def _insert(self, con: duckdb.DuckDBPyConnection, rows: _Rows, transaction: bool = False) -> None:
+        """Append a batch's rows with one Arrow insert per table, all in one call to DuckDB.
+
+        Inside the caller's transaction, or, with ``transaction``, in one of their own opened and
+        committed by the same call. Every call into DuckDB releases and re-takes the GIL several
+        times, each time waiting for the event loop when it is busy: fewer calls, shorter batches.
+        """
         # The Arrow tables are local variables that DuckDB finds by name (a replacement scan):
         # cheaper per statement than register() and unregister() around each insert.
+        statements = []
+        if rows.versions:
+            keys, apps, versions = zip(*rows.versions)
+            _batch_versions = pa.table({"version_key": pa.array(keys, pa.int32()), "app_key": pa.array(apps, pa.int16()), "version": pa.array(versions, pa.string())})  # noqa: F841
+            statements.append("INSERT INTO app_versions SELECT * FROM _batch_versions")
         if rows.installations:
             keys, ids = zip(*rows.installations)
             _batch_installations = pa.table({"inst_key": pa.array(keys, pa.int32()), "installation_id": pa.array(ids, pa.string())})  # noqa: F841
-            con.execute("INSERT INTO installations SELECT inst_key, installation_id::UUID FROM _batch_installations")
+            statements.append("INSERT INTO installations SELECT inst_key, installation_id::UUID FROM _batch_installations")
         if rows.reports:
             _batch_reports = pa.table([pa.array(column, type=f.type) for column, f in zip(zip(*rows.reports), _REPORT_SCHEMA)], schema=_REPORT_SCHEMA)  # noqa: F841
             metric_keys = pc.take(self._ordinal_keys, _arrow(rows.ordinals, pa.int32()))
             columns = [_arrow(rows.value_reports, pa.int64()), metric_keys, _arrow(rows.labels, pa.int16()), _arrow(rows.values, pa.int64())]
             _batch_values = pa.table(columns, schema=_VALUE_SCHEMA)  # noqa: F841
-            con.execute(
-                "INSERT INTO reports SELECT report_key, report_id::UUID, inst_key, app_key, version_key, registry_version, day, period_seconds, dropped, evicted, rejected FROM _batch_reports"
-            )
-            con.execute("INSERT INTO report_values SELECT * FROM _batch_values")
+            statements.append("INSERT INTO reports SELECT report_key, report_id::UUID, inst_key, app_key, version_key, registry_version, day, period_seconds, dropped, evicted, rejected FROM _batch_reports")
+            statements.append("INSERT INTO report_values SELECT * FROM _batch_values")
+        if statements:
+            if transaction:
+                statements = ["BEGIN TRANSACTION", *statements, "COMMIT"]
+            con.execute(";\n".join(statements))
 
     def _existing_ids(self, con: duckdb.DuckDBPyConnection, ids: list[str]) -> set[str]:
         if self._seen.full:
@@ -442,11 +480,11 @@ class Store:
         con.execute("DELETE FROM installations WHERE inst_key = ?", [inst_key])
         del self._inst_keys[installation_id]
 
-    def _version_key(self, con: duckdb.DuckDBPyConnection, app_key: int, version: str) -> int:
+    def _version_key(self, app_key: int, version: str, rows: _Rows) -> int:
         key = self._version_keys.get((app_key, version))
         if key is None:
             key = self._version_keys[(app_key, version)] = max(self._version_keys.values(), default=0) + 1
-            con.execute("INSERT INTO app_versions VALUES (?, ?, ?)", [key, app_key, version])
+            rows.versions.append((key, app_key, version))
         return key
 
     def _flush_rejections(self, force: bool = False) -> None:
@@ -511,6 +549,11 @@ class Store:
         con.execute("COMMIT")
         self._ordinal_keys = pa.array([self._metric_keys[(self._app_keys[app], name)] for app, name in self.checker.metric_names], pa.int32())
 
+    def _resolve(self, results: list[tuple[_Job, object]]) -> None:
+        with self._pending_lock:
+            self._pending -= len(results)
+        _resolve_all(results)
+
     @staticmethod
     def _sorted_registries(registries: Iterable[Registry]) -> list[Registry]:
         return sorted(registries, key=lambda r: (r.app, r.version))
@@ -542,7 +585,3 @@ def _settle(settled: list[tuple[asyncio.Future[object], object]]) -> None:
             future.set_exception(result)
         else:
             future.set_result(result)
-
-
-def _resolve(job: _Job, result: object) -> None:
-    _resolve_all([(job, result)])
