@@ -236,13 +236,13 @@ class Store:
         return self.run(lambda con: self._retain(con, cutoff))
 
     def _put(self, job: _Job) -> asyncio.Future[object]:
-        if not self._ready:
+        if not self._ready or self._stopping.is_set():
             raise StoreUnavailable("database not open")
+        loop = asyncio.get_running_loop()
         with self._pending_lock:
             if self._pending >= self.max_pending:
                 raise StoreUnavailable("write queue full")
             self._pending += 1
-        loop = asyncio.get_running_loop()
         job.loop, job.future = loop, loop.create_future()
         # Jobs of one loop turn go to the writer together, when the turn ends: the writer wakes
         # (and takes the GIL from the loop) once per turn, not once per report.
