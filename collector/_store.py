@@ -129,6 +129,8 @@ class Store:
         self._outboxes: dict[asyncio.AbstractEventLoop, list[_Job]] = {}  # jobs of the current loop turn
         self._pending = 0  # jobs put and not yet settled: the write queue's depth, bounded by max_pending
         self._pending_lock = threading.Lock()
+        self._writer_done = False  # set once by the writer as it exits; _hand_over and _put check it
+        self._handover_lock = threading.Lock()  # orders a hand-over against the writer's exit
         self._thread: threading.Thread | None = None
         self._con: duckdb.DuckDBPyConnection | None = None
         self._healthy = True
@@ -236,7 +238,7 @@ class Store:
         return self.run(lambda con: self._retain(con, cutoff))
 
     def _put(self, job: _Job) -> asyncio.Future[object]:
-        if not self._ready or self._stopping.is_set():
+        if not self._ready or self._stopping.is_set() or self._writer_done:
             raise StoreUnavailable("database not open")
         loop = asyncio.get_running_loop()
         with self._pending_lock:
@@ -254,7 +256,13 @@ class Store:
         return job.future
 
     def _hand_over(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._jobs.put(self._outboxes.pop(loop))
+        jobs = self._outboxes.pop(loop)
+        with self._handover_lock:
+            if not self._writer_done:
+                self._jobs.put(jobs)
+                return
+        # The writer has drained and gone (closed, or failed) since these were queued: answer them here.
+        self._resolve([(job, StoreUnavailable("store stopped")) for job in jobs])
 
     def count_rejection(self, reason: str, day: dt.date) -> None:
         with self._rejection_lock:
@@ -273,8 +281,19 @@ class Store:
         return self._backlog.popleft()
 
     def _run(self) -> None:
-        if not self._reopen():
-            return
+        finished = False
+        try:
+            if self._reopen():
+                self._serve()
+            finished = True
+        except Exception as error:  # e.g. the database could not be read back after a failed commit
+            log.error("store: writer stopped (%s)", type(error).__name__, extra={"event": "store_stopped"})
+        finally:
+            with self._handover_lock:
+                self._writer_done = True  # from here on, work handed over is answered by _hand_over
+            self._drain_rest(commit=finished)
+
+    def _serve(self) -> None:
         stop = False
         while not stop:
             try:
@@ -310,9 +329,9 @@ class Store:
             if alone is not None:
                 self._call(alone)
             self._flush_rejections()
-        self._drain_rest()
 
-    def _drain_rest(self) -> None:
+    def _drain_rest(self, commit: bool) -> None:
+        """Writer thread, last: commit what is still queued (on close), or refuse it (writer failed)."""
         rest: list[_Job] = []
         while True:
             try:
@@ -323,6 +342,9 @@ class Store:
                 self._resolve([(job, StoreUnavailable("shutting down"))])
             elif job is not None:
                 rest.append(job)
+        if not commit or self._con is None:
+            self._resolve([(job, StoreUnavailable("store stopped")) for job in rest])
+            return
         for start in range(0, len(rest), self.batch_max):
             self._commit(rest[start : start + self.batch_max])
 
@@ -342,11 +364,11 @@ class Store:
                 con.execute("ROLLBACK")
             except duckdb.Error:
                 pass
-            self._load_keys()  # caches may hold keys of the rolled-back transaction
             self._healthy = False
             self.stats.write_errors += 1
             log.error("store: batch of %d failed to commit (%s)", len(batch), type(error).__name__)
             self._resolve([(job, StoreUnavailable("write failed")) for job in batch])
+            self._load_keys()  # caches may hold keys of the rolled-back transaction (if this fails, the writer stops)
             return
         self._healthy = True
         _private_file(self._wal)  # DuckDB recreates the WAL after each checkpoint, with the process umask
@@ -375,9 +397,9 @@ class Store:
                 con.execute("ROLLBACK")
             except duckdb.Error:
                 pass
-            self._load_keys()
             log.error("store: maintenance failed (%s)", type(error).__name__)
             self._resolve([(job, StoreUnavailable("maintenance failed"))])
+            self._load_keys()
             return
         _private_file(self._wal)
         self._resolve([(job, result)])

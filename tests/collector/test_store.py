@@ -477,3 +477,26 @@ def test_analysis_reads_a_snapshot_and_answers_as_the_live_endpoint_does(tmp_pat
             assert offline == {k: v for k, v in answer.items() if k != "question"}
     finally:
         con.close()
+
+
+def test_a_report_queued_in_the_turn_the_store_closes_is_answered_not_left_waiting(tmp_path: Path, registry: Registry) -> None:
+    import asyncio
+
+    from optin.collector._store import Store, StoreUnavailable
+    from optin.contract import check_report
+
+    registries = {(registry.app, registry.version): registry}
+    store = Store(tmp_path / "db" / "o.duckdb", registries, batch_max=100, batch_wait_s=0.0, max_pending=100)
+    store.open()
+    report = store.checker.from_report(check_report(make_report(registry), registries, int(time.time())))
+
+    async def submit_then_close() -> None:
+        future = store.submit(report, dt.datetime.now(dt.UTC))
+        store.close()  # on the loop's thread: the writer drains and exits before this turn hands the report over
+        with pytest.raises(StoreUnavailable):
+            await asyncio.wait_for(future, 30)
+        assert store.queue_depth == 0
+        with pytest.raises(StoreUnavailable):
+            store.submit(report, dt.datetime.now(dt.UTC))
+
+    asyncio.run(submit_then_close())
