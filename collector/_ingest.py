@@ -11,7 +11,7 @@ from typing import Final
 
 from optin.contract import ReportError
 
-from ._checker import Checked, Checker
+from optin.contract import CheckedReport, ReportChecker
 
 _GZIP_WBITS: Final = 16 + zlib.MAX_WBITS
 _CHUNK_BYTES: Final = 64 * 1024
@@ -68,7 +68,7 @@ def inflate(body: bytes, max_bytes: int) -> bytes:
     return bytes(out)
 
 
-def ingest(body: bytes, encoding: str, checker: Checker, now: int, max_bytes: int) -> Checked:
+def ingest(body: bytes, encoding: str, checker: ReportChecker, now: int, max_bytes: int) -> CheckedReport:
     """Bytes of one request → a report checked against its registry (as rows), or Rejected."""
     if len(body) > max_bytes:
         raise Rejected(413, "too_large", detail=f"at most {max_bytes} bytes")

@@ -29,7 +29,7 @@ import pyarrow.compute as pc
 
 from optin.contract import Registry, label_names
 
-from ._checker import Checked, Checker
+from optin.contract import CheckedReport, ReportChecker
 from ._migrations import migrate
 from ._retention import roll_up
 from ._seen import SeenIds
@@ -52,7 +52,7 @@ class StoreUnavailable(Exception):
 @dataclass
 class _Job:
     kind: str  # "report" | "delete" | "call" (a function run alone in its own transaction)
-    report: Checked | None = None
+    report: CheckedReport | None = None
     installation_id: str = ""
     received_s: int = 0  # the receiver's clock, Unix seconds
     call: Callable[[duckdb.DuckDBPyConnection], object] | None = None
@@ -98,7 +98,7 @@ class _Rows:
     versions: list[tuple[int, int, str]] = field(default_factory=list)  # app versions first seen in this batch
     installations: list[tuple[int, str]] = field(default_factory=list)
     reports: list[tuple[object, ...]] = field(default_factory=list)  # in _REPORT_SCHEMA order
-    # report_values, with Checker ordinals where the table has metric keys (mapped per batch)
+    # report_values, with ReportChecker ordinals where the table has metric keys (mapped per batch)
     value_reports: array[int] = field(default_factory=lambda: array("q"))
     ordinals: array[int] = field(default_factory=lambda: array("i"))
     labels: array[int] = field(default_factory=lambda: array("h"))
@@ -117,8 +117,8 @@ class Store:
     def __init__(self, path: Path, registries: Mapping[tuple[str, int], Registry], batch_max: int, batch_wait_s: float, max_pending: int) -> None:
         self.path = path
         self.registries = registries
-        self.checker = Checker(registries)  # ingest checks bodies with it; its ordinals name metrics in Checked rows
-        self._ordinal_keys = pa.array([], pa.int32())  # Checker ordinal → metric_key, set by _register_metrics
+        self.checker = ReportChecker(registries)  # ingest checks bodies with it; its ordinals name metrics in CheckedReport rows
+        self._ordinal_keys = pa.array([], pa.int32())  # ReportChecker ordinal → metric_key, set by _register_metrics
         self.batch_max = batch_max
         self.batch_wait_s = batch_wait_s
         self.stats = StoreStats()
@@ -223,7 +223,7 @@ class Store:
 
     # --- producers (event loop) --------------------------------------------------------------
 
-    def submit(self, report: Checked, received: dt.datetime) -> asyncio.Future[object]:
+    def submit(self, report: CheckedReport, received: dt.datetime) -> asyncio.Future[object]:
         return self._put(_Job("report", report=report, received_s=int(received.timestamp())))
 
     def delete(self, installation_id: str) -> asyncio.Future[object]:

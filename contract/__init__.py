@@ -12,7 +12,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from ._errors import RegistryError, ReportError
     from ._lazy import lazy_exports
-    from ._limits import MAX_BODY_BYTES, MAX_CLOCK_SKEW_SECONDS, MAX_COUNTER, MAX_JSON_DEPTH, MAX_JSON_WIDTH, MAX_PERIOD_SECONDS, MAX_REGISTRY_VERSION, MIN_EPOCH_SECONDS, SCHEMA_VERSION, VERSION_PATTERN
+    from ._checker import CheckedReport, ReportChecker
+    from ._limits import MAX_BODY_BYTES, MAX_JSON_DEPTH, MAX_JSON_WIDTH, SCHEMA_VERSION
     from ._registry import Category, Kind, Metric, Registry, bundled_registry, load_registry, load_registry_folder, parse_registry
     from ._registry_file import RegistryFile, bundled_registry_file
     from ._report import CLIENT_COUNTERS, Report, Value, check_report, check_value, decode_json, new_report_id, report_from_json
@@ -21,7 +22,8 @@ if TYPE_CHECKING:
 _HOME = {
     "_errors": ("RegistryError", "ReportError"),
     "_lazy": ("lazy_exports",),
-    "_limits": ("MAX_BODY_BYTES", "MAX_CLOCK_SKEW_SECONDS", "MAX_COUNTER", "MAX_JSON_DEPTH", "MAX_JSON_WIDTH", "MAX_PERIOD_SECONDS", "MAX_REGISTRY_VERSION", "MIN_EPOCH_SECONDS", "SCHEMA_VERSION", "VERSION_PATTERN"),
+    "_checker": ("CheckedReport", "ReportChecker"),
+    "_limits": ("MAX_BODY_BYTES", "MAX_JSON_DEPTH", "MAX_JSON_WIDTH", "SCHEMA_VERSION"),
     "_registry": ("Category", "Kind", "Metric", "Registry", "bundled_registry", "load_registry", "load_registry_folder", "parse_registry"),
     "_registry_file": ("RegistryFile", "bundled_registry_file"),
     "_report": ("CLIENT_COUNTERS", "Report", "Value", "check_report", "check_value", "decode_json", "new_report_id", "report_from_json"),
@@ -30,20 +32,17 @@ _HOME = {
 __all__ = [
     "CLIENT_COUNTERS",
     "Category",
+    "CheckedReport",
     "Kind",
     "MAX_BODY_BYTES",
-    "MAX_CLOCK_SKEW_SECONDS",
-    "MAX_COUNTER",
     "MAX_JSON_DEPTH",
     "MAX_JSON_WIDTH",
-    "MAX_PERIOD_SECONDS",
-    "MAX_REGISTRY_VERSION",
-    "MIN_EPOCH_SECONDS",
     "Metric",
     "Registry",
     "RegistryError",
     "RegistryFile",
     "Report",
+    "ReportChecker",
     "ReportError",
     "SCHEMA_V1",
     "SCHEMA_VERSION",
@@ -51,7 +50,6 @@ __all__ = [
     "SNAPSHOT_PARTITION_COLUMN",
     "SNAPSHOT_TABLES",
     "TABLES",
-    "VERSION_PATTERN",
     "Value",
     "bundled_registry",
     "bundled_registry_file",

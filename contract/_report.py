@@ -1,7 +1,10 @@
 """Report format v1: what a client sends for one period. See docs/protocol.md.
 
-`check_report` is the single validator: the collector runs it on every body, the client runs
-it on every report it builds, so nothing the registry does not allow is ever written or sent.
+`check_report` is the single definition of a valid report: the client runs it on every report
+it builds, and every body the collector receives is accepted only if it would pass it (the
+collector's hot path, `ReportChecker` in _checker.py, compiles the same rules per registry and
+hands anything unusual to `report_from_json`), so nothing the registry does not allow is ever
+written or sent.
 """
 
 from __future__ import annotations

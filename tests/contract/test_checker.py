@@ -1,6 +1,6 @@
-"""The collector's compiled check accepts exactly what the contract accepts, and encodes it the same.
+"""The compiled report check accepts exactly what `report_from_json` accepts, and encodes it the same.
 
-`Checker.check` takes a fast path for ordinary bodies and hands everything else to the contract's
+`ReportChecker.check` takes a fast path for ordinary bodies and hands everything else to the contract's
 `report_from_json`. The property that makes that safe: whenever the fast path accepts a body,
 the contract accepts it too and encodes the same rows. Mutated bodies (wrong types, values out
 of their sets and bounds, repeated keys, unknown keys, odd numbers) probe the edges.
@@ -16,13 +16,12 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from optin.collector._checker import Checker
-from optin.contract import Registry, ReportError, bundled_registry, encode_value, report_from_json
+from optin.contract import Registry, ReportChecker, ReportError, bundled_registry, encode_value, report_from_json
 from tests.helpers import make_report
 
 REGISTRY = bundled_registry("millwright")
 REGISTRIES = {(REGISTRY.app, REGISTRY.version): REGISTRY}
-CHECKER = Checker(REGISTRIES)
+CHECKER = ReportChecker(REGISTRIES)
 
 
 def _metrics(registry: Registry, rng: random.Random) -> dict[str, Any]:
@@ -168,7 +167,7 @@ def test_a_registry_outside_the_contract_rules_gets_no_fast_path() -> None:
     now = int(time.time())
     for odd in (dataclasses.replace(REGISTRY, version=2**30 + 1), dataclasses.replace(REGISTRY, hash=REGISTRY.hash.upper()), dataclasses.replace(REGISTRY, version=0)):
         registries = {(odd.app, odd.version): odd}
-        checker = Checker(registries)
+        checker = ReportChecker(registries)
         doc = make_report(odd, {"toolpath.pocket": 3})
         body = json.dumps(doc).encode()
         assert checker._fast(json.loads(body), body, now) is None

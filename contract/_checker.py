@@ -1,15 +1,15 @@
-"""Checker: a body → a checked report already encoded as rows, compiled once per registry.
+"""ReportChecker: a body → a checked report already encoded as at-rest rows, compiled per registry.
 
-The contract's `report_from_json` is the one definition of a valid report, and it names every
-reason for a refusal. It is also general: it decides per value what each metric is, walks the
-parsed body a second time for duplicate keys, and returns values the writer must encode again,
-all while holding the GIL the event loop needs. Here the checks are compiled per registry and
-the rows come out of the same pass. A body the fast path cannot vouch for, for any reason, goes
-through `report_from_json` (which accepts it or names the refusal), so the fast path can only
-ever be stricter; tests compare the two on valid and mutated bodies.
+`report_from_json` is the one definition of a valid report, and it names every reason for a
+refusal. It is also general: it decides per value what each metric is, walks the parsed body a
+second time for duplicate keys, and returns values a collector must encode again, all while
+holding the GIL its event loop needs. Here the same rules are compiled per registry and the rows
+(as `encode_value` gives them) come out of the same pass. A body the fast path cannot vouch
+for, for any reason, goes through `report_from_json` (which accepts it or names the refusal),
+so the fast path can only ever be stricter; tests compare the two on valid and mutated bodies.
 
-Metrics are numbered by one ordinal across all registries (`Checker.metric_names`): the writer
-turns ordinals into database keys with one vectorised lookup per batch.
+Metrics are numbered by one ordinal across all registries (`ReportChecker.metric_names`); a
+collector turns ordinals into its database keys with one vectorised lookup per batch.
 """
 
 from __future__ import annotations
@@ -22,28 +22,13 @@ from typing import Any, Final
 
 import orjson
 
-from optin.contract import (
-    CLIENT_COUNTERS,
-    MAX_CLOCK_SKEW_SECONDS,
-    MAX_COUNTER,
-    MAX_JSON_WIDTH,
-    MAX_PERIOD_SECONDS,
-    MAX_REGISTRY_VERSION,
-    MIN_EPOCH_SECONDS,
-    SCHEMA_VERSION,
-    VERSION_PATTERN,
-    Kind,
-    Registry,
-    Report,
-    encode_value,
-    report_from_json,
-)
+from ._limits import MAX_CLOCK_SKEW_SECONDS, MAX_COUNTER, MAX_JSON_WIDTH, MAX_PERIOD_SECONDS, MAX_REGISTRY_VERSION, MIN_EPOCH_SECONDS, SCHEMA_VERSION
+from ._registry import Kind, Registry
+from ._report import _HEX64, _TOP_KEYS, _VERSION, CLIENT_COUNTERS, Report, report_from_json
+from ._storage import encode_value
 
 _UUID: Final = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _UUID4: Final = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
-_VERSION: Final = re.compile(VERSION_PATTERN)
-_HEX64: Final = re.compile(r"[0-9a-f]{64}")
-_TOP_KEYS: Final = frozenset({"schema", "report_id", "installation_id", "app", "registry", "period", "sent_at", "metrics", "client"})
 _APP_KEYS: Final = frozenset({"name", "version"})
 _REGISTRY_KEYS: Final = frozenset({"version", "hash"})
 _PERIOD_KEYS: Final = frozenset({"start", "end"})
@@ -55,7 +40,7 @@ _PLAIN, _LABELLED, _BOOLEAN, _ENUM, _QUANTITY, _HISTOGRAM = range(6)
 
 
 @dataclass(frozen=True, slots=True)
-class Checked:
+class CheckedReport:
     """One accepted report as the writer stores it: the report's fields and its value rows as columns."""
 
     report_id: str
@@ -70,7 +55,7 @@ class Checked:
     evicted: int
     rejected: int
     # Value rows as machine-typed columns, so the writer copies memory instead of converting
-    # each value again: ordinal ('i', an index of Checker.metric_names), label_key ('h': 0, or
+    # each value again: ordinal ('i', an index of ReportChecker.metric_names), label_key ('h': 0, or
     # 1..n into the metric's closed set as contract.label_names lists it) and value ('q').
     ordinals: array[int]
     labels: array[int]
@@ -87,7 +72,7 @@ class _Compiled:
     def __init__(self, registry: Registry, ordinal: Mapping[str, int]) -> None:
         self.hash = registry.hash
         self.metrics = registry.metrics
-        # The duplicate-key count in Checker._fast relies on declared strings holding no ':' (the
+        # The duplicate-key count in ReportChecker._fast relies on declared strings holding no ':' (the
         # registry's name and label patterns forbid it, its hash is hex), and the fast path checks
         # the report's registry reference only by equality; a registry built some other way that
         # breaks either rule gets no fast path (every report goes through the contract).
@@ -186,7 +171,7 @@ class _Compiled:
         return ordinals, labels, values
 
 
-class Checker:
+class ReportChecker:
     """Every registry the collector accepts, compiled; `check(body, now)` is ingest's one call."""
 
     def __init__(self, registries: Mapping[tuple[str, int], Registry]) -> None:
@@ -197,8 +182,8 @@ class Checker:
         for key, registry in registries.items():
             self._compiled[key] = _Compiled(registry, {name: ordinal[(registry.app, name)] for name in registry.metrics})
 
-    def check(self, body: bytes, now: int) -> Checked:
-        """A decompressed body → Checked, or ReportError naming the reason (never a submitted value)."""
+    def check(self, body: bytes, now: int) -> CheckedReport:
+        """A decompressed body → CheckedReport, or ReportError naming the reason (never a submitted value)."""
         if b"\\u" not in body:  # escapes would hide colons from the duplicate-key count below
             try:
                 doc = orjson.loads(body)
@@ -210,11 +195,11 @@ class Checker:
                     return checked
         return self.from_report(report_from_json(body, self.registries, now))
 
-    def from_report(self, report: Report) -> Checked:
+    def from_report(self, report: Report) -> CheckedReport:
         """A report the contract accepted, as rows."""
         ordinals, labels, values = self._compiled[(report.app, report.registry_version)].encode(report.metrics)
         client = report.client
-        return Checked(
+        return CheckedReport(
             report.report_id,
             report.installation_id,
             report.app,
@@ -231,7 +216,7 @@ class Checker:
             values,
         )
 
-    def _fast(self, doc: Any, body: bytes, now: int) -> Checked | None:
+    def _fast(self, doc: Any, body: bytes, now: int) -> CheckedReport | None:
         """The common case, checked in one pass; None when anything at all is unusual."""
         if type(doc) is not dict or doc.keys() != _TOP_KEYS:
             return None
@@ -272,5 +257,5 @@ class Checker:
         # colons than parsed keys means a key was repeated (orjson keeps the last): strict path.
         if body.count(b":") != _FIXED_KEYS + metric_keys:
             return None
-        return Checked(report_id, installation_id, name, app_version, version, start, end, sent_at, dropped, evicted, rejected, ordinals, labels, values)
+        return CheckedReport(report_id, installation_id, name, app_version, version, start, end, sent_at, dropped, evicted, rejected, ordinals, labels, values)
 
