@@ -113,17 +113,12 @@ class _Compiled:
                 ordinals.append(number)
                 labels.append(0)
                 values.append(value)
-            elif kind == _ENUM:
-                label = index.get(value) if kind_of_value is str else None
-                if label is None:
-                    return None
-                ordinals.append(number)
-                labels.append(label)
-                values.append(1)
-            elif kind == _QUANTITY:
-                if kind_of_value is float and not -_FLOAT_LIMIT < value < _FLOAT_LIMIT:
-                    return None
-                label = index.get(value) if kind_of_value is int or kind_of_value is float else None
+            elif kind == _ENUM or kind == _QUANTITY:  # one of a closed set: stored as its label_key, count 1
+                if kind == _ENUM:
+                    label = index.get(value) if kind_of_value is str else None
+                else:
+                    in_range = kind_of_value is int or (kind_of_value is float and -_FLOAT_LIMIT < value < _FLOAT_LIMIT)
+                    label = index.get(value) if in_range else None
                 if label is None:
                     return None
                 ordinals.append(number)
