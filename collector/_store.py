@@ -49,7 +49,7 @@ class StoreUnavailable(Exception):
     """The store cannot take or commit work now (queue full, write error, shutting down)."""
 
 
-@dataclass
+@dataclass(slots=True)
 class _Job:
     kind: str  # "report" | "delete" | "call" (a function run alone in its own transaction)
     report: CheckedReport | None = None
