@@ -27,9 +27,8 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from optin.contract import Registry, label_names
+from optin.contract import CheckedReport, Registry, ReportChecker, label_names
 
-from optin.contract import CheckedReport, ReportChecker
 from ._migrations import migrate
 from ._retention import roll_up
 from ._seen import SeenIds

@@ -64,10 +64,6 @@ class CheckedReport(NamedTuple):
     values: array[int]
 
 
-def _columns() -> tuple[array[int], array[int], array[int]]:
-    return array("i"), array("h"), array("q")
-
-
 class _Compiled:
     """One registry: per metric name, (ordinal, kind, label index, largest count)."""
 
@@ -158,7 +154,7 @@ class _Compiled:
 
     def encode(self, metrics: Mapping[str, Any]) -> tuple[array[int], array[int], array[int]]:
         """Rows of metrics the contract has already checked (the slow path's second half)."""
-        ordinals, labels, values = _columns()
+        ordinals, labels, values = array("i"), array("h"), array("q")
         for name, value in metrics.items():
             number = self.plan[name][0]
             for label, count in encode_value(self.metrics[name], value):

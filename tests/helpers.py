@@ -6,6 +6,7 @@ import gzip
 import http.client
 import json
 import os
+import random
 import re
 import signal
 import subprocess
@@ -120,3 +121,26 @@ def make_report(registry: Registry, metrics: dict[str, Any] | None = None, /, **
     wire = report.to_wire()
     wire.update(overrides)
     return wire
+
+
+def random_metrics(registry: Registry, rng: random.Random) -> dict[str, Any]:
+    """Valid values of about four in five declared metrics, every kind, zeros and largest counts included."""
+    out: dict[str, Any] = {}
+    for m in registry.metrics.values():
+        if rng.random() < 0.2:
+            continue
+        kind = m.kind.value
+        if kind == "enum":
+            out[m.name] = rng.choice(m.values)
+        elif kind == "quantity":
+            bound = rng.choice(m.buckets)
+            out[m.name] = rng.choice([int(bound), float(bound)])
+        elif kind == "boolean":
+            out[m.name] = rng.random() < 0.5
+        elif kind == "duration":
+            out[m.name] = [rng.choice([0, 0, 1, 3, 2**31 - 1]) for _ in range(len(m.buckets) + 1)]
+        elif m.labels:
+            out[m.name] = {label: rng.choice([0, 1, 7, m.max]) for label in rng.sample(m.labels, min(3, len(m.labels)))}
+        else:
+            out[m.name] = rng.choice([0, 1, 12, m.max])
+    return out

@@ -22,7 +22,7 @@ import pytest
 from optin.collector import CollectorThread, Config, load_config
 from optin.collector._keys import STORE
 from optin.contract import SNAPSHOT_PARTITIONED, SNAPSHOT_TABLES, Registry, encode_value
-from tests.helpers import make_report, post_json, request
+from tests.helpers import make_report, post_json, random_metrics, request
 
 TOKEN = "store-test-token-abcdefghijklmnop"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -36,25 +36,6 @@ def _rows(db: Path, sql: str) -> list[tuple[Any, ...]]:
         con.close()
 
 
-def _random_metrics(registry: Registry, rng: random.Random) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for m in registry.metrics.values():
-        kind = m.kind.value
-        if kind == "enum":
-            out[m.name] = rng.choice(m.values)
-        elif kind == "quantity":
-            out[m.name] = rng.choice([int(b) for b in m.buckets])
-        elif kind == "boolean":
-            out[m.name] = rng.random() < 0.5
-        elif kind == "duration":
-            out[m.name] = [rng.choice([0, 0, 1, 3]) for _ in range(len(m.buckets) + 1)]
-        elif m.labels:
-            out[m.name] = {label: rng.choice([0, 1, 7]) for label in rng.sample(m.labels, 3)}
-        else:
-            out[m.name] = rng.choice([0, 1, 12])
-    return out
-
-
 def test_the_writer_stores_every_kind_exactly_as_the_contract_encodes_it(tmp_path: Path, registry: Registry) -> None:
     import asyncio
 
@@ -63,7 +44,7 @@ def test_the_writer_stores_every_kind_exactly_as_the_contract_encodes_it(tmp_pat
 
     registries = {(registry.app, registry.version): registry}
     rng = random.Random(6)
-    reports = [check_report(make_report(registry, _random_metrics(registry, rng)), registries, int(time.time())) for _ in range(300)]
+    reports = [check_report(make_report(registry, random_metrics(registry, rng)), registries, int(time.time())) for _ in range(300)]
     store = Store(tmp_path / "db" / "o.duckdb", registries, batch_max=64, batch_wait_s=0.005, max_pending=1000)
     store.open()
 
@@ -465,7 +446,7 @@ def test_analysis_reads_a_snapshot_and_answers_as_the_live_endpoint_does(tmp_pat
     rng = random.Random(9)
     with CollectorThread(config) as running:
         for _ in range(40):
-            assert post_json(running.url, make_report(registry, _random_metrics(registry, rng)))[0] == 202
+            assert post_json(running.url, make_report(registry, random_metrics(registry, rng)))[0] == 202
         assert request(running.url, "POST", "/v1/snapshots", b"", AUTH)[0] == 200
         live = {q: json.loads(request(running.url, "GET", f"/v1/aggregates/{q}?app=millwright", b"", AUTH)[2]) for q in ("features", "os")}
     con = open_snapshot(snapshots)

@@ -16,35 +16,12 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from optin.contract import Registry, ReportChecker, ReportError, bundled_registry, encode_value, report_from_json
-from tests.helpers import make_report
+from optin.contract import ReportChecker, ReportError, bundled_registry, encode_value, report_from_json
+from tests.helpers import make_report, random_metrics
 
 REGISTRY = bundled_registry("millwright")
 REGISTRIES = {(REGISTRY.app, REGISTRY.version): REGISTRY}
 CHECKER = ReportChecker(REGISTRIES)
-
-
-def _metrics(registry: Registry, rng: random.Random) -> dict[str, Any]:
-    """Every kind, zeros included (a zero count of a label or bucket stores no row)."""
-    out: dict[str, Any] = {}
-    for m in registry.metrics.values():
-        if rng.random() < 0.2:
-            continue
-        kind = m.kind.value
-        if kind == "enum":
-            out[m.name] = rng.choice(m.values)
-        elif kind == "quantity":
-            bound = rng.choice(m.buckets)
-            out[m.name] = rng.choice([int(bound), float(bound)])
-        elif kind == "boolean":
-            out[m.name] = rng.random() < 0.5
-        elif kind == "duration":
-            out[m.name] = [rng.choice([0, 0, 1, 3, 2**31 - 1]) for _ in range(len(m.buckets) + 1)]
-        elif m.labels:
-            out[m.name] = {label: rng.choice([0, 1, 7, m.max]) for label in rng.sample(m.labels, min(3, len(m.labels)))}
-        else:
-            out[m.name] = rng.choice([0, 1, 12, m.max])
-    return out
 
 
 def _strict(body: bytes, now: int) -> tuple[str, Any]:
@@ -65,7 +42,7 @@ def test_valid_reports_take_the_fast_path_and_encode_as_the_contract() -> None:
     rng = random.Random(7)
     now = int(time.time())
     for _ in range(300):
-        doc = make_report(REGISTRY, _metrics(REGISTRY, rng))
+        doc = make_report(REGISTRY, random_metrics(REGISTRY, rng))
         body = json.dumps(doc).encode()
         fast = CHECKER._fast(json.loads(body), body, now)
         assert fast is not None
@@ -105,7 +82,7 @@ def _paths(doc: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
 def test_the_fast_path_never_accepts_what_the_contract_refuses(seed: int, pick: int, odd: Any, how: str) -> None:
     rng = random.Random(seed)
     now = int(time.time())
-    doc = make_report(REGISTRY, _metrics(REGISTRY, rng))
+    doc = make_report(REGISTRY, random_metrics(REGISTRY, rng))
     paths = _paths(doc)
     path = paths[pick % len(paths)]
     parent = doc
