@@ -3,7 +3,15 @@
 from ._export import table_to_csv, tables_to_csv, tables_to_json
 from ._gateway import DEFAULT_K, Gateway, Table
 from ._html import render_html
-from ._questions import QUESTIONS, Question, active_installations, feature_usage, os_share, os_version_share, version_adoption
+from ._questions import (
+    QUESTIONS,
+    Question,
+    active_installations,
+    feature_usage,
+    os_share,
+    os_version_share,
+    version_adoption,
+)
 from ._remote import RemoteError, RemoteSource
 from ._render import render_table
 from ._serialize import table_from_dict, table_to_dict

@@ -45,16 +45,27 @@ def _parser() -> argparse.ArgumentParser:
     where = common.add_argument_group("source (exactly one)").add_mutually_exclusive_group(required=True)
     where.add_argument("--db", type=Path, help="collector DuckDB file (opened read-only; stop the collector first)")
     where.add_argument("--snapshot", type=Path, help="Parquet snapshot folder written by the collector")
-    where.add_argument("--url", help=f"running collector, e.g. http://127.0.0.1:8080 (token from --token-file or ${TOKEN_ENV})")
+    where.add_argument(
+        "--url", help=f"running collector, e.g. http://127.0.0.1:8080 (token from --token-file or ${TOKEN_ENV})"
+    )
     common.add_argument("--token-file", type=Path, help="file holding the collector's analysis token")
     common.add_argument("--app", default="millwright")
-    common.add_argument("--from", dest="first", type=dt.date.fromisoformat, help="first day, YYYY-MM-DD (default: first day with reports)")
-    common.add_argument("--to", dest="last", type=dt.date.fromisoformat, help="last day, YYYY-MM-DD (default: last day with reports)")
+    common.add_argument(
+        "--from",
+        dest="first",
+        type=dt.date.fromisoformat,
+        help="first day, YYYY-MM-DD (default: first day with reports)",
+    )
+    common.add_argument(
+        "--to", dest="last", type=dt.date.fromisoformat, help="last day, YYYY-MM-DD (default: last day with reports)"
+    )
     common.add_argument("--period", choices=PERIODS, default="week", help="time step of trend questions")
     common.add_argument("--k", type=_k, default=DEFAULT_K, help=f"smallest group shown (at least {DEFAULT_K})")
     common.add_argument("--format", choices=("table", "json", "csv", "html"), default="table")
     common.add_argument("--out", type=Path, help="write here instead of standard output")
-    parser = argparse.ArgumentParser(prog="optin-analysis", description="Aggregate-only answers; groups under k installations are suppressed.")
+    parser = argparse.ArgumentParser(
+        prog="optin-analysis", description="Aggregate-only answers; groups under k installations are suppressed."
+    )
     sub = parser.add_subparsers(dest="question", required=True, metavar="QUESTION")
     for name, question in QUESTIONS.items():
         doc = (question.__doc__ or name).strip().splitlines()[0]
@@ -77,11 +88,22 @@ def _source(args: argparse.Namespace) -> Source:
 def _render(fmt: str, tables: dict[str, Table], window: Window) -> str:
     heading = f"{window.app}: {window.first_day} to {window.last_day}"
     if fmt == "json":
-        return tables_to_json(tables, {"app": window.app, "from": window.first_day.isoformat(), "to": window.last_day.isoformat(), "period": window.period})
+        return tables_to_json(
+            tables,
+            {
+                "app": window.app,
+                "from": window.first_day.isoformat(),
+                "to": window.last_day.isoformat(),
+                "period": window.period,
+            },
+        )
     if fmt == "csv":
         return tables_to_csv(list(tables.values()))
     if fmt == "html":
-        return render_html(list(tables.values()), f"{heading} (groups under {max(t.k for t in tables.values())} installations suppressed)")
+        return render_html(
+            list(tables.values()),
+            f"{heading} (groups under {max(t.k for t in tables.values())} installations suppressed)",
+        )
     return f"{heading}\n\n" + "\n".join(render_table(t) for t in tables.values())
 
 

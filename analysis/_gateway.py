@@ -66,7 +66,10 @@ class Gateway:
 
     def metric_key(self, window: Window, name: str) -> int:
         """A registry metric's key for the window's application (-1 if it never reported: no rows)."""
-        row = self.con.execute("SELECT m.metric_key FROM metrics m JOIN apps a USING (app_key) WHERE a.name = ? AND m.name = ?", [window.app, name]).fetchone()
+        row = self.con.execute(
+            "SELECT m.metric_key FROM metrics m JOIN apps a USING (app_key) WHERE a.name = ? AND m.name = ?",
+            [window.app, name],
+        ).fetchone()
         return int(row[0]) if row else -1
 
     def scalar_installations(self, sql: str, params: Sequence[Any]) -> int | None:
@@ -109,12 +112,16 @@ class Gateway:
             if i not in hidden:
                 order.setdefault(tuple(row[g] for g in group_idx), []).append(tuple(row))
         for i in sorted(hidden, key=lambda i: sort_key(raw[i][:n_keys])):
-            order.setdefault(tuple(raw[i][g] for g in group_idx), []).append((*raw[i][:n_keys], None, *([None] * len(measure_columns))))
+            order.setdefault(tuple(raw[i][g] for g in group_idx), []).append(
+                (*raw[i][:n_keys], None, *([None] * len(measure_columns)))
+            )
         groups = sorted(order, key=sort_key) if group_idx else list(order)
         rows = [row for g in groups for row in order[g]]
         return Table(title, tuple(expected), rows, self.k, len(hidden), tuple(notes))
 
-    def event_table(self, title: str, sql: str, params: Sequence[Any], key_columns: Sequence[str], notes: Sequence[str] = ()) -> Table:
+    def event_table(
+        self, title: str, sql: str, params: Sequence[Any], key_columns: Sequence[str], notes: Sequence[str] = ()
+    ) -> Table:
         """Counts of events that are not linked to any installation (rejected reports).
 
         The query's columns are keys then ``reports``. With no installation to count, the count
@@ -132,7 +139,9 @@ class Gateway:
         rows = shown + [(*row[:n_keys], None) for row in hidden]
         return Table(title, tuple(expected), rows, self.k, len(hidden), tuple(notes))
 
-    def _complementary(self, raw: list[tuple[Any, ...]], hidden: set[int], n_keys: int, group_idx: list[int]) -> set[int]:
+    def _complementary(
+        self, raw: list[tuple[Any, ...]], hidden: set[int], n_keys: int, group_idx: list[int]
+    ) -> set[int]:
         """Rows to hide so that no partition's hidden part is one row or fewer than k installations."""
         groups: dict[tuple[Any, ...], list[int]] = {}
         for i, row in enumerate(raw):
@@ -142,7 +151,9 @@ class Gateway:
             suppressed = [i for i in members if i in hidden]
             if not suppressed:
                 continue
-            visible = sorted((i for i in members if i not in hidden), key=lambda i: (int(raw[i][n_keys]), str(raw[i][:n_keys])))
+            visible = sorted(
+                (i for i in members if i not in hidden), key=lambda i: (int(raw[i][n_keys]), str(raw[i][:n_keys]))
+            )
             hidden_total = sum(int(raw[i][n_keys] or 0) for i in suppressed)
             while visible and (len(suppressed) < 2 or hidden_total < self.k):
                 smallest = visible.pop(0)

@@ -21,7 +21,18 @@ BAR_HEIGHT_PX: Final = 18
 LINE_HEIGHT_PX: Final = 260
 LABEL_WIDTH_PX: Final = 190
 # Okabe–Ito and Tableau-like colours, distinguishable by most colour-blind readers.
-PALETTE: Final = ("#0072b2", "#e69f00", "#009e73", "#cc79a7", "#56b4e9", "#d55e00", "#f0e442", "#000000", "#999999", "#8c564b")
+PALETTE: Final = (
+    "#0072b2",
+    "#e69f00",
+    "#009e73",
+    "#cc79a7",
+    "#56b4e9",
+    "#d55e00",
+    "#f0e442",
+    "#000000",
+    "#999999",
+    "#8c564b",
+)
 
 _CSS: Final = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#1d232a;background:#f6f7f9}
@@ -84,7 +95,9 @@ def _nice_top(value: float) -> float:
     if value <= 0:
         return 1.0
     power = 10.0 ** math.floor(math.log10(value))
-    return next(m * power for m in (1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0) if m * power >= value * (1 - 1e-9))
+    return next(
+        m * power for m in (1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0) if m * power >= value * (1 - 1e-9)
+    )
 
 
 def _bar_chart(table: Table) -> str:
@@ -98,16 +111,22 @@ def _bar_chart(table: Table) -> str:
     top = max((float(v) for _, v in rows if v is not None), default=0.0) or 1.0
     plot = WIDTH_PX - LABEL_WIDTH_PX - 70
     height = BAR_HEIGHT_PX * len(rows) + 24
-    parts = [f'<svg class="chart bars" viewBox="0 0 {WIDTH_PX} {height}" width="{WIDTH_PX}" height="{height}" role="img" aria-label="{_e(table.title)}: {_e(column)}">']
+    parts = [
+        f'<svg class="chart bars" viewBox="0 0 {WIDTH_PX} {height}" width="{WIDTH_PX}" height="{height}" role="img" aria-label="{_e(table.title)}: {_e(column)}">'
+    ]
     for i, (label, value) in enumerate(rows):
         y = 4 + i * BAR_HEIGHT_PX
         parts.append(f'<text x="{LABEL_WIDTH_PX - 6}" y="{y + 13}" text-anchor="end">{_e(label[:28])}</text>')
         if value is None:
-            parts.append(f'<text class="hidden" x="{LABEL_WIDTH_PX + 4}" y="{y + 13}">suppressed (&lt;{table.k} installations)</text>')
+            parts.append(
+                f'<text class="hidden" x="{LABEL_WIDTH_PX + 4}" y="{y + 13}">suppressed (&lt;{table.k} installations)</text>'
+            )
             continue
         w = max(1.0, plot * float(value) / top)
         colour = PALETTE[0]
-        parts.append(f'<rect class="bar" x="{LABEL_WIDTH_PX}" y="{y + 2}" width="{w:.1f}" height="{BAR_HEIGHT_PX - 5}" fill="{colour}"><title>{_e(label)}: {_e(_fmt(float(value), column))}</title></rect>')
+        parts.append(
+            f'<rect class="bar" x="{LABEL_WIDTH_PX}" y="{y + 2}" width="{w:.1f}" height="{BAR_HEIGHT_PX - 5}" fill="{colour}"><title>{_e(label)}: {_e(_fmt(float(value), column))}</title></rect>'
+        )
         parts.append(f'<text x="{LABEL_WIDTH_PX + w + 5:.1f}" y="{y + 13}">{_e(_fmt(float(value), column))}</text>')
     axis_y = 4 + len(rows) * BAR_HEIGHT_PX
     parts.append(f'<line class="axis" x1="{LABEL_WIDTH_PX}" y1="2" x2="{LABEL_WIDTH_PX}" y2="{axis_y}"/>')
@@ -140,7 +159,9 @@ def _line_chart(table: Table) -> str:
     def y(v: float) -> float:
         return top_px + plot_h * (1 - v / top)
 
-    parts = [f'<svg class="chart lines" viewBox="0 0 {WIDTH_PX} {LINE_HEIGHT_PX}" width="{WIDTH_PX}" height="{LINE_HEIGHT_PX}" role="img" aria-label="{_e(table.title)} over time: {_e(column)}">']
+    parts = [
+        f'<svg class="chart lines" viewBox="0 0 {WIDTH_PX} {LINE_HEIGHT_PX}" width="{WIDTH_PX}" height="{LINE_HEIGHT_PX}" role="img" aria-label="{_e(table.title)} over time: {_e(column)}">'
+    ]
     for tick in range(5):
         v = top * tick / 4
         parts.append(f'<line class="grid" x1="{left}" x2="{WIDTH_PX - right}" y1="{y(v):.1f}" y2="{y(v):.1f}"/>')
@@ -148,7 +169,9 @@ def _line_chart(table: Table) -> str:
     parts.append(f'<line class="axis" x1="{left}" x2="{WIDTH_PX - right}" y1="{y(0):.1f}" y2="{y(0):.1f}"/>')
     for i in _label_positions(len(periods)):
         anchor = "end" if i == len(periods) - 1 and len(periods) > 1 else "middle"
-        parts.append(f'<text x="{x(i):.1f}" y="{LINE_HEIGHT_PX - bottom + 16}" text-anchor="{anchor}">{_e(periods[i])}</text>')
+        parts.append(
+            f'<text x="{x(i):.1f}" y="{LINE_HEIGHT_PX - bottom + 16}" text-anchor="{anchor}">{_e(periods[i])}</text>'
+        )
     for s, name in enumerate(names):
         colour = PALETTE[s % len(PALETTE)]
         runs: list[list[tuple[float, float]]] = [[]]
@@ -159,12 +182,19 @@ def _line_chart(table: Table) -> str:
                     runs.append([])
                 continue
             runs[-1].append((x(i), y(value)))
-            parts.append(f'<circle class="point" cx="{x(i):.1f}" cy="{y(value):.1f}" r="2.6" fill="{colour}"><title>{_e(name)}, {_e(period)}: {_e(_fmt(value, column))}</title></circle>')
+            parts.append(
+                f'<circle class="point" cx="{x(i):.1f}" cy="{y(value):.1f}" r="2.6" fill="{colour}"><title>{_e(name)}, {_e(period)}: {_e(_fmt(value, column))}</title></circle>'
+            )
         for run in runs:
             if len(run) > 1:
                 points = " ".join(f"{px:.1f},{py:.1f}" for px, py in run)
-                parts.append(f'<polyline class="series" fill="none" stroke="{colour}" stroke-width="2" points="{points}"/>')
-    parts.append(f'<text x="{left}" y="{LINE_HEIGHT_PX - 6}" class="hidden">{_e(column)} per period; gaps are suppressed cells (&lt;{table.k} installations)</text></svg>')
+                parts.append(
+                    f'<polyline class="series" fill="none" stroke="{colour}" stroke-width="2" points="{points}"/>'
+                )
+    parts.append(
+        f'<text x="{left}" y="{LINE_HEIGHT_PX - 6}" class="hidden">{_e(column)} per period; gaps are suppressed cells (&lt;{table.k} installations)</text></svg>'
+    )
+
     def entry(s: int, name: str) -> str:
         shown = any(v is not None for v in series[name].values())
         return f'<span><i style="background:{PALETTE[s % len(PALETTE)]}"></i>{_e(name)}{"" if shown else " (suppressed)"}</span>'
@@ -185,8 +215,10 @@ def _table_html(table: Table) -> str:
     body = []
     for row in table.rows:
         cells = "".join(
-            f'<td class="suppressed">{_e(format_cell(v, c, table.k))}</td>' if v is None else f"<td>{_e(format_cell(v, c, table.k))}</td>"
-            for v, c in zip(row, table.columns)
+            f'<td class="suppressed">{_e(format_cell(v, c, table.k))}</td>'
+            if v is None
+            else f"<td>{_e(format_cell(v, c, table.k))}</td>"
+            for v, c in zip(row, table.columns, strict=False)
         )
         body.append(f"<tr>{cells}</tr>")
     return f'<table class="data"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'

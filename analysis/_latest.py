@@ -38,6 +38,12 @@ def latest_share(g: Gateway, w: Window, title: str, metric: str | None, by_perio
         return g.table(title, sql, params, [column], ["share"], partition_of_total=True)
     what = "value" if metric is not None else "version"
     return g.table(
-        f"{title} by {w.period}", sql, params, ["period", column], ["share"],
-        partition_of_total=True, group_by=["period"], notes=(f"latest {what} per installation and {w.period}",),
+        f"{title} by {w.period}",
+        sql,
+        params,
+        ["period", column],
+        ["share"],
+        partition_of_total=True,
+        group_by=["period"],
+        notes=(f"latest {what} per installation and {w.period}",),
     )

@@ -14,7 +14,9 @@ POLL_S: Final = 0.25
 class Progress:
     """While a question runs, a daemon thread shows how far DuckDB says it is."""
 
-    def __init__(self, out: TextIO, percent: Callable[[], float | None], clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, out: TextIO, percent: Callable[[], float | None], clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.out = out
         self.percent = percent
         self.clock = clock
@@ -28,7 +30,9 @@ class Progress:
         self._done.clear()
         self._shown = False
         started = self.clock()
-        self._thread = threading.Thread(target=self._watch, args=(label, started), name="optin-analysis-progress", daemon=True)
+        self._thread = threading.Thread(
+            target=self._watch, args=(label, started), name="optin-analysis-progress", daemon=True
+        )
         self._thread.start()
         try:
             work()
@@ -37,7 +41,11 @@ class Progress:
             self._thread.join()
             if self._shown:
                 end = "\r" if self.tty else ""
-                self.out.write(f"{end}{label}: done in {self.clock() - started:.1f} s\033[K\n" if self.tty else f"{label}: done in {self.clock() - started:.1f} s\n")
+                self.out.write(
+                    f"{end}{label}: done in {self.clock() - started:.1f} s\033[K\n"
+                    if self.tty
+                    else f"{label}: done in {self.clock() - started:.1f} s\n"
+                )
                 self.out.flush()
 
     def _watch(self, label: str, started: float) -> None:

@@ -15,7 +15,10 @@ def rejections(g: Gateway, w: Window) -> Table:
         GROUP BY ALL ORDER BY period, reports DESC, r.reason
     """
     return g.event_table(
-        f"Rejected reports by {w.period}", sql, [w.first_day, w.last_day], ["period", "reason"],
+        f"Rejected reports by {w.period}",
+        sql,
+        [w.first_day, w.last_day],
+        ["period", "reason"],
         notes=("all applications; counts under k are suppressed",),
     )
 
@@ -42,6 +45,12 @@ def client_losses(g: Gateway, w: Window) -> Table:
         ) ORDER BY period, counter
     """
     return g.table(
-        f"Client-side losses by {w.period}", sql, g.params(w), ["period", "counter"], ["lost", "share_of_active"],
-        notes=("dropped: recording calls refused or over limits; evicted: queued reports discarded when the queue was full; rejected: reports the collector refused",),
+        f"Client-side losses by {w.period}",
+        sql,
+        g.params(w),
+        ["period", "counter"],
+        ["lost", "share_of_active"],
+        notes=(
+            "dropped: recording calls refused or over limits; evicted: queued reports discarded when the queue was full; rejected: reports the collector refused",
+        ),
     )

@@ -67,12 +67,18 @@ class RemoteSource:
         if question not in QUESTIONS:
             raise KeyError(question)
         if window.period != "week":  # the endpoints take app, from and to only
-            raise RemoteError("the collector's aggregate endpoints answer trends by week; use a database or snapshot for other periods")
-        return self._get(question, {"app": window.app, "from": window.first_day.isoformat(), "to": window.last_day.isoformat()})
+            raise RemoteError(
+                "the collector's aggregate endpoints answer trends by week; use a database or snapshot for other periods"
+            )
+        return self._get(
+            question, {"app": window.app, "from": window.first_day.isoformat(), "to": window.last_day.isoformat()}
+        )
 
     def _get(self, question: str, query: dict[str, str]) -> Table:
         url = f"{self.url}/v1/aggregates/{urllib.parse.quote(question)}?{urllib.parse.urlencode(query)}"
-        req = urllib.request.Request(url, headers={"Authorization": f"Bearer {self.token}", "Accept": "application/json"})
+        req = urllib.request.Request(
+            url, headers={"Authorization": f"Bearer {self.token}", "Accept": "application/json"}
+        )
         try:
             with urllib.request.urlopen(req, timeout=TIMEOUT_S) as answer:
                 doc = json.loads(answer.read())

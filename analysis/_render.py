@@ -24,14 +24,16 @@ def format_cell(value: Any, column: str, k: int) -> str:
 
 def render_table(table: Table) -> str:
     header = list(table.columns)
-    body = [[format_cell(v, c, table.k) for v, c in zip(row, table.columns)] for row in table.rows]
+    body = [[format_cell(v, c, table.k) for v, c in zip(row, table.columns, strict=False)] for row in table.rows]
     widths = [max([len(h)] + [len(r[i]) for r in body]) for i, h in enumerate(header)]
     lines = [table.title, "=" * len(table.title)]
     lines += list(table.notes)
-    lines.append("  ".join(h.ljust(w) for h, w in zip(header, widths)))
+    lines.append("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=False)))
     lines.append("  ".join("-" * w for w in widths))
     for row in body:
-        lines.append("  ".join(cell.rjust(w) if i else cell.ljust(w) for i, (cell, w) in enumerate(zip(row, widths))))
+        lines.append("  ".join(cell.rjust(w) if i else cell.ljust(w) for i, (cell, w) in enumerate(zip(row, widths, strict=False))))
     if table.suppressed:
-        lines.append(f"({table.suppressed} row(s) suppressed: fewer than {table.k} installations, or would reveal one that is)")
+        lines.append(
+            f"({table.suppressed} row(s) suppressed: fewer than {table.k} installations, or would reveal one that is)"
+        )
     return "\n".join(lines) + "\n"

@@ -56,7 +56,9 @@ def open_snapshot(folder: str | Path) -> duckdb.DuckDBPyConnection:
         pattern = f"{SNAPSHOT_PARTITION_COLUMN}=*/*.parquet"
         if any((root / name).glob(pattern)):
             # The day is read from the folder names (DuckDB types it DATE), so a window prunes folders.
-            con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet({_literal(root / name / pattern)}, hive_partitioning = true)")
+            con.execute(
+                f"CREATE VIEW {name} AS SELECT * FROM read_parquet({_literal(root / name / pattern)}, hive_partitioning = true)"
+            )
         else:
             con.execute(_empty_table(name))
     for name in SNAPSHOT_SINGLE:
@@ -69,7 +71,9 @@ def open_snapshot(folder: str | Path) -> duckdb.DuckDBPyConnection:
 
 
 def day_range(con: duckdb.DuckDBPyConnection, app: str) -> tuple[dt.date, dt.date] | None:
-    row = con.execute("SELECT min(r.day), max(r.day) FROM reports r JOIN apps a USING (app_key) WHERE a.name = ?", [app]).fetchone()
+    row = con.execute(
+        "SELECT min(r.day), max(r.day) FROM reports r JOIN apps a USING (app_key) WHERE a.name = ?", [app]
+    ).fetchone()
     if not row or row[0] is None:
         return None
     return row[0], row[1]

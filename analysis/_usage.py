@@ -27,7 +27,11 @@ def usage_time(g: Gateway, w: Window) -> Table:
         FROM per_installation GROUP BY period ORDER BY period
     """
     return g.table(
-        f"Usage time by {w.period}", sql, [*g.params(w), g.metric_key(w, "session.usage_seconds")], ["period"], ["hours", "days_used", "median_hours_per_day", "p90_hours_per_day"],
+        f"Usage time by {w.period}",
+        sql,
+        [*g.params(w), g.metric_key(w, "session.usage_seconds")],
+        ["period"],
+        ["hours", "days_used", "median_hours_per_day", "p90_hours_per_day"],
         notes=("hours per day of use, per installation: median and 90th percentile across installations",),
     )
 
@@ -51,4 +55,10 @@ def session_lengths(g: Gateway, w: Window) -> Table:
         SELECT length, count(*) AS installations, sum(sessions) AS sessions, sum(sessions) / count(*) AS sessions_per_installation
         FROM per_installation GROUP BY bucket, length ORDER BY bucket
     """
-    return g.table("Session lengths", sql, [*g.params(w), g.metric_key(w, "session.length")], ["length"], ["sessions", "sessions_per_installation"])
+    return g.table(
+        "Session lengths",
+        sql,
+        [*g.params(w), g.metric_key(w, "session.length")],
+        ["length"],
+        ["sessions", "sessions_per_installation"],
+    )

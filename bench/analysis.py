@@ -27,7 +27,14 @@ from optin.contract import SCHEMA_V1, bundled_registry, label_names
 OUT = Path(__file__).resolve().parent / "out"
 INSTALLATIONS = 25_000
 START = dt.date(2026, 1, 5)
-FACTS = ("system.os_family", "system.os_version", "system.cpu_cores", "system.ram_gib", "system.display_class", "system.displays")
+FACTS = (
+    "system.os_family",
+    "system.os_version",
+    "system.cpu_cores",
+    "system.ram_gib",
+    "system.display_class",
+    "system.displays",
+)
 
 
 def generate(path: Path, reports: int) -> None:
@@ -41,8 +48,14 @@ def generate(path: Path, reports: int) -> None:
     con.execute("INSERT INTO apps VALUES (1, 'millwright')")
     con.execute("INSERT INTO app_versions VALUES (1, 1, '2025.1.4'), (2, 1, '2025.2.1'), (3, 1, '2025.3.0')")
     metrics = list(registry.metrics.values())
-    con.executemany("INSERT INTO metrics VALUES (?, 1, ?, ?, ?)", [(i + 1, m.name, m.kind.value, m.category) for i, m in enumerate(metrics)])
-    con.executemany("INSERT INTO labels VALUES (?, ?, ?)", [(i + 1, j + 1, label) for i, m in enumerate(metrics) for j, label in enumerate(label_names(m))])
+    con.executemany(
+        "INSERT INTO metrics VALUES (?, 1, ?, ?, ?)",
+        [(i + 1, m.name, m.kind.value, m.category) for i, m in enumerate(metrics)],
+    )
+    con.executemany(
+        "INSERT INTO labels VALUES (?, ?, ?)",
+        [(i + 1, j + 1, label) for i, m in enumerate(metrics) for j, label in enumerate(label_names(m))],
+    )
     key = {m.name: i + 1 for i, m in enumerate(metrics)}
     con.execute(f"INSERT INTO installations SELECT i, gen_random_uuid() FROM range({INSTALLATIONS}) t(i)")
     # Each installation reports once a day; versions move up over time, a few clients lose data.
@@ -78,7 +91,9 @@ def generate(path: Path, reports: int) -> None:
         UNION ALL
         SELECT report_key, {key["session.length"]}, CAST(1 + hash(report_key, 8) % 6 AS SMALLINT), 1 + hash(report_key, 7) % 3 FROM reports
     """)
-    con.execute(f"INSERT INTO rejections SELECT DATE '{START}' + CAST(d AS INTEGER), reason, 1 + hash(d, reason) % 40 FROM range(60) t(d), (VALUES ('schema'), ('malformed'), ('too_large')) x(reason)")
+    con.execute(
+        f"INSERT INTO rejections SELECT DATE '{START}' + CAST(d AS INTEGER), reason, 1 + hash(d, reason) % 40 FROM range(60) t(d), (VALUES ('schema'), ('malformed'), ('too_large')) x(reason)"
+    )
     con.execute("CHECKPOINT")
     con.close()
     tmp.rename(path)
@@ -168,8 +183,12 @@ def main() -> int:
         generate(db, args.reports)
         print(f"  done in {time.perf_counter() - started:.0f} s", file=sys.stderr)
     con = open_database(db)
-    n_reports, n_values, first, last = con.execute("SELECT (SELECT count(*) FROM reports), (SELECT count(*) FROM report_values), min(day), max(day) FROM reports").fetchone()  # type: ignore[misc]
-    print(f"{n_reports:,} reports, {n_values:,} values, {first} to {last}; best of {args.repeats} interleaved runs each\n")
+    n_reports, n_values, first, last = con.execute(
+        "SELECT (SELECT count(*) FROM reports), (SELECT count(*) FROM report_values), min(day), max(day) FROM reports"
+    ).fetchone()  # type: ignore[misc]
+    print(
+        f"{n_reports:,} reports, {n_values:,} values, {first} to {last}; best of {args.repeats} interleaved runs each\n"
+    )
     window = Window("millwright", first, last, "week")
     gateway = Gateway(con)
     params = {"first": first, "last": last}

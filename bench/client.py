@@ -66,9 +66,18 @@ def main() -> int:
 
     registry = bundled_registry("millwright")
     with tempfile.TemporaryDirectory() as on_dir, tempfile.TemporaryDirectory() as off_dir:
-        on = Feedback(registry, app_version="2025.3.0", endpoint="http://127.0.0.1:9", paths=AppPaths.under(Path(on_dir)), transport=InMemoryTransport(), facts=dict)
+        on = Feedback(
+            registry,
+            app_version="2025.3.0",
+            endpoint="http://127.0.0.1:9",
+            paths=AppPaths.under(Path(on_dir)),
+            transport=InMemoryTransport(),
+            facts=dict,
+        )
         on.turn_on()
-        off = Feedback(registry, app_version="2025.3.0", endpoint="http://127.0.0.1:9", paths=AppPaths.under(Path(off_dir)))
+        off = Feedback(
+            registry, app_version="2025.3.0", endpoint="http://127.0.0.1:9", paths=AppPaths.under(Path(off_dir))
+        )
         counter = Counter("feature_uses", "Feature uses", ["feature"], registry=CollectorRegistry())
 
         def plain(name: str, n: int = 1, label: str | None = None) -> None:
@@ -97,9 +106,27 @@ def main() -> int:
                 ours.append(child_cpu_seconds(STARTUP_OURS, start_dir, env))
 
     rows = [
-        ("counter increment, feedback on", per_call["optin on"], "prometheus_client labelled Counter.inc()", per_call["prometheus"], 1.0),
-        ("recording call, feedback off", per_call["optin off"], "plain Python function call", per_call["plain call"], 2.0),
-        ("import + construction, feedback off", statistics.median(ours), 'python -c "import platformdirs, orjson"', statistics.median(base), 1.2),
+        (
+            "counter increment, feedback on",
+            per_call["optin on"],
+            "prometheus_client labelled Counter.inc()",
+            per_call["prometheus"],
+            1.0,
+        ),
+        (
+            "recording call, feedback off",
+            per_call["optin off"],
+            "plain Python function call",
+            per_call["plain call"],
+            2.0,
+        ),
+        (
+            "import + construction, feedback off",
+            statistics.median(ours),
+            'python -c "import platformdirs, orjson"',
+            statistics.median(base),
+            1.2,
+        ),
     ]
     print(f"{'what':38} {'ours':>12} {'reference':>12}  {'ratio':>6}  {'target':>7}  reference")
     for what, mine, ref_name, ref, target in rows:
@@ -107,7 +134,9 @@ def main() -> int:
         unit = 1e9 if mine < 1e-3 else 1e3
         suffix = "ns" if unit == 1e9 else "ms"
         ok = ratio <= target
-        print(f"{what:38} {mine * unit:10.1f}{suffix} {ref * unit:10.1f}{suffix}  {ratio:5.2f}×  ≤{target:.1f}× {'ok ' if ok else 'MISS'}  {ref_name}")
+        print(
+            f"{what:38} {mine * unit:10.1f}{suffix} {ref * unit:10.1f}{suffix}  {ratio:5.2f}×  ≤{target:.1f}× {'ok ' if ok else 'MISS'}  {ref_name}"
+        )
     print("start-up child imported none of aiohttp, psutil, duckdb, pyarrow (asserted in the child)")
     return 0
 

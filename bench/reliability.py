@@ -44,7 +44,11 @@ def main() -> int:
                 row.scenario += " (long)" if long else ""
                 row.notes.append(f"took {time.monotonic() - started:.0f} s")
                 rows.append(row)
-                print(f"{row.scenario}: {len(row.checks) - len(row.failed)}/{len(row.checks)} checks passed ({row.notes[-1]})", file=sys.stderr, flush=True)
+                print(
+                    f"{row.scenario}: {len(row.checks) - len(row.failed)}/{len(row.checks)} checks passed ({row.notes[-1]})",
+                    file=sys.stderr,
+                    flush=True,
+                )
     print(render_table(rows))
     failures = [row.explain() for row in rows if row.failed]
     if failures:

@@ -14,11 +14,11 @@ if TYPE_CHECKING:
     from ._consent import Answer, ConsentState, Status
     from ._feedback import Feedback
     from ._history import Sent
+    from ._http import HttpTransport
     from ._menu import HelpMenu, MenuItem
     from ._paths import AppPaths
     from ._policy import AdminOff, AskPolicy
     from ._protocols import Clock
-    from ._http import HttpTransport
     from ._transport import Response, Transport
 
 _HOME = {

@@ -95,20 +95,33 @@ def history(feedback: Feedback, args: argparse.Namespace) -> int:
 
 def export(feedback: Feedback, args: argparse.Namespace) -> int:
     """Write the reports waiting in the queue to a file (for computers without a network)."""
-    reports = [orjson.loads(data) for path in feedback.queue.pending() if (data := feedback.queue.read(path)) is not None]
+    reports = [
+        orjson.loads(data) for path in feedback.queue.pending() if (data := feedback.queue.read(path)) is not None
+    ]
     write_atomic(args.file, orjson.dumps(reports, option=orjson.OPT_INDENT_2))
     print(f"Exported {len(reports)} pending report(s) to {args.file}")
     return 0
 
 
-COMMANDS = {"status": status, "enable": enable, "disable": disable, "preview": preview, "history": history, "export": export}
+COMMANDS = {
+    "status": status,
+    "enable": enable,
+    "disable": disable,
+    "preview": preview,
+    "history": history,
+    "export": export,
+}
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="optin", description="See and change the Customer Feedback Program of an application.")
+    parser = argparse.ArgumentParser(
+        prog="optin", description="See and change the Customer Feedback Program of an application."
+    )
     parser.add_argument("--app", default="millwright", help="application name (its registry ships with it)")
     parser.add_argument("--registry", type=Path, help="the application's registry file, if not bundled")
-    parser.add_argument("--root", type=Path, help="one folder for consent, queue and history (default: the platform's user folders)")
+    parser.add_argument(
+        "--root", type=Path, help="one folder for consent, queue and history (default: the platform's user folders)"
+    )
     parser.add_argument("--endpoint", help="collector URL, to send a deletion request at once")
     sub = parser.add_subparsers(dest="command", required=True)
     for name in ("status", "enable", "disable", "preview"):

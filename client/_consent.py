@@ -8,7 +8,7 @@ a configuration file or a constructor argument can produce the state "on".
 from __future__ import annotations
 
 import uuid
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 
 import orjson
@@ -21,13 +21,13 @@ if TYPE_CHECKING:
     from typing import Any
 
 
-class Status(str, Enum):
+class Status(StrEnum):
     UNDECIDED = "undecided"
     ON = "on"
     OFF = "off"
 
 
-class Answer(str, Enum):
+class Answer(StrEnum):
     """What the user answered when the app asked."""
 
     YES = "yes"
@@ -125,7 +125,9 @@ class ConsentStore:
         private_dir(self.path.parent)
         write_atomic(self.path, state.to_json())
 
-    def turn_on(self, state: ConsentState, now: int, surface: str, categories: tuple[str, ...], categories_hash: str) -> ConsentState:
+    def turn_on(
+        self, state: ConsentState, now: int, surface: str, categories: tuple[str, ...], categories_hash: str
+    ) -> ConsentState:
         new = state._replace(
             status=Status.ON,
             changed_at=now,
@@ -173,6 +175,9 @@ class ConsentStore:
         return new
 
     def record_prompt(self, state: ConsentState, now: int, answer: Answer) -> ConsentState:
-        new = state._replace(prompts=state.prompts + (Prompt(now, answer),), dont_ask_again=state.dont_ask_again or answer is Answer.NEVER)
+        new = state._replace(
+            prompts=state.prompts + (Prompt(now, answer),),
+            dont_ask_again=state.dont_ask_again or answer is Answer.NEVER,
+        )
         self.save(new)
         return new

@@ -7,6 +7,7 @@ and disk to a power of two, the locale to its language. Names are the registry's
 
 from __future__ import annotations
 
+import contextlib
 import locale
 import platform
 import sys
@@ -39,11 +40,16 @@ def os_facts(system: str, release: str, version: str) -> dict[str, Value]:
     if system == "Darwin":
         major = release.split(".")[0]
         # Darwin kernel majors map to macOS releases: 21 → 12 … 24 → 15, 25 → 26.
-        mac = {"21": "macos-12", "22": "macos-13", "23": "macos-14", "24": "macos-15", "25": "macos-26"}.get(major, "other")
+        mac = {"21": "macos-12", "22": "macos-13", "23": "macos-14", "24": "macos-15", "25": "macos-26"}.get(
+            major, "other"
+        )
         return {"system.os_family": "macos", "system.os_version": mac}
     if system == "Linux":
         major = release.split(".")[0]
-        return {"system.os_family": "linux", "system.os_version": f"linux-kernel-{major}" if major in {"4", "5", "6"} else "other"}
+        return {
+            "system.os_family": "linux",
+            "system.os_version": f"linux-kernel-{major}" if major in {"4", "5", "6"} else "other",
+        }
     return {"system.os_family": "other", "system.os_version": "other"}
 
 
@@ -100,9 +106,7 @@ def collect_system_facts() -> dict[str, Value]:
     facts["system.cpu_vendor"] = cpu_vendor_fact(_cpu_text(), system, arch)
     facts["system.cpu_cores"] = _pow2_floor(psutil.cpu_count(logical=True) or 1)
     facts["system.ram_gib"] = _pow2_floor(max(1, psutil.virtual_memory().total // GIB))
-    try:
+    with contextlib.suppress(OSError):
         facts["system.disk_gib"] = _pow2_floor(max(1, psutil.disk_usage(sys.prefix).total // GIB))
-    except OSError:
-        pass
     facts["system.language"] = language_fact()
     return facts

@@ -35,9 +35,9 @@ if TYPE_CHECKING:
 
     from ._facts import FactsProvider
     from ._history import History
+    from ._protocols import ChooseFn, Clock, CountFn, DurationFn, FlagFn, NumberFn
     from ._queue import ReportQueue
     from ._recorder import Recorder
-    from ._protocols import ChooseFn, Clock, CountFn, DurationFn, FlagFn, NumberFn
     from ._transport import Transport
     from ._upload import Uploader
     from ._worker import Worker
@@ -236,11 +236,15 @@ class Feedback:
         except (OSError, ValueError):
             _debug("optin: the registry cannot be read; feedback stays off")
             return False
-        chosen = tuple(sorted(registry.categories if categories is None else set(categories) & set(registry.categories)))
+        chosen = tuple(
+            sorted(registry.categories if categories is None else set(categories) & set(registry.categories))
+        )
         with self._lock:
             self._sync_consent()
             try:
-                self._state = self._store.turn_on(self._state, self._now(), surface, chosen, registry.categories_hash(chosen))
+                self._state = self._store.turn_on(
+                    self._state, self._now(), surface, chosen, registry.categories_hash(chosen)
+                )
             except OSError:
                 _debug("optin: could not save consent; feedback stays off")
                 return False
@@ -270,7 +274,9 @@ class Feedback:
             registry = self.registry
             agreed = tuple(c for c in state.categories if c in registry.categories)
             changed = registry.categories_hash(agreed) != state.categories_hash
-            return self.ask_policy.should_ask(state, self._now(), tuple(registry.categories), descriptions_changed=changed)
+            return self.ask_policy.should_ask(
+                state, self._now(), tuple(registry.categories), descriptions_changed=changed
+            )
         return self.ask_policy.should_ask(state, self._now())
 
     def answer_prompt(self, answer: Answer) -> None:

@@ -34,7 +34,15 @@ class History:
         self._lock = threading.Lock()
 
     def add(self, entry: Sent) -> None:
-        line = orjson.dumps({"at": entry.at, "endpoint": entry.endpoint, "size": entry.size, "result": entry.result, "content": entry.content})
+        line = orjson.dumps(
+            {
+                "at": entry.at,
+                "endpoint": entry.endpoint,
+                "size": entry.size,
+                "result": entry.result,
+                "content": entry.content,
+            }
+        )
         with self._lock:
             private_dir(self.path.parent)
             lines = self._lines()
@@ -60,7 +68,10 @@ class History:
 
     def export(self, target: Path) -> int:
         entries = self.entries()
-        doc = [{"at": e.at, "endpoint": e.endpoint, "size": e.size, "result": e.result, "content": e.content} for e in entries]
+        doc = [
+            {"at": e.at, "endpoint": e.endpoint, "size": e.size, "result": e.result, "content": e.content}
+            for e in entries
+        ]
         write_atomic(target, orjson.dumps(doc, option=orjson.OPT_INDENT_2))
         return len(entries)
 

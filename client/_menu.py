@@ -87,7 +87,13 @@ class HelpMenu:
         lines = ["When the Customer Feedback Program is on, this is sent once a day:", ""]
         for category in self.feedback.categories():
             lines += [category.title, "  " + category.description, ""]
-        lines += [NEVER_SENT, "Data is reviewed only in aggregate.", "", "The next report, exactly as it would be sent:", self.feedback.preview().decode("utf-8")]
+        lines += [
+            NEVER_SENT,
+            "Data is reviewed only in aggregate.",
+            "",
+            "The next report, exactly as it would be sent:",
+            self.feedback.preview().decode("utf-8"),
+        ]
         return "\n".join(lines)
 
     def sent_data(self) -> list[Sent]:

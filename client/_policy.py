@@ -30,7 +30,13 @@ class AskPolicy(Value):
     reask_days: float = DEFAULT_REASK_DAYS
     max_prompts: int = DEFAULT_MAX_PROMPTS
 
-    def should_ask(self, state: ConsentState, now: float, current_categories: tuple[str, ...] = (), descriptions_changed: bool = False) -> bool:
+    def should_ask(
+        self,
+        state: ConsentState,
+        now: float,
+        current_categories: tuple[str, ...] = (),
+        descriptions_changed: bool = False,
+    ) -> bool:
         """``current_categories`` and ``descriptions_changed`` matter only while on: the registry
         gained a category the user has not agreed to, or what an agreed category says has changed."""
         if state.dont_ask_again or len(state.prompts) >= self.max_prompts:

@@ -61,7 +61,11 @@ class Recorder:
 
     def choose(self, name: str, value: str) -> None:
         with self._lock:
-            if self._metric_of(name, Kind.ENUM) and isinstance(value, str) and value in self._registry.metrics[name].values:
+            if (
+                self._metric_of(name, Kind.ENUM)
+                and isinstance(value, str)
+                and value in self._registry.metrics[name].values
+            ):
                 self._others[name] = value
             else:
                 self._dropped += 1

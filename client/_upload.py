@@ -16,8 +16,8 @@ from typing import Final
 
 import orjson
 
-from ._protocols import Clock
 from ._history import History, Sent
+from ._protocols import Clock
 from ._queue import ReportQueue
 from ._transport import Response, Transport
 
@@ -103,7 +103,9 @@ class Uploader:
         if outcome is not Outcome.RETRY:
             queue.remove(path)
         status = response.status if response else 0
-        result = {200: "duplicate (already stored)", 202: "accepted"}.get(status, f"answered {status}" if status else "no answer")
+        result = {200: "duplicate (already stored)", 202: "accepted"}.get(
+            status, f"answered {status}" if status else "no answer"
+        )
         self.history.add(Sent(int(now), self.endpoint + REPORTS_PATH, size, result, document))
         return outcome
 
@@ -115,7 +117,15 @@ class Uploader:
         response, size = self._post(DELETIONS_PATH, document)
         outcome = self._result(response, now)
         status = response.status if response else 0
-        self.history.add(Sent(int(now), self.endpoint + DELETIONS_PATH, size, f"deletion: answered {status}" if status else "deletion: no answer", document))
+        self.history.add(
+            Sent(
+                int(now),
+                self.endpoint + DELETIONS_PATH,
+                size,
+                f"deletion: answered {status}" if status else "deletion: no answer",
+                document,
+            )
+        )
         if outcome is Outcome.DROPPED:  # a 4xx: back off like a failure, keep it pending
             self.backoff.failed(now, None, self._rng)
         return outcome is Outcome.SENT

@@ -29,6 +29,8 @@ PAD_PX: Final = 12
 YES_LABEL: Final = "Yes, take part"
 NO_LABEL: Final = "No, thanks"
 NEVER_LABEL: Final = "Don't ask me again"
+
+
 class AskDialog:
     """A modal dialog asking once; "yes" and "no" are equal buttons, closing it counts as "no"."""
 
@@ -45,7 +47,9 @@ class AskDialog:
                 ttk.Label(body, text=title, font="TkHeadingFont").pack(anchor="w", pady=(PAD_PX // 2, 0))
             ttk.Label(body, text=text, wraplength=WRAP_PX, justify="left").pack(anchor="w", pady=(0, PAD_PX // 2))
         self.never = tk.BooleanVar(master=window, value=False)
-        ttk.Checkbutton(body, text=NEVER_LABEL, variable=self.never, underline=0).pack(anchor="w", pady=(PAD_PX // 2, PAD_PX))
+        ttk.Checkbutton(body, text=NEVER_LABEL, variable=self.never, underline=0).pack(
+            anchor="w", pady=(PAD_PX // 2, PAD_PX)
+        )
         buttons = ttk.Frame(body)
         buttons.pack(fill="x")
         buttons.columnconfigure((0, 1), weight=1, uniform="answer")  # the same size: declining is as easy as accepting
@@ -79,7 +83,9 @@ class AskDialog:
 class TextWindow:
     """A read-only text window (what is sent, sent data) with optional extra buttons."""
 
-    def __init__(self, parent: tk.Misc, title: str, text: str, buttons: tuple[tuple[str, Callable[[], None]], ...] = ()) -> None:
+    def __init__(
+        self, parent: tk.Misc, title: str, text: str, buttons: tuple[tuple[str, Callable[[], None]], ...] = ()
+    ) -> None:
         self.window = window = tk.Toplevel(parent)
         window.title(title)
         window.transient(parent.winfo_toplevel())
@@ -111,14 +117,18 @@ class TextWindow:
 class TkHelpMenu:
     """Adds the Customer Feedback Program items to a Tk menu and keeps them in step with consent."""
 
-    def __init__(self, menu: tk.Menu, model: HelpMenu, app_name: str | None = None, parent: tk.Misc | None = None) -> None:
+    def __init__(
+        self, menu: tk.Menu, model: HelpMenu, app_name: str | None = None, parent: tk.Misc | None = None
+    ) -> None:
         self.menu = menu
         self.parent = parent or _window_of(menu)  # dialogs open over this window
         self.model = model
         self.app_name = app_name or model.feedback.registry.app.title()
         item = model.item()
         self.var = tk.BooleanVar(master=menu, value=item.checked)
-        menu.add_checkbutton(label=item.label, variable=self.var, onvalue=True, offvalue=False, underline=0, command=self.toggle)
+        menu.add_checkbutton(
+            label=item.label, variable=self.var, onvalue=True, offvalue=False, underline=0, command=self.toggle
+        )
         self.index = _last_index(menu)
         if not item.enabled:
             # Tk menus have no tooltips: the reason is a line of its own, greyed out like the item.
@@ -158,7 +168,9 @@ class TkHelpMenu:
         window: TextWindow
 
         def export() -> None:
-            target = filedialog.asksaveasfilename(parent=window.window, title="Export sent data", defaultextension=".json")
+            target = filedialog.asksaveasfilename(
+                parent=window.window, title="Export sent data", defaultextension=".json"
+            )
             if target:
                 model.export_sent_data(Path(target))
 
@@ -166,7 +178,12 @@ class TkHelpMenu:
             model.clear_sent_data()
             window.set_text(model.sent_data_text())
 
-        window = TextWindow(self.parent, f"Sent data — {PROGRAM_LABEL}", self.model.sent_data_text(), (("Clear", clear), ("Export…", export)))
+        window = TextWindow(
+            self.parent,
+            f"Sent data — {PROGRAM_LABEL}",
+            self.model.sent_data_text(),
+            (("Clear", clear), ("Export…", export)),
+        )
         return window
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -42,7 +43,11 @@ def _parser(prog: str, description: str) -> argparse.ArgumentParser:
     parser.add_argument("--config", type=Path, help=_HELP["config"])
     for f in fields(Config):
         if f.name not in _NOT_FLAGS:
-            parser.add_argument("--" + f.name.replace("_", "-"), dest=f.name, help=_HELP.get(f.name, f"see docs/operations.md ({f.name})"))
+            parser.add_argument(
+                "--" + f.name.replace("_", "-"),
+                dest=f.name,
+                help=_HELP.get(f.name, f"see docs/operations.md ({f.name})"),
+            )
     return parser
 
 
@@ -69,7 +74,9 @@ async def serve(config: Config) -> None:
         log.error("cannot listen (%s)", error.strerror or type(error).__name__, extra={"event": "listen_failed"})
         raise SystemExit(1) from None
     ports = [addr[1] for addr in runner.addresses if isinstance(addr, tuple)]
-    log.info("ready", extra={"event": "ready", "port": ports[0] if ports else config.port, "db": config.resolved_db().name})
+    log.info(
+        "ready", extra={"event": "ready", "port": ports[0] if ports else config.port, "db": config.resolved_db().name}
+    )
     try:
         await stop.wait()
     finally:
@@ -79,13 +86,17 @@ async def serve(config: Config) -> None:
 
 
 def snapshot(argv: list[str]) -> int:
-    parser = _parser("optin-collector snapshot", "Write a Parquet snapshot (partitioned by day) of the collector's database.")
+    parser = _parser(
+        "optin-collector snapshot", "Write a Parquet snapshot (partitioned by day) of the collector's database."
+    )
     parser.add_argument("--url", help="ask the collector running at this URL instead of opening the database file")
     args = parser.parse_args(argv)
     config = config_from(args)
     if args.url:
-        request = urllib.request.Request(args.url.rstrip("/") + "/v1/snapshots", method="POST", headers={"Authorization": f"Bearer {config.token}"})
-        with urllib.request.urlopen(request, timeout=600) as answer:  # noqa: S310 (an operator-given URL)
+        request = urllib.request.Request(
+            args.url.rstrip("/") + "/v1/snapshots", method="POST", headers={"Authorization": f"Bearer {config.token}"}
+        )
+        with urllib.request.urlopen(request, timeout=600) as answer:
             print(answer.read().decode())
         return 0
     if config.snapshot_dir is None:
@@ -93,7 +104,10 @@ def snapshot(argv: list[str]) -> int:
     try:
         con = duckdb.connect(str(config.resolved_db()), read_only=True)
     except duckdb.IOException:
-        print("the database is held by a running collector: use --url (and the token) to ask it for a snapshot", file=sys.stderr)
+        print(
+            "the database is held by a running collector: use --url (and the token) to ask it for a snapshot",
+            file=sys.stderr,
+        )
         return 2
     try:
         info = write_snapshot(con, config.snapshot_dir)
@@ -114,10 +128,8 @@ def main(argv: list[str] | None = None) -> None:
         print(f"optin-collector: {error}", file=sys.stderr)
         raise SystemExit(2) from None
     configure(config.log_level)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve(config))
-    except KeyboardInterrupt:
-        pass
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 import duckdb
+
 from optin.analysis import QUESTIONS, Gateway, Table, Window, day_range, table_to_dict
 from optin.contract import Registry
 
@@ -59,7 +60,9 @@ def window(con: duckdb.DuckDBPyConnection, app: str, query: Mapping[str, str], t
     return Window(app, first, last)
 
 
-def answer(con: duckdb.DuckDBPyConnection, question: str, app: str, query: Mapping[str, str], today: dt.date, k: int) -> dict[str, Any]:
+def answer(
+    con: duckdb.DuckDBPyConnection, question: str, app: str, query: Mapping[str, str], today: dt.date, k: int
+) -> dict[str, Any]:
     """One canned question as a JSON-ready table (runs on a worker thread)."""
     table = QUESTIONS[question](Gateway(con, k), window(con, app, query, today))
     return {"question": question, **table_to_dict(table)}
@@ -72,7 +75,9 @@ def tables(con: duckdb.DuckDBPyConnection, app: str, query: Mapping[str, str], t
     return [QUESTIONS[name](gateway, chosen) for name in sorted(QUESTIONS)]
 
 
-async def run_read(cursor: duckdb.DuckDBPyConnection, work: Callable[[duckdb.DuckDBPyConnection], Any], timeout_s: float) -> Any:
+async def run_read(
+    cursor: duckdb.DuckDBPyConnection, work: Callable[[duckdb.DuckDBPyConnection], Any], timeout_s: float
+) -> Any:
     """Run ``work`` on a thread with a cursor of its own; interrupt the query and answer 503 past the deadline."""
 
     def guarded() -> Any:

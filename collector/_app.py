@@ -30,7 +30,13 @@ def _registries(config: Config) -> dict[tuple[str, int], Registry]:
 
 async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
-    store = Store(config.resolved_db(), app[REGISTRIES], config.batch_max_reports, config.batch_max_wait_ms / 1000, config.max_pending_reports)
+    store = Store(
+        config.resolved_db(),
+        app[REGISTRIES],
+        config.batch_max_reports,
+        config.batch_max_wait_ms / 1000,
+        config.max_pending_reports,
+    )
     await asyncio.to_thread(store.open)
     app[STORE] = store
     yield
@@ -44,7 +50,9 @@ SERVER_OPTIONS: Final = {"auto_decompress": False, "access_log": None}
 
 async def start(config: Config, clock: Callable[[], float] = time.time) -> web.AppRunner:
     """Start serving on config.host:config.port; the caller awaits runner.cleanup() to stop."""
-    runner = QuietRunner(create_app(config, clock), handle_signals=False, shutdown_timeout=30, logger=http_logger(), **SERVER_OPTIONS)  # type: ignore[arg-type]
+    runner = QuietRunner(
+        create_app(config, clock), handle_signals=False, shutdown_timeout=30, logger=http_logger(), **SERVER_OPTIONS
+    )  # type: ignore[arg-type]
     await runner.setup()
     context = None
     if config.tls_cert is not None:

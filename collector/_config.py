@@ -33,7 +33,9 @@ class Config:
     max_requests_in_flight: int = 512  # bodies being read or checked at once; bounds memory
     retry_after_s: int = 5
     retention_days: int = 400  # raw rows older than this are rolled up into daily aggregates and deleted
-    maintenance_interval_s: float = 3600.0  # retention (and a snapshot, if snapshot_dir is set) at start and then this often
+    maintenance_interval_s: float = (
+        3600.0  # retention (and a snapshot, if snapshot_dir is set) at start and then this often
+    )
     snapshot_dir: Path | None = None  # Parquet snapshots are written here on the maintenance schedule
     aggregate_k: int = 10  # smallest group the aggregate endpoints show (analysis refuses less)
     aggregate_timeout_s: float = 30.0  # an aggregate query is interrupted after this long (503)

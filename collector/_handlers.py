@@ -35,14 +35,22 @@ def _json(status: int, doc: object, headers: dict[str, str] | None = None) -> we
 
 def _reject(request: web.Request, rejected: Rejected) -> web.Response:
     request.app[STORE].count_rejection(rejected.code, _now(request).date())
-    log.info("rejected", extra={"event": "rejected", "status": rejected.status, "reason": rejected.code, "field": rejected.path})
+    log.info(
+        "rejected",
+        extra={"event": "rejected", "status": rejected.status, "reason": rejected.code, "field": rejected.path},
+    )
     headers = {"Retry-After": str(request.app[CONFIG].retry_after_s)} if rejected.status in (429, 503) else None
     return _json(rejected.status, rejected.body(), headers)
 
 
 async def _read_body(request: web.Request) -> bytes:
     config = request.app[CONFIG]
-    check_headers(request.headers.get("Content-Type", ""), request.headers.get("Content-Encoding", ""), request.content_length, config.max_body_bytes)
+    check_headers(
+        request.headers.get("Content-Type", ""),
+        request.headers.get("Content-Encoding", ""),
+        request.content_length,
+        config.max_body_bytes,
+    )
     chunks: list[bytes] = []
     size = 0
     while chunk := await request.content.read(config.max_body_bytes + 1 - size):
@@ -79,7 +87,13 @@ async def post_report(request: web.Request) -> web.Response:
     try:
         received = _now(request)
         body = await _read_body(request)
-        report = ingest(body, request.headers.get("Content-Encoding", ""), store.checker, int(received.timestamp()), config.max_body_bytes)
+        report = ingest(
+            body,
+            request.headers.get("Content-Encoding", ""),
+            store.checker,
+            int(received.timestamp()),
+            config.max_body_bytes,
+        )
         del body
         outcome = await store.submit(report, received)
     except Rejected as rejected:
@@ -113,7 +127,7 @@ async def post_deletion(request: web.Request) -> web.Response:
 
 def _installation_id(doc: object) -> str:
     if not isinstance(doc, dict) or set(doc) != {"installation_id"}:
-        raise Rejected(400, "malformed_request", "installation_id", "expected {\"installation_id\": <uuid>}")
+        raise Rejected(400, "malformed_request", "installation_id", 'expected {"installation_id": <uuid>}')
     value = doc["installation_id"]
     try:
         if not isinstance(value, str) or str(uuid.UUID(value)) != value:
@@ -132,7 +146,9 @@ async def healthz(request: web.Request) -> web.Response:
 
 async def metrics(request: web.Request) -> web.Response:
     text = render_metrics(request.app[STORE], request.app[IN_FLIGHT][0])
-    return web.Response(text=text, content_type="text/plain", charset="utf-8", headers={"X-Content-Type-Options": "nosniff"})
+    return web.Response(
+        text=text, content_type="text/plain", charset="utf-8", headers={"X-Content-Type-Options": "nosniff"}
+    )
 
 
 async def openapi(request: web.Request) -> web.Response:
@@ -163,7 +179,11 @@ async def get_aggregate(request: web.Request) -> web.Response:
         question = agg.known_question(request.match_info["question"])
         name = agg.app_name(request.query, app[REGISTRIES])
         query, today, k = dict(request.query), _now(request).date(), config.aggregate_k
-        doc = await agg.run_read(app[STORE].reader(), lambda con: agg.answer(con, question, name, query, today, k), config.aggregate_timeout_s)
+        doc = await agg.run_read(
+            app[STORE].reader(),
+            lambda con: agg.answer(con, question, name, query, today, k),
+            config.aggregate_timeout_s,
+        )
     except Rejected as rejected:
         return _refused(request, rejected)
     except StoreUnavailable:
@@ -211,7 +231,9 @@ async def dashboard(request: web.Request) -> web.Response:
         _authorize(request, allow_query_token=True)
         name = agg.app_name(request.query, app[REGISTRIES])
         query, today, k = dict(request.query), _now(request).date(), config.aggregate_k
-        tables = await agg.run_read(app[STORE].reader(), lambda con: agg.tables(con, name, query, today, k), config.aggregate_timeout_s)
+        tables = await agg.run_read(
+            app[STORE].reader(), lambda con: agg.tables(con, name, query, today, k), config.aggregate_timeout_s
+        )
     except Rejected as rejected:
         return _refused(request, rejected)
     except StoreUnavailable:

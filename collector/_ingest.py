@@ -9,9 +9,7 @@ from __future__ import annotations
 import zlib
 from typing import Final
 
-from optin.contract import ReportError
-
-from optin.contract import CheckedReport, ReportChecker
+from optin.contract import CheckedReport, ReportChecker, ReportError
 
 _GZIP_WBITS: Final = 16 + zlib.MAX_WBITS
 _CHUNK_BYTES: Final = 64 * 1024

@@ -32,7 +32,13 @@ class Scrub(logging.Filter):
                 tb = tb.tb_next
             if tb is not None:
                 where = f"{os.path.basename(tb.tb_frame.f_code.co_filename)}:{tb.tb_lineno}"
-        record.msg, record.args, record.exc_info, record.exc_text, record.stack_info = "http error", None, None, None, None
+        record.msg, record.args, record.exc_info, record.exc_text, record.stack_info = (
+            "http error",
+            None,
+            None,
+            None,
+            None,
+        )
         record.__dict__.update(event="http_error", reason=reason, where=where)
         return True
 
@@ -46,7 +52,11 @@ def http_logger() -> logging.Logger:
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        doc: dict[str, object] = {"level": record.levelname.lower(), "logger": record.name, "message": record.getMessage()}
+        doc: dict[str, object] = {
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
         for name in _FIELDS:
             if name in record.__dict__:
                 doc[name] = record.__dict__[name]

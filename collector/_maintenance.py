@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 from collections.abc import AsyncIterator
@@ -70,7 +71,5 @@ async def maintenance_ctx(app: web.Application) -> AsyncIterator[None]:
     task = asyncio.create_task(_every(app), name="optin-maintenance")
     yield
     task.cancel()
-    try:
+    with contextlib.suppress(asyncio.CancelledError):
         await task
-    except asyncio.CancelledError:
-        pass

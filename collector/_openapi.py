@@ -24,7 +24,11 @@ _TABLE = {
         "question": {"type": "string"},
         "title": {"type": "string"},
         "columns": {"type": "array", "items": {"type": "string"}},
-        "rows": {"type": "array", "items": {"type": "array"}, "description": "keys then measures; measures of suppressed rows are null"},
+        "rows": {
+            "type": "array",
+            "items": {"type": "array"},
+            "description": "keys then measures; measures of suppressed rows are null",
+        },
         "k": {"type": "integer", "description": "smallest number of installations a shown row stands for"},
         "suppressed": {"type": "integer"},
         "notes": {"type": "array", "items": {"type": "string"}},
@@ -34,7 +38,10 @@ _BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
 
 
 def _error(description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
 
 
 def _retry(description: str) -> dict[str, Any]:
@@ -53,22 +60,46 @@ def openapi_document() -> dict[str, Any]:
     report = {
         "type": "object",
         "additionalProperties": False,
-        "required": ["schema", "report_id", "installation_id", "app", "registry", "period", "sent_at", "metrics", "client"],
+        "required": [
+            "schema",
+            "report_id",
+            "installation_id",
+            "app",
+            "registry",
+            "period",
+            "sent_at",
+            "metrics",
+            "client",
+        ],
         "properties": {
             "schema": {"const": SCHEMA_VERSION},
-            "report_id": {"type": "string", "format": "uuid", "description": "idempotency key: a retried report keeps its id"},
-            "installation_id": {"type": "string", "format": "uuid", "description": "random UUIDv4, reset when the user turns feedback off"},
+            "report_id": {
+                "type": "string",
+                "format": "uuid",
+                "description": "idempotency key: a retried report keeps its id",
+            },
+            "installation_id": {
+                "type": "string",
+                "format": "uuid",
+                "description": "random UUIDv4, reset when the user turns feedback off",
+            },
             "app": {
                 "type": "object",
                 "additionalProperties": False,
                 "required": ["name", "version"],
-                "properties": {"name": {"type": "string"}, "version": {"type": "string", "pattern": "^[0-9]{1,6}(\\.[0-9]{1,6}){0,3}$"}},
+                "properties": {
+                    "name": {"type": "string"},
+                    "version": {"type": "string", "pattern": "^[0-9]{1,6}(\\.[0-9]{1,6}){0,3}$"},
+                },
             },
             "registry": {
                 "type": "object",
                 "additionalProperties": False,
                 "required": ["version", "hash"],
-                "properties": {"version": {"type": "integer", "minimum": 1}, "hash": {"type": "string", "pattern": "^[0-9a-f]{64}$"}},
+                "properties": {
+                    "version": {"type": "integer", "minimum": 1},
+                    "hash": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+                },
             },
             "period": {
                 "type": "object",
@@ -103,19 +134,31 @@ def openapi_document() -> dict[str, Any]:
     json_body = {"application/json": {"schema": {"$ref": "#/components/schemas/Report"}}}
     return {
         "openapi": "3.1.0",
-        "info": {"title": "optin collector", "version": f"{SCHEMA_VERSION}.0", "description": "Receives opt-in feedback reports. Stores no IP address, user agent or header."},
+        "info": {
+            "title": "optin collector",
+            "version": f"{SCHEMA_VERSION}.0",
+            "description": "Receives opt-in feedback reports. Stores no IP address, user agent or header.",
+        },
         "paths": {
             "/v1/reports": {
                 "post": {
                     "summary": "Submit one report (optionally Content-Encoding: gzip)",
-                    "requestBody": {"required": True, "content": json_body, "description": f"at most {MAX_BODY_BYTES} bytes, compressed and decompressed"},
+                    "requestBody": {
+                        "required": True,
+                        "content": json_body,
+                        "description": f"at most {MAX_BODY_BYTES} bytes, compressed and decompressed",
+                    },
                     "responses": {
                         "202": {"description": "stored durably (committed)"},
                         "200": {"description": "duplicate report id: already stored, stored once"},
-                        "400": _error("malformed: not UTF-8, bad JSON or gzip, duplicate keys, NaN/Infinity, nesting deeper than 6 or wider than 1024, bad UUID"),
+                        "400": _error(
+                            "malformed: not UTF-8, bad JSON or gzip, duplicate keys, NaN/Infinity, nesting deeper than 6 or wider than 1024, bad UUID"
+                        ),
                         "413": _error("body too large, compressed or decompressed"),
                         "415": _error("not application/json, or an unsupported Content-Encoding"),
-                        "422": _error("schema violation: undeclared metric, value outside the declared set or bounds, wrong type"),
+                        "422": _error(
+                            "schema violation: undeclared metric, value outside the declared set or bounds, wrong type"
+                        ),
                         "429": _retry("too many requests in flight"),
                         "503": _retry("overloaded or storage unavailable; nothing was stored"),
                     },
@@ -126,20 +169,54 @@ def openapi_document() -> dict[str, Any]:
                     "summary": "Delete every stored row of an installation id (idempotent)",
                     "requestBody": {
                         "required": True,
-                        "content": {"application/json": {"schema": {"type": "object", "additionalProperties": False, "required": ["installation_id"], "properties": {"installation_id": {"type": "string", "format": "uuid"}}}}},
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "additionalProperties": False,
+                                    "required": ["installation_id"],
+                                    "properties": {"installation_id": {"type": "string", "format": "uuid"}},
+                                }
+                            }
+                        },
                     },
-                    "responses": {"202": {"description": "deleted (or nothing was stored)"}, "400": _error("malformed request or installation id"), "413": _error("body too large"), "415": _error("not application/json"), "503": _retry("storage unavailable")},
+                    "responses": {
+                        "202": {"description": "deleted (or nothing was stored)"},
+                        "400": _error("malformed request or installation id"),
+                        "413": _error("body too large"),
+                        "415": _error("not application/json"),
+                        "503": _retry("storage unavailable"),
+                    },
                 }
             },
-            "/healthz": {"get": {"summary": "Readiness", "responses": {"200": {"description": "ready"}, "503": {"description": "degraded: storage failing"}}}},
-            "/metrics": {"get": {"summary": "Prometheus text metrics", "responses": {"200": {"description": "metrics"}}}},
-            "/openapi.json": {"get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI 3.1"}}}},
+            "/healthz": {
+                "get": {
+                    "summary": "Readiness",
+                    "responses": {"200": {"description": "ready"}, "503": {"description": "degraded: storage failing"}},
+                }
+            },
+            "/metrics": {
+                "get": {"summary": "Prometheus text metrics", "responses": {"200": {"description": "metrics"}}}
+            },
+            "/openapi.json": {
+                "get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI 3.1"}}}
+            },
             "/v1/aggregates": {
                 "get": {
                     "summary": "Names of the canned aggregate questions",
                     "security": _BEARER,
                     "responses": {
-                        "200": {"description": "question names", "content": {"application/json": {"schema": {"type": "object", "properties": {"questions": {"type": "array", "items": {"type": "string"}}}}}}},
+                        "200": {
+                            "description": "question names",
+                            "content": {
+                                "application/json": {
+                                    "schema": {
+                                        "type": "object",
+                                        "properties": {"questions": {"type": "array", "items": {"type": "string"}}},
+                                    }
+                                }
+                            },
+                        },
                         **_AUTH_ERRORS,
                     },
                 }
@@ -149,13 +226,37 @@ def openapi_document() -> dict[str, Any]:
                     "summary": "One canned question over a window of days, small cells suppressed (never a raw row)",
                     "security": _BEARER,
                     "parameters": [
-                        {"name": "question", "in": "path", "required": True, "schema": {"type": "string"}, "description": "a name listed by GET /v1/aggregates"},
-                        {"name": "app", "in": "query", "schema": {"type": "string"}, "description": "application name (optional when the collector knows one)"},
-                        {"name": "from", "in": "query", "schema": {"type": "string", "format": "date"}, "description": "first day (default: first day with reports)"},
-                        {"name": "to", "in": "query", "schema": {"type": "string", "format": "date"}, "description": "last day, inclusive (default: last day with reports)"},
+                        {
+                            "name": "question",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "string"},
+                            "description": "a name listed by GET /v1/aggregates",
+                        },
+                        {
+                            "name": "app",
+                            "in": "query",
+                            "schema": {"type": "string"},
+                            "description": "application name (optional when the collector knows one)",
+                        },
+                        {
+                            "name": "from",
+                            "in": "query",
+                            "schema": {"type": "string", "format": "date"},
+                            "description": "first day (default: first day with reports)",
+                        },
+                        {
+                            "name": "to",
+                            "in": "query",
+                            "schema": {"type": "string", "format": "date"},
+                            "description": "last day, inclusive (default: last day with reports)",
+                        },
                     ],
                     "responses": {
-                        "200": {"description": "a table", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Table"}}}},
+                        "200": {
+                            "description": "a table",
+                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Table"}}},
+                        },
                         "400": _error("unknown app, bad date or window"),
                         **_AUTH_ERRORS,
                         "503": _retry("the query passed its deadline, or storage is unavailable"),
@@ -167,24 +268,45 @@ def openapi_document() -> dict[str, Any]:
                     "summary": "Every canned question as one self-contained HTML page; the token may also be given as ?token=",
                     "security": _BEARER,
                     "parameters": [
-                        {"name": "token", "in": "query", "schema": {"type": "string"}, "description": "the token, for opening the page in a browser"},
+                        {
+                            "name": "token",
+                            "in": "query",
+                            "schema": {"type": "string"},
+                            "description": "the token, for opening the page in a browser",
+                        },
                         {"name": "app", "in": "query", "schema": {"type": "string"}},
                         {"name": "from", "in": "query", "schema": {"type": "string", "format": "date"}},
                         {"name": "to", "in": "query", "schema": {"type": "string", "format": "date"}},
                     ],
-                    "responses": {"200": {"description": "HTML page", "content": {"text/html": {}}}, "400": _error("unknown app, bad date or window"), **_AUTH_ERRORS, "503": _retry("query deadline passed")},
+                    "responses": {
+                        "200": {"description": "HTML page", "content": {"text/html": {}}},
+                        "400": _error("unknown app, bad date or window"),
+                        **_AUTH_ERRORS,
+                        "503": _retry("query deadline passed"),
+                    },
                 }
             },
             "/v1/snapshots": {
                 "post": {
                     "summary": "Write a Parquet snapshot (partitioned by day) to the configured folder now",
                     "security": _BEARER,
-                    "responses": {"200": {"description": "written"}, **_AUTH_ERRORS, "409": _error("no snapshot folder configured"), "503": _retry("storage unavailable")},
+                    "responses": {
+                        "200": {"description": "written"},
+                        **_AUTH_ERRORS,
+                        "409": _error("no snapshot folder configured"),
+                        "503": _retry("storage unavailable"),
+                    },
                 }
             },
         },
         "components": {
             "schemas": {"Report": report, "Error": _ERROR, "Table": _TABLE},
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "description": "the collector's analysis token (token_file or OPTIN_COLLECTOR_TOKEN)"}},
+            "securitySchemes": {
+                "bearer": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "the collector's analysis token (token_file or OPTIN_COLLECTOR_TOKEN)",
+                }
+            },
         },
     }

@@ -17,7 +17,10 @@ def render_metrics(store: Store, in_flight: int) -> str:
         "# HELP optin_requests_rejected_total Requests rejected, by reason.",
         "# TYPE optin_requests_rejected_total counter",
     ]
-    lines += [f'optin_requests_rejected_total{{reason="{reason}"}} {count}' for reason, count in sorted(stats.rejections.items())]
+    lines += [
+        f'optin_requests_rejected_total{{reason="{reason}"}} {count}'
+        for reason, count in sorted(stats.rejections.items())
+    ]
     lines += [
         "# HELP optin_deletions_total Deletion requests committed (idempotent; repeats count again).",
         "# TYPE optin_deletions_total counter",
@@ -25,7 +28,10 @@ def render_metrics(store: Store, in_flight: int) -> str:
         "# HELP optin_aggregate_requests_refused_total Aggregate, dashboard and snapshot requests refused, by reason.",
         "# TYPE optin_aggregate_requests_refused_total counter",
     ]
-    lines += [f'optin_aggregate_requests_refused_total{{reason="{reason}"}} {count}' for reason, count in sorted(stats.auth_failures.items())]
+    lines += [
+        f'optin_aggregate_requests_refused_total{{reason="{reason}"}} {count}'
+        for reason, count in sorted(stats.auth_failures.items())
+    ]
     lines += [
         "# HELP optin_store_batch_seconds Group-commit batch latency.",
         "# TYPE optin_store_batch_seconds summary",

@@ -22,8 +22,12 @@ def roll_up(con: duckdb.DuckDBPyConnection, cutoff: dt.date) -> tuple[int, list[
            WHERE r.day < ? GROUP BY ALL""",
         [cutoff],
     )
-    con.execute("DELETE FROM report_values WHERE report_key IN (SELECT report_key FROM reports WHERE day < ?)", [cutoff])
+    con.execute(
+        "DELETE FROM report_values WHERE report_key IN (SELECT report_key FROM reports WHERE day < ?)", [cutoff]
+    )
     con.execute("DELETE FROM reports WHERE day < ?", [cutoff])
     # An installation with no raw rows left is forgotten: its UUID is no longer needed for anything.
-    gone = con.execute("DELETE FROM installations WHERE inst_key NOT IN (SELECT DISTINCT inst_key FROM reports) RETURNING CAST(installation_id AS VARCHAR)").fetchall()
+    gone = con.execute(
+        "DELETE FROM installations WHERE inst_key NOT IN (SELECT DISTINCT inst_key FROM reports) RETURNING CAST(installation_id AS VARCHAR)"
+    ).fetchall()
     return removed, [str(installation_id) for (installation_id,) in gone]

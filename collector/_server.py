@@ -18,7 +18,9 @@ from aiohttp.web_server import Server
 
 
 class _QuietHandler(RequestHandler):
-    def handle_error(self, request: BaseRequest, status: int = 500, exc: BaseException | None = None, message: str | None = None) -> StreamResponse:
+    def handle_error(
+        self, request: BaseRequest, status: int = 500, exc: BaseException | None = None, message: str | None = None
+    ) -> StreamResponse:
         phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
         return super().handle_error(request, status, exc, f"{status} {phrase}")
 

@@ -71,7 +71,9 @@ def write_snapshot(con: duckdb.DuckDBPyConnection, target: Path) -> SnapshotInfo
                         f"(FORMAT PARQUET, COMPRESSION ZSTD, PARTITION_BY ({SNAPSHOT_PARTITION_COLUMN}), OVERWRITE_OR_IGNORE)"
                     )
                 else:
-                    con.execute(f"COPY ({_QUERIES[table]}) TO {_literal(staging / (table + '.parquet'))} (FORMAT PARQUET, COMPRESSION ZSTD)")
+                    con.execute(
+                        f"COPY ({_QUERIES[table]}) TO {_literal(staging / (table + '.parquet'))} (FORMAT PARQUET, COMPRESSION ZSTD)"
+                    )
             row = con.execute("SELECT count(*), count(DISTINCT day) FROM reports").fetchone()
         finally:
             con.execute("ROLLBACK")  # read-only: nothing to keep

@@ -9,6 +9,7 @@ id (in the batch or already stored) is stored once and answered as a duplicate.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 import os
@@ -87,7 +88,9 @@ _REPORT_SCHEMA: Final = pa.schema(
         ("rejected", pa.int32()),
     ]
 )
-_VALUE_SCHEMA: Final = pa.schema([("report_key", pa.int64()), ("metric_key", pa.int32()), ("label_key", pa.int16()), ("value", pa.int64())])
+_VALUE_SCHEMA: Final = pa.schema(
+    [("report_key", pa.int64()), ("metric_key", pa.int32()), ("label_key", pa.int16()), ("value", pa.int64())]
+)
 
 
 @dataclass
@@ -113,10 +116,19 @@ def _private_file(path: Path) -> None:
 
 
 class Store:
-    def __init__(self, path: Path, registries: Mapping[tuple[str, int], Registry], batch_max: int, batch_wait_s: float, max_pending: int) -> None:
+    def __init__(
+        self,
+        path: Path,
+        registries: Mapping[tuple[str, int], Registry],
+        batch_max: int,
+        batch_wait_s: float,
+        max_pending: int,
+    ) -> None:
         self.path = path
         self.registries = registries
-        self.checker = ReportChecker(registries)  # ingest checks bodies with it; its ordinals name metrics in CheckedReport rows
+        self.checker = ReportChecker(
+            registries
+        )  # ingest checks bodies with it; its ordinals name metrics in CheckedReport rows
         self._ordinal_keys = pa.array([], pa.int32())  # ReportChecker ordinal → metric_key, set by _register_metrics
         self.batch_max = batch_max
         self.batch_wait_s = batch_wait_s
@@ -155,7 +167,11 @@ class Store:
             self._connect()
         except duckdb.IOException as error:
             self._healthy = False
-            log.warning("store: cannot open the database (%s); retrying", type(error).__name__, extra={"event": "store_unavailable"})
+            log.warning(
+                "store: cannot open the database (%s); retrying",
+                type(error).__name__,
+                extra={"event": "store_unavailable"},
+            )
         self._thread = threading.Thread(target=self._run, name="optin-store-writer", daemon=True)
         self._thread.start()
 
@@ -359,10 +375,8 @@ class Store:
             else:  # the common case: one call to DuckDB opens, writes and commits the transaction
                 outcomes = self._write(con, batch, transaction=True)
         except Exception as error:  # disk full, I/O error, lock: refuse rather than acknowledge
-            try:
+            with contextlib.suppress(duckdb.Error):
                 con.execute("ROLLBACK")
-            except duckdb.Error:
-                pass
             self._healthy = False
             self.stats.write_errors += 1
             log.error("store: batch of %d failed to commit (%s)", len(batch), type(error).__name__)
@@ -375,14 +389,14 @@ class Store:
         self.stats.batches += 1
         self.stats.batch_seconds_sum += elapsed
         self.stats.batch_seconds_max = max(self.stats.batch_seconds_max, elapsed)
-        for job, outcome in zip(batch, outcomes):
+        for job, outcome in zip(batch, outcomes, strict=False):
             if outcome is Outcome.STORED and job.kind == "report":
                 self.stats.committed_reports += 1
             elif outcome is Outcome.DUPLICATE:
                 self.stats.duplicates += 1
             elif job.kind == "delete":
                 self.stats.deletions += 1
-        self._resolve(list(zip(batch, outcomes)))
+        self._resolve(list(zip(batch, outcomes, strict=False)))
 
     def _call(self, job: _Job) -> None:
         assert self._con is not None and job.call is not None
@@ -392,10 +406,8 @@ class Store:
             result = job.call(con)
             con.execute("COMMIT")
         except Exception as error:
-            try:
+            with contextlib.suppress(duckdb.Error):
                 con.execute("ROLLBACK")
-            except duckdb.Error:
-                pass
             log.error("store: maintenance failed (%s)", type(error).__name__)
             self._resolve([(job, StoreUnavailable("maintenance failed"))])
             self._load_keys()
@@ -443,7 +455,21 @@ class Store:
             # The day the period ended by the receiver's clock (the client's clock corrected by the
             # skew its sent_at shows), never later than the day it arrived; as days since 1970-01-01.
             day = min(report.period_end + job.received_s - report.sent_at, job.received_s) // 86400
-            rows.reports.append((key, report.report_id, inst_key, app_key, version_key, report.registry_version, day, report.period_end - report.period_start, report.dropped, report.evicted, report.rejected))
+            rows.reports.append(
+                (
+                    key,
+                    report.report_id,
+                    inst_key,
+                    app_key,
+                    version_key,
+                    report.registry_version,
+                    day,
+                    report.period_end - report.period_start,
+                    report.dropped,
+                    report.evicted,
+                    report.rejected,
+                )
+            )
             rows.value_reports += array("q", (key,)) * len(report.ordinals)
             rows.ordinals += report.ordinals
             rows.labels += report.labels
@@ -462,19 +488,39 @@ class Store:
         # cheaper per statement than register() and unregister() around each insert.
         statements = []
         if rows.versions:
-            keys, apps, versions = zip(*rows.versions)
-            _batch_versions = pa.table({"version_key": pa.array(keys, pa.int32()), "app_key": pa.array(apps, pa.int16()), "version": pa.array(versions, pa.string())})  # noqa: F841
+            keys, apps, versions = zip(*rows.versions, strict=False)
+            _batch_versions = pa.table(
+                {
+                    "version_key": pa.array(keys, pa.int32()),
+                    "app_key": pa.array(apps, pa.int16()),
+                    "version": pa.array(versions, pa.string()),
+                }
+            )
             statements.append("INSERT INTO app_versions SELECT * FROM _batch_versions")
         if rows.installations:
-            keys, ids = zip(*rows.installations)
-            _batch_installations = pa.table({"inst_key": pa.array(keys, pa.int32()), "installation_id": pa.array(ids, pa.string())})  # noqa: F841
-            statements.append("INSERT INTO installations SELECT inst_key, installation_id::UUID FROM _batch_installations")
+            keys, ids = zip(*rows.installations, strict=False)
+            _batch_installations = pa.table(
+                {"inst_key": pa.array(keys, pa.int32()), "installation_id": pa.array(ids, pa.string())}
+            )
+            statements.append(
+                "INSERT INTO installations SELECT inst_key, installation_id::UUID FROM _batch_installations"
+            )
         if rows.reports:
-            _batch_reports = pa.table([pa.array(column, type=f.type) for column, f in zip(zip(*rows.reports), _REPORT_SCHEMA)], schema=_REPORT_SCHEMA)  # noqa: F841
+            _batch_reports = pa.table(
+                [pa.array(column, type=f.type) for column, f in zip(zip(*rows.reports, strict=False), _REPORT_SCHEMA, strict=False)],
+                schema=_REPORT_SCHEMA,
+            )
             metric_keys = pc.take(self._ordinal_keys, _arrow(rows.ordinals, pa.int32()))
-            columns = [_arrow(rows.value_reports, pa.int64()), metric_keys, _arrow(rows.labels, pa.int16()), _arrow(rows.values, pa.int64())]
-            _batch_values = pa.table(columns, schema=_VALUE_SCHEMA)  # noqa: F841
-            statements.append("INSERT INTO reports SELECT report_key, report_id::UUID, inst_key, app_key, version_key, registry_version, day, period_seconds, dropped, evicted, rejected FROM _batch_reports")
+            columns = [
+                _arrow(rows.value_reports, pa.int64()),
+                metric_keys,
+                _arrow(rows.labels, pa.int16()),
+                _arrow(rows.values, pa.int64()),
+            ]
+            _batch_values = pa.table(columns, schema=_VALUE_SCHEMA)
+            statements.append(
+                "INSERT INTO reports SELECT report_key, report_id::UUID, inst_key, app_key, version_key, registry_version, day, period_seconds, dropped, evicted, rejected FROM _batch_reports"
+            )
             statements.append("INSERT INTO report_values SELECT * FROM _batch_values")
         if statements:
             if transaction:
@@ -488,7 +534,9 @@ class Store:
         if not ids:
             return set()
         con.register("_batch_ids", pa.table({"id": pa.array(ids, pa.string())}))
-        rows = con.execute("SELECT CAST(r.report_id AS VARCHAR) FROM reports r JOIN _batch_ids b ON r.report_id = b.id::UUID").fetchall()
+        rows = con.execute(
+            "SELECT CAST(r.report_id AS VARCHAR) FROM reports r JOIN _batch_ids b ON r.report_id = b.id::UUID"
+        ).fetchall()
         con.unregister("_batch_ids")
         return {row[0] for row in rows}
 
@@ -496,7 +544,10 @@ class Store:
         inst_key = self._inst_keys.get(installation_id)
         if inst_key is None:
             return
-        con.execute("DELETE FROM report_values WHERE report_key IN (SELECT report_key FROM reports WHERE inst_key = ?)", [inst_key])
+        con.execute(
+            "DELETE FROM report_values WHERE report_key IN (SELECT report_key FROM reports WHERE inst_key = ?)",
+            [inst_key],
+        )
         con.execute("DELETE FROM reports WHERE inst_key = ?", [inst_key])
         con.execute("DELETE FROM installations WHERE inst_key = ?", [inst_key])
         del self._inst_keys[installation_id]
@@ -533,11 +584,17 @@ class Store:
         assert self._con is not None
         con = self._con
         self._app_keys = {name: key for key, name in con.execute("SELECT app_key, name FROM apps").fetchall()}
-        self._version_keys = {(a, v): k for k, a, v in con.execute("SELECT version_key, app_key, version FROM app_versions").fetchall()}
-        self._inst_keys = {str(i): k for k, i in con.execute("SELECT inst_key, installation_id FROM installations").fetchall()}
+        self._version_keys = {
+            (a, v): k for k, a, v in con.execute("SELECT version_key, app_key, version FROM app_versions").fetchall()
+        }
+        self._inst_keys = {
+            str(i): k for k, i in con.execute("SELECT inst_key, installation_id FROM installations").fetchall()
+        }
         row = con.execute("SELECT coalesce(max(inst_key), 0) FROM installations").fetchone()
         self._next_inst_key = int(row[0]) if row else 0
-        self._metric_keys = {(a, n): k for k, a, n in con.execute("SELECT metric_key, app_key, name FROM metrics").fetchall()}
+        self._metric_keys = {
+            (a, n): k for k, a, n in con.execute("SELECT metric_key, app_key, name FROM metrics").fetchall()
+        }
         row = con.execute("SELECT coalesce(max(report_key), 0) FROM reports").fetchone()
         self._next_report_key = int(row[0]) if row else 0
         self._seen = self._load_seen(con)
@@ -562,13 +619,20 @@ class Store:
                 if (app_key, metric.name) not in self._metric_keys:
                     key = max(self._metric_keys.values(), default=0) + 1
                     self._metric_keys[(app_key, metric.name)] = key
-                    con.execute("INSERT INTO metrics VALUES (?, ?, ?, ?, ?)", [key, app_key, metric.name, metric.kind.value, metric.category])
+                    con.execute(
+                        "INSERT INTO metrics VALUES (?, ?, ?, ?, ?)",
+                        [key, app_key, metric.name, metric.kind.value, metric.category],
+                    )
                 metric_key = self._metric_keys[(app_key, metric.name)]
                 for index, label in enumerate(label_names(metric), start=1):
                     if (metric_key, index) not in known_labels:  # only new ones: a restart runs no statement here
-                        con.execute("INSERT INTO labels VALUES (?, ?, ?) ON CONFLICT DO NOTHING", [metric_key, index, label])
+                        con.execute(
+                            "INSERT INTO labels VALUES (?, ?, ?) ON CONFLICT DO NOTHING", [metric_key, index, label]
+                        )
         con.execute("COMMIT")
-        self._ordinal_keys = pa.array([self._metric_keys[(self._app_keys[app], name)] for app, name in self.checker.metric_names], pa.int32())
+        self._ordinal_keys = pa.array(
+            [self._metric_keys[(self._app_keys[app], name)] for app, name in self.checker.metric_names], pa.int32()
+        )
 
     def _resolve(self, results: list[tuple[_Job, object]]) -> None:
         with self._pending_lock:

@@ -10,24 +10,76 @@ from ._lazy import lazy_exports
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from ._checker import CheckedReport, ReportChecker
     from ._errors import RegistryError, ReportError
     from ._lazy import lazy_exports
-    from ._checker import CheckedReport, ReportChecker
     from ._limits import MAX_BODY_BYTES, MAX_JSON_DEPTH, MAX_JSON_WIDTH, SCHEMA_VERSION
-    from ._registry import Category, Kind, Metric, Registry, bundled_registry, load_registry, load_registry_folder, parse_registry
+    from ._registry import (
+        Category,
+        Kind,
+        Metric,
+        Registry,
+        bundled_registry,
+        load_registry,
+        load_registry_folder,
+        parse_registry,
+    )
     from ._registry_file import RegistryFile, bundled_registry_file
-    from ._report import CLIENT_COUNTERS, Report, Value, check_report, check_value, decode_json, new_report_id, report_from_json
-    from ._storage import SCHEMA_V1, SNAPSHOT_PARTITION_COLUMN, SNAPSHOT_PARTITIONED, SNAPSHOT_TABLES, TABLES, encode_value, label_names
+    from ._report import (
+        CLIENT_COUNTERS,
+        Report,
+        Value,
+        check_report,
+        check_value,
+        decode_json,
+        new_report_id,
+        report_from_json,
+    )
+    from ._storage import (
+        SCHEMA_V1,
+        SNAPSHOT_PARTITION_COLUMN,
+        SNAPSHOT_PARTITIONED,
+        SNAPSHOT_TABLES,
+        TABLES,
+        encode_value,
+        label_names,
+    )
 
 _HOME = {
     "_errors": ("RegistryError", "ReportError"),
     "_lazy": ("lazy_exports",),
     "_checker": ("CheckedReport", "ReportChecker"),
     "_limits": ("MAX_BODY_BYTES", "MAX_JSON_DEPTH", "MAX_JSON_WIDTH", "SCHEMA_VERSION"),
-    "_registry": ("Category", "Kind", "Metric", "Registry", "bundled_registry", "load_registry", "load_registry_folder", "parse_registry"),
+    "_registry": (
+        "Category",
+        "Kind",
+        "Metric",
+        "Registry",
+        "bundled_registry",
+        "load_registry",
+        "load_registry_folder",
+        "parse_registry",
+    ),
     "_registry_file": ("RegistryFile", "bundled_registry_file"),
-    "_report": ("CLIENT_COUNTERS", "Report", "Value", "check_report", "check_value", "decode_json", "new_report_id", "report_from_json"),
-    "_storage": ("SCHEMA_V1", "SNAPSHOT_PARTITIONED", "SNAPSHOT_PARTITION_COLUMN", "SNAPSHOT_TABLES", "TABLES", "encode_value", "label_names"),
+    "_report": (
+        "CLIENT_COUNTERS",
+        "Report",
+        "Value",
+        "check_report",
+        "check_value",
+        "decode_json",
+        "new_report_id",
+        "report_from_json",
+    ),
+    "_storage": (
+        "SCHEMA_V1",
+        "SNAPSHOT_PARTITIONED",
+        "SNAPSHOT_PARTITION_COLUMN",
+        "SNAPSHOT_TABLES",
+        "TABLES",
+        "encode_value",
+        "label_names",
+    ),
 }
 __all__ = [
     "CLIENT_COUNTERS",

@@ -21,7 +21,15 @@ from typing import Any, Final, NamedTuple
 
 import orjson
 
-from ._limits import MAX_CLOCK_SKEW_SECONDS, MAX_COUNTER, MAX_JSON_WIDTH, MAX_PERIOD_SECONDS, MAX_REGISTRY_VERSION, MIN_EPOCH_SECONDS, SCHEMA_VERSION
+from ._limits import (
+    MAX_CLOCK_SKEW_SECONDS,
+    MAX_COUNTER,
+    MAX_JSON_WIDTH,
+    MAX_PERIOD_SECONDS,
+    MAX_REGISTRY_VERSION,
+    MIN_EPOCH_SECONDS,
+    SCHEMA_VERSION,
+)
 from ._registry import Kind, Registry
 from ._report import _HEX64, _TOP_KEYS, _VERSION, CLIENT_COUNTERS, Report, report_from_json
 from ._storage import encode_value
@@ -74,21 +82,44 @@ class _Compiled:
         # registry's name and label patterns forbid it, its hash is hex), and the fast path checks
         # the report's registry reference only by equality; a registry built some other way that
         # breaks either rule gets no fast path (every report goes through the contract).
-        strings = [registry.app, *registry.metrics, *(s for m in registry.metrics.values() for s in (*m.labels, *m.values))]
-        self.fast = not any(":" in s for s in strings) and _HEX64.fullmatch(registry.hash) is not None and 1 <= registry.version <= MAX_REGISTRY_VERSION
+        strings = [
+            registry.app,
+            *registry.metrics,
+            *(s for m in registry.metrics.values() for s in (*m.labels, *m.values)),
+        ]
+        self.fast = (
+            not any(":" in s for s in strings)
+            and _HEX64.fullmatch(registry.hash) is not None
+            and 1 <= registry.version <= MAX_REGISTRY_VERSION
+        )
         self.plan: dict[str, tuple[int, int, dict[Any, int], int]] = {}
         for metric in registry.metrics.values():
             number = ordinal[metric.name]
             if metric.kind is Kind.COUNTER and metric.labels:
-                self.plan[metric.name] = (number, _LABELLED, {label: i for i, label in enumerate(metric.labels, start=1)}, metric.max)
+                self.plan[metric.name] = (
+                    number,
+                    _LABELLED,
+                    {label: i for i, label in enumerate(metric.labels, start=1)},
+                    metric.max,
+                )
             elif metric.kind is Kind.COUNTER:
                 self.plan[metric.name] = (number, _PLAIN, {}, metric.max)
             elif metric.kind is Kind.BOOLEAN:
                 self.plan[metric.name] = (number, _BOOLEAN, {}, 1)
             elif metric.kind is Kind.ENUM:
-                self.plan[metric.name] = (number, _ENUM, {value: i for i, value in enumerate(metric.values, start=1)}, 1)
+                self.plan[metric.name] = (
+                    number,
+                    _ENUM,
+                    {value: i for i, value in enumerate(metric.values, start=1)},
+                    1,
+                )
             elif metric.kind is Kind.QUANTITY:
-                self.plan[metric.name] = (number, _QUANTITY, {bound: i for i, bound in enumerate(metric.buckets, start=1)}, 1)
+                self.plan[metric.name] = (
+                    number,
+                    _QUANTITY,
+                    {bound: i for i, bound in enumerate(metric.buckets, start=1)},
+                    1,
+                )
             else:
                 self.plan[metric.name] = (number, _HISTOGRAM, {}, len(metric.buckets) + 1)
 
@@ -111,7 +142,7 @@ class _Compiled:
                 ordinals.append(number)
                 labels.append(0)
                 values.append(value)
-            elif kind == _ENUM or kind == _QUANTITY:  # one of a closed set: stored as its label_key, count 1
+            elif kind in (_ENUM, _QUANTITY):  # one of a closed set: stored as its label_key, count 1
                 if kind == _ENUM:
                     label = index.get(value) if kind_of_value is str else None
                 else:
@@ -169,11 +200,15 @@ class ReportChecker:
 
     def __init__(self, registries: Mapping[tuple[str, int], Registry]) -> None:
         self.registries = registries
-        self.metric_names: list[tuple[str, str]] = sorted({(app, name) for (app, _), registry in registries.items() for name in registry.metrics})
+        self.metric_names: list[tuple[str, str]] = sorted(
+            {(app, name) for (app, _), registry in registries.items() for name in registry.metrics}
+        )
         ordinal = {pair: number for number, pair in enumerate(self.metric_names)}
         self._compiled: dict[tuple[str, int], _Compiled] = {}
         for key, registry in registries.items():
-            self._compiled[key] = _Compiled(registry, {name: ordinal[(registry.app, name)] for name in registry.metrics})
+            self._compiled[key] = _Compiled(
+                registry, {name: ordinal[(registry.app, name)] for name in registry.metrics}
+            )
 
     def check(self, body: bytes, now: int) -> CheckedReport:
         """A decompressed body → CheckedReport, or ReportError naming the reason (never a submitted value)."""
@@ -213,17 +248,50 @@ class ReportChecker:
         """The common case, checked in one pass; None when anything at all is unusual."""
         if type(doc) is not dict or doc.keys() != _TOP_KEYS:
             return None
-        app, registry, period, client, metrics = doc["app"], doc["registry"], doc["period"], doc["client"], doc["metrics"]
-        if type(app) is not dict or type(registry) is not dict or type(period) is not dict or type(client) is not dict or type(metrics) is not dict:
+        app, registry, period, client, metrics = (
+            doc["app"],
+            doc["registry"],
+            doc["period"],
+            doc["client"],
+            doc["metrics"],
+        )
+        if (
+            type(app) is not dict
+            or type(registry) is not dict
+            or type(period) is not dict
+            or type(client) is not dict
+            or type(metrics) is not dict
+        ):
             return None
-        if app.keys() != _APP_KEYS or registry.keys() != _REGISTRY_KEYS or period.keys() != _PERIOD_KEYS or client.keys() != _CLIENT_KEYS:
+        if (
+            app.keys() != _APP_KEYS
+            or registry.keys() != _REGISTRY_KEYS
+            or period.keys() != _PERIOD_KEYS
+            or client.keys() != _CLIENT_KEYS
+        ):
             return None
-        report_id, installation_id, name, app_version = doc["report_id"], doc["installation_id"], app["name"], app["version"]
-        if type(report_id) is not str or type(installation_id) is not str or type(name) is not str or type(app_version) is not str:
+        report_id, installation_id, name, app_version = (
+            doc["report_id"],
+            doc["installation_id"],
+            app["name"],
+            app["version"],
+        )
+        if (
+            type(report_id) is not str
+            or type(installation_id) is not str
+            or type(name) is not str
+            or type(app_version) is not str
+        ):
             return None
         if not (_UUID.fullmatch(report_id) and _UUID4.fullmatch(installation_id) and _VERSION.fullmatch(app_version)):
             return None
-        schema, version, start, end, sent_at = doc["schema"], registry["version"], period["start"], period["end"], doc["sent_at"]
+        schema, version, start, end, sent_at = (
+            doc["schema"],
+            registry["version"],
+            period["start"],
+            period["end"],
+            doc["sent_at"],
+        )
         if type(schema) is not int or schema != SCHEMA_VERSION or type(version) is not int:
             return None
         compiled = self._compiled.get((name, version))
@@ -232,7 +300,11 @@ class ReportChecker:
         upper = now + MAX_CLOCK_SKEW_SECONDS
         if type(start) is not int or type(end) is not int or type(sent_at) is not int:
             return None
-        if not (MIN_EPOCH_SECONDS <= start <= end <= start + MAX_PERIOD_SECONDS and end <= upper and max(end, now - MAX_CLOCK_SKEW_SECONDS) <= sent_at <= upper):
+        if not (
+            MIN_EPOCH_SECONDS <= start <= end <= start + MAX_PERIOD_SECONDS
+            and end <= upper
+            and max(end, now - MAX_CLOCK_SKEW_SECONDS) <= sent_at <= upper
+        ):
             return None
         dropped, evicted, rejected = client["dropped"], client["evicted"], client["rejected"]
         if type(dropped) is not int or type(evicted) is not int or type(rejected) is not int:
@@ -250,5 +322,19 @@ class ReportChecker:
         # colons than parsed keys means a key was repeated (orjson keeps the last): strict path.
         if body.count(b":") != _FIXED_KEYS + metric_keys:
             return None
-        return CheckedReport(report_id, installation_id, name, app_version, version, start, end, sent_at, dropped, evicted, rejected, ordinals, labels, values)
-
+        return CheckedReport(
+            report_id,
+            installation_id,
+            name,
+            app_version,
+            version,
+            start,
+            end,
+            sent_at,
+            dropped,
+            evicted,
+            rejected,
+            ordinals,
+            labels,
+            values,
+        )

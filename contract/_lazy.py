@@ -10,7 +10,9 @@ if TYPE_CHECKING:
     from typing import Any
 
 
-def lazy_exports(package: str, home: Mapping[str, tuple[str, ...]]) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
+def lazy_exports(
+    package: str, home: Mapping[str, tuple[str, ...]]
+) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
     """`__getattr__` and `__dir__` for ``package`` whose public names live in the given private modules."""
     module_of = {name: module for module, names in home.items() for name in names}
     namespace = importlib.import_module(package).__dict__

@@ -12,7 +12,7 @@ import re
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, Final
 
@@ -35,7 +35,7 @@ _NAME = re.compile(NAME_PATTERN)
 _LABEL = re.compile(LABEL_PATTERN)
 
 
-class Kind(str, Enum):
+class Kind(StrEnum):
     """What a metric's value is, and so how it is aggregated and validated."""
 
     COUNTER = "counter"  # uses in the period; with `labels`, one count per label of a closed set
@@ -138,7 +138,7 @@ def _buckets(value: Any, where: str) -> tuple[float, ...]:
         raise _fail(where, f"must be a non-empty list of at most {MAX_BUCKETS} numbers")
     if any(isinstance(b, bool) or not isinstance(b, int | float) or b < 0 for b in value):
         raise _fail(where, "must hold non-negative numbers")
-    if any(b >= c for b, c in zip(value, value[1:])):
+    if any(b >= c for b, c in zip(value, value[1:], strict=False)):
         raise _fail(where, "must be strictly increasing")
     return tuple(float(b) for b in value)
 
@@ -181,7 +181,9 @@ def _metric(name: str, table: Any, categories: Mapping[str, Category]) -> Metric
         unit = table.get("unit", "")
         if not isinstance(unit, str):
             raise _fail(where + ".unit", "must be a string")
-        return Metric(name, kind, category, description, buckets=_buckets(table.get("buckets"), where + ".buckets"), unit=unit)
+        return Metric(
+            name, kind, category, description, buckets=_buckets(table.get("buckets"), where + ".buckets"), unit=unit
+        )
     if kind is Kind.DURATION:
         buckets = _buckets(table.get("buckets"), where + ".buckets")
         return Metric(name, kind, category, description, buckets=buckets, unit="s")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from ._registry import Registry
@@ -31,7 +32,9 @@ class RegistryFile:
 
                 registry = load_registry(self.path)
                 if registry.app != self.app:
-                    raise RegistryError(f"{self.path.name}: declares app '{registry.app}' but is named for '{self.app}'")
+                    raise RegistryError(
+                        f"{self.path.name}: declares app '{registry.app}' but is named for '{self.app}'"
+                    )
                 self._parsed = registry
             return self._parsed
 

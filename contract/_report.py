@@ -37,7 +37,9 @@ Value: TypeAlias = int | bool | str | float | dict[str, int] | list[int]
 
 _VERSION = re.compile(VERSION_PATTERN)
 _HEX64 = re.compile(r"[0-9a-f]{64}")
-_TOP_KEYS: Final = frozenset({"schema", "report_id", "installation_id", "app", "registry", "period", "sent_at", "metrics", "client"})
+_TOP_KEYS: Final = frozenset(
+    {"schema", "report_id", "installation_id", "app", "registry", "period", "sent_at", "metrics", "client"}
+)
 CLIENT_COUNTERS: Final = ("dropped", "evicted", "rejected")  # the client's own data-quality counters
 
 
@@ -175,7 +177,9 @@ def _check_shape(text: str) -> None:
         if mark == ",":
             commas[-1] += 1
             if commas[-1] >= MAX_JSON_WIDTH:
-                raise ReportError("too_wide", "", status=400, detail=f"more than {MAX_JSON_WIDTH} items in one object or array")
+                raise ReportError(
+                    "too_wide", "", status=400, detail=f"more than {MAX_JSON_WIDTH} items in one object or array"
+                )
         elif mark in "[{":
             commas.append(0)
             if len(commas) > MAX_JSON_DEPTH + 1:
@@ -217,7 +221,12 @@ def _uuid(value: Any, path: str, version4: bool) -> str:
     except ValueError:
         raise ReportError("bad_uuid", path, status=400) from None
     if str(parsed) != value or (version4 and parsed.version != 4):
-        raise ReportError("bad_uuid", path, status=400, detail="expected a lower-case UUIDv4" if version4 else "expected a lower-case UUID")
+        raise ReportError(
+            "bad_uuid",
+            path,
+            status=400,
+            detail="expected a lower-case UUIDv4" if version4 else "expected a lower-case UUID",
+        )
     return value
 
 
@@ -247,7 +256,11 @@ def check_value(metric: Metric, value: Any, path: str) -> Value:
             raise ReportError("value_not_allowed", path, detail="value not in the declared set")
         return value
     if kind is Kind.QUANTITY:
-        if isinstance(value, bool) or not isinstance(value, int | float) or (isinstance(value, float) and not math.isfinite(value)):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or (isinstance(value, float) and not math.isfinite(value))
+        ):
             raise ReportError("wrong_type", path, detail="expected a number")
         try:
             bound = float(value)  # an integer too large for a float overflows: not a bucket bound either
@@ -287,7 +300,9 @@ def check_report(obj: Any, registries: Mapping[tuple[str, int], Registry], now: 
     reg_version = _int(registry_ref["version"], "registry.version", 1, MAX_REGISTRY_VERSION)
     registry = registries.get((name, reg_version))
     if registry is None:
-        raise ReportError("unknown_registry", "registry.version" if any(k[0] == name for k in registries) else "app.name")
+        raise ReportError(
+            "unknown_registry", "registry.version" if any(k[0] == name for k in registries) else "app.name"
+        )
     reg_hash = registry_ref["hash"]
     if not isinstance(reg_hash, str) or not _HEX64.fullmatch(reg_hash) or reg_hash != registry.hash:
         raise ReportError("registry_mismatch", "registry.hash")
@@ -308,7 +323,9 @@ def check_report(obj: Any, registries: Mapping[tuple[str, int], Registry], now: 
         values[metric_name] = check_value(metric, value, _join("metrics", metric_name))
     counters = _obj(top["client"], "client", set(CLIENT_COUNTERS))
     client = {k: _int(counters[k], f"client.{k}", 0, MAX_COUNTER) for k in CLIENT_COUNTERS}
-    return Report(report_id, installation_id, name, app_version, reg_version, reg_hash, start, end, sent_at, values, client)
+    return Report(
+        report_id, installation_id, name, app_version, reg_version, reg_hash, start, end, sent_at, values, client
+    )
 
 
 def new_report_id() -> str:
@@ -317,4 +334,3 @@ def new_report_id() -> str:
 
 def report_from_json(body: bytes, registries: Mapping[tuple[str, int], Registry], now: int | None = None) -> Report:
     return check_report(decode_json(body), registries, now)
-

@@ -14,7 +14,17 @@ from typing import Final
 from ._registry import Kind, Metric
 from ._report import Value
 
-TABLES: Final = ("apps", "app_versions", "installations", "metrics", "labels", "reports", "report_values", "rejections", "daily_rollup")
+TABLES: Final = (
+    "apps",
+    "app_versions",
+    "installations",
+    "metrics",
+    "labels",
+    "reports",
+    "report_values",
+    "rejections",
+    "daily_rollup",
+)
 
 SCHEMA_V1: Final = (
     "CREATE TABLE apps (app_key SMALLINT PRIMARY KEY, name VARCHAR NOT NULL UNIQUE)",

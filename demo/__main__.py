@@ -12,7 +12,16 @@ import sys
 import tempfile
 from pathlib import Path
 
-from optin.analysis import Gateway, Window, day_range, feature_usage, open_database, os_share, render_table, version_adoption
+from optin.analysis import (
+    Gateway,
+    Window,
+    day_range,
+    feature_usage,
+    open_database,
+    os_share,
+    render_table,
+    version_adoption,
+)
 from optin.client import ManualClock
 from optin.collector import CollectorThread, Config
 from optin.contract import bundled_registry
@@ -23,7 +32,9 @@ from ._simulate import Simulation, fleet_start
 APP = "millwright"
 
 
-def run_demo(workdir: Path, size: int = FLEET_SIZE, days: int = FLEET_DAYS, seed: int = 2026, out: object = sys.stdout) -> Path:
+def run_demo(
+    workdir: Path, size: int = FLEET_SIZE, days: int = FLEET_DAYS, seed: int = 2026, out: object = sys.stdout
+) -> Path:
     """Run the whole demo in ``workdir``; returns the database path. Prints to ``out``."""
     write = out.write  # type: ignore[attr-defined]
     registry = bundled_registry(APP)
@@ -51,7 +62,9 @@ def run_demo(workdir: Path, size: int = FLEET_SIZE, days: int = FLEET_DAYS, seed
             return db
         window = Window(APP, *days_seen)
         gateway = Gateway(con)
-        write(f"Aggregate report for {APP}, {days_seen[0]} to {days_seen[1]} (groups under {gateway.k} installations suppressed)\n\n")
+        write(
+            f"Aggregate report for {APP}, {days_seen[0]} to {days_seen[1]} (groups under {gateway.k} installations suppressed)\n\n"
+        )
         for question in (feature_usage, os_share, version_adoption):
             write(render_table(question(gateway, window)) + "\n")
     finally:

@@ -16,13 +16,35 @@ from typing import Final
 from optin.client import Feedback, HelpMenu
 from optin.client.tk import TkHelpMenu
 
-from ._desktop_model import CIRCLE, EXTRUDE, IMPORT_STEP, LINE, POCKET, SIMULATE, TOOLS, UNDO, Command, Part, Shape, Tool, parse_command, read_step
+from ._desktop_model import (
+    CIRCLE,
+    EXTRUDE,
+    IMPORT_STEP,
+    LINE,
+    POCKET,
+    SIMULATE,
+    TOOLS,
+    UNDO,
+    Command,
+    Part,
+    Shape,
+    Tool,
+    parse_command,
+    read_step,
+)
 
 APP_NAME: Final = "Millwright"
 ASK_DELAY_MS: Final = 400  # let the main window appear before any question
 CLOSE_TIMEOUT_S: Final = 5.0  # the client's own budget to hand over the last report at exit
 GRID_MM: Final = 20
-COLOURS: Final = {"line": "#1f4e8c", "circle": "#1f4e8c", "extrude": "#6b7f99", "pocket": "#c0392b", "simulation": "#27ae60", "body": "#8e6c3a"}
+COLOURS: Final = {
+    "line": "#1f4e8c",
+    "circle": "#1f4e8c",
+    "extrude": "#6b7f99",
+    "pocket": "#c0392b",
+    "simulation": "#27ae60",
+    "body": "#8e6c3a",
+}
 
 
 class MillwrightWindow:
@@ -64,9 +86,14 @@ class MillwrightWindow:
                 menu.add_command(label=label, accelerator=accelerator, command=command)
             bar.add_cascade(label=title, menu=menu, underline=0)
         help_menu = tk.Menu(bar, tearoff=False, name="help")
-        items = TkHelpMenu(help_menu, HelpMenu(self.feedback, on_change=self._feedback_changed), APP_NAME, parent=self.root)
+        items = TkHelpMenu(
+            help_menu, HelpMenu(self.feedback, on_change=self._feedback_changed), APP_NAME, parent=self.root
+        )
         help_menu.add_separator()
-        help_menu.add_command(label=f"About {APP_NAME}", command=lambda: self.say(f"{APP_NAME} demo: a CAD/CAM look-alike for the Customer Feedback Program."))
+        help_menu.add_command(
+            label=f"About {APP_NAME}",
+            command=lambda: self.say(f"{APP_NAME} demo: a CAD/CAM look-alike for the Customer Feedback Program."),
+        )
         bar.add_cascade(label="Help", menu=help_menu, underline=0)
         self.root.configure(menu=bar)
         return items
@@ -74,7 +101,15 @@ class MillwrightWindow:
     def _toolbar(self) -> None:
         bar = ttk.Frame(self.root, padding=4)
         bar.pack(side="top", fill="x")
-        actions = {LINE: lambda: self.pick(LINE), CIRCLE: lambda: self.pick(CIRCLE), EXTRUDE: self.extrude, POCKET: self.pocket, SIMULATE: self.simulate, IMPORT_STEP: self.import_step, UNDO: self.undo}
+        actions = {
+            LINE: lambda: self.pick(LINE),
+            CIRCLE: lambda: self.pick(CIRCLE),
+            EXTRUDE: self.extrude,
+            POCKET: self.pocket,
+            SIMULATE: self.simulate,
+            IMPORT_STEP: self.import_step,
+            UNDO: self.undo,
+        }
         for tool in TOOLS:
             ttk.Button(bar, text=f"{tool.title} ({tool.shortcut})", command=actions[tool]).pack(side="left", padx=2)
 
@@ -90,9 +125,20 @@ class MillwrightWindow:
     def _bindings(self) -> None:
         self.canvas.bind("<Button-1>", self._click)
         self.canvas.bind("<Configure>", lambda _e: self._draw_grid())
-        for key, action in (("l", lambda: self.pick(LINE)), ("c", lambda: self.pick(CIRCLE)), ("e", self.extrude), ("p", self.pocket)):
+        for key, action in (
+            ("l", lambda: self.pick(LINE)),
+            ("c", lambda: self.pick(CIRCLE)),
+            ("e", self.extrude),
+            ("p", self.pocket),
+        ):
             self.canvas.bind(f"<KeyPress-{key}>", lambda _e, a=action: a())  # type: ignore[misc]
-        for sequence, action in (("<Control-z>", self.undo), ("<Control-i>", self.import_step), ("<Control-q>", self.quit), ("<F5>", self.simulate), ("<Escape>", lambda: self.pick(None))):
+        for sequence, action in (
+            ("<Control-z>", self.undo),
+            ("<Control-i>", self.import_step),
+            ("<Control-q>", self.quit),
+            ("<F5>", self.simulate),
+            ("<Escape>", lambda: self.pick(None)),
+        ):
             self.root.bind(sequence, lambda _e, a=action: a())  # type: ignore[misc]
 
     def _draw_grid(self) -> None:
@@ -134,7 +180,13 @@ class MillwrightWindow:
     def pick(self, tool: Tool | None) -> None:
         self.tool, self.pending = tool, None
         self.canvas.delete("pending")
-        self.say(f"{tool.title}: click the first point." if tool is LINE else f"{tool.title}: click the centre." if tool else "Ready.")
+        self.say(
+            f"{tool.title}: click the first point."
+            if tool is LINE
+            else f"{tool.title}: click the centre."
+            if tool
+            else "Ready."
+        )
 
     def _click(self, event: tk.Event[tk.Canvas]) -> None:
         self.canvas.focus_set()
@@ -144,7 +196,9 @@ class MillwrightWindow:
         if self.pending is None:
             self.pending = (x, y)
             self.canvas.create_oval(x - 3, y - 3, x + 3, y + 3, outline="#888", tags="pending")
-            self.say(f"{self.tool.title}: click the end point." if self.tool is LINE else "Circle: click a point on the rim.")
+            self.say(
+                f"{self.tool.title}: click the end point." if self.tool is LINE else "Circle: click a point on the rim."
+            )
             return
         (x0, y0), self.pending = self.pending, None
         self.canvas.delete("pending")
@@ -178,7 +232,9 @@ class MillwrightWindow:
         self._done(POCKET, shape, "Pocket toolpath created.", "Pocket: make a solid first (extrude or import).")
 
     def simulate(self) -> None:
-        self._done(SIMULATE, self.part.simulate(), "Simulation finished: no collisions.", "Simulate: create a toolpath first.")
+        self._done(
+            SIMULATE, self.part.simulate(), "Simulation finished: no collisions.", "Simulate: create a toolpath first."
+        )
 
     def undo(self) -> None:
         shape = self.part.undo()
@@ -191,7 +247,9 @@ class MillwrightWindow:
         self.say(f"Undid {shape.kind}.")
 
     def import_step(self) -> None:
-        chosen = filedialog.askopenfilename(parent=self.root, title="Import STEP", filetypes=[("STEP files", "*.step *.stp"), ("All files", "*")])
+        chosen = filedialog.askopenfilename(
+            parent=self.root, title="Import STEP", filetypes=[("STEP files", "*.step *.stp"), ("All files", "*")]
+        )
         if not chosen:
             return
         try:
@@ -237,14 +295,28 @@ class MillwrightWindow:
             items = [c.create_oval(n[0] - n[2], n[1] - n[2], n[0] + n[2], n[1] + n[2], outline=colour, width=2)]
         elif shape.kind == "extrude":
             dx = dy = min(n[3], 40.0)
-            items = [c.create_oval(n[0] - n[2] + dx, n[1] - n[2] - dy, n[0] + n[2] + dx, n[1] + n[2] - dy, outline=colour, dash=(4, 2))]
-            items += [c.create_line(n[0] + s * n[2], n[1], n[0] + s * n[2] + dx, n[1] - dy, fill=colour) for s in (-1, 1)]
+            items = [
+                c.create_oval(
+                    n[0] - n[2] + dx, n[1] - n[2] - dy, n[0] + n[2] + dx, n[1] + n[2] - dy, outline=colour, dash=(4, 2)
+                )
+            ]
+            items += [
+                c.create_line(n[0] + s * n[2], n[1], n[0] + s * n[2] + dx, n[1] - dy, fill=colour) for s in (-1, 1)
+            ]
         elif shape.kind == "body":
-            items = [c.create_rectangle(n[0] - n[2], n[1] - n[2], n[0] + n[2], n[1] + n[2], outline=colour, width=2), c.create_text(n[0], n[1] + n[2] + 10, text=shape.name, fill=colour)]
+            items = [
+                c.create_rectangle(n[0] - n[2], n[1] - n[2], n[0] + n[2], n[1] + n[2], outline=colour, width=2),
+                c.create_text(n[0], n[1] + n[2] + 10, text=shape.name, fill=colour),
+            ]
         elif shape.kind == "pocket":
-            items = [c.create_oval(n[0] - r, n[1] - r, n[0] + r, n[1] + r, outline=colour, dash=(2, 3)) for r in (n[2] * 0.7, n[2] * 0.45, n[2] * 0.2)]
+            items = [
+                c.create_oval(n[0] - r, n[1] - r, n[0] + r, n[1] + r, outline=colour, dash=(2, 3))
+                for r in (n[2] * 0.7, n[2] * 0.45, n[2] * 0.2)
+            ]
         else:
-            items = [c.create_line(n[0] - n[2] * 0.7, n[1], n[0] + n[2] * 0.7, n[1], fill=colour, width=3, arrow="last")]
+            items = [
+                c.create_line(n[0] - n[2] * 0.7, n[1], n[0] + n[2] * 0.7, n[1], fill=colour, width=3, arrow="last")
+            ]
         self.items[id(shape)] = items
 
     # --- exit ---------------------------------------------------------------------------------

@@ -77,7 +77,14 @@ class Command:
     text: str = ""
 
 
-ARITY: Final = {"line": (LINE, 4), "circle": (CIRCLE, 3), "extrude": (EXTRUDE, 1), "pocket": (POCKET, 1), "simulate": (SIMULATE, 0), "undo": (UNDO, 0)}
+ARITY: Final = {
+    "line": (LINE, 4),
+    "circle": (CIRCLE, 3),
+    "extrude": (EXTRUDE, 1),
+    "pocket": (POCKET, 1),
+    "simulate": (SIMULATE, 0),
+    "undo": (UNDO, 0),
+}
 
 
 def parse_command(line: str) -> Command | str:

@@ -130,7 +130,9 @@ def plan_fleet(size: int = FLEET_SIZE, days: int = FLEET_DAYS, seed: int = 2026)
         machine = _machine(rng)
         first = rng.choices(range(len(_VERSIONS)), [0.2, 0.5, 0.3])[0]
         upgrade_day = rng.randrange(days) if first < len(_VERSIONS) - 1 and rng.random() < 0.5 else None
-        versions = tuple(_VERSIONS[-1] if upgrade_day is not None and day >= upgrade_day else _VERSIONS[first] for day in range(days))
+        versions = tuple(
+            _VERSIONS[-1] if upgrade_day is not None and day >= upgrade_day else _VERSIONS[first] for day in range(days)
+        )
         opt_in_day = opt_out_day = None
         if rng.random() < OPT_IN_SHARE:
             opt_in_day = 0 if rng.random() < 0.6 else rng.randrange(1, days // 2)  # some say yes when asked again

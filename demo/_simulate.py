@@ -42,7 +42,15 @@ class FleetRun:
 
 
 class Simulation:
-    def __init__(self, fleet: list[Installation], registry: Registry, endpoint: str, root: Path, clock: ManualClock, start_ts: int) -> None:
+    def __init__(
+        self,
+        fleet: list[Installation],
+        registry: Registry,
+        endpoint: str,
+        root: Path,
+        clock: ManualClock,
+        start_ts: int,
+    ) -> None:
         self.fleet = fleet
         self.registry = registry
         self.endpoint = endpoint

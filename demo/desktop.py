@@ -24,11 +24,23 @@ DEFAULT_ENDPOINT = "http://127.0.0.1:8080"  # the collector's default address
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m optin.demo.desktop", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m optin.demo.desktop", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--endpoint", default=DEFAULT_ENDPOINT, help=f"collector URL (default {DEFAULT_ENDPOINT})")
-    parser.add_argument("--collector-db", type=Path, help="start a collector inside this process, storing into this DuckDB file, and send there")
-    parser.add_argument("--data-dir", type=Path, help="keep consent, queue and history below this folder (default: your per-user folders)")
-    parser.add_argument("--ask-after-days", type=float, help="days after the first run before the app asks once (default 7)")
+    parser.add_argument(
+        "--collector-db",
+        type=Path,
+        help="start a collector inside this process, storing into this DuckDB file, and send there",
+    )
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        help="keep consent, queue and history below this folder (default: your per-user folders)",
+    )
+    parser.add_argument(
+        "--ask-after-days", type=float, help="days after the first run before the app asks once (default 7)"
+    )
     return parser.parse_args(argv)
 
 
@@ -49,7 +61,9 @@ def main(argv: list[str] | None = None) -> int:
     policy = AskPolicy() if args.ask_after_days is None else AskPolicy(grace_days=args.ask_after_days)
     paths = AppPaths.under(args.data_dir) if args.data_dir else AppPaths.for_app(APP)
     with endpoint_for(args) as endpoint:
-        feedback = Feedback(bundled_registry(APP), app_version=APP_VERSION, endpoint=endpoint, paths=paths, ask_policy=policy)
+        feedback = Feedback(
+            bundled_registry(APP), app_version=APP_VERSION, endpoint=endpoint, paths=paths, ask_policy=policy
+        )
         root = tk.Tk(className="Millwright")
         MillwrightWindow(root, feedback)
         root.mainloop()

@@ -51,7 +51,9 @@ def stop_process(proc: subprocess.Popen[Any], sig: int = signal.SIGTERM, timeout
     return proc.returncode
 
 
-def start_collector(db: Path, log: Path, *extra: str, env: dict[str, str] | None = None, timeout_s: float = 30) -> CollectorProcess:
+def start_collector(
+    db: Path, log: Path, *extra: str, env: dict[str, str] | None = None, timeout_s: float = 30
+) -> CollectorProcess:
     """`python -m optin.collector --db DB --host 127.0.0.1 --port 0`, waited on until it logs its port."""
     out = open(log, "ab")
     proc = subprocess.Popen(
@@ -81,7 +83,9 @@ def collector(tmp: Path, *extra: str) -> Iterator[CollectorProcess]:
         running.stop()
 
 
-def request(url: str, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None, timeout_s: float = 30) -> tuple[int, dict[str, str], bytes]:
+def request(
+    url: str, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None, timeout_s: float = 30
+) -> tuple[int, dict[str, str], bytes]:
     host, port = url.removeprefix("http://").split(":")
     conn = http.client.HTTPConnection(host, int(port), timeout=timeout_s)
     try:
@@ -115,7 +119,9 @@ def make_report(registry: Registry, metrics: dict[str, Any] | None = None, /, **
         period_start=end - 86400,
         period_end=end,
         sent_at=end + 60,
-        metrics=metrics if metrics is not None else {"toolpath.pocket": 3, "file.import": {"step": 2}, "system.os_family": "windows"},
+        metrics=metrics
+        if metrics is not None
+        else {"toolpath.pocket": 3, "file.import": {"step": 2}, "system.os_family": "windows"},
         client={"dropped": 0, "evicted": 0, "rejected": 0},
     )
     wire = report.to_wire()

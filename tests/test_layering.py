@@ -8,7 +8,12 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = {"contract": "optin.contract", "client": "optin.client", "collector": "optin.collector", "analysis": "optin.analysis"}
+PACKAGES = {
+    "contract": "optin.contract",
+    "client": "optin.client",
+    "collector": "optin.collector",
+    "analysis": "optin.analysis",
+}
 # What each component may import from this project. The collector serves live aggregates through
 # the analysis package's public gateway (SPEC §3), never its private modules.
 ALLOWED = {
@@ -17,7 +22,10 @@ ALLOWED = {
     "optin.collector": {"optin.contract", "optin.collector", "optin.analysis"},
     "optin.analysis": {"optin.contract", "optin.analysis"},
 }
-NEVER_AT_IMPORT = {"optin.client": {"aiohttp", "duckdb", "psutil", "pyarrow"}, "optin.contract": {"aiohttp", "duckdb", "psutil", "pyarrow"}}
+NEVER_AT_IMPORT = {
+    "optin.client": {"aiohttp", "duckdb", "psutil", "pyarrow"},
+    "optin.contract": {"aiohttp", "duckdb", "psutil", "pyarrow"},
+}
 
 
 def imports_of(path: Path, package: str) -> list[tuple[str, int, bool]]:

@@ -16,7 +16,18 @@ def test_mypy_strict_is_clean(tmp_path: Path) -> None:
     for folder in FOLDERS:
         (tree / folder).symlink_to(ROOT / folder, target_is_directory=True)
     result = subprocess.run(
-        [sys.executable, "-m", "mypy", "--config-file", str(ROOT / "pyproject.toml"), "--explicit-package-bases", "--cache-dir", str(tmp_path / ".mypy_cache"), "-p", "optin"],
+        [
+            sys.executable,
+            "-m",
+            "mypy",
+            "--config-file",
+            str(ROOT / "pyproject.toml"),
+            "--explicit-package-bases",
+            "--cache-dir",
+            str(tmp_path / ".mypy_cache"),
+            "-p",
+            "optin",
+        ],
         cwd=tmp_path,
         capture_output=True,
         text=True,

@@ -20,7 +20,16 @@ import aiohttp
 from tests.helpers import stop_process
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
-FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync")
+FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+)
 # What the page drew: chart marks, line series and sections, counted in the browser.
 COUNT_JS = """JSON.stringify({
   charts: document.querySelectorAll('svg.chart').length,
@@ -85,7 +94,18 @@ class _Tab:
 async def _load(url: str, screenshot: Path, timeout_s: float) -> PageLoad:
     profile = Path(tempfile.mkdtemp(prefix="optin-chromium-"))
     assert CHROMIUM is not None
-    proc = subprocess.Popen([CHROMIUM, *FLAGS, f"--user-data-dir={profile}", "--remote-debugging-port=0", "--window-size=1200,900", "about:blank"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            CHROMIUM,
+            *FLAGS,
+            f"--user-data-dir={profile}",
+            "--remote-debugging-port=0",
+            "--window-size=1200,900",
+            "about:blank",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     load = PageLoad()
     try:
         deadline = time.monotonic() + timeout_s
@@ -99,7 +119,9 @@ async def _load(url: str, screenshot: Path, timeout_s: float) -> PageLoad:
             page_ws = ""
             while not page_ws:
                 async with session.get(f"http://127.0.0.1:{port}/json/list") as answer:
-                    page_ws = next((t["webSocketDebuggerUrl"] for t in await answer.json() if t.get("type") == "page"), "")
+                    page_ws = next(
+                        (t["webSocketDebuggerUrl"] for t in await answer.json() if t.get("type") == "page"), ""
+                    )
                 if time.monotonic() > deadline:
                     raise RuntimeError("chromium has no page target")
             async with session.ws_connect(page_ws, max_msg_size=64 << 20) as ws:
@@ -112,7 +134,12 @@ async def _load(url: str, screenshot: Path, timeout_s: float) -> PageLoad:
                 load.drawn = json.loads(drawn["result"]["value"])
                 metrics = await tab.call("Page.getLayoutMetrics")
                 size = metrics.get("cssContentSize") or metrics["contentSize"]
-                shot = await tab.call("Page.captureScreenshot", format="png", captureBeyondViewport=True, clip={"x": 0, "y": 0, "width": size["width"], "height": min(size["height"], 12000), "scale": 1})
+                shot = await tab.call(
+                    "Page.captureScreenshot",
+                    format="png",
+                    captureBeyondViewport=True,
+                    clip={"x": 0, "y": 0, "width": size["width"], "height": min(size["height"], 12000), "scale": 1},
+                )
                 screenshot.write_bytes(base64.b64decode(shot["data"]))
     finally:
         stop_process(proc, timeout_s=10)

@@ -25,8 +25,21 @@ from optin.contract import SCHEMA_V1, Registry, Value, encode_value, label_names
 
 START = dt.date(2026, 3, 2)  # a Monday, so weeks and months both have cut and whole periods
 VERSIONS = ("2025.1.4", "2025.2.1", "2025.3.0")
-OS = {"windows": ("windows-10", "windows-11"), "macos": ("macos-14", "macos-15"), "linux": ("linux-kernel-6",), "other": ("other",)}
-FEATURES = ("sketch.line", "solid.extrude", "toolpath.pocket", "surface.patch", "toolpath.multiaxis", "post.run", "file.import")
+OS = {
+    "windows": ("windows-10", "windows-11"),
+    "macos": ("macos-14", "macos-15"),
+    "linux": ("linux-kernel-6",),
+    "other": ("other",),
+}
+FEATURES = (
+    "sketch.line",
+    "solid.extrude",
+    "toolpath.pocket",
+    "surface.patch",
+    "toolpath.multiaxis",
+    "post.run",
+    "file.import",
+)
 RARE = {"surface.patch": 0.01, "toolpath.multiaxis": 0.08}  # few users: these rows get suppressed
 REASONS = ("schema", "malformed", "too_large")
 
@@ -70,7 +83,9 @@ def generate(seed: int, installations: int = 300, days: int = 45, other_app: int
             if rng.random() > activity:
                 continue
             date = START + dt.timedelta(days=day)
-            version_index = len(VERSIONS) - 1 if version_upgrade is not None and day >= version_upgrade else first_version
+            version_index = (
+                len(VERSIONS) - 1 if version_upgrade is not None and day >= version_upgrade else first_version
+            )
             for _ in range(rng.choice([1, 1, 1, 2])):  # some installations send twice a day
                 values: dict[str, Value] = {
                     "system.os_family": family,
@@ -92,12 +107,24 @@ def generate(seed: int, installations: int = 300, days: int = 45, other_app: int
                             values[feature] = rng.randint(0, 20)
                 losses = rng.random() < 0.05
                 reports.append(
-                    Report(len(reports) + 1, inst, app, VERSIONS[version_index], date, rng.randint(1, 5) if losses else 0, int(losses and rng.random() < 0.5), 0, values)
+                    Report(
+                        len(reports) + 1,
+                        inst,
+                        app,
+                        VERSIONS[version_index],
+                        date,
+                        rng.randint(1, 5) if losses else 0,
+                        int(losses and rng.random() < 0.5),
+                        0,
+                        values,
+                    )
                 )
     rng.shuffle(reports)  # arrival order is not installation order
     for key, report in enumerate(reports, 1):
         report.key = key
-    rejections = {(START + dt.timedelta(days=d), reason): rng.choice([0, 1, 3, 12, 40]) for d in range(days) for reason in REASONS}
+    rejections = {
+        (START + dt.timedelta(days=d), reason): rng.choice([0, 1, 3, 12, 40]) for d in range(days) for reason in REASONS
+    }
     return Fleet(reports, {k: v for k, v in rejections.items() if v})
 
 
@@ -122,14 +149,48 @@ def write_database(fleet: Fleet, registries: Iterable[Registry], path: Path) -> 
     _insert(con, "metrics", ["metric_key", "app_key", "name", "kind", "category"], metrics)
     _insert(con, "labels", ["metric_key", "label_key", "label"], labels)
     versions = {(app, v): i + 1 for i, (app, v) in enumerate(sorted({(r.app, r.version) for r in fleet.reports}))}
-    _insert(con, "app_versions", ["version_key", "app_key", "version"], [(k, app_keys[a], v) for (a, v), k in versions.items()])
+    _insert(
+        con,
+        "app_versions",
+        ["version_key", "app_key", "version"],
+        [(k, app_keys[a], v) for (a, v), k in versions.items()],
+    )
     insts = sorted({r.inst for r in fleet.reports})
     _insert(con, "installations", ["inst_key", "installation_id"], [(i, str(uuid.UUID(int=i + 1))) for i in insts])
     rows = [
-        (r.key, str(uuid.UUID(int=r.key)), r.inst, app_keys[r.app], versions[(r.app, r.version)], 1, r.day, 86400, r.dropped, r.evicted, r.rejected)
+        (
+            r.key,
+            str(uuid.UUID(int=r.key)),
+            r.inst,
+            app_keys[r.app],
+            versions[(r.app, r.version)],
+            1,
+            r.day,
+            86400,
+            r.dropped,
+            r.evicted,
+            r.rejected,
+        )
         for r in fleet.reports
     ]
-    _insert(con, "reports", ["report_key", "report_id", "inst_key", "app_key", "version_key", "registry_version", "day", "period_seconds", "dropped", "evicted", "rejected"], rows)
+    _insert(
+        con,
+        "reports",
+        [
+            "report_key",
+            "report_id",
+            "inst_key",
+            "app_key",
+            "version_key",
+            "registry_version",
+            "day",
+            "period_seconds",
+            "dropped",
+            "evicted",
+            "rejected",
+        ],
+        rows,
+    )
     values = [
         (r.key, metric_keys[(r.app, name)], label_key, count)
         for r in fleet.reports
@@ -137,7 +198,9 @@ def write_database(fleet: Fleet, registries: Iterable[Registry], path: Path) -> 
         for label_key, count in encode_value(by_name[(r.app, name)], value)
     ]
     _insert(con, "report_values", ["report_key", "metric_key", "label_key", "value"], values)
-    _insert(con, "rejections", ["day", "reason", "count"], [(d, reason, n) for (d, reason), n in fleet.rejections.items()])
+    _insert(
+        con, "rejections", ["day", "reason", "count"], [(d, reason, n) for (d, reason), n in fleet.rejections.items()]
+    )
     con.close()
     return path
 
@@ -158,7 +221,9 @@ def write_snapshot(db: Path, folder: Path) -> Path:
     for table in ("apps", "app_versions", "metrics", "labels", "rejections"):
         con.execute(f"COPY {table} TO '{folder / (table + '.parquet')}' (FORMAT parquet)")
     con.execute(f"COPY reports TO '{folder / 'reports'}' (FORMAT parquet, PARTITION_BY (day))")
-    con.execute(f"COPY (SELECT v.*, r.day FROM report_values v JOIN reports r USING (report_key)) TO '{folder / 'report_values'}' (FORMAT parquet, PARTITION_BY (day))")
+    con.execute(
+        f"COPY (SELECT v.*, r.day FROM report_values v JOIN reports r USING (report_key)) TO '{folder / 'report_values'}' (FORMAT parquet, PARTITION_BY (day))"
+    )
     con.close()
     return folder
 
@@ -276,7 +341,12 @@ def truth_usage_time(reports: list[Report], period: str) -> Truth:
     for p, insts in by_period.items():
         per_day = [sum(h) / len(h) for h in insts]
         counts[(p,)] = len(insts)
-        measures[(p,)] = (sum(sum(h) for h in insts), statistics.mean(len(h) for h in insts), statistics.median(per_day), quantile_cont(per_day, 0.9))
+        measures[(p,)] = (
+            sum(sum(h) for h in insts),
+            statistics.mean(len(h) for h in insts),
+            statistics.median(per_day),
+            quantile_cont(per_day, 0.9),
+        )
     return Truth(counts, measures, None)
 
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import dataclasses
+import datetime as dt
 import io
 import json
 import shutil
@@ -39,7 +39,9 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     return code, out, err
 
 
-def test_report_as_json_has_every_question_and_the_window(stores: tuple[F.Fleet, Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
+def test_report_as_json_has_every_question_and_the_window(
+    stores: tuple[F.Fleet, Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
     fleet, db, _ = stores
     code, out, _ = run(capsys, "report", "--db", str(db), "--format", "json", "--period", "month")
     assert code == 0
@@ -51,7 +53,9 @@ def test_report_as_json_has_every_question_and_the_window(stores: tuple[F.Fleet,
     assert doc["tables"]["active-monthly"]["rows"] == [[F.START.replace(day=1).isoformat(), active]]
 
 
-def test_one_question_as_csv_table_and_html(stores: tuple[F.Fleet, Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
+def test_one_question_as_csv_table_and_html(
+    stores: tuple[F.Fleet, Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
     fleet, db, _ = stores
     reports = F.in_window(fleet, "millwright", F.START, F.START + dt.timedelta(days=6))
     truth = F.truth_share(reports, "system.os_family")
@@ -60,24 +64,39 @@ def test_one_question_as_csv_table_and_html(stores: tuple[F.Fleet, Path, Path], 
     assert code == 0
     rows = list(csv.DictReader(io.StringIO(out)))
     hidden = F.expected_hidden(truth, K)
-    assert {r["value"]: r["installations"] for r in rows} == {c[0]: "" if c in hidden else str(n) for c, n in truth.counts.items()}
+    assert {r["value"]: r["installations"] for r in rows} == {
+        c[0]: "" if c in hidden else str(n) for c, n in truth.counts.items()
+    }
     code, out, _ = run(capsys, *args)
     assert code == 0 and "Operating systems\n=================\n" in out
     code, out, _ = run(capsys, *args, "--format", "html")
-    assert code == 0 and out.startswith("<!DOCTYPE html>") and "<script" not in out and "http://" not in out and "https://" not in out
+    assert (
+        code == 0
+        and out.startswith("<!DOCTYPE html>")
+        and "<script" not in out
+        and "http://" not in out
+        and "https://" not in out
+    )
 
 
-def test_the_snapshot_source_and_an_output_file(stores: tuple[F.Fleet, Path, Path], capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_the_snapshot_source_and_an_output_file(
+    stores: tuple[F.Fleet, Path, Path], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     _, db, snapshot = stores
     target = tmp_path / "report.html"
-    assert run(capsys, "features", "--snapshot", str(snapshot), "--format", "json", "--out", str(tmp_path / "a.json"))[0] == 0
+    assert (
+        run(capsys, "features", "--snapshot", str(snapshot), "--format", "json", "--out", str(tmp_path / "a.json"))[0]
+        == 0
+    )
     assert run(capsys, "features", "--db", str(db), "--format", "json", "--out", str(tmp_path / "b.json"))[0] == 0
     assert json.loads((tmp_path / "a.json").read_text()) == json.loads((tmp_path / "b.json").read_text())
     assert run(capsys, "report", "--snapshot", str(snapshot), "--format", "html", "--out", str(target))[0] == 0
     assert target.read_text().count("<section") == len(QUESTIONS)
 
 
-def test_k_can_only_be_raised_and_bad_input_is_refused(stores: tuple[F.Fleet, Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
+def test_k_can_only_be_raised_and_bad_input_is_refused(
+    stores: tuple[F.Fleet, Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
     _, db, _ = stores
     with pytest.raises(SystemExit):
         main(["os", "--db", str(db), "--k", "5"])
@@ -94,7 +113,9 @@ def test_the_console_script_runs_the_same_cli(stores: tuple[F.Fleet, Path, Path]
     _, db, _ = stores
     script = shutil.which("optin-analysis", path=str(Path(sys.executable).parent))
     assert script is not None, "pyproject declares the optin-analysis console script"
-    out = subprocess.run([script, "versions", "--db", str(db), "--format", "csv"], capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [script, "versions", "--db", str(db), "--format", "csv"], capture_output=True, text=True, timeout=60
+    )
     assert out.returncode == 0 and out.stdout.startswith("version,installations,share\n")
 
 

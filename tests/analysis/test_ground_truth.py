@@ -63,7 +63,12 @@ def close(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
-def check(table: Table, truth: F.Truth, k: int, measures_of: Callable[[tuple[Any, ...], tuple[Any, ...]], tuple[Any, ...]] | None = None) -> None:
+def check(
+    table: Table,
+    truth: F.Truth,
+    k: int,
+    measures_of: Callable[[tuple[Any, ...], tuple[Any, ...]], tuple[Any, ...]] | None = None,
+) -> None:
     count_at = next(i for i, c in enumerate(table.columns) if c in ("installations", "reports"))
     rows = {tuple(row[:count_at]): row for row in table.rows}
     assert len(rows) == len(table.rows), "one row per cell"
@@ -78,7 +83,12 @@ def check(table: Table, truth: F.Truth, k: int, measures_of: Callable[[tuple[Any
         assert row[count_at] == n, (table.title, cell)
         expected = measures_of(cell, truth.measures[cell]) if measures_of else truth.measures[cell]
         got = row[count_at + 1 :]
-        assert len(got) == len(expected) and all(close(a, b) for a, b in zip(got, expected)), (table.title, cell, got, expected)
+        assert len(got) == len(expected) and all(close(a, b) for a, b in zip(got, expected, strict=False)), (
+            table.title,
+            cell,
+            got,
+            expected,
+        )
     # Suppressed rows come after the visible ones (of their period, in trends): position says nothing.
     groups: dict[Any, list[bool]] = {}
     for row in table.rows:
@@ -88,7 +98,9 @@ def check(table: Table, truth: F.Truth, k: int, measures_of: Callable[[tuple[Any
 
 
 @pytest.mark.parametrize("period", ["day", "week", "month"])
-def test_every_question_matches_the_plain_python_answer(generated: tuple[F.Fleet, Path, Path], registry: Registry, period: str) -> None:
+def test_every_question_matches_the_plain_python_answer(
+    generated: tuple[F.Fleet, Path, Path], registry: Registry, period: str
+) -> None:
     fleet, db, _ = generated
     window = Window("millwright", FIRST, LAST, period)  # type: ignore[arg-type]
     gateway = Gateway(open_database(db), K)
@@ -108,7 +120,9 @@ def test_every_question_matches_the_plain_python_answer(generated: tuple[F.Fleet
             check(table, truth, K)
 
 
-def test_the_fleet_exercises_suppression_and_complementary_suppression(generated: tuple[F.Fleet, Path, Path], registry: Registry) -> None:
+def test_the_fleet_exercises_suppression_and_complementary_suppression(
+    generated: tuple[F.Fleet, Path, Path], registry: Registry
+) -> None:
     fleet, db, _ = generated
     window = Window("millwright", FIRST, LAST, "week")
     source = LocalSource(open_database(db), K)
@@ -149,7 +163,9 @@ def test_the_parquet_snapshot_gives_the_same_answers_as_the_database(generated: 
         for name in QUESTIONS:
             a, b = from_db.ask(name, window), from_snapshot.ask(name, window)
             assert a.columns == b.columns and a.suppressed == b.suppressed, name
-            assert len(a.rows) == len(b.rows) and all(all(close(x, y) for x, y in zip(ra, rb)) for ra, rb in zip(a.rows, b.rows)), name
+            assert len(a.rows) == len(b.rows) and all(
+                all(close(x, y) for x, y in zip(ra, rb, strict=False)) for ra, rb in zip(a.rows, b.rows, strict=False)
+            ), name
 
 
 def test_another_application_and_days_outside_the_window_are_not_counted(generated: tuple[F.Fleet, Path, Path]) -> None:

@@ -17,7 +17,17 @@ from typing import Any
 
 import pytest
 
-from optin.analysis import QUESTIONS, LocalSource, RemoteError, RemoteSource, Table, Window, open_database, open_snapshot, table_to_dict
+from optin.analysis import (
+    QUESTIONS,
+    LocalSource,
+    RemoteError,
+    RemoteSource,
+    Table,
+    Window,
+    open_database,
+    open_snapshot,
+    table_to_dict,
+)
 from optin.collector import CollectorThread, Config
 from optin.contract import Registry
 
@@ -44,8 +54,12 @@ class Live:
 def plan() -> list[tuple[str, str, dict[str, Any]]]:
     families = [f for f, n in OS_GROUPS.items() for _ in range(n)]
     fleet = []
-    for i, (family, version) in enumerate(zip(families, VERSIONS)):
-        metrics: dict[str, Any] = {"system.os_family": family, "toolpath.pocket": 1 + i % 5, "session.usage_seconds": 3600}
+    for i, (family, version) in enumerate(zip(families, VERSIONS, strict=False)):
+        metrics: dict[str, Any] = {
+            "system.os_family": family,
+            "toolpath.pocket": 1 + i % 5,
+            "session.usage_seconds": 3600,
+        }
         if i % 9 == 0:
             metrics["surface.patch"] = 2  # four installations: suppressed
         if i % 2 == 0:
@@ -57,7 +71,9 @@ def plan() -> list[tuple[str, str, dict[str, Any]]]:
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory, registry: Registry) -> Iterator[Live]:
     root = tmp_path_factory.mktemp("live")
-    config = Config(db=root / "collector" / "optin.duckdb", host="127.0.0.1", port=0, token=TOKEN, snapshot_dir=root / "snapshot")
+    config = Config(
+        db=root / "collector" / "optin.duckdb", host="127.0.0.1", port=0, token=TOKEN, snapshot_dir=root / "snapshot"
+    )
     shots = Path(__file__).parent / "out"
     shots.mkdir(exist_ok=True)
     with CollectorThread(config) as collector:
@@ -101,10 +117,16 @@ def test_the_collector_s_snapshot_gives_the_same_answers_as_its_endpoints(live: 
     with_snapshot = LocalSource(open_snapshot(live.snapshot), K)
     for name, remote in live.remote.items():
         local = with_snapshot.ask(name, live.window)
-        assert (local.columns, rows(local), local.suppressed) == (remote.columns, [list(r) for r in remote.rows], remote.suppressed), name
+        assert (local.columns, rows(local), local.suppressed) == (
+            remote.columns,
+            [list(r) for r in remote.rows],
+            remote.suppressed,
+        ), name
 
 
-def test_the_stopped_collector_s_database_gives_the_same_answers_as_its_endpoints(tmp_path: Path, registry: Registry) -> None:
+def test_the_stopped_collector_s_database_gives_the_same_answers_as_its_endpoints(
+    tmp_path: Path, registry: Registry
+) -> None:
     config = Config(db=tmp_path / "optin.duckdb", host="127.0.0.1", port=0, token=TOKEN)
     with CollectorThread(config) as collector:
         for installation, version, metrics in plan():
@@ -134,8 +156,21 @@ def test_the_cli_reads_the_live_collector_with_a_token_file(live: Live, tmp_path
     token_file = tmp_path / "token"
     token_file.write_text(TOKEN)
     out = subprocess.run(
-        [sys.executable, "-m", "optin.analysis", "os", "--url", live.url, "--token-file", str(token_file), "--format", "json"],
-        capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            "-m",
+            "optin.analysis",
+            "os",
+            "--url",
+            live.url,
+            "--token-file",
+            str(token_file),
+            "--format",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert out.returncode == 0, out.stderr
     rows = json.loads(out.stdout)["tables"]["os"]["rows"]
@@ -152,7 +187,9 @@ def test_the_dashboard_renders_in_headless_chromium_with_charts_and_no_errors(li
     drawn = page.drawn
     assert drawn["sections"] == len(QUESTIONS) and drawn["scripts"] == 0
     assert drawn["charts"] == sum(1 for t in live.remote.values() if t.rows)  # every question with data has a chart
-    visible_bars = sum(1 for name, t in live.remote.items() if t.columns[0] != "period" for row in t.rows if row[1] is not None)
+    visible_bars = sum(
+        1 for name, t in live.remote.items() if t.columns[0] != "period" for row in t.rows if row[1] is not None
+    )
     assert drawn["bars"] == visible_bars and drawn["drawnWidth"] > 0
     assert drawn["points"] > 0
     png = live.screenshot.read_bytes()
@@ -180,4 +217,6 @@ def test_no_endpoint_answer_or_dashboard_cell_reveals_a_group_under_k(live: Live
     for value in ("linux", "macos", "other", "2025.2.1", "2025.1.4", "surface.patch"):
         row = re.search(rf"<tr><td>{re.escape(value)}</td>(.*?)</tr>", page)
         assert row is not None, value
-        assert re.findall(r"<td[^>]*>(.*?)</td>", row.group(1)) == ["hidden"] + ["–"] * (len(re.findall(r"<td", row.group(1))) - 1), value
+        assert re.findall(r"<td[^>]*>(.*?)</td>", row.group(1)) == ["hidden"] + ["–"] * (
+            len(re.findall(r"<td", row.group(1))) - 1
+        ), value

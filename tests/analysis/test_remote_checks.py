@@ -9,7 +9,13 @@ from optin.analysis._remote import checked
 
 
 def test_rows_under_k_are_blanked_and_a_low_k_is_refused() -> None:
-    sent = Table("OS", ("value", "installations", "share"), [("windows", 40, 0.8), ("linux", 3, 0.06), ("macos", None, None)], 10, 1)
+    sent = Table(
+        "OS",
+        ("value", "installations", "share"),
+        [("windows", 40, 0.8), ("linux", 3, 0.06), ("macos", None, None)],
+        10,
+        1,
+    )
     got = checked(sent, 10)
     assert got.rows == [("windows", 40, 0.8), ("linux", None, None), ("macos", None, None)] and got.suppressed == 2
     assert checked(sent, 50).rows[0] == ("windows", None, None)

@@ -21,7 +21,18 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from optin.analysis import QUESTIONS, LocalSource, Table, Window, open_database, open_snapshot, render_html, render_table, table_to_csv, tables_to_json
+from optin.analysis import (
+    QUESTIONS,
+    LocalSource,
+    Table,
+    Window,
+    open_database,
+    open_snapshot,
+    render_html,
+    render_table,
+    table_to_csv,
+    tables_to_json,
+)
 from optin.contract import Registry, bundled_registry
 
 from . import fleet as F
@@ -38,7 +49,7 @@ def small_fleet(sizes: list[int], seed: int) -> F.Fleet:
     rng = random.Random(seed)
     reports: list[F.Report] = []
     inst = 0
-    for family, size in zip(OS_VALUES, sizes):
+    for family, size in zip(OS_VALUES, sizes, strict=False):
         for _ in range(size):
             inst += 1
             days = sorted(rng.sample(range(DAYS), rng.randint(1, DAYS)))
@@ -55,7 +66,9 @@ def small_fleet(sizes: list[int], seed: int) -> F.Fleet:
                 if rare:
                     values["surface.patch"] = rng.randint(1, 3)
                 lost = rng.random() < 0.2
-                reports.append(F.Report(0, inst, "millwright", version, F.START + dt.timedelta(days=day), int(lost), 0, 0, values))
+                reports.append(
+                    F.Report(0, inst, "millwright", version, F.START + dt.timedelta(days=day), int(lost), 0, 0, values)
+                )
     rng.shuffle(reports)
     for key, report in enumerate(reports, 1):
         report.key = key

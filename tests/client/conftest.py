@@ -144,4 +144,13 @@ def clock() -> ManualClock:
 def make_feedback(registry: Registry, root: Path, endpoint: str, clock: ManualClock, **kwargs: Any) -> Feedback:
     """A Feedback whose files all live under ``root`` and whose system facts are fixed."""
     facts = kwargs.pop("facts", lambda: {"system.os_family": "linux", "system.ram_gib": 16})
-    return Feedback(registry, app_version="2025.3.0", endpoint=endpoint, paths=AppPaths.under(root), clock=clock, facts=facts, environ=kwargs.pop("environ", {}), **kwargs)
+    return Feedback(
+        registry,
+        app_version="2025.3.0",
+        endpoint=endpoint,
+        paths=AppPaths.under(root),
+        clock=clock,
+        facts=facts,
+        environ=kwargs.pop("environ", {}),
+        **kwargs,
+    )

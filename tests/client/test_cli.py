@@ -15,7 +15,9 @@ from .conftest import make_feedback
 
 
 def optin(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "optin.client", "--root", str(root), *args], capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "optin.client", "--root", str(root), *args], capture_output=True, text=True, timeout=120
+    )
 
 
 def test_the_cli_shows_changes_previews_and_exports(tmp_path: Path, registry: Registry, clock: ManualClock) -> None:
@@ -25,7 +27,10 @@ def test_the_cli_shows_changes_previews_and_exports(tmp_path: Path, registry: Re
     assert optin(root, "enable").stdout.strip() == "Customer Feedback Program: on"
     assert "on (on)" in optin(root, "status").stdout and "from cli" in optin(root, "status").stdout
     preview = json.loads(optin(root, "preview").stdout)
-    assert preview["app"]["name"] == "millwright" and preview["installation_id"] == json.loads((root / "config" / "consent.json").read_text())["installation_id"]
+    assert (
+        preview["app"]["name"] == "millwright"
+        and preview["installation_id"] == json.loads((root / "config" / "consent.json").read_text())["installation_id"]
+    )
 
     # The app records and queues a report while the collector is unreachable; the user exports it.
     app = make_feedback(registry, root, "http://127.0.0.1:9", clock)

@@ -13,7 +13,10 @@ def test_os_releases_are_coarsened_to_a_major_version() -> None:
     assert os_facts("Windows", "10", "10.0.22631") == {"system.os_family": "windows", "system.os_version": "windows-11"}
     assert os_facts("Windows", "10", "10.0.19045") == {"system.os_family": "windows", "system.os_version": "windows-10"}
     assert os_facts("Darwin", "24.1.0", "") == {"system.os_family": "macos", "system.os_version": "macos-15"}
-    assert os_facts("Linux", "6.8.0-45-generic", "#45-Ubuntu SMP") == {"system.os_family": "linux", "system.os_version": "linux-kernel-6"}
+    assert os_facts("Linux", "6.8.0-45-generic", "#45-Ubuntu SMP") == {
+        "system.os_family": "linux",
+        "system.os_version": "linux-kernel-6",
+    }
     assert os_facts("FreeBSD", "14.1", "")["system.os_family"] == "other"
     assert arch_fact("AMD64") == "x86_64" and arch_fact("aarch64") == "arm64" and arch_fact("riscv64") == "other"
     assert cpu_vendor_fact("Intel64 Family 6 Model 154 Stepping 3, GenuineIntel", "Windows", "x86_64") == "intel"

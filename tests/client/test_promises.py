@@ -15,7 +15,6 @@ import pytest
 from optin.client import Answer, AskPolicy, Feedback, HelpMenu, ManualClock, Status
 from optin.collector import CollectorThread, Config
 from optin.contract import Registry
-
 from tests.helpers import request
 
 from .conftest import SocketGuard, make_feedback
@@ -64,15 +63,21 @@ def files_under(root: Path) -> list[str]:
 def stored_installations(db: Path) -> dict[str, int]:
     con = duckdb.connect(str(db), read_only=True)
     try:
-        rows = con.execute("SELECT CAST(i.installation_id AS VARCHAR), count(r.report_key) FROM installations i LEFT JOIN reports r USING (inst_key) GROUP BY 1").fetchall()
+        rows = con.execute(
+            "SELECT CAST(i.installation_id AS VARCHAR), count(r.report_key) FROM installations i LEFT JOIN reports r USING (inst_key) GROUP BY 1"
+        ).fetchall()
     finally:
         con.close()
     return {iid: n for iid, n in rows}
 
 
-def test_promise_1_off_by_default_writes_only_the_consent_file_starts_no_thread_and_opens_no_socket(tmp_path: Path, scripted: object) -> None:
-    url = getattr(scripted, "url")
-    out = subprocess.run([sys.executable, "-c", OFF_CHILD, str(tmp_path), url], capture_output=True, text=True, timeout=120, check=True)
+def test_promise_1_off_by_default_writes_only_the_consent_file_starts_no_thread_and_opens_no_socket(
+    tmp_path: Path, scripted: object
+) -> None:
+    url = scripted.url
+    out = subprocess.run(
+        [sys.executable, "-c", OFF_CHILD, str(tmp_path), url], capture_output=True, text=True, timeout=120, check=True
+    )
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result["socket_events"] == []
     assert result["threads"] == ["MainThread"]
@@ -81,10 +86,12 @@ def test_promise_1_off_by_default_writes_only_the_consent_file_starts_no_thread_
     assert json.loads((tmp_path / "config" / "consent.json").read_text())["status"] == "undecided"
     assert (tmp_path / "config" / "consent.json").stat().st_mode & 0o777 == 0o600
     assert (tmp_path / "config").stat().st_mode & 0o777 == 0o700
-    assert getattr(scripted, "seen") == []
+    assert scripted.seen == []
 
 
-def test_promise_1_nothing_but_the_users_action_turns_it_on(tmp_path: Path, registry: Registry, clock: ManualClock) -> None:
+def test_promise_1_nothing_but_the_users_action_turns_it_on(
+    tmp_path: Path, registry: Registry, clock: ManualClock
+) -> None:
     # No constructor argument can turn it on.
     assert not {"enabled", "consent", "on", "opt_in", "default"} & set(inspect.signature(Feedback).parameters)
     # No environment variable can: only "off" values are recognised, anything else is ignored.
@@ -106,7 +113,9 @@ def test_promise_1_nothing_but_the_users_action_turns_it_on(tmp_path: Path, regi
     again.close(0)
 
 
-def test_promise_2_the_user_turns_it_off_and_on_repeatedly_from_the_help_menu(tmp_path: Path, registry: Registry, clock: ManualClock) -> None:
+def test_promise_2_the_user_turns_it_off_and_on_repeatedly_from_the_help_menu(
+    tmp_path: Path, registry: Registry, clock: ManualClock
+) -> None:
     db = tmp_path / "collector" / "optin.duckdb"
     ids: list[str] = []
     with CollectorThread(Config(db=db, host="127.0.0.1", port=0)) as collector:
@@ -132,7 +141,9 @@ def test_promise_2_the_user_turns_it_off_and_on_repeatedly_from_the_help_menu(tm
     assert results.count("accepted") == 3 and results.count("deletion: answered 202") == 3
 
 
-def test_promise_3_the_app_may_ask_again_later_on_the_documented_schedule(tmp_path: Path, registry: Registry, clock: ManualClock) -> None:
+def test_promise_3_the_app_may_ask_again_later_on_the_documented_schedule(
+    tmp_path: Path, registry: Registry, clock: ManualClock
+) -> None:
     policy = AskPolicy(grace_days=7, reask_days=180, max_prompts=3)
     feedback = make_feedback(registry, tmp_path, "http://127.0.0.1:9", clock, ask_policy=policy)
     assert not feedback.should_ask()  # first run: let the user get to know the app
@@ -169,8 +180,10 @@ def test_promise_3_the_app_may_ask_again_later_on_the_documented_schedule(tmp_pa
         f.close(0)
 
 
-def test_promise_3_a_new_category_is_asked_about_and_stays_unsent_until_agreed(tmp_path: Path, registry: Registry, clock: ManualClock, scripted: object) -> None:
-    feedback = make_feedback(registry, tmp_path, getattr(scripted, "url"), clock)
+def test_promise_3_a_new_category_is_asked_about_and_stays_unsent_until_agreed(
+    tmp_path: Path, registry: Registry, clock: ManualClock, scripted: object
+) -> None:
+    feedback = make_feedback(registry, tmp_path, scripted.url, clock)
     assert feedback.turn_on(categories=("usage", "system"))  # agreed before "sessions" existed, say
     assert feedback.should_ask()  # the registry holds a category the user has not agreed to
     feedback.start_session()
@@ -195,7 +208,13 @@ def test_promise_3_a_new_category_is_asked_about_and_stays_unsent_until_agreed(t
     ],
 )
 def test_administrative_off_forces_feedback_off_and_can_never_force_it_on(
-    tmp_path: Path, registry: Registry, clock: ManualClock, socket_guard: SocketGuard, environ: dict[str, str], policy: str | None, reason: str
+    tmp_path: Path,
+    registry: Registry,
+    clock: ManualClock,
+    socket_guard: SocketGuard,
+    environ: dict[str, str],
+    policy: str | None,
+    reason: str,
 ) -> None:
     # The user had turned it on earlier.
     make_feedback(registry, tmp_path, "http://127.0.0.1:9", clock).turn_on()
@@ -216,10 +235,18 @@ def test_administrative_off_forces_feedback_off_and_can_never_force_it_on(
     assert socket_guard.events == []
 
 
-CANARIES = ["/home/alice/models/secret-bracket.step", "alice@example.com", "POLYGON((0 0, 10 0, 10 10))", "ghp_0123456789abcdefTOKEN", "C:\\Users\\alice\\part.sldprt"]
+CANARIES = [
+    "/home/alice/models/secret-bracket.step",
+    "alice@example.com",
+    "POLYGON((0 0, 10 0, 10 10))",
+    "ghp_0123456789abcdefTOKEN",
+    "C:\\Users\\alice\\part.sldprt",
+]
 
 
-def test_promises_4_and_5_undeclared_or_out_of_set_values_never_leave_the_process(tmp_path: Path, registry: Registry, clock: ManualClock) -> None:
+def test_promises_4_and_5_undeclared_or_out_of_set_values_never_leave_the_process(
+    tmp_path: Path, registry: Registry, clock: ManualClock
+) -> None:
     db = tmp_path / "collector" / "optin.duckdb"
     with CollectorThread(Config(db=db, host="127.0.0.1", port=0)) as collector:
         feedback = make_feedback(registry, tmp_path / "app", collector.url, clock)
@@ -253,14 +280,18 @@ def test_promises_4_and_5_undeclared_or_out_of_set_values_never_leave_the_proces
     report = sent[0].content
     assert report["metrics"]["toolpath.pocket"] == 3
     assert report["client"]["dropped"] == bad_calls
-    everything = json.dumps(report) + "".join(p.read_text(errors="replace") for p in (tmp_path / "app").rglob("*") if p.is_file())
+    everything = json.dumps(report) + "".join(
+        p.read_text(errors="replace") for p in (tmp_path / "app").rglob("*") if p.is_file()
+    )
     db_bytes = b"".join(p.read_bytes() for p in (tmp_path / "collector").rglob("*") if p.is_file())
     for canary in CANARIES:
         assert canary not in everything
         assert canary.encode() not in db_bytes
 
 
-def test_opting_out_purges_sends_the_deletion_request_and_then_opens_no_socket(tmp_path: Path, registry: Registry, clock: ManualClock, socket_guard: SocketGuard) -> None:
+def test_opting_out_purges_sends_the_deletion_request_and_then_opens_no_socket(
+    tmp_path: Path, registry: Registry, clock: ManualClock, socket_guard: SocketGuard
+) -> None:
     db = tmp_path / "collector" / "optin.duckdb"
     with CollectorThread(Config(db=db, host="127.0.0.1", port=0)) as collector:
         feedback = make_feedback(registry, tmp_path / "app", collector.url, clock)

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import socket
+from pathlib import Path
 
 import duckdb
 
 from optin.client import ManualClock
-from optin.collector import CollectorThread, Config
 from optin.client._queue import ReportQueue, report_id_of
+from optin.collector import CollectorThread, Config
 from optin.contract import Registry
 
 from .conftest import make_feedback
@@ -38,7 +37,9 @@ def test_the_queue_evicts_the_oldest_first_by_count_and_by_bytes(tmp_path: Path)
     assert (tmp_path / "b").stat().st_mode & 0o777 == 0o700
 
 
-def test_every_eviction_reaches_the_collector_in_the_counters_of_a_later_report(tmp_path: Path, registry: Registry, clock: ManualClock) -> None:
+def test_every_eviction_reaches_the_collector_in_the_counters_of_a_later_report(
+    tmp_path: Path, registry: Registry, clock: ManualClock
+) -> None:
     port = free_port()  # the collector is down for a while
     queue = ReportQueue(tmp_path / "app" / "data" / "queue", max_reports=2)
     feedback = make_feedback(registry, tmp_path / "app", f"http://127.0.0.1:{port}", clock, queue=queue)
@@ -53,7 +54,13 @@ def test_every_eviction_reaches_the_collector_in_the_counters_of_a_later_report(
     assert len(queue.pending()) == 2
     db = tmp_path / "collector" / "optin.duckdb"
     with CollectorThread(Config(db=db, host="127.0.0.1", port=port)):
-        again = make_feedback(registry, tmp_path / "app", f"http://127.0.0.1:{port}", clock, queue=ReportQueue(queue.folder, max_reports=2))
+        again = make_feedback(
+            registry,
+            tmp_path / "app",
+            f"http://127.0.0.1:{port}",
+            clock,
+            queue=ReportQueue(queue.folder, max_reports=2),
+        )
         clock.advance(7 * 3600)
         for _ in range(4):
             assert again.flush(10)

@@ -41,13 +41,17 @@ while True:  # record and persist report after report until killed
 """
 
 
-def test_kill_9_during_queue_writes_never_leaves_a_corrupt_or_partial_report(tmp_path: Path, registry: Registry, clock: ManualClock) -> None:
+def test_kill_9_during_queue_writes_never_leaves_a_corrupt_or_partial_report(
+    tmp_path: Path, registry: Registry, clock: ManualClock
+) -> None:
     rng = random.Random(7)
     root = tmp_path / "app"
     queue_dir = root / "data" / "queue"
     registries = {(registry.app, registry.version): registry}
     for kill in range(KILLS):
-        child = subprocess.Popen([sys.executable, "-c", WRITER, str(root), str(START + kill * 7 * 86400)], stdout=subprocess.PIPE)
+        child = subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(root), str(START + kill * 7 * 86400)], stdout=subprocess.PIPE
+        )
         assert child.stdout is not None and child.stdout.readline().strip() == b"ready"
         # Kill once this run has persisted a random number of reports: the child is writing
         # continuously, so the kill lands at an arbitrary point of some write.

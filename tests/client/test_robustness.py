@@ -15,7 +15,9 @@ from .conftest import ScriptedCollector, make_feedback
 DAY = 86400.0
 
 
-def test_off_from_another_process_stops_this_one_and_is_never_overwritten(tmp_path: Path, registry: Registry, clock: ManualClock, scripted: ScriptedCollector) -> None:
+def test_off_from_another_process_stops_this_one_and_is_never_overwritten(
+    tmp_path: Path, registry: Registry, clock: ManualClock, scripted: ScriptedCollector
+) -> None:
     app = make_feedback(registry, tmp_path, scripted.url, clock)
     app.turn_on()
     app.count("toolpath.pocket", 3)
@@ -36,7 +38,9 @@ def test_off_from_another_process_stops_this_one_and_is_never_overwritten(tmp_pa
     assert json.loads((tmp_path / "config" / "consent.json").read_text())["status"] == "off"
 
 
-def test_a_redirect_is_not_success_for_reports_or_deletions(tmp_path: Path, registry: Registry, clock: ManualClock, scripted: ScriptedCollector) -> None:
+def test_a_redirect_is_not_success_for_reports_or_deletions(
+    tmp_path: Path, registry: Registry, clock: ManualClock, scripted: ScriptedCollector
+) -> None:
     portal = {"Location": "http://portal.example/login"}
     scripted.script = [(302, portal)]
     app = make_feedback(registry, tmp_path, scripted.url, clock)
@@ -61,7 +65,9 @@ def test_a_redirect_is_not_success_for_reports_or_deletions(tmp_path: Path, regi
     app.close(1)
 
 
-def test_an_unusable_data_folder_never_raises_into_the_app(tmp_path: Path, registry: Registry, clock: ManualClock) -> None:
+def test_an_unusable_data_folder_never_raises_into_the_app(
+    tmp_path: Path, registry: Registry, clock: ManualClock
+) -> None:
     (tmp_path / "data").write_text("not a folder")
     app = make_feedback(registry, tmp_path, "http://127.0.0.1:9", clock)
     app.turn_on()
@@ -72,7 +78,9 @@ def test_an_unusable_data_folder_never_raises_into_the_app(tmp_path: Path, regis
     again.close(1)
 
 
-def test_absurd_values_are_dropped_and_the_report_still_checks(tmp_path: Path, registry: Registry, clock: ManualClock, scripted: ScriptedCollector) -> None:
+def test_absurd_values_are_dropped_and_the_report_still_checks(
+    tmp_path: Path, registry: Registry, clock: ManualClock, scripted: ScriptedCollector
+) -> None:
     app = make_feedback(registry, tmp_path, scripted.url, clock)
     app.turn_on()
     app.quantity("model.part_count", 10**400)  # a huge int lands in the last bucket

@@ -22,7 +22,9 @@ from optin.contract import Registry
 from .conftest import ScriptedCollector, make_feedback
 
 
-def test_proxy_settings_come_from_the_environment(tmp_path: Path, registry: Registry, clock: ManualClock, scripted: ScriptedCollector, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_proxy_settings_come_from_the_environment(
+    tmp_path: Path, registry: Registry, clock: ManualClock, scripted: ScriptedCollector, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("HTTP_PROXY", scripted.url)  # the scripted server plays the proxy
     monkeypatch.delenv("NO_PROXY", raising=False)
     monkeypatch.delenv("no_proxy", raising=False)
@@ -44,7 +46,24 @@ def tls_server(tmp_path: Path) -> Iterator[tuple[int, Path, list[bytes]]]:
         pytest.skip("openssl is needed to make a test certificate")
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-days",
+            "2",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ],
         check=True,
         capture_output=True,
     )

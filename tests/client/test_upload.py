@@ -35,7 +35,9 @@ def stored_report_ids(db: Path) -> list[str]:
         con.close()
 
 
-def test_with_the_collector_down_reports_wait_on_disk_and_are_delivered_later_exactly_once(tmp_path: Path, registry: Registry, clock: ManualClock) -> None:
+def test_with_the_collector_down_reports_wait_on_disk_and_are_delivered_later_exactly_once(
+    tmp_path: Path, registry: Registry, clock: ManualClock
+) -> None:
     port = free_port()  # nothing listens here yet: connection refused
     feedback = make_feedback(registry, tmp_path / "app", f"http://127.0.0.1:{port}", clock)
     feedback.turn_on()
@@ -60,7 +62,9 @@ def test_with_the_collector_down_reports_wait_on_disk_and_are_delivered_later_ex
     feedback.close(0)
 
 
-def test_retry_after_is_honoured(tmp_path: Path, registry: Registry, clock: ManualClock, scripted: ScriptedCollector) -> None:
+def test_retry_after_is_honoured(
+    tmp_path: Path, registry: Registry, clock: ManualClock, scripted: ScriptedCollector
+) -> None:
     scripted.script = [(503, {"Retry-After": "3600"})]
     feedback = make_feedback(registry, tmp_path, scripted.url, clock)
     feedback.turn_on()
@@ -79,8 +83,13 @@ def test_retry_after_is_honoured(tmp_path: Path, registry: Registry, clock: Manu
     feedback.close(0)
 
 
-@pytest.mark.parametrize(("status", "retried"), [(400, False), (413, False), (422, False), (408, True), (429, True), (500, True), (502, True)])
-def test_the_retry_rule_drops_permanent_rejections_and_counts_them(tmp_path: Path, registry: Registry, clock: ManualClock, scripted: ScriptedCollector, status: int, retried: bool) -> None:
+@pytest.mark.parametrize(
+    ("status", "retried"),
+    [(400, False), (413, False), (422, False), (408, True), (429, True), (500, True), (502, True)],
+)
+def test_the_retry_rule_drops_permanent_rejections_and_counts_them(
+    tmp_path: Path, registry: Registry, clock: ManualClock, scripted: ScriptedCollector, status: int, retried: bool
+) -> None:
     scripted.script = [(status, {})]
     feedback = make_feedback(registry, tmp_path, scripted.url, clock)
     feedback.turn_on()
@@ -99,7 +108,9 @@ def test_the_retry_rule_drops_permanent_rejections_and_counts_them(tmp_path: Pat
     feedback.close(0)
 
 
-def test_uploads_are_gzipped_json_without_identifying_headers(tmp_path: Path, registry: Registry, clock: ManualClock, scripted: ScriptedCollector) -> None:
+def test_uploads_are_gzipped_json_without_identifying_headers(
+    tmp_path: Path, registry: Registry, clock: ManualClock, scripted: ScriptedCollector
+) -> None:
     feedback = make_feedback(registry, tmp_path, scripted.url, clock)
     feedback.turn_on()
     clock.advance(DAY)
@@ -112,7 +123,9 @@ def test_uploads_are_gzipped_json_without_identifying_headers(tmp_path: Path, re
     feedback.close(0)
 
 
-def test_close_returns_within_its_budget_against_a_server_that_never_answers(tmp_path: Path, registry: Registry, clock: ManualClock, silent: SilentServer) -> None:
+def test_close_returns_within_its_budget_against_a_server_that_never_answers(
+    tmp_path: Path, registry: Registry, clock: ManualClock, silent: SilentServer
+) -> None:
     # The transport would wait 120 s for an answer; close(0.5) must not.
     feedback = make_feedback(registry, tmp_path, f"http://127.0.0.1:{silent.port}", clock, timeout_s=120.0)
     feedback.turn_on()
@@ -130,7 +143,9 @@ def test_close_returns_within_its_budget_against_a_server_that_never_answers(tmp
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="fork is POSIX only")
-def test_a_forked_child_records_its_own_period_and_uploads_from_its_own_thread(tmp_path: Path, registry: Registry, clock: ManualClock, scripted: ScriptedCollector) -> None:
+def test_a_forked_child_records_its_own_period_and_uploads_from_its_own_thread(
+    tmp_path: Path, registry: Registry, clock: ManualClock, scripted: ScriptedCollector
+) -> None:
     feedback = make_feedback(registry, tmp_path, scripted.url, clock)
     feedback.turn_on()
     feedback.count("toolpath.pocket", 5)  # the parent's, not the child's to send

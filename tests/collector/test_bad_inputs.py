@@ -52,7 +52,9 @@ class Case:
     secrets: tuple[str, ...] = ()  # submitted values that must not come back
 
 
-def _post(running: CollectorProcess, body: bytes, headers: dict[str, str] | None = None, path: str = "/v1/reports") -> Sent:
+def _post(
+    running: CollectorProcess, body: bytes, headers: dict[str, str] | None = None, path: str = "/v1/reports"
+) -> Sent:
     status, answer_headers, data = request(running.url, "POST", path, body, JSON if headers is None else headers)
     return Sent(status, data, answer_headers, "POST", path)
 
@@ -86,7 +88,9 @@ def _splice(key: str, raw_value: str) -> Callable[[CollectorProcess], Sent]:
 def _chunked_body(running: CollectorProcess, size: int) -> Sent:
     """A body with no Content-Length, streamed in chunks: the collector stops reading at the limit."""
     with socket.create_connection(("127.0.0.1", running.port), timeout=30) as sock:
-        sock.sendall(b"POST /v1/reports HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
+        sock.sendall(
+            b"POST /v1/reports HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+        )
         chunk = b"[" + b"0," * 32767 + b"0]"
         sent = 0
         try:
@@ -110,7 +114,10 @@ def _chunked_body(running: CollectorProcess, size: int) -> Sent:
 def _lying_length(running: CollectorProcess) -> Sent:
     """Content-Length claims 2 MiB; the collector refuses on the header, before reading a byte."""
     with socket.create_connection(("127.0.0.1", running.port), timeout=30) as sock:
-        sock.sendall(b"POST /v1/reports HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n{" % (2 * MIB))
+        sock.sendall(
+            b"POST /v1/reports HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n{"
+            % (2 * MIB)
+        )
         data = b""
         while not re.search(rb"\r\n\r\n.*\}", data, re.S):
             more = sock.recv(65536)
@@ -172,17 +179,39 @@ CASES: tuple[Case, ...] = (
     Case("infinity", _splice("toolpath.pocket", "-Infinity"), 400, "non_finite_number"),
     Case("overflowing-number", _splice("system.ram_gib", "1e999"), 422, "wrong_type"),
     Case("huge-integer", _splice("toolpath.pocket", "9" * 400), 422, "out_of_bounds"),
-    Case("duplicate-key", lambda r: _post(r, _report().replace(b'"sent_at": ', b'"sent_at": 1, "sent_at": ', 1)), 400, "duplicate_key"),
+    Case(
+        "duplicate-key",
+        lambda r: _post(r, _report().replace(b'"sent_at": ', b'"sent_at": 1, "sent_at": ', 1)),
+        400,
+        "duplicate_key",
+    ),
     Case("too-large", lambda r: _post(r, b" " * (MIB + 1)), 413, "too_large"),
     Case("lying-length", _lying_length, 413, "too_large"),
     Case("chunked-too-large", lambda r: _chunked_body(r, 2 * MIB), 413, "too_large"),
     Case("gzip-bomb", _gzip_bomb, 413, "too_large_decompressed"),
-    Case("gzip-too-large-compressed", lambda r: _post(r, gzip.compress(os.urandom(MIB + 4096), 1), {**JSON, "Content-Encoding": "gzip"}), 413, "too_large"),
-    Case("bad-gzip", lambda r: _post(r, gzip.compress(_report())[:-9], {**JSON, "Content-Encoding": "gzip"}), 400, "bad_gzip"),
+    Case(
+        "gzip-too-large-compressed",
+        lambda r: _post(r, gzip.compress(os.urandom(MIB + 4096), 1), {**JSON, "Content-Encoding": "gzip"}),
+        413,
+        "too_large",
+    ),
+    Case(
+        "bad-gzip",
+        lambda r: _post(r, gzip.compress(_report())[:-9], {**JSON, "Content-Encoding": "gzip"}),
+        400,
+        "bad_gzip",
+    ),
     Case("gzip-not-declared", lambda r: _post(r, gzip.compress(_report())), 400, "bad_encoding"),
     Case("plain-declared-gzip", lambda r: _post(r, _report(), {**JSON, "Content-Encoding": "gzip"}), 400, "bad_gzip"),
-    Case("wrong-content-type", lambda r: _post(r, _report(), {"Content-Type": "text/plain"}), 415, "unsupported_media_type"),
-    Case("wrong-encoding", lambda r: _post(r, _report(), {**JSON, "Content-Encoding": "br"}), 415, "unsupported_encoding"),
+    Case(
+        "wrong-content-type",
+        lambda r: _post(r, _report(), {"Content-Type": "text/plain"}),
+        415,
+        "unsupported_media_type",
+    ),
+    Case(
+        "wrong-encoding", lambda r: _post(r, _report(), {**JSON, "Content-Encoding": "br"}), 415, "unsupported_encoding"
+    ),
     Case("deep-nesting", _splice("toolpath.pocket", DEEP), 400, "too_deep"),
     Case("wide-object", _metrics({f"m{i}": 1 for i in range(5000)}), 400, "too_wide"),
     Case("wide-array", _splice("simulation.duration", json.dumps([0] * 5000)), 400, "too_wide"),
@@ -193,25 +222,63 @@ CASES: tuple[Case, ...] = (
     Case("integer-for-boolean", _metrics({"simulation.collision_check": 1}), 422, "wrong_type"),
     Case("wrong-type-field", _fields(sent_at=str(NOW)), 422, "wrong_type"),
     Case("schema-as-string", _fields(schema="1"), 422, "unsupported_schema"),
-    Case("missing-field", lambda r: _post(r, json.dumps({k: v for k, v in make_report(REGISTRY).items() if k != "client"}).encode()), 422, "missing_field"),
+    Case(
+        "missing-field",
+        lambda r: _post(r, json.dumps({k: v for k, v in make_report(REGISTRY).items() if k != "client"}).encode()),
+        422,
+        "missing_field",
+    ),
     Case("unknown-field", _fields(hostname="alice-workstation"), 422, "unknown_field", ("alice-workstation",)),
     Case("undeclared-metric", _metrics({"model.vertices": 1200}), 422, "undeclared_metric"),
-    Case("value-outside-set", _metrics({"ui.theme": "solarized-alice"}), 422, "value_not_allowed", ("solarized-alice",)),
+    Case(
+        "value-outside-set", _metrics({"ui.theme": "solarized-alice"}), 422, "value_not_allowed", ("solarized-alice",)
+    ),
     Case("quantity-not-a-bucket", _metrics({"system.ram_gib": 24}), 422, "value_not_allowed"),
     Case("count-above-declared-max", _metrics({"session.usage_seconds": 10**8}), 422, "out_of_bounds"),
-    Case("path-as-value", _splice("ui.theme", f'"{PATH_WIN}"'), 422, "value_not_allowed", ("alice", "bracket", "Users")),
-    Case("path-as-metric-name", _metrics({"/home/alice/models/bracket.step": 1}), 422, "undeclared_metric", ("alice", "bracket", "/home")),
-    Case("path-as-label", _metrics({"file.import": {"/home/alice/bracket.step": 1}}), 422, "value_not_allowed", ("alice", "bracket")),
-    Case("geometry", _metrics({"sketch.line": [[0.0, 0.0, 0.0], [12.5, 40.25, 3.125]]}), 422, "wrong_type", ("40.25", "12.5")),
+    Case(
+        "path-as-value", _splice("ui.theme", f'"{PATH_WIN}"'), 422, "value_not_allowed", ("alice", "bracket", "Users")
+    ),
+    Case(
+        "path-as-metric-name",
+        _metrics({"/home/alice/models/bracket.step": 1}),
+        422,
+        "undeclared_metric",
+        ("alice", "bracket", "/home"),
+    ),
+    Case(
+        "path-as-label",
+        _metrics({"file.import": {"/home/alice/bracket.step": 1}}),
+        422,
+        "value_not_allowed",
+        ("alice", "bracket"),
+    ),
+    Case(
+        "geometry",
+        _metrics({"sketch.line": [[0.0, 0.0, 0.0], [12.5, 40.25, 3.125]]}),
+        422,
+        "wrong_type",
+        ("40.25", "12.5"),
+    ),
     Case("geometry-as-metric", _metrics({"model.mesh": {"v": 3}}), 422, "undeclared_metric"),
-    Case("email-as-value", _metrics({"system.language": "alice@example.com"}), 422, "value_not_allowed", ("alice", "example.com")),
+    Case(
+        "email-as-value",
+        _metrics({"system.language": "alice@example.com"}),
+        422,
+        "value_not_allowed",
+        ("alice", "example.com"),
+    ),
     Case("token-as-label", _metrics({"post.run": {"ghp_A1b2C3d4E5f6G7h8": 1}}), 422, "value_not_allowed", ("ghp_",)),
     Case("token-as-field", _fields(token="sk-live-0123456789abcdef"), 422, "unknown_field", ("sk-live",)),
     Case("unicode-homoglyph", _metrics({"ui.theme": "d\u0430rk"}), 422, "value_not_allowed", ("d\u0430rk",)),
     Case("unicode-lone-surrogate", _splice("ui.theme", '"\\ud800dark"'), 422, "value_not_allowed"),
     Case("unicode-nul", _splice("ui.theme", '"dark\\u0000"'), 422, "value_not_allowed"),
     Case("unicode-rtl-metric-name", _metrics({"toolpath.\u202epocket": 1}), 422, "undeclared_metric", ("\u202e",)),
-    Case("unicode-fullwidth-digits", _fields(app={"name": "millwright", "version": "\uff12\uff10\uff12\uff15.1"}), 422, "bad_version"),
+    Case(
+        "unicode-fullwidth-digits",
+        _fields(app={"name": "millwright", "version": "\uff12\uff10\uff12\uff15.1"}),
+        422,
+        "bad_version",
+    ),
     Case("duplicate-report-id", _duplicate, 200, ""),
     Case("malformed-report-id", _fields(report_id="not-a-uuid"), 400, "bad_uuid"),
     Case("upper-case-report-id", _fields(report_id=str(uuid.uuid4()).upper()), 400, "bad_uuid"),
@@ -219,19 +286,57 @@ CASES: tuple[Case, ...] = (
     Case("unknown-app", _fields(app={"name": "lathe_pro", "version": "1.0"}), 422, "unknown_registry"),
     Case("registry-hash-mismatch", _fields(registry={"version": 1, "hash": "0" * 64}), 422, "registry_mismatch"),
     Case("timestamp-before-2000", _fields(period={"start": 0, "end": 3600}), 422, "out_of_bounds"),
-    Case("timestamp-far-future", _fields(period={"start": NOW + 10 * 366 * 86400, "end": NOW + 10 * 366 * 86400 + 60}, sent_at=NOW + 10 * 366 * 86400 + 90), 422, "out_of_bounds"),
+    Case(
+        "timestamp-far-future",
+        _fields(
+            period={"start": NOW + 10 * 366 * 86400, "end": NOW + 10 * 366 * 86400 + 60},
+            sent_at=NOW + 10 * 366 * 86400 + 90,
+        ),
+        422,
+        "out_of_bounds",
+    ),
     Case("period-backwards", _fields(period={"start": NOW - 100, "end": NOW - 200}), 422, "bad_period"),
     Case("period-too-long", _fields(period={"start": NOW - 90 * 86400, "end": NOW - 60}), 422, "bad_period"),
     Case("sent-before-period-end", _fields(sent_at=NOW - 10 * 86400), 422, "out_of_bounds"),
-    Case("deletion-bad-id", lambda r: _post(r, b'{"installation_id": "alice"}', path="/v1/deletions"), 400, "bad_uuid", ("alice",)),
-    Case("deletion-extra-field", lambda r: _post(r, json.dumps({"installation_id": str(uuid.uuid4()), "email": "a@b.c"}).encode(), path="/v1/deletions"), 400, "malformed_request", ("a@b.c",)),
+    Case(
+        "deletion-bad-id",
+        lambda r: _post(r, b'{"installation_id": "alice"}', path="/v1/deletions"),
+        400,
+        "bad_uuid",
+        ("alice",),
+    ),
+    Case(
+        "deletion-extra-field",
+        lambda r: _post(
+            r, json.dumps({"installation_id": str(uuid.uuid4()), "email": "a@b.c"}).encode(), path="/v1/deletions"
+        ),
+        400,
+        "malformed_request",
+        ("a@b.c",),
+    ),
     Case("aggregates-without-token", _get("/v1/aggregates/features"), 401, "unauthorized"),
-    Case("aggregates-wrong-token", _get("/v1/aggregates/features", {"Authorization": "Bearer " + TOKEN[:-1] + "8"}), 401, "unauthorized"),
+    Case(
+        "aggregates-wrong-token",
+        _get("/v1/aggregates/features", {"Authorization": "Bearer " + TOKEN[:-1] + "8"}),
+        401,
+        "unauthorized",
+    ),
     Case("aggregates-token-in-query", _get(f"/v1/aggregates/features?token={TOKEN}"), 401, "unauthorized"),
     Case("dashboard-wrong-token", _get("/dashboard?token=guess"), 401, "unauthorized"),
     Case("snapshot-without-token", lambda r: _post(r, b"", {}, path="/v1/snapshots"), 401, "unauthorized"),
-    Case("aggregates-unknown-question", _get("/v1/aggregates/raw-rows", {"Authorization": f"Bearer {TOKEN}"}), 404, "unknown_question"),
-    Case("aggregates-bad-date", _get("/v1/aggregates/features?from=yesterday", {"Authorization": f"Bearer {TOKEN}"}), 400, "bad_date", ("yesterday",)),
+    Case(
+        "aggregates-unknown-question",
+        _get("/v1/aggregates/raw-rows", {"Authorization": f"Bearer {TOKEN}"}),
+        404,
+        "unknown_question",
+    ),
+    Case(
+        "aggregates-bad-date",
+        _get("/v1/aggregates/features?from=yesterday", {"Authorization": f"Bearer {TOKEN}"}),
+        400,
+        "bad_date",
+        ("yesterday",),
+    ),
 )
 
 
@@ -284,10 +389,17 @@ def test_the_documented_table_is_exactly_the_tested_cases() -> None:
 def _rejected_counts(running: CollectorProcess) -> Counter[str]:
     status, _, metrics = request(running.url, "GET", "/metrics")
     assert status == 200
-    return Counter({m.group(1).decode(): int(m.group(2)) for m in re.finditer(rb'optin_requests_rejected_total\{reason="([a-z_]+)"\} (\d+)', metrics)})
+    return Counter(
+        {
+            m.group(1).decode(): int(m.group(2))
+            for m in re.finditer(rb'optin_requests_rejected_total\{reason="([a-z_]+)"\} (\d+)', metrics)
+        }
+    )
 
 
-def test_every_rejection_is_counted_by_reason_and_only_acknowledged_reports_are_stored(running: CollectorProcess) -> None:
+def test_every_rejection_is_counted_by_reason_and_only_acknowledged_reports_are_stored(
+    running: CollectorProcess,
+) -> None:
     rejecting = [c for c in CASES if c.status >= 400 and not c.id.startswith(("aggregates", "dashboard", "snapshot"))]
     before = _rejected_counts(running)
     for case in rejecting:
@@ -310,6 +422,10 @@ def test_every_route_is_in_the_openapi_document_and_nothing_else(tmp_path: Path)
     from optin.collector._openapi import openapi_document
 
     app = create_app(Config(db=tmp_path / "o.duckdb", port=0))
-    served = {(route.method.lower(), route.resource.canonical) for route in app.router.routes() if route.method != "HEAD" and route.resource is not None}
+    served = {
+        (route.method.lower(), route.resource.canonical)
+        for route in app.router.routes()
+        if route.method != "HEAD" and route.resource is not None
+    }
     documented = {(method, path) for path, operations in openapi_document()["paths"].items() for method in operations}
     assert served == documented

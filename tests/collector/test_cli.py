@@ -12,7 +12,9 @@ from optin.contract import Registry
 from tests.helpers import collector, make_report, post_json, request
 
 
-def test_the_collector_starts_serves_health_and_openapi_and_answers_202_and_422(tmp_path: Path, registry: Registry) -> None:
+def test_the_collector_starts_serves_health_and_openapi_and_answers_202_and_422(
+    tmp_path: Path, registry: Registry
+) -> None:
     with collector(tmp_path) as running:
         status, _, body = request(running.url, "GET", "/healthz")
         assert status == 200 and json.loads(body)["status"] == "ok"
@@ -39,7 +41,17 @@ def test_an_aggregate_k_below_ten_is_refused_at_start_naming_the_setting(tmp_pat
     import sys
 
     result = subprocess.run(
-        [sys.executable, "-m", "optin.collector", "--db", str(tmp_path / "x.duckdb"), "--port", "0", "--aggregate-k", "3"],
+        [
+            sys.executable,
+            "-m",
+            "optin.collector",
+            "--db",
+            str(tmp_path / "x.duckdb"),
+            "--port",
+            "0",
+            "--aggregate-k",
+            "3",
+        ],
         capture_output=True,
         text=True,
         timeout=60,

@@ -100,9 +100,14 @@ def test_kill_9_at_random_moments_loses_no_acknowledged_report(tmp_path: Path, r
     db = tmp_path / "db" / "optin.duckdb"
     ledger = Ledger()
     for round_ in range(KILLS):
-        running = start_collector(db, tmp_path / f"collector-{round_}.log", *FLAGS)  # a log each: the ready line is per process
+        running = start_collector(
+            db, tmp_path / f"collector-{round_}.log", *FLAGS
+        )  # a log each: the ready line is per process
         stop = threading.Event()
-        threads = [threading.Thread(target=_sender, args=(running.port, ledger, registry, stop), daemon=True) for _ in range(WORKERS)]
+        threads = [
+            threading.Thread(target=_sender, args=(running.port, ledger, registry, stop), daemon=True)
+            for _ in range(WORKERS)
+        ]
         for thread in threads:
             thread.start()
         # The random moment: after a random number of further acknowledgements, plus a random

@@ -12,8 +12,12 @@ from optin.contract import ReportError, decode_json
 from optin.contract._report import _decode_strict
 
 _text = st.text(alphabet=st.sampled_from(list('ab:"\\/{}[],\u00e9\u20ac\U0001f600 \t\n')), max_size=12)
-_scalars = st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats(allow_nan=False, allow_infinity=False) | _text
-_json = st.recursive(_scalars, lambda inner: st.lists(inner, max_size=5) | st.dictionaries(_text, inner, max_size=5), max_leaves=30)
+_scalars = (
+    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats(allow_nan=False, allow_infinity=False) | _text
+)
+_json = st.recursive(
+    _scalars, lambda inner: st.lists(inner, max_size=5) | st.dictionaries(_text, inner, max_size=5), max_leaves=30
+)
 
 
 def _outcome(decode: Any, body: bytes) -> tuple[str, Any]:
@@ -35,11 +39,15 @@ def test_fast_and_strict_decoding_agree_on_valid_json(doc: Any, ascii_only: bool
 
 @settings(max_examples=400, deadline=None)
 @given(st.dictionaries(_text, _scalars, min_size=1, max_size=4), _text, _scalars, st.integers(0, 3))
-def test_fast_and_strict_decoding_agree_when_a_key_is_repeated(doc: dict[str, Any], key: str, value: Any, where: int) -> None:
+def test_fast_and_strict_decoding_agree_when_a_key_is_repeated(
+    doc: dict[str, Any], key: str, value: Any, where: int
+) -> None:
     text = json.dumps(doc, ensure_ascii=False)
     extra = f"{json.dumps(key, ensure_ascii=False)}: {json.dumps(value)}"
     first = json.dumps(next(iter(doc)), ensure_ascii=False)
-    body = text[:-1] + ", " + extra + ", " + f"{first}: 1" + "}" if where else "{" + extra + ", " + extra + ", " + text[1:]
+    body = (
+        text[:-1] + ", " + extra + ", " + f"{first}: 1" + "}" if where else "{" + extra + ", " + extra + ", " + text[1:]
+    )
     _same(body.encode())
 
 

@@ -90,11 +90,28 @@ def test_no_address_user_agent_header_or_path_like_string_reaches_any_file(tmp_p
     log = tmp_path / "collector.log"
     data = tmp_path / "data"
     snapshots = data / "snapshots"
-    running = start_collector(data / "db" / "optin.duckdb", log, "--token-file", str(token_file), "--snapshot-dir", str(snapshots), "--log-level", "debug")
+    running = start_collector(
+        data / "db" / "optin.duckdb",
+        log,
+        "--token-file",
+        str(token_file),
+        "--snapshot-dir",
+        str(snapshots),
+        "--log-level",
+        "debug",
+    )
     try:
         port = running.port
         for _ in range(20):
-            assert _post(port, "/v1/reports?file=/home/canaryuser/models/secret-bracket.step", json.dumps(make_report(registry)).encode(), HEADERS) == 202
+            assert (
+                _post(
+                    port,
+                    "/v1/reports?file=/home/canaryuser/models/secret-bracket.step",
+                    json.dumps(make_report(registry)).encode(),
+                    HEADERS,
+                )
+                == 202
+            )
         rejected = [
             make_report(registry, {path: 1 for path in CANARY_PATHS}),
             make_report(registry, {"ui.theme": CANARY_PATHS[1]}),
@@ -108,12 +125,20 @@ def test_no_address_user_agent_header_or_path_like_string_reaches_any_file(tmp_p
         assert _post(port, "/v1/deletions", b'{"installation_id": "canary@example.com"}', HEADERS) == 400
         assert _post(port, "/v1/deletions", json.dumps({"installation_id": str(uuid.uuid4())}).encode(), HEADERS) == 202
         # Malformed HTTP: aiohttp's own error path would log "Error handling request from <address>".
-        answer = _raw(port, b"POST /v1/reports HTTP/1.1\r\nHost: canaryuser\r\nX-Canary: /home/canaryuser/\x01secret-bracket\r\nContent-Length: 2\r\n\r\n{}")
+        answer = _raw(
+            port,
+            b"POST /v1/reports HTTP/1.1\r\nHost: canaryuser\r\nX-Canary: /home/canaryuser/\x01secret-bracket\r\nContent-Length: 2\r\n\r\n{}",
+        )
         assert answer.startswith(b"HTTP/1.0 400") and b"canary" not in answer and b"secret" not in answer
         answer = _raw(port, b"GET /home/canaryuser/secret-bracket.step\x00 HTTP/1.1\r\nHost: x\r\n\r\n")
         assert answer.startswith(b"HTTP/1.0 4") and b"canary" not in answer and b"secret" not in answer
-        assert _post(port, "/v1/aggregates/features", b"", {**HEADERS, "Authorization": "Bearer canaryuser"}) in (401, 405)
-        status, _, _ = request(running.url, "POST", "/v1/snapshots", b"", {"Authorization": f"Bearer {TOKEN}", "User-Agent": USER_AGENT})
+        assert _post(port, "/v1/aggregates/features", b"", {**HEADERS, "Authorization": "Bearer canaryuser"}) in (
+            401,
+            405,
+        )
+        status, _, _ = request(
+            running.url, "POST", "/v1/snapshots", b"", {"Authorization": f"Bearer {TOKEN}", "User-Agent": USER_AGENT}
+        )
         assert status == 200
         live = tmp_path / "copied-while-running"  # database and WAL as they are before any checkpoint
         live.mkdir()

@@ -44,7 +44,10 @@ def test_the_writer_stores_every_kind_exactly_as_the_contract_encodes_it(tmp_pat
 
     registries = {(registry.app, registry.version): registry}
     rng = random.Random(6)
-    reports = [check_report(make_report(registry, random_metrics(registry, rng)), registries, int(time.time())) for _ in range(300)]
+    reports = [
+        check_report(make_report(registry, random_metrics(registry, rng)), registries, int(time.time()))
+        for _ in range(300)
+    ]
     store = Store(tmp_path / "db" / "o.duckdb", registries, batch_max=64, batch_wait_s=0.005, max_pending=1000)
     store.open()
 
@@ -67,30 +70,59 @@ def test_the_writer_stores_every_kind_exactly_as_the_contract_encodes_it(tmp_pat
     assert stored == expected
 
 
-def test_concurrent_copies_of_a_report_are_stored_once_and_answered_202_then_200(collector_thread: CollectorThread, registry: Registry) -> None:
+def test_concurrent_copies_of_a_report_are_stored_once_and_answered_202_then_200(
+    collector_thread: CollectorThread, registry: Registry
+) -> None:
     reports = [json.dumps(make_report(registry)).encode() for _ in range(20)]
     jobs = [body for body in reports for _ in range(8)]  # 8 copies of each, all at once
     random.Random(3).shuffle(jobs)
     with concurrent.futures.ThreadPoolExecutor(32) as pool:
-        statuses = list(pool.map(lambda body: request(collector_thread.url, "POST", "/v1/reports", body, {"Content-Type": "application/json"})[0], jobs))
+        statuses = list(
+            pool.map(
+                lambda body: request(
+                    collector_thread.url, "POST", "/v1/reports", body, {"Content-Type": "application/json"}
+                )[0],
+                jobs,
+            )
+        )
     assert statuses.count(202) == 20 and statuses.count(200) == 140
     collector_thread.stop()
     rows = _rows(collector_thread.config.db, "SELECT count(*), count(DISTINCT report_id) FROM reports")
     assert rows == [(20, 20)]
 
 
-def test_a_full_write_queue_sheds_with_503_and_retry_after_and_every_202_is_stored(tmp_path: Path, registry: Registry) -> None:
+def test_a_full_write_queue_sheds_with_503_and_retry_after_and_every_202_is_stored(
+    tmp_path: Path, registry: Registry
+) -> None:
     # A queue of 4 and slow-to-fill batches: concurrent senders overflow it.
-    config = Config(db=tmp_path / "db" / "o.duckdb", port=0, max_pending_reports=4, batch_max_reports=2, batch_max_wait_ms=50, retry_after_s=7)
+    config = Config(
+        db=tmp_path / "db" / "o.duckdb",
+        port=0,
+        max_pending_reports=4,
+        batch_max_reports=2,
+        batch_max_wait_ms=50,
+        retry_after_s=7,
+    )
     docs = [make_report(registry) for _ in range(120)]
     with CollectorThread(config) as running:
         with concurrent.futures.ThreadPoolExecutor(48) as pool:
-            answers = list(pool.map(lambda doc: request(running.url, "POST", "/v1/reports", json.dumps(doc).encode(), {"Content-Type": "application/json"}), docs))
+            answers = list(
+                pool.map(
+                    lambda doc: request(
+                        running.url,
+                        "POST",
+                        "/v1/reports",
+                        json.dumps(doc).encode(),
+                        {"Content-Type": "application/json"},
+                    ),
+                    docs,
+                )
+            )
         _, _, metrics = request(running.url, "GET", "/metrics")
     shed = [headers for status, headers, _ in answers if status == 503]
     assert shed, "expected some 503s"
     assert all(h["retry-after"] == "7" for h in shed)
-    accepted = {doc["report_id"] for doc, (status, _, _) in zip(docs, answers) if status == 202}
+    accepted = {doc["report_id"] for doc, (status, _, _) in zip(docs, answers, strict=False) if status == 202}
     assert {status for status, _, _ in answers} <= {202, 503}
     stored = {row[0] for row in _rows(config.db, "SELECT CAST(report_id AS VARCHAR) FROM reports")}
     assert stored == accepted
@@ -104,29 +136,46 @@ def test_too_many_requests_in_flight_are_answered_429_with_retry_after(tmp_path:
 
         # One request whose body never finishes holds the only slot.
         slow = socket.create_connection(("127.0.0.1", running.port))
-        slow.sendall(b"POST /v1/reports HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{")
+        slow.sendall(
+            b"POST /v1/reports HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"
+        )
         deadline = time.monotonic() + 10
         status, headers = 0, {}
         while time.monotonic() < deadline:
-            status, headers, _ = request(running.url, "POST", "/v1/reports", json.dumps(make_report(registry)).encode(), {"Content-Type": "application/json"})
+            status, headers, _ = request(
+                running.url,
+                "POST",
+                "/v1/reports",
+                json.dumps(make_report(registry)).encode(),
+                {"Content-Type": "application/json"},
+            )
             if status == 429:
                 break
         slow.close()
     assert status == 429 and headers["retry-after"] == "3"
 
 
-def test_deletion_removes_every_row_of_an_installation_and_is_idempotent(collector_thread: CollectorThread, registry: Registry) -> None:
+def test_deletion_removes_every_row_of_an_installation_and_is_idempotent(
+    collector_thread: CollectorThread, registry: Registry
+) -> None:
     gone, kept = str(uuid.uuid4()), str(uuid.uuid4())
     for installation in (gone, gone, gone, kept):
         assert post_json(collector_thread.url, make_report(registry, installation_id=installation))[0] == 202
     for _ in range(2):
-        assert post_json(collector_thread.url, {"installation_id": gone}, path="/v1/deletions") == (202, {"status": "deleted"})
-    assert post_json(collector_thread.url, {"installation_id": str(uuid.uuid4())}, path="/v1/deletions")[0] == 202  # never seen
+        assert post_json(collector_thread.url, {"installation_id": gone}, path="/v1/deletions") == (
+            202,
+            {"status": "deleted"},
+        )
+    assert (
+        post_json(collector_thread.url, {"installation_id": str(uuid.uuid4())}, path="/v1/deletions")[0] == 202
+    )  # never seen
     collector_thread.stop()
     db = collector_thread.config.db
     assert _rows(db, "SELECT CAST(installation_id AS VARCHAR) FROM installations") == [(kept,)]
     assert _rows(db, "SELECT count(*) FROM reports") == [(1,)]
-    assert _rows(db, "SELECT count(*) FROM report_values v LEFT JOIN reports r USING (report_key) WHERE r.report_key IS NULL") == [(0,)]
+    assert _rows(
+        db, "SELECT count(*) FROM report_values v LEFT JOIN reports r USING (report_key) WHERE r.report_key IS NULL"
+    ) == [(0,)]
 
 
 class Clock:
@@ -137,14 +186,18 @@ class Clock:
         return self.now
 
 
-def test_retention_rolls_old_raw_rows_up_into_daily_aggregates_and_deletes_them(tmp_path: Path, registry: Registry) -> None:
+def test_retention_rolls_old_raw_rows_up_into_daily_aggregates_and_deletes_them(
+    tmp_path: Path, registry: Registry
+) -> None:
     clock = Clock(time.time())
     config = Config(db=tmp_path / "db" / "o.duckdb", port=0, retention_days=30, maintenance_interval_s=3600)
     old_installs = [str(uuid.uuid4()) for _ in range(3)]
     with CollectorThread(config, clock) as running:
         for installation in old_installs:  # received 40 days ago (by the collector's clock)
             clock.now = time.time() - 40 * 86400
-            doc = make_report(registry, {"toolpath.pocket": 5, "file.import": {"step": 2}}, installation_id=installation)
+            doc = make_report(
+                registry, {"toolpath.pocket": 5, "file.import": {"step": 2}}, installation_id=installation
+            )
             shift = 40 * 86400
             doc["period"] = {"start": doc["period"]["start"] - shift, "end": doc["period"]["end"] - shift}
             doc["sent_at"] -= shift
@@ -158,7 +211,10 @@ def test_retention_rolls_old_raw_rows_up_into_daily_aggregates_and_deletes_them(
     db = config.db
     assert _rows(db, "SELECT CAST(report_id AS VARCHAR) FROM reports") == [(recent["report_id"],)]
     assert _rows(db, "SELECT count(*) FROM installations") == [(1,)]  # the old installations' UUIDs are gone
-    rollup = _rows(db, "SELECT m.name, r.label_key, r.installations, r.total FROM daily_rollup r JOIN metrics m USING (metric_key) ORDER BY 1")
+    rollup = _rows(
+        db,
+        "SELECT m.name, r.label_key, r.installations, r.total FROM daily_rollup r JOIN metrics m USING (metric_key) ORDER BY 1",
+    )
     assert rollup == [("file.import", 1, 3, 6), ("toolpath.pocket", 0, 3, 15)]
 
 
@@ -172,7 +228,11 @@ def test_retention_and_snapshots_run_on_the_schedule_inside_the_collector(tmp_pa
         found = 0
         while time.monotonic() < deadline and not found:  # poll: a later scheduled run must pick the report up
             try:
-                found = duckdb.connect().execute(f"SELECT count(*) FROM read_parquet('{snapshots}/reports/*/*.parquet')").fetchone()[0]  # type: ignore[index]
+                found = (
+                    duckdb.connect()
+                    .execute(f"SELECT count(*) FROM read_parquet('{snapshots}/reports/*/*.parquet')")
+                    .fetchone()[0]
+                )  # type: ignore[index]
             except duckdb.Error:
                 found = 0
         assert found == 1
@@ -180,24 +240,35 @@ def test_retention_and_snapshots_run_on_the_schedule_inside_the_collector(tmp_pa
 
 def test_a_snapshot_is_parquet_partitioned_by_day_without_installation_ids(tmp_path: Path, registry: Registry) -> None:
     snapshots = tmp_path / "out" / "snapshots"
-    config = Config(db=tmp_path / "db" / "o.duckdb", port=0, snapshot_dir=snapshots, token=TOKEN, maintenance_interval_s=3600)
+    config = Config(
+        db=tmp_path / "db" / "o.duckdb", port=0, snapshot_dir=snapshots, token=TOKEN, maintenance_interval_s=3600
+    )
     docs = [make_report(registry) for _ in range(12)]
     with CollectorThread(config) as running:
         for doc in docs:
             assert post_json(running.url, doc)[0] == 202
         status, _, body = request(running.url, "POST", "/v1/snapshots", b"", AUTH)
         assert (status, json.loads(body)["reports"]) == (200, 12)
-        assert sorted(p.name for p in snapshots.iterdir()) == sorted(t if t in SNAPSHOT_PARTITIONED else t + ".parquet" for t in SNAPSHOT_TABLES)
+        assert sorted(p.name for p in snapshots.iterdir()) == sorted(
+            t if t in SNAPSHOT_PARTITIONED else t + ".parquet" for t in SNAPSHOT_TABLES
+        )
         for table in SNAPSHOT_PARTITIONED:
             assert all(p.name.startswith("day=") for p in (snapshots / table).iterdir())
         con = duckdb.connect()
-        values = con.execute(f"SELECT count(*), count(DISTINCT day) FROM read_parquet('{snapshots}/report_values/*/*.parquet', hive_partitioning = true)").fetchone()
+        values = con.execute(
+            f"SELECT count(*), count(DISTINCT day) FROM read_parquet('{snapshots}/report_values/*/*.parquet', hive_partitioning = true)"
+        ).fetchone()
         live = _live_count(running)
         assert values == (live, 1)
-        columns = {row[0] for row in con.execute(f"DESCRIBE SELECT * FROM read_parquet('{snapshots}/reports/*/*.parquet')").fetchall()}
+        columns = {
+            row[0]
+            for row in con.execute(f"DESCRIBE SELECT * FROM read_parquet('{snapshots}/reports/*/*.parquet')").fetchall()
+        }
         assert "inst_key" in columns and not columns & {"installation_id", "report_id"}
         blob = b"".join(p.read_bytes() for p in snapshots.rglob("*.parquet"))
-        assert not any(doc["installation_id"].encode() in blob or uuid.UUID(doc["installation_id"]).bytes in blob for doc in docs)
+        assert not any(
+            doc["installation_id"].encode() in blob or uuid.UUID(doc["installation_id"]).bytes in blob for doc in docs
+        )
         # A second snapshot replaces the first whole; no staging folder is left behind.
         assert post_json(running.url, make_report(registry))[0] == 202
         assert request(running.url, "POST", "/v1/snapshots", b"", AUTH)[0] == 200
@@ -224,9 +295,25 @@ def test_the_snapshot_command_writes_from_a_stopped_collectors_database(tmp_path
     with CollectorThread(config) as running:
         for _ in range(3):
             assert post_json(running.url, make_report(registry))[0] == 202
-    out = subprocess.run([sys.executable, "-m", "optin.collector", "snapshot", "--db", str(config.db), "--snapshot-dir", str(tmp_path / "snap")], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "optin.collector",
+            "snapshot",
+            "--db",
+            str(config.db),
+            "--snapshot-dir",
+            str(tmp_path / "snap"),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert json.loads(out.stdout)["reports"] == 3
-    assert duckdb.connect().execute(f"SELECT count(*) FROM read_parquet('{tmp_path}/snap/reports/*/*.parquet')").fetchone() == (3,)
+    assert duckdb.connect().execute(
+        f"SELECT count(*) FROM read_parquet('{tmp_path}/snap/reports/*/*.parquet')"
+    ).fetchone() == (3,)
 
 
 def test_aggregates_answer_with_the_token_and_are_off_without_one(tmp_path: Path, registry: Registry) -> None:
@@ -238,7 +325,9 @@ def test_aggregates_answer_with_the_token_and_are_off_without_one(tmp_path: Path
         names = json.loads(body)["questions"]
         assert status == 200 and "features" in names and headers["cache-control"] == "no-store"
         today = dt.date.today().isoformat()
-        status, _, body = request(running.url, "GET", f"/v1/aggregates/features?app=millwright&from=2020-01-01&to={today}", b"", AUTH)
+        status, _, body = request(
+            running.url, "GET", f"/v1/aggregates/features?app=millwright&from=2020-01-01&to={today}", b"", AUTH
+        )
         table = json.loads(body)
         assert status == 200 and table["columns"][0] == "feature"
         assert {row[0]: row[1] for row in table["rows"]}["toolpath.pocket"] == 12
@@ -258,9 +347,19 @@ def test_settings_layer_defaults_file_environment_flags(tmp_path: Path) -> None:
     file.write_text('port = 9000\nretention_days = 90\nbatch_max_reports = 64\nhost = "0.0.0.0"\n')
     token_file = tmp_path / "token"
     token_file.write_text("from-file\n")
-    env = {"OPTIN_COLLECTOR_RETENTION_DAYS": "120", "OPTIN_COLLECTOR_TOKEN_FILE": str(token_file), "OPTIN_COLLECTOR_BATCH_MAX_REPORTS": "32"}
+    env = {
+        "OPTIN_COLLECTOR_RETENTION_DAYS": "120",
+        "OPTIN_COLLECTOR_TOKEN_FILE": str(token_file),
+        "OPTIN_COLLECTOR_BATCH_MAX_REPORTS": "32",
+    }
     config = load_config(file, env, batch_max_reports=16)
-    assert (config.port, config.host, config.retention_days, config.batch_max_reports, config.token) == (9000, "0.0.0.0", 120, 16, "from-file")
+    assert (config.port, config.host, config.retention_days, config.batch_max_reports, config.token) == (
+        9000,
+        "0.0.0.0",
+        120,
+        16,
+        "from-file",
+    )
     assert load_config(None, {"OPTIN_COLLECTOR_TOKEN": "from-env"}).token == "from-env"
     assert Config().resolved_db().name == "optin.duckdb"  # the embedded default, in the user data folder
     file.write_text("prot = 1\n")
@@ -271,7 +370,24 @@ def test_settings_layer_defaults_file_environment_flags(tmp_path: Path) -> None:
 def test_tls_when_given_a_certificate_and_key(tmp_path: Path, registry: Registry) -> None:
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     made = subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1"],
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ],
         capture_output=True,
     )
     if made.returncode != 0:
@@ -282,7 +398,9 @@ def test_tls_when_given_a_certificate_and_key(tmp_path: Path, registry: Registry
 
         context = ssl.create_default_context(cafile=str(cert))
         conn = http.client.HTTPSConnection("127.0.0.1", running.port, context=context, timeout=10)
-        conn.request("POST", "/v1/reports", body=json.dumps(make_report(registry)), headers={"Content-Type": "application/json"})
+        conn.request(
+            "POST", "/v1/reports", body=json.dumps(make_report(registry)), headers={"Content-Type": "application/json"}
+        )
         assert conn.getresponse().status == 202
         conn.close()
         with pytest.raises(Exception):
@@ -292,7 +410,9 @@ def test_tls_when_given_a_certificate_and_key(tmp_path: Path, registry: Registry
 def test_sigterm_drains_commits_and_checkpoints(tmp_path: Path, registry: Registry) -> None:
     from tests.helpers import start_collector
 
-    running = start_collector(tmp_path / "db" / "optin.duckdb", tmp_path / "log", "--batch-max-wait-ms", "200", "--batch-max-reports", "1000")
+    running = start_collector(
+        tmp_path / "db" / "optin.duckdb", tmp_path / "log", "--batch-max-wait-ms", "200", "--batch-max-reports", "1000"
+    )
     docs = [make_report(registry) for _ in range(10)]
     results: list[int] = []
     threads = [threading.Thread(target=lambda d=doc: results.append(post_json(running.url, d)[0])) for doc in docs]
@@ -317,12 +437,20 @@ def test_a_deletion_queued_behind_a_report_of_the_same_batch_removes_it(tmp_path
     store = Store(tmp_path / "db" / "o.duckdb", registries, batch_max=100, batch_wait_s=0.2, max_pending=100)
     store.open()
     installation = str(uuid.uuid4())
-    reports = [check_report(make_report(registry, installation_id=i), registries, int(time.time())) for i in (installation, installation, str(uuid.uuid4()))]
+    reports = [
+        check_report(make_report(registry, installation_id=i), registries, int(time.time()))
+        for i in (installation, installation, str(uuid.uuid4()))
+    ]
 
     async def one_batch() -> list[object]:
         now = dt.datetime.now(dt.UTC)
         checked = [store.checker.from_report(report) for report in reports]
-        futures = [store.submit(checked[0], now), store.submit(checked[1], now), store.delete(installation), store.submit(checked[2], now)]
+        futures = [
+            store.submit(checked[0], now),
+            store.submit(checked[1], now),
+            store.delete(installation),
+            store.submit(checked[2], now),
+        ]
         return list(await asyncio.gather(*futures))
 
     assert asyncio.run(one_batch()) == [Outcome.STORED] * 4
@@ -341,7 +469,12 @@ def test_a_taken_port_is_an_error_that_closes_the_database_cleanly(tmp_path: Pat
         taken.listen()
         port = taken.getsockname()[1]
         db = tmp_path / "db" / "o.duckdb"
-        done = subprocess.run([sys.executable, "-m", "optin.collector", "--db", str(db), "--host", "127.0.0.1", "--port", str(port)], capture_output=True, text=True, timeout=60)
+        done = subprocess.run(
+            [sys.executable, "-m", "optin.collector", "--db", str(db), "--host", "127.0.0.1", "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
     assert done.returncode == 1, done.stderr
     assert '"event":"listen_failed"' in done.stderr
     assert _rows(db, "SELECT count(*) FROM reports") == [(0,)]  # the database was closed and opens
@@ -359,14 +492,21 @@ def test_the_seen_filter_never_says_no_to_an_added_id_and_rarely_maybe_to_a_new_
     assert not SeenIds([], 0).full and SeenIds(added, 1).count == 20000
 
 
-def test_a_database_locked_by_another_process_degrades_then_recovers_by_itself(tmp_path: Path, registry: Registry) -> None:
+def test_a_database_locked_by_another_process_degrades_then_recovers_by_itself(
+    tmp_path: Path, registry: Registry
+) -> None:
     from tests.helpers import start_collector
 
     db = tmp_path / "db" / "optin.duckdb"
     db.parent.mkdir()
     duckdb.connect(str(db)).close()
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import duckdb, sys; con = duckdb.connect(sys.argv[1]); print('held', flush=True); sys.stdin.read(); con.close()", str(db)],
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys; con = duckdb.connect(sys.argv[1]); print('held', flush=True); sys.stdin.read(); con.close()",
+            str(db),
+        ],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -375,7 +515,13 @@ def test_a_database_locked_by_another_process_degrades_then_recovers_by_itself(t
         assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
         running = start_collector(db, tmp_path / "log")
         assert request(running.url, "GET", "/healthz")[0] == 503
-        status, headers, body = request(running.url, "POST", "/v1/reports", json.dumps(make_report(registry)).encode(), {"Content-Type": "application/json"})
+        status, headers, body = request(
+            running.url,
+            "POST",
+            "/v1/reports",
+            json.dumps(make_report(registry)).encode(),
+            {"Content-Type": "application/json"},
+        )
         assert (status, json.loads(body)["error"]) == (503, "unavailable") and headers["retry-after"]
         assert holder.stdin is not None
         holder.stdin.close()  # the other process lets go
@@ -392,7 +538,9 @@ def test_a_database_locked_by_another_process_degrades_then_recovers_by_itself(t
             holder.kill()
     assert _rows(db, "SELECT CAST(report_id AS VARCHAR) FROM reports") == [(doc["report_id"],)]
     log = (tmp_path / "log").read_text()
-    assert '"event":"store_unavailable"' in log and str(db.parent) not in log  # the reason's type, not DuckDB's message with paths
+    assert (
+        '"event":"store_unavailable"' in log and str(db.parent) not in log
+    )  # the reason's type, not DuckDB's message with paths
 
 
 def test_a_folder_of_registries_decides_which_applications_are_accepted(tmp_path: Path, registry: Registry) -> None:
@@ -408,16 +556,25 @@ def test_a_folder_of_registries_decides_which_applications_are_accepted(tmp_path
     config = Config(db=tmp_path / "db" / "o.duckdb", port=0, registries=folder)
     with CollectorThread(config) as running:
         assert post_json(running.url, make_report(lathe, {"turn.rough": 4}))[0] == 202
-        assert post_json(running.url, make_report(registry)) == (422, {"error": "unknown_registry", "path": "app.name"})  # not in the folder
+        assert post_json(running.url, make_report(registry)) == (
+            422,
+            {"error": "unknown_registry", "path": "app.name"},
+        )  # not in the folder
 
 
 def test_the_console_script_runs_the_collector() -> None:
     script = Path(sys.executable).with_name("optin-collector")
     done = subprocess.run([str(script), "--help"], capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0 and "--snapshot-dir" in done.stdout and "--token" not in done.stdout.replace("--token-file", "")
+    assert (
+        done.returncode == 0
+        and "--snapshot-dir" in done.stdout
+        and "--token" not in done.stdout.replace("--token-file", "")
+    )
 
 
-def test_numbered_migrations_bring_a_version_1_database_forward_keeping_its_rows(tmp_path: Path, registry: Registry) -> None:
+def test_numbered_migrations_bring_a_version_1_database_forward_keeping_its_rows(
+    tmp_path: Path, registry: Registry
+) -> None:
     from optin.collector._migrations import MIGRATIONS
     from optin.contract import SCHEMA_V1
 
@@ -429,12 +586,17 @@ def test_numbered_migrations_bring_a_version_1_database_forward_keeping_its_rows
         con.execute(statement)
     con.execute("INSERT INTO schema_version VALUES (1)")
     con.execute("INSERT INTO installations VALUES (7, ?)", [str(uuid.uuid4())])
-    con.execute("INSERT INTO reports VALUES (41, ?, 7, 1, 1, 1, DATE '2026-01-01', 86400, 0, 0, 0)", [str(uuid.uuid4())])
+    con.execute(
+        "INSERT INTO reports VALUES (41, ?, 7, 1, 1, 1, DATE '2026-01-01', 86400, 0, 0, 0)", [str(uuid.uuid4())]
+    )
     con.close()
     with CollectorThread(Config(db=db, port=0)) as running:
         assert post_json(running.url, make_report(registry))[0] == 202
     assert _rows(db, "SELECT max(version) FROM schema_version") == [(len(MIGRATIONS),)]
-    assert _rows(db, "SELECT report_key, inst_key FROM reports ORDER BY report_key") == [(41, 7), (42, 8)]  # kept, and keys go on after them
+    assert _rows(db, "SELECT report_key, inst_key FROM reports ORDER BY report_key") == [
+        (41, 7),
+        (42, 8),
+    ]  # kept, and keys go on after them
 
 
 def test_analysis_reads_a_snapshot_and_answers_as_the_live_endpoint_does(tmp_path: Path, registry: Registry) -> None:
@@ -442,13 +604,18 @@ def test_analysis_reads_a_snapshot_and_answers_as_the_live_endpoint_does(tmp_pat
     from optin.analysis import Window as AnalysisWindow
 
     snapshots = tmp_path / "snapshots"
-    config = Config(db=tmp_path / "db" / "o.duckdb", port=0, token=TOKEN, snapshot_dir=snapshots, maintenance_interval_s=3600)
+    config = Config(
+        db=tmp_path / "db" / "o.duckdb", port=0, token=TOKEN, snapshot_dir=snapshots, maintenance_interval_s=3600
+    )
     rng = random.Random(9)
     with CollectorThread(config) as running:
         for _ in range(40):
             assert post_json(running.url, make_report(registry, random_metrics(registry, rng)))[0] == 202
         assert request(running.url, "POST", "/v1/snapshots", b"", AUTH)[0] == 200
-        live = {q: json.loads(request(running.url, "GET", f"/v1/aggregates/{q}?app=millwright", b"", AUTH)[2]) for q in ("features", "os")}
+        live = {
+            q: json.loads(request(running.url, "GET", f"/v1/aggregates/{q}?app=millwright", b"", AUTH)[2])
+            for q in ("features", "os")
+        }
     con = open_snapshot(snapshots)
     try:
         days = day_range(con, "millwright")
@@ -460,7 +627,9 @@ def test_analysis_reads_a_snapshot_and_answers_as_the_live_endpoint_does(tmp_pat
         con.close()
 
 
-def test_a_report_queued_in_the_turn_the_store_closes_is_answered_not_left_waiting(tmp_path: Path, registry: Registry) -> None:
+def test_a_report_queued_in_the_turn_the_store_closes_is_answered_not_left_waiting(
+    tmp_path: Path, registry: Registry
+) -> None:
     import asyncio
 
     from optin.collector._store import Store, StoreUnavailable

@@ -22,7 +22,18 @@ def test_the_demo_registry_declares_about_forty_features_and_the_system_facts(re
     usage = [m for m in registry.metrics.values() if m.category == "usage"]
     assert 35 <= len(usage) <= 50
     facts = {m.name for m in registry.metrics.values() if m.category == "system"}
-    assert {"system.os_family", "system.os_version", "system.arch", "system.cpu_vendor", "system.cpu_cores", "system.ram_gib", "system.disk_gib", "system.displays", "system.display_class", "system.language"} <= facts
+    assert {
+        "system.os_family",
+        "system.os_version",
+        "system.arch",
+        "system.cpu_vendor",
+        "system.cpu_cores",
+        "system.ram_gib",
+        "system.disk_gib",
+        "system.displays",
+        "system.display_class",
+        "system.language",
+    } <= facts
     assert registry.metrics["file.import"].labels[:3] == ("step", "iges", "stl")
     assert {"session.starts", "session.length", "session.usage_seconds"} <= set(registry.metrics)
 
@@ -52,7 +63,7 @@ def test_a_minimal_registry_parses_and_its_hash_is_stable() -> None:
         (('kind = "counter"', 'kind = "quantity"\nbuckets = [4, 2]'), "strictly increasing"),
         (('kind = "counter"', 'kind = "counter"\nunit = "x"'), "unknown keys"),
         (('app = "demo"', 'app = "Demo App"'), "app"),
-        (('schema = 1', 'schema = 2'), "schema"),
+        (("schema = 1", "schema = 2"), "schema"),
         (("version = 1", "version = 1073741825"), "version"),  # reports can only name versions up to 2^30
         (("version = 1", "version = 0"), "version"),
     ],

@@ -16,7 +16,9 @@ def check(registry: Registry, doc: Any) -> None:
 
 def test_a_valid_report_round_trips(registry: Registry) -> None:
     doc = make_report(registry)
-    report = check_report(decode_json(json.dumps(doc).encode()), {(registry.app, registry.version): registry}, now=int(time.time()))
+    report = check_report(
+        decode_json(json.dumps(doc).encode()), {(registry.app, registry.version): registry}, now=int(time.time())
+    )
     assert report.to_wire() == doc
 
 
@@ -37,7 +39,9 @@ def test_a_valid_report_round_trips(registry: Registry) -> None:
         ({"model.part_count": 10**400}, "value_not_allowed", "metrics.model.part_count"),
     ],
 )
-def test_schema_violations_name_the_field_and_never_the_value(registry: Registry, metrics: dict[str, Any], code: str, path: str) -> None:
+def test_schema_violations_name_the_field_and_never_the_value(
+    registry: Registry, metrics: dict[str, Any], code: str, path: str
+) -> None:
     with pytest.raises(ReportError) as caught:
         check(registry, make_report(registry, metrics))
     assert (caught.value.code, caught.value.path, caught.value.status) == (code, path, 422)

@@ -19,7 +19,16 @@ HELP_DROPDOWN: Final = "^#menubar#help$"  # Tk names a menu's window after its p
 FIRST_ITEM_Y: Final = 11  # the first entry's middle, below the drop-down's top edge
 EXIT_S: Final = 30.0
 # Settings that would force feedback off (or send through a proxy) must not leak in from the test's environment.
-SCRUBBED: Final = ("DO_NOT_TRACK", "MILLWRIGHT_FEEDBACK", "http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy", "ALL_PROXY")
+SCRUBBED: Final = (
+    "DO_NOT_TRACK",
+    "MILLWRIGHT_FEEDBACK",
+    "http_proxy",
+    "https_proxy",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "all_proxy",
+    "ALL_PROXY",
+)
 
 
 @dataclass
@@ -32,7 +41,17 @@ class Millwright:
     def launch(cls, display: Display, endpoint: str, data: Path, log: IO[bytes]) -> Millwright:
         env = {k: v for k, v in display.env().items() if k not in SCRUBBED}
         env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost"
-        args = [sys.executable, "-m", "optin.demo.desktop", "--endpoint", endpoint, "--data-dir", str(data), "--ask-after-days", "0"]
+        args = [
+            sys.executable,
+            "-m",
+            "optin.demo.desktop",
+            "--endpoint",
+            endpoint,
+            "--data-dir",
+            str(data),
+            "--ask-after-days",
+            "0",
+        ]
         return cls(display, subprocess.Popen(args, env=env, stdout=log, stderr=log), data)
 
     # --- what the app keeps on this computer -----------------------------------------------------

@@ -6,6 +6,7 @@ endpoint URL, and every byte it sends passes through here on its way to the real
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import socket
 import threading
@@ -71,7 +72,9 @@ class Tap:
             thread.join(5)
 
 
-def _pump(source: socket.socket, target: socket.socket, record: bytearray | None, lock: threading.Lock | None = None) -> None:
+def _pump(
+    source: socket.socket, target: socket.socket, record: bytearray | None, lock: threading.Lock | None = None
+) -> None:
     try:
         while chunk := source.recv(65536):
             if record is not None and lock is not None:
@@ -81,10 +84,8 @@ def _pump(source: socket.socket, target: socket.socket, record: bytearray | None
     except OSError:
         pass
     finally:
-        try:
+        with contextlib.suppress(OSError):
             target.shutdown(socket.SHUT_WR)
-        except OSError:
-            pass
 
 
 def parse_requests(data: bytes) -> list[Request]:

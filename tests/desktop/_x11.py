@@ -79,7 +79,9 @@ class Display:
         for window in self.xdotool("search", "--onlyvisible", "--name", name_regex).split():
             shell = dict(re.findall(r"(\w+)=(\d+)", self.xdotool("getwindowgeometry", "--shell", window)))
             if {"X", "Y", "WIDTH", "HEIGHT"} <= shell.keys():
-                found.append(Geometry(window, int(shell["X"]), int(shell["Y"]), int(shell["WIDTH"]), int(shell["HEIGHT"])))
+                found.append(
+                    Geometry(window, int(shell["X"]), int(shell["Y"]), int(shell["WIDTH"]), int(shell["HEIGHT"]))
+                )
         return found
 
     def window(self, name_regex: str, timeout_s: float = WAIT_S) -> Geometry:
@@ -109,7 +111,9 @@ class Display:
         self.xdotool("windowfocus", "--sync", window.window)
 
     def capture(self) -> Capture:
-        dump = subprocess.run(["xwd", "-root", "-silent", "-display", self.name], capture_output=True, timeout=WAIT_S, check=True).stdout
+        dump = subprocess.run(
+            ["xwd", "-root", "-silent", "-display", self.name], capture_output=True, timeout=WAIT_S, check=True
+        ).stdout
         return Capture.from_xwd(dump)
 
     def screenshot(self, path: Path) -> Path:
@@ -131,7 +135,9 @@ class Capture:
         header_size, version, pixmap_format, _depth, width, height = header[:6]
         byte_order, bits_per_pixel, bytes_per_line, ncolors = header[7], header[11], header[12], header[19]
         if version != 7 or pixmap_format != 2 or bits_per_pixel != 32:
-            raise ValueError(f"unsupported xwd dump (version {version}, format {pixmap_format}, {bits_per_pixel} bits a pixel)")
+            raise ValueError(
+                f"unsupported xwd dump (version {version}, format {pixmap_format}, {bits_per_pixel} bits a pixel)"
+            )
         start = header_size + ncolors * 12
         red, green, blue = (2, 1, 0) if byte_order == 0 else (1, 2, 3)
         rgb = bytearray(width * height * 3)
@@ -162,7 +168,9 @@ class Capture:
             return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
 
         header = struct.pack(">IIBBBBB", self.width, self.height, 8, 2, 0, 0, 0)  # 8-bit RGB
-        return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows, 6)) + chunk(b"IEND", b"")
+        return (
+            b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows, 6)) + chunk(b"IEND", b"")
+        )
 
 
 @contextmanager

@@ -16,7 +16,11 @@ def skip_reason() -> str | None:
     if importlib.util.find_spec("_tkinter") is None:
         missing.append("Tk for Python (Debian package python3-tk)")
     if missing:
-        return "no display server here: " + ", ".join(missing) + " not installed; `python3 tasks.py test` installs them when run as root on Debian"
+        return (
+            "no display server here: "
+            + ", ".join(missing)
+            + " not installed; `python3 tasks.py test` installs them when run as root on Debian"
+        )
     return None
 
 

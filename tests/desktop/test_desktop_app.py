@@ -91,7 +91,9 @@ def counters(collector: CollectorProcess) -> dict[str, str]:
     status, _, body = request(collector.url, "GET", "/metrics")
     assert status == 200
     lines = body.decode().splitlines()
-    return dict(line.rsplit(" ", 1) for line in lines if line.startswith(("optin_reports_", "optin_requests_rejected_total")))
+    return dict(
+        line.rsplit(" ", 1) for line in lines if line.startswith(("optin_reports_", "optin_requests_rejected_total"))
+    )
 
 
 def shot(display: Display, folder: Path, name: str) -> Path:
@@ -141,7 +143,12 @@ def stored_usage(db: Path, category: str = "usage") -> tuple[dict[tuple[str, str
     con = duckdb.connect(str(db), read_only=True)
     try:
         counts = {(name, label): int(n) for name, label, n in con.execute(USAGE_SQL, [category]).fetchall()}
-        ids = [str(row[0]) for row in con.execute("SELECT DISTINCT i.installation_id FROM reports r JOIN installations i USING (inst_key)").fetchall()]
+        ids = [
+            str(row[0])
+            for row in con.execute(
+                "SELECT DISTINCT i.installation_id FROM reports r JOIN installations i USING (inst_key)"
+            ).fetchall()
+        ]
         return counts, ids
     finally:
         con.close()
@@ -152,7 +159,9 @@ def model_data_in_database(db: Path) -> list[str]:
     con = duckdb.connect(str(db), read_only=True)
     try:
         found = []
-        columns = con.execute("SELECT table_name, column_name FROM information_schema.columns WHERE data_type = 'VARCHAR'").fetchall()
+        columns = con.execute(
+            "SELECT table_name, column_name FROM information_schema.columns WHERE data_type = 'VARCHAR'"
+        ).fetchall()
         for table, column in columns:
             for (value,) in con.execute(f'SELECT DISTINCT "{column}" FROM "{table}"').fetchall():
                 found += [f"{table}.{column}: {hit}" for hit in model_data_in(str(value).encode())]
@@ -181,7 +190,9 @@ def app_log(tmp_path: Path) -> Iterator[IO[bytes]]:
         yield log
 
 
-def test_help_menu_toggle_under_a_real_display(display: Display, tmp_path: Path, registry: Registry, tap_and_collector, app_log: IO[bytes]) -> None:  # type: ignore[no-untyped-def]
+def test_help_menu_toggle_under_a_real_display(
+    display: Display, tmp_path: Path, registry: Registry, tap_and_collector, app_log: IO[bytes]
+) -> None:  # type: ignore[no-untyped-def]
     tap, state = tap_and_collector
     collector: CollectorProcess = state["collector"]
     data, shots = tmp_path / "millwright", tmp_path / "screenshots"
@@ -264,7 +275,9 @@ def test_help_menu_toggle_under_a_real_display(display: Display, tmp_path: Path,
         display.gone("^Sent data")
 
         app.click_feedback_item(app.open_help())
-        off = app.wait_consent("the deletion to be acknowledged", lambda c: c["status"] == "off" and not c["pending_deletion"])
+        off = app.wait_consent(
+            "the deletion to be acknowledged", lambda c: c["status"] == "off" and not c["pending_deletion"]
+        )
         assert off["installation_id"] is None and off["surface"] == "help_menu"
         window = app.focus_main()
         app.at(window, 600, 520)
@@ -305,7 +318,9 @@ def test_help_menu_toggle_under_a_real_display(display: Display, tmp_path: Path,
     assert stored_usage(db) == ({}, [])
     con = duckdb.connect(str(db), read_only=True)
     try:
-        assert con.execute("SELECT count(*) FROM installations WHERE installation_id = ?", [installation_id]).fetchone() == (0,)
+        assert con.execute(
+            "SELECT count(*) FROM installations WHERE installation_id = ?", [installation_id]
+        ).fetchone() == (0,)
         assert con.execute("SELECT count(*) FROM report_values").fetchone() == (0,)
     finally:
         con.close()
@@ -315,7 +330,10 @@ def test_help_menu_toggle_under_a_real_display(display: Display, tmp_path: Path,
 
 def test_the_model_search_finds_each_piece_and_ignores_report_noise() -> None:
     """The search above can fail: it finds the model's pieces, and only them, in report-like bytes."""
-    assert model_data_in(b'{"part": "QUOKKA-7731-BRACKET", "file": "/home/x/customer-secret-part-Q7.step"}') == [PART_NAME, STEP_STEM]
+    assert model_data_in(b'{"part": "QUOKKA-7731-BRACKET", "file": "/home/x/customer-secret-part-Q7.step"}') == [
+        PART_NAME,
+        STEP_STEM,
+    ]
     assert model_data_in(b"[613.25, 347.5]") == ["613.25", "347.5", "613", "347"]
     noise = b'{"installation_id": "e613ab20-4271-4288-9347-0a613f288d19", "sent_at": 1795613470, "system.disk_gib": 512, "edit.undo": 1}'
     assert model_data_in(noise) == []

@@ -15,12 +15,11 @@ import pytest
 if importlib.util.find_spec("_tkinter") is None:
     pytest.skip("Tk for Python is not installed (Debian package python3-tk)", allow_module_level=True)
 
-import tkinter as tk  # noqa: E402
-from tkinter import ttk  # noqa: E402
+import tkinter as tk
+from tkinter import ttk
 
 from optin.client import Answer, AppPaths, AskPolicy, Feedback, HelpMenu, ManualClock
 from optin.client.testing import InMemoryTransport
-from optin.client import HelpMenu
 from optin.client.tk import NEVER_LABEL, NO_LABEL, YES_LABEL, AskDialog, TkHelpMenu
 from optin.contract import Registry
 
@@ -43,7 +42,9 @@ def root(display: Display) -> Iterator[tk.Tk]:
     gc.collect()
 
 
-def make_feedback(registry: Registry, tmp_path: Path, clock: ManualClock, environ: dict[str, str] | None = None) -> Feedback:
+def make_feedback(
+    registry: Registry, tmp_path: Path, clock: ManualClock, environ: dict[str, str] | None = None
+) -> Feedback:
     return Feedback(
         registry,
         app_version="2025.3.0",
@@ -81,21 +82,33 @@ def answer_when_shown(root: tk.Tk, act: Callable[[tk.Toplevel], object]) -> None
 
 def entries(menu: tk.Menu) -> list[tuple[str, str]]:
     last = menu.index("end")
-    return [(str(menu.entrycget(i, "label")), str(menu.entrycget(i, "state"))) for i in range(0 if last is None else int(last) + 1)]
+    return [
+        (str(menu.entrycget(i, "label")), str(menu.entrycget(i, "state")))
+        for i in range(0 if last is None else int(last) + 1)
+    ]
 
 
 def test_importing_optin_client_does_not_import_tkinter() -> None:
     code = "import sys, optin.client; from optin.client import HelpMenu; print('tkinter' in sys.modules)"
-    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
+    assert (
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+        == "False"
+    )
 
 
 def test_the_check_item_follows_consent_both_ways(root: tk.Tk, registry: Registry, tmp_path: Path) -> None:
     feedback = make_feedback(registry, tmp_path, ManualClock(START))
     menu = tk.Menu(root, tearoff=False)
     changes: list[bool] = []
-    items = TkHelpMenu(menu, HelpMenu(feedback, on_change=lambda: changes.append(feedback.is_on)), "Millwright", parent=root)
+    items = TkHelpMenu(
+        menu, HelpMenu(feedback, on_change=lambda: changes.append(feedback.is_on)), "Millwright", parent=root
+    )
     try:
-        assert entries(menu) == [("Customer Feedback Program", "normal"), ("What is sent…", "normal"), ("View sent data…", "normal")]
+        assert entries(menu) == [
+            ("Customer Feedback Program", "normal"),
+            ("What is sent…", "normal"),
+            ("View sent data…", "normal"),
+        ]
         assert items.var.get() is False and not feedback.is_on  # off by default
         menu.invoke(items.index)  # the user clicks the check item
         assert feedback.is_on and items.var.get() is True and feedback.state.surface == "help_menu"
@@ -120,7 +133,9 @@ def test_forced_off_shows_the_item_disabled_with_the_reason(root: tk.Tk, registr
     assert items.ask_if_due() is None  # and it never asks
 
 
-def test_the_dialog_says_in_the_registrys_words_what_is_and_is_not_collected(root: tk.Tk, registry: Registry, tmp_path: Path) -> None:
+def test_the_dialog_says_in_the_registrys_words_what_is_and_is_not_collected(
+    root: tk.Tk, registry: Registry, tmp_path: Path
+) -> None:
     feedback = make_feedback(registry, tmp_path, ManualClock(START))
     words = HelpMenu(feedback).ask_paragraphs("Millwright")
     for category in registry.categories.values():
@@ -139,12 +154,17 @@ def test_declining_is_as_easy_as_accepting(root: tk.Tk, registry: Registry, tmp_
     dialog.window.update()
     yes, no = dialog.yes_button, dialog.no_button
     assert (yes.winfo_width(), yes.winfo_height()) == (no.winfo_width(), no.winfo_height())
-    assert str(yes.cget("style")) == str(no.cget("style")) and str(yes.cget("default")) == str(no.cget("default")) == "normal"
+    assert (
+        str(yes.cget("style")) == str(no.cget("style"))
+        and str(yes.cget("default")) == str(no.cget("default")) == "normal"
+    )
     assert yes.winfo_y() == no.winfo_y()  # side by side, one click each
     dialog.window.destroy()
 
 
-def test_no_records_a_decline_and_the_app_asks_again_only_after_the_interval(root: tk.Tk, registry: Registry, tmp_path: Path) -> None:
+def test_no_records_a_decline_and_the_app_asks_again_only_after_the_interval(
+    root: tk.Tk, registry: Registry, tmp_path: Path
+) -> None:
     clock = ManualClock(START)
     feedback = make_feedback(registry, tmp_path, clock)
     items = TkHelpMenu(tk.Menu(root, tearoff=False), HelpMenu(feedback), parent=root)
@@ -158,7 +178,9 @@ def test_no_records_a_decline_and_the_app_asks_again_only_after_the_interval(roo
     assert feedback.should_ask()  # the vendor may ask again later
 
 
-def test_dont_ask_again_is_honoured_even_after_the_interval_and_a_restart(root: tk.Tk, registry: Registry, tmp_path: Path) -> None:
+def test_dont_ask_again_is_honoured_even_after_the_interval_and_a_restart(
+    root: tk.Tk, registry: Registry, tmp_path: Path
+) -> None:
     clock = ManualClock(START)
     feedback = make_feedback(registry, tmp_path, clock)
     items = TkHelpMenu(tk.Menu(root, tearoff=False), HelpMenu(feedback), parent=root)
@@ -185,7 +207,9 @@ def test_closing_the_dialog_is_a_decline_not_a_yes(root: tk.Tk, registry: Regist
 def test_yes_turns_it_on_and_ticks_the_item(root: tk.Tk, registry: Registry, tmp_path: Path) -> None:
     feedback = make_feedback(registry, tmp_path, ManualClock(START))
     changes: list[bool] = []
-    items = TkHelpMenu(tk.Menu(root, tearoff=False), HelpMenu(feedback, on_change=lambda: changes.append(feedback.is_on)), parent=root)
+    items = TkHelpMenu(
+        tk.Menu(root, tearoff=False), HelpMenu(feedback, on_change=lambda: changes.append(feedback.is_on)), parent=root
+    )
     answer_when_shown(root, lambda d: labelled(d, ttk.Button, YES_LABEL).invoke())  # type: ignore[attr-defined]
     try:
         assert items.ask_if_due() is Answer.YES

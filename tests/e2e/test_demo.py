@@ -56,7 +56,10 @@ def ground_truth(fleet: list[Installation]) -> tuple[int, dict[str, int], dict[s
             users[metric] += 1
             uses[metric] += n
     os_counts = Counter(str(inst.machine.facts["system.os_family"]) for inst in kept)
-    last_run = {inst.index: max(d for d in range(FLEET_DAYS) if inst.on_during(d) and Simulation.app_runs(inst, d)) for inst in kept}
+    last_run = {
+        inst.index: max(d for d in range(FLEET_DAYS) if inst.on_during(d) and Simulation.app_runs(inst, d))
+        for inst in kept
+    }
     versions = Counter(inst.versions[last_run[inst.index]] for inst in kept)
     return len(kept), users, uses, os_counts, versions
 

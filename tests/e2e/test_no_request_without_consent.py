@@ -31,7 +31,9 @@ print(json.dumps({"installations": len(fleet), "socket_events": events, "threads
 
 
 def test_installations_whose_user_did_not_opt_in_made_no_request_at_all(tmp_path: Path) -> None:
-    result = subprocess.run([sys.executable, "-c", CHILD, str(tmp_path)], capture_output=True, text=True, timeout=600, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", CHILD, str(tmp_path)], capture_output=True, text=True, timeout=600, check=True
+    )
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["installations"] > 200
     assert report["socket_events"] == []

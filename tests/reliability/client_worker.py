@@ -40,7 +40,9 @@ def _final(result: str) -> bool:
 
 
 class Installation:
-    def __init__(self, root: Path, endpoint: str, start: float, period_s: int, max_reports: int, timeout_s: float) -> None:
+    def __init__(
+        self, root: Path, endpoint: str, start: float, period_s: int, max_reports: int, timeout_s: float
+    ) -> None:
         self.clock = ManualClock(start)
         self.paths = AppPaths.under(root)
         self.queue = ReportQueue(self.paths.queue_dir, max_reports=max_reports)
@@ -83,7 +85,7 @@ class Installation:
             if previous[len(previous) - k :] == current[:k]:
                 overlap = k
                 break
-        for at, endpoint, size, result, rid in current[overlap:]:
+        for _at, endpoint, _size, result, rid in current[overlap:]:
             if rid and endpoint.endswith("/v1/reports"):
                 self.built.setdefault(rid, None)
                 self.results.setdefault(rid, []).append(result)
@@ -127,7 +129,14 @@ class Installation:
 
 def main() -> None:
     args = json.loads(sys.argv[1])
-    inst = Installation(Path(args["root"]), args["endpoint"], float(args["start"]), int(args["period_s"]), int(args["max_reports"]), float(args["timeout_s"]))
+    inst = Installation(
+        Path(args["root"]),
+        args["endpoint"],
+        float(args["start"]),
+        int(args["period_s"]),
+        int(args["max_reports"]),
+        float(args["timeout_s"]),
+    )
     print(json.dumps(inst.answer(True)), flush=True)
     for line in sys.stdin:
         if not line.strip():

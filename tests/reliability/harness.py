@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import random
 import resource
 import signal
@@ -35,7 +34,11 @@ ROOT = Path(__file__).resolve().parents[2]
 DAY = 86400
 # Sent by the load tool with every request: none of these may reach a file or a log line.
 CANARY_UA = "ReliabilityCanary/1.0 (canary-ua-51d2)"
-CANARY_HEADERS = {"User-Agent": CANARY_UA, "X-Forwarded-For": "203.0.113.51, 198.51.100.52", "X-Real-IP": "203.0.113.51"}
+CANARY_HEADERS = {
+    "User-Agent": CANARY_UA,
+    "X-Forwarded-For": "203.0.113.51, 198.51.100.52",
+    "X-Real-IP": "203.0.113.51",
+}
 NEEDLES = ("127.0.0.1", "203.0.113.51", "198.51.100.52", "canary-ua-51d2", "ReliabilityCanary")
 METRICS = {
     "toolpath.pocket": 3,
@@ -93,7 +96,9 @@ def render_table(rows: list[Row]) -> str:
         passed = sum(c.ok for c in r.checks)
         failed = ", ".join(c.name for c in r.failed)
         verdict = f"{passed}/{len(r.checks)} passed" + (f"; FAILED: {failed}" if failed else "")
-        lines.append(f"| {r.scenario} | {r.load} | {r.faults} | {r.sent} | {r.acked} | {r.stored} | {r.evicted} | {dropped} | {verdict} |")
+        lines.append(
+            f"| {r.scenario} | {r.load} | {r.faults} | {r.sent} | {r.acked} | {r.stored} | {r.evicted} | {dropped} | {verdict} |"
+        )
     return "\n".join(lines)
 
 
@@ -131,7 +136,9 @@ class Collector:
         """Start the process; do not wait for it."""
         self.starts += 1
         self.folder.mkdir(parents=True, exist_ok=True)
-        log = self.folder / f"collector-{len(list(self.folder.glob('collector-*.log'))) + 1}.log"  # a fresh log: "ready" is per process
+        log = (
+            self.folder / f"collector-{len(list(self.folder.glob('collector-*.log'))) + 1}.log"
+        )  # a fresh log: "ready" is per process
         self.logs.append(log)
 
         def limits() -> None:
@@ -141,7 +148,19 @@ class Collector:
 
         out = open(log, "ab")
         proc = subprocess.Popen(
-            [sys.executable, "-m", "optin.collector", "--db", str(self.db), "--host", "127.0.0.1", "--port", str(self.port), *self.flags, *more],
+            [
+                sys.executable,
+                "-m",
+                "optin.collector",
+                "--db",
+                str(self.db),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                *self.flags,
+                *more,
+            ],
             stdout=out,
             stderr=out,
             preexec_fn=limits,
@@ -247,16 +266,31 @@ def exactly_once(row: Row, acked: set[str], sent: set[str], in_db: Counter[str])
 class Client:
     """One installation (client_worker.py) as a child process."""
 
-    def __init__(self, root: Path, endpoint: str, start: float, period_s: int, max_reports: int, timeout_s: float = 10.0) -> None:
+    def __init__(
+        self, root: Path, endpoint: str, start: float, period_s: int, max_reports: int, timeout_s: float = 10.0
+    ) -> None:
         self.root = root
-        self.args = {"root": str(root), "endpoint": endpoint, "start": start, "period_s": period_s, "max_reports": max_reports, "timeout_s": timeout_s}
+        self.args = {
+            "root": str(root),
+            "endpoint": endpoint,
+            "start": start,
+            "period_s": period_s,
+            "max_reports": max_reports,
+            "timeout_s": timeout_s,
+        }
         self.proc: subprocess.Popen[str] | None = None
         self.last: dict[str, Any] = {}
         self.history: list[dict[str, Any]] = []  # every answer of every process of this installation
         self.spawn()
 
     def spawn(self) -> None:
-        self.proc = subprocess.Popen([sys.executable, str(WORKER), json.dumps(self.args)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT)
+        self.proc = subprocess.Popen(
+            [sys.executable, str(WORKER), json.dumps(self.args)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+        )
 
     def read(self) -> dict[str, Any]:
         assert self.proc is not None and self.proc.stdout is not None
@@ -287,8 +321,20 @@ class Client:
 class Fleet:
     """Several installations; each command goes to all at once, answers are read in order."""
 
-    def __init__(self, folder: Path, n: int, endpoint: str, start: float, period_s: int, max_reports: int, timeout_s: float = 10.0) -> None:
-        self.clients = [Client(folder / f"installation-{i:03d}", endpoint, start, period_s, max_reports, timeout_s) for i in range(n)]
+    def __init__(
+        self,
+        folder: Path,
+        n: int,
+        endpoint: str,
+        start: float,
+        period_s: int,
+        max_reports: int,
+        timeout_s: float = 10.0,
+    ) -> None:
+        self.clients = [
+            Client(folder / f"installation-{i:03d}", endpoint, start, period_s, max_reports, timeout_s)
+            for i in range(n)
+        ]
         for client in self.clients:
             client.read()
 
@@ -323,7 +369,11 @@ class Fleet:
         return out
 
     def acked(self) -> set[str]:
-        return {rid for rid, rs in self.results().items() if any(r in ("accepted", "duplicate (already stored)") for r in rs)}
+        return {
+            rid
+            for rid, rs in self.results().items()
+            if any(r in ("accepted", "duplicate (already stored)") for r in rs)
+        }
 
     def queued(self) -> set[str]:
         return {rid for c in self.clients for rid in c.last.get("queued", [])}
@@ -455,7 +505,18 @@ class Load:
     acknowledged or ``deadline_s`` passes. ``rate`` paces the whole load (requests per second).
     """
 
-    def __init__(self, url: str, ledger: Ledger, ids: list[str], concurrency: int = 64, retry: bool = True, retry_scale: float = 1.0, rate: float | None = None, deadline_s: float = 60.0, timeout_s: float = 15.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        ledger: Ledger,
+        ids: list[str],
+        concurrency: int = 64,
+        retry: bool = True,
+        retry_scale: float = 1.0,
+        rate: float | None = None,
+        deadline_s: float = 60.0,
+        timeout_s: float = 15.0,
+    ) -> None:
         self.url = url
         self.ledger = ledger
         self.ids = ids
@@ -511,10 +572,12 @@ class Load:
                 body = self.ledger.bodies[rid]
                 t0 = time.monotonic()
                 try:
-                    async with session.post(self.url + "/v1/reports", data=body, headers={"Content-Type": "application/json"}) as answer:
+                    async with session.post(
+                        self.url + "/v1/reports", data=body, headers={"Content-Type": "application/json"}
+                    ) as answer:
                         text = await answer.read()
                         status, retry_after = answer.status, answer.headers.get("Retry-After")
-                except (aiohttp.ClientError, asyncio.TimeoutError, OSError):
+                except (TimeoutError, aiohttp.ClientError, OSError):
                     with self.ledger.lock:
                         self.ledger.no_answer += 1
                     if self.retry:
@@ -612,4 +675,3 @@ def poll(condition: Any, timeout_s: float, interval_s: float = 0.05) -> bool:
 
 def days_ago(n: float) -> float:
     return float(int(time.time()) // DAY * DAY - n * DAY)
-
