@@ -23,9 +23,14 @@ _WITHOUT_INDEXES: Final = (
     "ALTER TABLE reports_v2 RENAME TO reports",
 )
 
+# 3: the client's fourth data-quality counter (reports of an earlier installation id it refused to
+# send); rows stored before it count 0.
+_DISCARDED: Final = ("ALTER TABLE reports ADD COLUMN discarded INTEGER DEFAULT 0",)
+
 MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
     SCHEMA_V1,  # 1: the at-rest contract v1
     _WITHOUT_INDEXES,  # 2
+    _DISCARDED,  # 3
 )
 
 

@@ -29,7 +29,7 @@ _QUERIES: Final = {
     "metrics": "SELECT metric_key, app_key, name, kind, category FROM metrics",
     "labels": "SELECT metric_key, label_key, label FROM labels",
     "rejections": "SELECT day, reason, count FROM rejections",
-    "reports": "SELECT report_key, inst_key, app_key, version_key, registry_version, day, period_seconds, dropped, evicted, rejected FROM reports",
+    "reports": "SELECT report_key, inst_key, app_key, version_key, registry_version, day, period_seconds, dropped, evicted, rejected, discarded FROM reports",
     "report_values": "SELECT v.report_key, v.metric_key, v.label_key, v.value, r.day FROM report_values v JOIN reports r ON r.report_key = v.report_key",
 }
 assert set(_QUERIES) == set(SNAPSHOT_TABLES)

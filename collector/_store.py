@@ -86,6 +86,7 @@ _REPORT_SCHEMA: Final = pa.schema(
         ("dropped", pa.int32()),
         ("evicted", pa.int32()),
         ("rejected", pa.int32()),
+        ("discarded", pa.int32()),
     ]
 )
 _VALUE_SCHEMA: Final = pa.schema(
@@ -468,6 +469,7 @@ class Store:
                     report.dropped,
                     report.evicted,
                     report.rejected,
+                    report.discarded,
                 )
             )
             rows.value_reports += array("q", (key,)) * len(report.ordinals)
@@ -507,7 +509,10 @@ class Store:
             )
         if rows.reports:
             _batch_reports = pa.table(
-                [pa.array(column, type=f.type) for column, f in zip(zip(*rows.reports, strict=False), _REPORT_SCHEMA, strict=False)],
+                [
+                    pa.array(column, type=f.type)
+                    for column, f in zip(zip(*rows.reports, strict=False), _REPORT_SCHEMA, strict=False)
+                ],
                 schema=_REPORT_SCHEMA,
             )
             metric_keys = pc.take(self._ordinal_keys, _arrow(rows.ordinals, pa.int32()))
@@ -519,7 +524,7 @@ class Store:
             ]
             _batch_values = pa.table(columns, schema=_VALUE_SCHEMA)
             statements.append(
-                "INSERT INTO reports SELECT report_key, report_id::UUID, inst_key, app_key, version_key, registry_version, day, period_seconds, dropped, evicted, rejected FROM _batch_reports"
+                "INSERT INTO reports SELECT report_key, report_id::UUID, inst_key, app_key, version_key, registry_version, day, period_seconds, dropped, evicted, rejected, discarded FROM _batch_reports"
             )
             statements.append("INSERT INTO report_values SELECT * FROM _batch_values")
         if statements:

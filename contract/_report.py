@@ -40,7 +40,11 @@ _HEX64 = re.compile(r"[0-9a-f]{64}")
 _TOP_KEYS: Final = frozenset(
     {"schema", "report_id", "installation_id", "app", "registry", "period", "sent_at", "metrics", "client"}
 )
-CLIENT_COUNTERS: Final = ("dropped", "evicted", "rejected")  # the client's own data-quality counters
+# The client's own data-quality counters. "discarded" (reports of an earlier installation id the
+# uploader refused to send) came later: a report without it is valid and counts 0, so clients built
+# before it keep working; a collector accepts it before any client sends it.
+CLIENT_COUNTERS: Final = ("dropped", "evicted", "rejected", "discarded")
+REQUIRED_CLIENT_COUNTERS: Final = CLIENT_COUNTERS[:3]
 
 
 @dataclass(frozen=True, slots=True)
@@ -321,8 +325,9 @@ def check_report(obj: Any, registries: Mapping[tuple[str, int], Registry], now: 
             # Never echoed (nor logged): a name the registry does not declare may be a user or host name.
             raise ReportError("undeclared_metric", "metrics.<undeclared>")
         values[metric_name] = check_value(metric, value, _join("metrics", metric_name))
-    counters = _obj(top["client"], "client", set(CLIENT_COUNTERS))
-    client = {k: _int(counters[k], f"client.{k}", 0, MAX_COUNTER) for k in CLIENT_COUNTERS}
+    counters = _obj(top["client"], "client")
+    _obj({k: v for k, v in counters.items() if k != "discarded"}, "client", set(REQUIRED_CLIENT_COUNTERS))
+    client = {k: _int(counters.get(k, 0), f"client.{k}", 0, MAX_COUNTER) for k in CLIENT_COUNTERS}
     return Report(
         report_id, installation_id, name, app_version, reg_version, reg_hash, start, end, sent_at, values, client
     )
