@@ -14,6 +14,7 @@ from optin.contract import Registry, bundled_registry, load_registry_folder
 
 from . import _handlers as h
 from ._config import Config
+from ._disk import log_disk_at_start
 from ._keys import CLOCK, CONFIG, IN_FLIGHT, REGISTRIES, STORE, TOMBSTONES
 from ._logs import http_logger
 from ._maintenance import maintenance_ctx
@@ -37,8 +38,10 @@ async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
         config.batch_max_reports,
         config.batch_max_wait_ms / 1000,
         config.max_pending_reports,
+        config.min_free_bytes,
     )
     await asyncio.to_thread(store.open)
+    log_disk_at_start(store.path, config.min_free_bytes)  # /healthz reports it from the first request
     app[STORE] = store
     yield
     await asyncio.to_thread(store.close)  # drain, commit, checkpoint

@@ -16,6 +16,7 @@ from optin.analysis import render_html
 from optin.contract import ReportError, decode_json
 
 from . import _aggregates as agg
+from ._disk import disk_state
 from ._ingest import Rejected, check_headers, inflate, ingest
 from ._keys import CLOCK, CONFIG, IN_FLIGHT, REGISTRIES, STORE, TOMBSTONES
 from ._maintenance import snapshot_now
@@ -150,10 +151,20 @@ def _installation_id(doc: object) -> str:
 
 
 async def healthz(request: web.Request) -> web.Response:
-    store = request.app[STORE]
-    if store.healthy:
-        return _json(200, {"status": "ok"})
-    return _json(503, {"status": "degraded", "reason": "storage is failing; reports are refused, not lost"})
+    store, config = request.app[STORE], request.app[CONFIG]
+    if not store.healthy:
+        return _json(503, {"status": "degraded", "reason": "storage is failing; reports are refused, not lost"})
+    # The disk as it is now (from the first request after a start on a full disk, not from the first failed write).
+    try:
+        disk = disk_state(store.path)
+    except OSError:
+        disk = None
+    if disk is not None and disk.full(config.min_free_bytes):
+        return _json(
+            503,
+            {"status": "not_ready", "reason": "disk_full", "free_bytes": disk.free_bytes, "device": disk.device},
+        )
+    return _json(200, {"status": "ok"})
 
 
 async def metrics(request: web.Request) -> web.Response:

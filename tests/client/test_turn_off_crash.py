@@ -196,7 +196,9 @@ def test_a_kill_9_at_any_step_of_turning_off_never_brings_erased_data_back(
     late = [
         e
         for e in _history(root)
-        if e["at"] >= restarted_at and e["endpoint"].endswith("/v1/reports") and e["content"]["installation_id"] == old_id
+        if e["at"] >= restarted_at
+        and e["endpoint"].endswith("/v1/reports")
+        and e["content"]["installation_id"] == old_id
     ]
     assert late == [] if clicked else all(e["at"] < restarted_at + 7 * 86400 for e in late)
     assert not (queue / stale_name).exists()
