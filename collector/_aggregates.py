@@ -8,6 +8,7 @@ suppressed); nothing here can return a raw row. Queries run on a worker thread w
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import hmac
 from collections.abc import Callable, Mapping
@@ -91,10 +92,10 @@ async def run_read(
     try:
         return await asyncio.wait_for(asyncio.shield(task), timeout_s)
     except TimeoutError:
-        try:
-            cursor.interrupt()  # the thread stops at DuckDB's next check and closes its cursor
-        except duckdb.ConnectionException:
-            pass  # it finished (and closed the cursor) just as the deadline passed
+        # The thread stops at DuckDB's next check and closes its cursor; ConnectionException
+        # means it finished (and closed the cursor) just as the deadline passed.
+        with contextlib.suppress(duckdb.ConnectionException):
+            cursor.interrupt()
         raise Rejected(503, "query_timeout", detail="the aggregate took too long; retry later") from None
     except duckdb.InterruptException:
         raise Rejected(503, "query_timeout", detail="the aggregate took too long; retry later") from None

@@ -36,6 +36,8 @@ if TYPE_CHECKING:
         report_from_json,
     )
     from ._storage import (
+        REPORT_COLUMN_NAMES,
+        REPORT_COLUMNS,
         SCHEMA_V1,
         SNAPSHOT_PARTITION_COLUMN,
         SNAPSHOT_PARTITIONED,
@@ -43,6 +45,7 @@ if TYPE_CHECKING:
         TABLES,
         encode_value,
         label_names,
+        report_columns_ddl,
     )
 
 _HOME = {
@@ -79,6 +82,9 @@ _HOME = {
         "TABLES",
         "encode_value",
         "label_names",
+        "report_columns_ddl",
+        "REPORT_COLUMN_NAMES",
+        "REPORT_COLUMNS",
     ),
 }
 __all__ = [
@@ -90,6 +96,8 @@ __all__ = [
     "MAX_JSON_DEPTH",
     "MAX_JSON_WIDTH",
     "Metric",
+    "REPORT_COLUMNS",
+    "REPORT_COLUMN_NAMES",
     "Registry",
     "RegistryError",
     "RegistryFile",
@@ -115,6 +123,7 @@ __all__ = [
     "load_registry_folder",
     "new_report_id",
     "parse_registry",
+    "report_columns_ddl",
     "report_from_json",
 ]
 

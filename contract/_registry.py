@@ -158,7 +158,7 @@ def _metric(name: str, table: Any, categories: Mapping[str, Category]) -> Metric
     if not isinstance(table, dict):
         raise _fail(where, "must be a table")
     try:
-        kind = Kind(table.get("kind"))
+        kind = Kind(str(table.get("kind")))
     except ValueError:
         raise _fail(where, f"kind must be one of {', '.join(k.value for k in Kind)}") from None
     extra = set(table) - _COMMON_KEYS - _ALLOWED_KEYS[kind]

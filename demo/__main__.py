@@ -63,7 +63,8 @@ def run_demo(
         window = Window(APP, *days_seen)
         gateway = Gateway(con)
         write(
-            f"Aggregate report for {APP}, {days_seen[0]} to {days_seen[1]} (groups under {gateway.k} installations suppressed)\n\n"
+            f"Aggregate report for {APP}, {days_seen[0]} to {days_seen[1]}"
+            f" (groups under {gateway.k} installations suppressed)\n\n"
         )
         for question in (feature_usage, os_share, version_adoption):
             write(render_table(question(gateway, window)) + "\n")
