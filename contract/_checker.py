@@ -256,50 +256,26 @@ class ReportChecker:
         """The common case, checked in one pass; None when anything at all is unusual."""
         if type(doc) is not dict or doc.keys() != REPORT_KEYS:
             return None
-        app, registry, period, client, metrics = (
-            doc["app"],
-            doc["registry"],
-            doc["period"],
-            doc["client"],
-            doc["metrics"],
-        )
-        if (
-            type(app) is not dict
-            or type(registry) is not dict
-            or type(period) is not dict
-            or type(client) is not dict
-            or type(metrics) is not dict
-        ):
+        app, registry, period = doc["app"], doc["registry"], doc["period"]
+        client, metrics = doc["client"], doc["metrics"]
+        if type(app) is not dict or type(registry) is not dict or type(period) is not dict:
             return None
-        if (
-            app.keys() != _APP_KEYS
-            or registry.keys() != _REGISTRY_KEYS
-            or period.keys() != _PERIOD_KEYS
-            or client.keys() != _CLIENT_KEYS
-        ):
+        if type(client) is not dict or type(metrics) is not dict:
             return None
-        report_id, installation_id, name, app_version = (
-            doc["report_id"],
-            doc["installation_id"],
-            app["name"],
-            app["version"],
-        )
-        if (
-            type(report_id) is not str
-            or type(installation_id) is not str
-            or type(name) is not str
-            or type(app_version) is not str
-        ):
+        if app.keys() != _APP_KEYS or registry.keys() != _REGISTRY_KEYS:
+            return None
+        if period.keys() != _PERIOD_KEYS or client.keys() != _CLIENT_KEYS:
+            return None
+        report_id, installation_id = doc["report_id"], doc["installation_id"]
+        name, app_version = app["name"], app["version"]
+        if type(report_id) is not str or type(installation_id) is not str:
+            return None
+        if type(name) is not str or type(app_version) is not str:
             return None
         if not (_UUID.fullmatch(report_id) and _UUID4.fullmatch(installation_id) and _VERSION.fullmatch(app_version)):
             return None
-        schema, version, start, end, sent_at = (
-            doc["schema"],
-            registry["version"],
-            period["start"],
-            period["end"],
-            doc["sent_at"],
-        )
+        schema, version, sent_at = doc["schema"], registry["version"], doc["sent_at"]
+        start, end = period["start"], period["end"]
         if type(schema) is not int or schema != SCHEMA_VERSION or type(version) is not int:
             return None
         compiled = self._compiled.get((name, version))
