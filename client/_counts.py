@@ -7,13 +7,13 @@ never loaded (nor sent), so nothing of an installation the user erased reaches t
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
 import orjson
 
-from ._files import write_atomic
+from optin.contract import CLIENT_COUNTERS
 
-CLIENT_COUNTERS: Final = ("dropped", "evicted", "rejected", "discarded")  # as in the contract's report format
+from ._files import write_atomic
 
 
 def save(path: Path, installation_id: str | None, counters: dict[str, int]) -> None:

@@ -21,9 +21,10 @@ from contextlib import contextmanager
 
 import orjson
 
+from optin.contract import CLIENT_COUNTERS, MAX_COUNTER
+
 from ._clock import SystemClock
 from ._consent import Answer, ConsentState, ConsentStore
-from ._counts import CLIENT_COUNTERS
 from ._null import NullRecorder
 from ._paths import AppPaths
 from ._policy import AdminOff, AskPolicy, admin_off
@@ -51,7 +52,6 @@ PREVIEW_INSTALLATION_ID: Final = "00000000-0000-4000-8000-000000000000"  # shown
 SESSION_STARTS: Final = "session.starts"
 SESSION_LENGTH: Final = "session.length"
 SESSION_USAGE: Final = "session.usage_seconds"
-MAX_CLIENT_COUNT: Final = (1 << 31) - 1  # the contract's MAX_COUNTER: a report never fails its own check
 
 
 def _debug(message: str) -> None:
@@ -381,7 +381,8 @@ class Feedback:
         taken = recorder.drain() if drain else recorder.peek()
         counters = dict(self._counters)
         counters["dropped"] += taken.dropped
-        counters = {name: min(count, MAX_CLIENT_COUNT) for name, count in counters.items()}
+        # Capped at the contract's MAX_COUNTER: a report never fails its own check.
+        counters = {name: min(count, MAX_COUNTER) for name, count in counters.items()}
         report = assemble(
             self.registry,
             installation_id=self._state.installation_id,
@@ -481,7 +482,7 @@ class Feedback:
 
     def _pass(self) -> float | None:
         """One pass; returns seconds until the next, None when there is nothing left to do."""
-        from ._upload import MAX_DELETION_ATTEMPTS, Outcome
+        from ._upload import MAX_DELETION_ATTEMPTS, Delivery
 
         self._sync_consent()
         if self.is_on:
@@ -507,11 +508,11 @@ class Feedback:
                     except OSError:
                         break  # unsaved, a later deletion could not know to run: do not send
             outcome = uploader.send_report(self.queue, path, current)  # only reports of the current id leave
-            if outcome in (Outcome.DROPPED, Outcome.DISCARDED):
+            if outcome in (Delivery.DROPPED, Delivery.DISCARDED):
                 with self._lock:
                     if self.is_on and self._state.installation_id == current:  # never into another installation
-                        self._add_counters({"rejected" if outcome is Outcome.DROPPED else "discarded": 1})
-            elif outcome is Outcome.RETRY:
+                        self._add_counters({"rejected" if outcome is Delivery.DROPPED else "discarded": 1})
+            elif outcome is Delivery.RETRY:
                 break
         wait = min(POLL_S, max(0.0, self._period_end() - self.clock.now()))
         if self.queue.pending():

@@ -21,7 +21,8 @@ from typing import Final
 
 import orjson
 
-from ._counts import CLIENT_COUNTERS
+from optin.contract import CLIENT_COUNTERS
+
 from ._files import TMP_PREFIX, private_dir, remove_leftovers, write_atomic
 
 MAX_QUEUED_REPORTS: Final = 400  # more than a year of daily reports

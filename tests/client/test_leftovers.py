@@ -47,8 +47,9 @@ def test_the_queue_purges_reports_of_other_installations_and_with_none_kept_ever
 def test_evicting_a_report_of_another_installation_carries_none_of_its_counts(tmp_path: Path) -> None:
     queue = ReportQueue(tmp_path / "queue", max_reports=1)
     queue.open()
-    old = {"report_id": str(uuid.uuid4()), "installation_id": str(uuid.uuid4()), "client": {"evicted": 7}}
-    queue.put(old["report_id"], json.dumps(old).encode())
+    old_id = str(uuid.uuid4())
+    old = {"report_id": old_id, "installation_id": str(uuid.uuid4()), "client": {"evicted": 7}}
+    queue.put(old_id, json.dumps(old).encode())
     assert queue.put(str(uuid.uuid4()), _report(str(uuid.uuid4()))) == {
         "dropped": 0,
         "evicted": 1,
@@ -62,8 +63,9 @@ def test_the_uploader_never_sends_a_report_of_another_installation_and_counts_it
 ) -> None:
     feedback = make_feedback(registry, tmp_path, scripted.url, clock)
     feedback.turn_on()
-    stale = {"report_id": str(uuid.uuid4()), "installation_id": str(uuid.uuid4()), "client": {}}
-    feedback.queue.put(stale["report_id"], json.dumps(stale).encode())
+    stale_id = str(uuid.uuid4())
+    stale = {"report_id": stale_id, "installation_id": str(uuid.uuid4()), "client": {}}
+    feedback.queue.put(stale_id, json.dumps(stale).encode())
     feedback.count("toolpath.pocket")
     clock.advance(DAY)
     assert feedback.flush(10)
@@ -71,7 +73,9 @@ def test_the_uploader_never_sends_a_report_of_another_installation_and_counts_it
     assert feedback.flush(10)
     bodies = [json.loads(gzip.decompress(s.body)) for s in scripted.seen]
     assert [b["installation_id"] for b in bodies] == [feedback.state.installation_id] * 2
-    assert [b["client"]["discarded"] for b in bodies] == [0, 1]  # counted, and the count reached the collector
+    # Counted once, and the count reached the collector (in the first report or the next: the
+    # thread may meet the stale report before or after the first period closes).
+    assert sum(b["client"]["discarded"] for b in bodies) == 1
     assert feedback.queue.pending() == []
     feedback.close(0)
 
