@@ -12,8 +12,11 @@ database: a client retries a queued report across restarts for as long as it kee
 no upper bound on how long a computer stays offline), so no shorter horizon would be safe. Each
 costs 37 bytes on disk and a set entry in memory.
 
-Several processes may share the file: `contains` reads what others appended since it last looked
-(one stat per call). The seam is `load()`, `add(id)`, `contains(id)`.
+`contains` is a set lookup (about 0.2 us; a stat of the file costs 7 to 14 us here, too much
+for every report). Several processes may share the file: each calls `refresh()` now and then to
+read what the others appended, and since a report may pass one process's check before it saw a
+sibling's tombstone, whoever loads reports into the database, after the deletion, checks
+`contains` too. The seam is `load()`, `add(id)`, `contains(id)`, `refresh()`.
 """
 
 from __future__ import annotations
@@ -56,12 +59,15 @@ class Tombstones:
         return len(self._ids)
 
     def contains(self, installation_id: str) -> bool:
+        return installation_id in self._ids
+
+    def refresh(self) -> None:
+        """Read the lines other processes appended since the last look (one stat when there are none)."""
         try:
             if os.stat(self.path).st_size > self._offset:
                 self._refresh()
         except OSError:
             pass  # the file was there at load; what is in memory still holds
-        return installation_id in self._ids
 
     def add(self, installation_id: str) -> None:
         """Record a confirmed deletion durably; blocking (write and fsync): run it off the event loop.
