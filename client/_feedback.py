@@ -52,6 +52,7 @@ PREVIEW_INSTALLATION_ID: Final = "00000000-0000-4000-8000-000000000000"  # shown
 SESSION_STARTS: Final = "session.starts"
 SESSION_LENGTH: Final = "session.length"
 SESSION_USAGE: Final = "session.usage_seconds"
+STALE_TEMP_S: Final = 60.0  # a temp file in the consent folder this old is no other process's write in progress
 
 
 def _debug(message: str) -> None:
@@ -240,7 +241,10 @@ class Feedback:
 
     def _sweep(self, keep: str | None) -> None:
         """Remove what an earlier installation left behind (a purge a crash interrupted): queued
-        reports and counters of any id but ``keep``. Costs two file lookups when there is none."""
+        reports and counters of any id but ``keep``, and a consent file a crash left unrenamed.
+        Costs three file lookups when there is none."""
+        from ._files import remove_leftovers
+
         try:
             if self.paths.queue_dir.is_dir():
                 self.queue.purge(keep)
@@ -248,6 +252,7 @@ class Feedback:
                 from . import _counts
 
                 _counts.drop_unless(self.paths.counters_file, keep)
+            remove_leftovers(self.paths.config_dir, min_age_s=STALE_TEMP_S)
         except OSError:
             _debug("optin: could not remove what an earlier installation left")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from pathlib import Path
 
@@ -52,10 +53,18 @@ def write_atomic(path: Path, data: bytes, before_replace: Callable[[], None] | N
     fsync_dir(path.parent)
 
 
-def remove_leftovers(folder: Path) -> int:
+def remove_leftovers(folder: Path, min_age_s: float = 0.0) -> int:
+    """Remove temp files of interrupted writes; only those older than ``min_age_s`` where another
+    process may be writing right now (a younger one may be its write in progress)."""
     removed = 0
     if folder.is_dir():
+        now = time.time()
         for leftover in folder.glob(TMP_PREFIX + "*"):
+            try:
+                if min_age_s and now - leftover.stat().st_mtime < min_age_s:
+                    continue
+            except FileNotFoundError:
+                continue
             leftover.unlink(missing_ok=True)
             removed += 1
     return removed

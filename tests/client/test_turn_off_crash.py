@@ -16,9 +16,11 @@ and the count must reach the collector in the new installation's next report (`c
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -166,6 +168,10 @@ def test_a_kill_9_at_any_step_of_turning_off_never_brings_erased_data_back(
         assert consent["pending_deletion"] == [old_id]
     else:
         assert consent["status"] == "on" and consent["installation_id"] == old_id
+    staged = list((root / "config").glob(".tmp-*"))
+    assert len(staged) == (1 if step == "consent_staged" else 0)  # the "off" written but never renamed
+    for leftover in staged:  # as if the crash were long ago: no other process is still writing it
+        os.utime(leftover, (time.time() - 3600, time.time() - 3600))
     restarted_at = int(START + 100 * 86400)
 
     collector = start_collector(db, tmp_path / "collector-2.log")
@@ -202,6 +208,7 @@ def test_a_kill_9_at_any_step_of_turning_off_never_brings_erased_data_back(
     ]
     assert late == [] if clicked else all(e["at"] < restarted_at + 7 * 86400 for e in late)
     assert not (queue / stale_name).exists()
+    assert list((root / "config").glob(".tmp-*")) == []
     assert refused_as_deleted == 0  # the client never even tried: the collector's tombstone was not needed
 
     with duckdb.connect(str(db), read_only=True) as con:
