@@ -40,6 +40,7 @@ class Tombstones:
         self.path = path
         self._ids: set[str] = set()
         self._offset = 0  # bytes of the file already read
+        self._torn = False  # the file ends in a torn line that load() could not end
         self._lock = threading.Lock()  # add() runs on a worker thread, contains() on the event loop
 
     def load(self) -> None:
@@ -48,8 +49,11 @@ class Tombstones:
         try:
             size = os.fstat(fd).st_size
             if size and os.pread(fd, 1, size - 1) != b"\n":  # a line torn by a power loss: the next starts afresh
-                os.write(fd, b"\n")
-                os.fsync(fd)
+                try:
+                    os.write(fd, b"\n")
+                    os.fsync(fd)
+                except OSError:  # no room to mend it now (a full disk): the next add() starts with a newline
+                    self._torn = True
         finally:
             os.close(fd)
         os.chmod(self.path, 0o600)
@@ -76,12 +80,15 @@ class Tombstones:
         not confirmed and the client sends it again, and its reports are refused meanwhile.
         """
         line = str(uuid.UUID(installation_id)).encode() + b"\n"  # only ever a canonical UUID
+        if self._torn:
+            line = b"\n" + line
         with self._lock:
             self._ids.add(installation_id)
         fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         try:
             os.write(fd, line)
             os.fsync(fd)
+            self._torn = False
         finally:
             os.close(fd)
 
