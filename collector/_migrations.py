@@ -25,9 +25,9 @@ _WITHOUT_INDEXES: Final = (
 )
 
 # 3: the client's fourth data-quality counter (reports of an earlier installation id it refused to
-# send); rows stored before it count 0.
+# send); rows stored before it count 0. IF NOT EXISTS: it stays right if migrations are renumbered.
 _DISCARDED: Final = tuple(
-    f"ALTER TABLE reports ADD COLUMN {name} {kind} DEFAULT 0" for name, kind in REPORT_COLUMNS_ADDED[:1]
+    f"ALTER TABLE reports ADD COLUMN IF NOT EXISTS {name} {kind} DEFAULT 0" for name, kind in REPORT_COLUMNS_ADDED[:1]
 )
 
 MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
