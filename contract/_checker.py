@@ -296,19 +296,11 @@ class ReportChecker:
             return None
         dropped, evicted, rejected = client["dropped"], client["evicted"], client["rejected"]
         discarded = client.get("discarded", 0)
-        if (
-            type(dropped) is not int
-            or type(evicted) is not int
-            or type(rejected) is not int
-            or type(discarded) is not int
-        ):
+        if type(dropped) is not int or type(evicted) is not int or type(rejected) is not int:
             return None
-        if not (
-            0 <= dropped <= MAX_COUNTER
-            and 0 <= evicted <= MAX_COUNTER
-            and 0 <= rejected <= MAX_COUNTER
-            and 0 <= discarded <= MAX_COUNTER
-        ):
+        if type(discarded) is not int or not (0 <= dropped <= MAX_COUNTER and 0 <= evicted <= MAX_COUNTER):
+            return None
+        if not (0 <= rejected <= MAX_COUNTER and 0 <= discarded <= MAX_COUNTER):
             return None
         if len(metrics) > MAX_JSON_WIDTH:
             return None
