@@ -6,7 +6,7 @@ from typing import Final
 
 import duckdb
 
-from optin.contract import SCHEMA_V1
+from optin.contract import SCHEMA_RELEASES, SCHEMA_V1
 
 # 2: `reports` and `installations` without their PRIMARY KEY / UNIQUE indexes. The one writer
 # assigns the keys and checks report ids itself (see _store and _seen); the indexes only cost
@@ -26,6 +26,7 @@ _WITHOUT_INDEXES: Final = (
 MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
     SCHEMA_V1,  # 1: the at-rest contract v1
     _WITHOUT_INDEXES,  # 2
+    SCHEMA_RELEASES,  # 3: privacy releases, their cells, the ledger and refusals (SPEC §4a)
 )
 
 

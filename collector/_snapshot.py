@@ -31,6 +31,11 @@ _QUERIES: Final = {
     "rejections": "SELECT day, reason, count FROM rejections",
     "reports": "SELECT report_key, inst_key, app_key, version_key, registry_version, day, period_seconds, dropped, evicted, rejected FROM reports",
     "report_values": "SELECT v.report_key, v.metric_key, v.label_key, v.value, r.day FROM report_values v JOIN reports r ON r.report_key = v.report_key",
+    # Privacy releases and their ledger (what `LocalSource` over a snapshot answers from).
+    "releases": "SELECT * FROM releases",
+    "release_cells": "SELECT * FROM release_cells",
+    "privacy_ledger": "SELECT * FROM privacy_ledger",
+    "release_refusals": "SELECT * FROM release_refusals",
 }
 assert set(_QUERIES) == set(SNAPSHOT_TABLES)
 

@@ -507,7 +507,10 @@ class Store:
             )
         if rows.reports:
             _batch_reports = pa.table(
-                [pa.array(column, type=f.type) for column, f in zip(zip(*rows.reports, strict=False), _REPORT_SCHEMA, strict=False)],
+                [
+                    pa.array(column, type=f.type)
+                    for column, f in zip(zip(*rows.reports, strict=False), _REPORT_SCHEMA, strict=False)
+                ],
                 schema=_REPORT_SCHEMA,
             )
             metric_keys = pc.take(self._ordinal_keys, _arrow(rows.ordinals, pa.int32()))

@@ -36,6 +36,8 @@ if TYPE_CHECKING:
         report_from_json,
     )
     from ._storage import (
+        RELEASE_TABLES,
+        SCHEMA_RELEASES,
         SCHEMA_V1,
         SNAPSHOT_PARTITION_COLUMN,
         SNAPSHOT_PARTITIONED,
@@ -72,6 +74,8 @@ _HOME = {
         "report_from_json",
     ),
     "_storage": (
+        "RELEASE_TABLES",
+        "SCHEMA_RELEASES",
         "SCHEMA_V1",
         "SNAPSHOT_PARTITIONED",
         "SNAPSHOT_PARTITION_COLUMN",
@@ -90,12 +94,14 @@ __all__ = [
     "MAX_JSON_DEPTH",
     "MAX_JSON_WIDTH",
     "Metric",
+    "RELEASE_TABLES",
     "Registry",
     "RegistryError",
     "RegistryFile",
     "Report",
     "ReportChecker",
     "ReportError",
+    "SCHEMA_RELEASES",
     "SCHEMA_V1",
     "SCHEMA_VERSION",
     "SNAPSHOT_PARTITIONED",

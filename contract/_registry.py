@@ -206,7 +206,9 @@ def _metric(name: str, table: Any, categories: Mapping[str, Category]) -> Metric
     if kind is Kind.COUNTER:
         labels = _closed_set(table["labels"], where + ".labels") if "labels" in table else ()
         limit = _positive(table.get("max", MAX_COUNTER), where + ".max", MAX_COUNTER)
-        bound = _positive(table.get("release_bound", min(DEFAULT_RELEASE_BOUND, limit)), where + ".release_bound", limit)
+        bound = _positive(
+            table.get("release_bound", min(DEFAULT_RELEASE_BOUND, limit)), where + ".release_bound", limit
+        )
         return Metric(name, kind, category, description, labels=labels, max=limit, release_bound=bound)
     if kind is Kind.ENUM:
         values = _closed_set(table.get("values"), where + ".values")
