@@ -466,7 +466,9 @@ def bounded_truth(
     return _counted(per, names, dict.fromkeys(names, 10), "lost")
 
 
-def _counted(per: dict[tuple[int, str], int], names: list[str], bounds: dict[str, int], measure: str) -> dict[str, list[int]]:
+def _counted(
+    per: dict[tuple[int, str], int], names: list[str], bounds: dict[str, int], measure: str
+) -> dict[str, list[int]]:
     users = [sum(1 for (_, n), v in per.items() if n == name and v > 0) for name in names]
     sums = [sum(min(v, bounds[name]) for (_, n), v in per.items() if n == name and v > 0) for name in names]
     return {"installations": users, measure: sums}
