@@ -36,7 +36,7 @@ _NAME = re.compile(NAME_PATTERN)
 _LABEL = re.compile(LABEL_PATTERN)
 _APP_VERSION = re.compile(VERSION_PATTERN)
 # Privacy releases (docs/privacy.md): what one installation may add to a released table, per period.
-DEFAULT_RELEASE_BOUND: Final = 100  # counters and duration buckets: a sum counts at most this much per installation
+DEFAULT_RELEASE_BOUND: Final = 25  # counters and duration buckets: a sum counts at most this much per installation
 DEFAULT_MAX_FEATURES: Final = 16  # the feature table counts at most this many features per installation
 MAX_APP_VERSIONS: Final = 256
 

@@ -126,7 +126,12 @@ def test_no_surface_reaches_the_release_job_s_raw_sql() -> None:
 
 def test_every_analysis_module_is_classified() -> None:
     """A new module is a surface or part of the pipeline by decision, never by omission."""
-    known = SURFACES | SQL_ONLY | PIPELINE | {"optin.analysis.__init__", "optin.analysis._noise", "optin.analysis._release_plan"}
+    known = (
+        SURFACES
+        | SQL_ONLY
+        | PIPELINE
+        | {"optin.analysis.__init__", "optin.analysis._noise", "optin.analysis._release_plan"}
+    )
     modules = {f"optin.analysis.{p.stem}" for p in (ROOT / "analysis").glob("*.py")}
     assert modules - known == set()
 

@@ -52,7 +52,13 @@ def test_release_makes_each_release_once_and_publish_writes_only_releases(
     code, out, _ = run(capsys, "release", "--db", str(db), "--today", TODAY)
     assert code == 0 and out.startswith("made 0 release(s)")  # already made: never recomputed
     assert sorted(p.name for p in published.iterdir()) == sorted(
-        ["releases.json", "releases.parquet", "release_cells.parquet", "privacy_ledger.parquet", "release_refusals.parquet"]
+        [
+            "releases.json",
+            "releases.parquet",
+            "release_cells.parquet",
+            "privacy_ledger.parquet",
+            "release_refusals.parquet",
+        ]
     )
     doc = json.loads((published / "releases.json").read_text())
     assert doc["releases"] and {"value", "sd", "key", "measure"} == set(doc["releases"][0]["cells"][0])
@@ -73,7 +79,9 @@ def test_report_as_json_has_every_question_the_window_and_intervals(
     assert abs(count - active) <= 3 * ci  # a noisy count near the truth (3 × the 95 % half-width)
 
 
-def test_one_question_as_csv_table_and_html(stores: tuple[F.Fleet, Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
+def test_one_question_as_csv_table_and_html(
+    stores: tuple[F.Fleet, Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
     _, db, _ = stores
     args = ("os", "--db", str(db), "--from", F.START.isoformat(), "--to", (F.START + dt.timedelta(days=6)).isoformat())
     code, out, _ = run(capsys, *args, "--format", "csv")
@@ -94,14 +102,19 @@ def test_the_published_folder_reads_as_a_snapshot_and_an_output_file(
 ) -> None:
     _, db, published = stores
     target = tmp_path / "report.html"
-    assert run(capsys, "features", "--snapshot", str(published), "--format", "json", "--out", str(tmp_path / "a.json"))[0] == 0
+    assert (
+        run(capsys, "features", "--snapshot", str(published), "--format", "json", "--out", str(tmp_path / "a.json"))[0]
+        == 0
+    )
     assert run(capsys, "features", "--db", str(db), "--format", "json", "--out", str(tmp_path / "b.json"))[0] == 0
     assert json.loads((tmp_path / "a.json").read_text()) == json.loads((tmp_path / "b.json").read_text())
     assert run(capsys, "report", "--snapshot", str(published), "--format", "html", "--out", str(target))[0] == 0
     assert target.read_text().count("<section") == len(QUESTIONS)
 
 
-def test_budget_shows_the_ledger_per_week(stores: tuple[F.Fleet, Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
+def test_budget_shows_the_ledger_per_week(
+    stores: tuple[F.Fleet, Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
     _, db, _ = stores
     code, out, _ = run(capsys, "budget", "--db", str(db))
     assert code == 0 and "Privacy budget of millwright" in out and "2026-03-02" in out

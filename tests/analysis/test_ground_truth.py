@@ -15,8 +15,18 @@ from typing import Any
 import duckdb
 import pytest
 
-from optin.analysis import QUESTIONS, LocalSource, Window, open_database, open_snapshot, run_releases
-from optin.analysis import render_html, render_table, tables_to_csv, tables_to_json
+from optin.analysis import (
+    QUESTIONS,
+    LocalSource,
+    Window,
+    open_database,
+    open_snapshot,
+    render_html,
+    render_table,
+    run_releases,
+    tables_to_csv,
+    tables_to_json,
+)
 from optin.contract import Registry
 
 from . import fleet as F

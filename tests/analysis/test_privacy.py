@@ -46,9 +46,11 @@ def neighbours(tmp: Path, registry: Registry) -> tuple[Path, Path]:
 def bounded_features(db: Path, registry: Registry) -> tuple[list[int], int]:
     con = duckdb.connect(str(db), read_only=True)
     try:
-        return Bounding(con, registry).bounded(SPEC_BY_NAME["features"], F.START, F.START + dt.timedelta(days=6)).parts[
-            "installations"
-        ]
+        return (
+            Bounding(con, registry)
+            .bounded(SPEC_BY_NAME["features"], F.START, F.START + dt.timedelta(days=6))
+            .parts["installations"]
+        )
     finally:
         con.close()
 

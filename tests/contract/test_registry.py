@@ -57,7 +57,7 @@ def test_a_minimal_registry_parses_and_its_hash_is_stable() -> None:
 
 def test_release_bounds_have_defaults_that_a_registry_without_them_gets() -> None:
     registry = parse_registry(MINIMAL)
-    assert registry.max_features == 16 and registry.metrics["cmd.run"].release_bound == 100
+    assert registry.max_features == 16 and registry.metrics["cmd.run"].release_bound == 25
     small = parse_registry(MINIMAL.replace('kind = "counter"', 'kind = "counter"\nmax = 5'))
     assert small.metrics["cmd.run"].release_bound == 5  # never above what a report may carry
 
