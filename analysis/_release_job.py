@@ -42,6 +42,7 @@ RHO_SLACK = 1e-9  # relative: ρ sums of floats may differ from the budget in th
 class ReleaseRun:
     made: int
     refused: int
+    more: bool = False  # stopped at ``limit``: call again for the rest
 
 
 def latest_registries(registries: Mapping[tuple[str, int], Registry]) -> dict[str, Registry]:
@@ -65,8 +66,13 @@ def run_releases(
     budget: float = DEFAULT_BUDGET_RHO,
     grace_days: int = DEFAULT_GRACE_DAYS,
     on_refusal: Callable[[str, str, str, dt.date], None] | None = None,
+    limit: int | None = None,
 ) -> ReleaseRun:
-    """Make every due release, in the caller's transaction (the caller commits)."""
+    """Make every due release (at most ``limit``), in the caller's transaction (the caller commits).
+
+    A process that also ingests calls it with a limit, again while ``more``, so that other
+    writes take turns between the calls.
+    """
     if budget <= 0:
         raise ValueError("the privacy budget must be positive")
     ensure_release_tables(con)
@@ -92,6 +98,8 @@ def run_releases(
                 for spec in specs_for(kind, set(registry.metrics)):
                     if (spec.name, kind, start) in done:
                         continue
+                    if limit is not None and made + refused >= limit:
+                        return ReleaseRun(made, refused, more=True)
                     if _release_one(con, bounding, spec, kind, start, end, budget, today):
                         made += 1
                     else:

@@ -17,6 +17,7 @@ from optin.analysis import ReleaseRun, run_releases
 from ._keys import CLOCK, CONFIG, REGISTRIES, STORE
 
 log = logging.getLogger("optin.collector")
+RELEASES_PER_TURN = 12  # about one period's questions: a short hold of the writer
 
 
 async def release_due(app: web.Application) -> ReleaseRun:
