@@ -64,7 +64,7 @@ def epsilon(rho: float, delta: float = DELTA) -> float:
     space = dp.atom_domain(T=float, nan=False), dp.absolute_distance(T=float)
     gaussian = dp.m.make_gaussian(*space, scale=scale)
     converted = dp.c.make_fix_delta(dp.c.make_zCDP_to_approxDP(gaussian), delta)
-    return float(converted.map(1.0)[0])
+    return float(converted.map(1.0)[0])  # type: ignore[no-untyped-call]
 
 
 def half_width(sd: float) -> int:

@@ -104,9 +104,9 @@ def _shares(asker: Asker, w: Window, question: str, title: str, column: str, tre
     if not trend and found:
         notes.insert(0, f"the latest released {found[0].period}: {found[0].start} to {found[0].end}")
     notes.append("share: of the installations counted in the table (noisy counts over their noisy sum)")
-    keys = ["period", column] if trend else [column]
+    names = ["period", column] if trend else [column]
     return _table(
-        asker, f"{title} by {found[0].period if found else w.period}" if trend else title, keys, ["share"], rows, notes
+        asker, f"{title} by {found[0].period if found else w.period}" if trend else title, names, ["share"], rows, notes
     )
 
 

@@ -138,11 +138,11 @@ HAND: dict[str, str] = {
     "displays": latest("system.displays"),
     "features": f"""
         SELECT metric_key, count(*), sum(least(uses, 25)) FROM (
-            SELECT r.inst_key, v.metric_key, sum(v.value) AS uses,
-                   row_number() OVER (PARTITION BY r.inst_key ORDER BY hash(r.inst_key, v.metric_key)) AS nth
-            FROM reports r JOIN report_values v USING (report_key)
-            WHERE {RANGE} AND v.metric_key IN (SELECT metric_key FROM metrics WHERE kind = 'counter' AND category = 'usage')
-            GROUP BY ALL HAVING sum(v.value) > 0)
+            SELECT *, row_number() OVER (PARTITION BY inst_key ORDER BY hash(inst_key, metric_key)) AS nth FROM (
+                SELECT r.inst_key, v.metric_key, sum(v.value) AS uses
+                FROM reports r JOIN report_values v USING (report_key)
+                WHERE {RANGE} AND v.metric_key IN (SELECT metric_key FROM metrics WHERE kind = 'counter' AND category = 'usage')
+                GROUP BY ALL HAVING sum(v.value) > 0))
         WHERE nth <= 16 GROUP BY metric_key""",
     "usage-time": f"""
         SELECT count(*), sum(least(s, 288000)) FROM (
@@ -225,7 +225,9 @@ def main() -> int:
     con.close()
     release_one_week(db, week, registries)  # warm: OpenDP calibrates each noise scale once per process
     seconds, made = release_one_week(db, week, registries)
-    print(f"release job: one closed week of {INSTALLATIONS:,} installations ({made} releases: 7 days and the week) in {seconds:.2f} s")
+    print(
+        f"release job: one closed week of {INSTALLATIONS:,} installations ({made} releases: 7 days and the week) in {seconds:.2f} s"
+    )
     with tempfile.TemporaryDirectory(dir=OUT) as folder:
         copy = Path(folder) / "released.duckdb"
         shutil.copyfile(db, copy)
