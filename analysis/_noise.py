@@ -36,7 +36,15 @@ def _mechanism(size: int, scale: float) -> Any:
 
 @functools.lru_cache(maxsize=1024)
 def calibrate(d_in: int, rho: float) -> float:
-    """The smallest noise scale whose ρ at sensitivity ``d_in`` is at most ``rho`` (OpenDP's search)."""
+    """A noise scale whose ρ at sensitivity ``d_in`` is at most ``rho``, as OpenDP's privacy map judges it.
+
+    The Gaussian mechanism's textbook scale (d_in / sqrt(2ρ), a hair larger) is tried first and
+    kept only if OpenDP's map accepts it; otherwise OpenDP's binary search finds one. Either way
+    the cost that counts is the one OpenDP's map states (see ``release``).
+    """
+    candidate = d_in / math.sqrt(2.0 * rho) * (1 + 1e-9)
+    if float(_mechanism(1, candidate).map(d_in)) <= rho:
+        return candidate
     return float(dp.binary_search_param(lambda scale: _mechanism(1, scale), d_in=d_in, d_out=rho))
 
 
