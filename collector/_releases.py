@@ -26,9 +26,16 @@ async def release_due(app: web.Application) -> ReleaseRun:
     config, registries = app[CONFIG], app[REGISTRIES]
     today = dt.datetime.fromtimestamp(app[CLOCK](), dt.UTC).date()
 
-    result = await app[STORE].run(
-        lambda con: run_releases(con, registries, today, config.privacy_budget_rho, config.release_grace_days)
-    )
-    assert isinstance(result, ReleaseRun)
-    log.info("releases", extra={"event": "releases", "count": result.made})
-    return result
+    made = refused = 0
+    while True:  # a few releases per turn of the writer: reports keep being committed in between
+        result = await app[STORE].run(
+            lambda con: run_releases(
+                con, registries, today, config.privacy_budget_rho, config.release_grace_days, limit=RELEASES_PER_TURN
+            )
+        )
+        assert isinstance(result, ReleaseRun)
+        made, refused = made + result.made, refused + result.refused
+        if not result.more:
+            break
+    log.info("releases", extra={"event": "releases", "count": made})
+    return ReleaseRun(made, refused)
