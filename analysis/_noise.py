@@ -30,7 +30,8 @@ def l2_bound(bound: int, cells: int) -> int:
 
 
 def _mechanism(size: int, scale: float) -> Any:
-    space = dp.vector_domain(dp.atom_domain(T=int), size=size), dp.l2_distance(T=int)
+    # 64-bit integers: a week's clamped seconds of use over a large fleet passes 2^31.
+    space = dp.vector_domain(dp.atom_domain(T="i64"), size=size), dp.l2_distance(T="i64")
     return dp.m.make_gaussian(*space, scale=scale)
 
 

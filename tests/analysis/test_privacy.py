@@ -127,3 +127,9 @@ def test_a_release_over_the_budget_is_refused_logged_and_shown(
     refused = source.reader.refusals("millwright")
     assert ("features", "month", dt.date(2026, 3, 1)) in {(q, p, s) for q, p, s, _ in refused}
     source.close()
+
+
+def test_sums_beyond_32_bits_are_released() -> None:
+    """A week's clamped seconds of use over a large fleet passes 2^31: the mechanism takes 64-bit integers."""
+    noisy, sd, spent = release([3_000_000_000, 0], 288000, 0.01)
+    assert abs(noisy[0] - 3_000_000_000) < 20 * sd and 0 < spent <= 0.01
