@@ -77,7 +77,8 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("--out", type=Path, help="write here instead of standard output")
     parser = argparse.ArgumentParser(
         prog="optin-analysis",
-        description="Answers from differentially private releases of closed periods, each number with its 95 % interval.",
+        description="Answers from differentially private releases of closed periods, each number with its 95 %"
+        " interval.",
     )
     sub = parser.add_subparsers(dest="question", required=True, metavar="QUESTION")
     for name, question in QUESTIONS.items():

@@ -175,7 +175,8 @@ class Bounding:
             )
             SELECT 1, count(*) FILTER (WHERE dropped > 0), sum(least(dropped, $bound)) FROM per_installation
             UNION ALL SELECT 2, count(*) FILTER (WHERE evicted > 0), sum(least(evicted, $bound)) FROM per_installation
-            UNION ALL SELECT 3, count(*) FILTER (WHERE rejected > 0), sum(least(rejected, $bound)) FROM per_installation"""
+            UNION ALL
+            SELECT 3, count(*) FILTER (WHERE rejected > 0), sum(least(rejected, $bound)) FROM per_installation"""
         rows = [(k, n or 0, s or 0) for k, n, s in self._rows(sql, first, last, bound=LOSS_BOUND)]
         return Bounded(
             keys,

@@ -19,15 +19,14 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import shutil
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import duckdb
-
-import shutil
-import tempfile
 
 from optin.analysis import QUESTIONS, LocalSource, Window, open_database, run_releases
 from optin.analysis._release_plan import SPECS
@@ -130,7 +129,8 @@ HAND: dict[str, str] = {
     "os-version": latest("system.os_version"),
     "versions": f"""
         SELECT av.version, count(*)
-        FROM (SELECT r.inst_key, arg_max(r.version_key, r.report_key) AS version_key FROM reports r WHERE {RANGE} GROUP BY r.inst_key) x
+        FROM (SELECT r.inst_key, arg_max(r.version_key, r.report_key) AS version_key
+              FROM reports r WHERE {RANGE} GROUP BY r.inst_key) x
         JOIN app_versions av USING (version_key) GROUP BY av.version""",
     "cpu-cores": latest("system.cpu_cores"),
     "ram": latest("system.ram_gib"),
@@ -141,13 +141,15 @@ HAND: dict[str, str] = {
             SELECT *, row_number() OVER (PARTITION BY inst_key ORDER BY hash(inst_key, metric_key)) AS nth FROM (
                 SELECT r.inst_key, v.metric_key, sum(v.value) AS uses
                 FROM reports r JOIN report_values v USING (report_key)
-                WHERE {RANGE} AND v.metric_key IN (SELECT metric_key FROM metrics WHERE kind = 'counter' AND category = 'usage')
+                WHERE {RANGE}
+                  AND v.metric_key IN (SELECT metric_key FROM metrics WHERE kind = 'counter' AND category = 'usage')
                 GROUP BY ALL HAVING sum(v.value) > 0))
         WHERE nth <= 16 GROUP BY metric_key""",
     "usage-time": f"""
         SELECT count(*), sum(least(s, 288000)) FROM (
             SELECT r.inst_key, sum(v.value) AS s FROM reports r JOIN report_values v USING (report_key)
-            WHERE {RANGE} AND v.metric_key = {METRIC.format("session.usage_seconds")} GROUP BY r.inst_key HAVING sum(v.value) > 0)""",
+            WHERE {RANGE} AND v.metric_key = {METRIC.format("session.usage_seconds")}
+            GROUP BY r.inst_key HAVING sum(v.value) > 0)""",
     "session-lengths": f"""
         SELECT label_key, count(*), sum(least(s, 25)) FROM (
             SELECT r.inst_key, v.label_key, sum(v.value) AS s FROM reports r JOIN report_values v USING (report_key)
@@ -156,7 +158,8 @@ HAND: dict[str, str] = {
     "client-losses": f"""
         SELECT count(*) FILTER (WHERE d > 0), sum(least(d, 10)), count(*) FILTER (WHERE e > 0), sum(least(e, 10)),
                count(*) FILTER (WHERE j > 0), sum(least(j, 10))
-        FROM (SELECT inst_key, sum(dropped) AS d, sum(evicted) AS e, sum(rejected) AS j FROM reports r WHERE {RANGE} GROUP BY ALL)""",
+        FROM (SELECT inst_key, sum(dropped) AS d, sum(evicted) AS e, sum(rejected) AS j
+              FROM reports r WHERE {RANGE} GROUP BY ALL)""",
 }
 
 
@@ -226,7 +229,8 @@ def main() -> int:
     release_one_week(db, week, registries)  # warm: OpenDP calibrates each noise scale once per process
     seconds, made = release_one_week(db, week, registries)
     print(
-        f"release job: one closed week of {INSTALLATIONS:,} installations ({made} releases: 7 days and the week) in {seconds:.2f} s"
+        f"release job: one closed week of {INSTALLATIONS:,} installations ({made} releases: its days and the week)"
+        f" in {seconds:.2f} s"
     )
     with tempfile.TemporaryDirectory(dir=OUT) as folder:
         copy = Path(folder) / "released.duckdb"

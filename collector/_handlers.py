@@ -18,9 +18,9 @@ from . import _aggregates as agg
 from ._ingest import Rejected, check_headers, inflate, ingest
 from ._keys import CLOCK, CONFIG, IN_FLIGHT, REGISTRIES, STORE
 from ._maintenance import snapshot_now
-from ._releases import release_due
 from ._openapi import openapi_document
 from ._prometheus import render_metrics
+from ._releases import release_due
 from ._store import Outcome, StoreUnavailable
 
 log = logging.getLogger("optin.collector")

@@ -47,10 +47,16 @@ SCHEMA_V1: Final = (
 # a release that would overspend a week is not made, and the refusal is recorded.
 RELEASE_TABLES: Final = ("releases", "release_cells", "privacy_ledger", "release_refusals")
 SCHEMA_RELEASES: Final = (
-    "CREATE TABLE IF NOT EXISTS releases (release_id INTEGER PRIMARY KEY, app VARCHAR NOT NULL, question VARCHAR NOT NULL, period VARCHAR NOT NULL, period_start DATE NOT NULL, period_end DATE NOT NULL, released_on DATE NOT NULL, rho DOUBLE NOT NULL, UNIQUE (app, question, period, period_start))",
-    "CREATE TABLE IF NOT EXISTS release_cells (release_id INTEGER NOT NULL, position SMALLINT NOT NULL, key VARCHAR NOT NULL, measure VARCHAR NOT NULL, value BIGINT NOT NULL, sd DOUBLE NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS privacy_ledger (app VARCHAR NOT NULL, budget_week DATE NOT NULL, release_id INTEGER NOT NULL, rho DOUBLE NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS release_refusals (app VARCHAR NOT NULL, question VARCHAR NOT NULL, period VARCHAR NOT NULL, period_start DATE NOT NULL, rho DOUBLE NOT NULL, budget_week DATE NOT NULL, spent DOUBLE NOT NULL, budget DOUBLE NOT NULL, refused_on DATE NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS releases (release_id INTEGER PRIMARY KEY, app VARCHAR NOT NULL,"
+    " question VARCHAR NOT NULL, period VARCHAR NOT NULL, period_start DATE NOT NULL, period_end DATE NOT NULL,"
+    " released_on DATE NOT NULL, rho DOUBLE NOT NULL, UNIQUE (app, question, period, period_start))",
+    "CREATE TABLE IF NOT EXISTS release_cells (release_id INTEGER NOT NULL, position SMALLINT NOT NULL,"
+    " key VARCHAR NOT NULL, measure VARCHAR NOT NULL, value BIGINT NOT NULL, sd DOUBLE NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS privacy_ledger (app VARCHAR NOT NULL, budget_week DATE NOT NULL,"
+    " release_id INTEGER NOT NULL, rho DOUBLE NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS release_refusals (app VARCHAR NOT NULL, question VARCHAR NOT NULL,"
+    " period VARCHAR NOT NULL, period_start DATE NOT NULL, rho DOUBLE NOT NULL, budget_week DATE NOT NULL,"
+    " spent DOUBLE NOT NULL, budget DOUBLE NOT NULL, refused_on DATE NOT NULL)",
 )
 
 # Parquet snapshots, the read-only copy for offline analysis and other engines:

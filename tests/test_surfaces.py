@@ -16,7 +16,6 @@ from pathlib import Path
 
 from optin.contract import RELEASE_TABLES
 
-
 ROOT = Path(__file__).resolve().parents[1]
 PIPELINE = {"optin.analysis._release_sql", "optin.analysis._release_job"}  # reads raw rows; owner process only
 SURFACES = {

@@ -44,7 +44,11 @@ def rows() -> list[list[str]]:
                 sd = calibrate(sensitivity(spec, measure), rho)
                 scale, unit = (3600.0, " h") if measure == "seconds" else (1.0, "")
                 per = [Z95 * sd / scale / n for n in ACTIVE]
-                shown = [f"±{p * 100:.1f} %" for p in per] if measure == "installations" else [f"±{p:.2g}{unit}" for p in per]
+                shown = (
+                    [f"±{p * 100:.1f} %" for p in per]
+                    if measure == "installations"
+                    else [f"±{p:.2g}{unit}" for p in per]
+                )
                 what = "share" if measure == "installations" else f"{'hours' if unit else measure} per installation"
                 out.append([f"`{spec.name}` {measure}", kind, f"{rho:.4f}", f"{sd / scale:,.1f}{unit}", what, *shown])
     return out
