@@ -37,12 +37,14 @@ PALETTE: Final = (
 
 _CSS: Final = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#1d232a;background:#f6f7f9}
-header{background:#1d3557;color:#fff;padding:18px 28px}header h1{margin:0;font-size:22px}header p{margin:4px 0 0;opacity:.85}
+header{background:#1d3557;color:#fff;padding:18px 28px}
+header h1{margin:0;font-size:22px}header p{margin:4px 0 0;opacity:.85}
 main{max-width:1100px;margin:0 auto;padding:16px 28px 40px}
 nav{margin:8px 0 16px}nav a{margin-right:14px;color:#1d3557}
 section{background:#fff;border:1px solid #dde1e6;border-radius:6px;padding:14px 18px;margin:0 0 18px}
 section h2{margin:0 0 6px;font-size:17px}.note{color:#58616b;margin:2px 0}
-svg.chart{display:block;margin:10px 0;max-width:100%;height:auto}svg.chart text{font:12px system-ui,sans-serif;fill:#1d232a}
+svg.chart{display:block;margin:10px 0;max-width:100%;height:auto}
+svg.chart text{font:12px system-ui,sans-serif;fill:#1d232a}
 svg.chart .axis{stroke:#b8bfc7}svg.chart .grid{stroke:#eceff2}svg.chart .hidden{fill:#8a939c;font-style:italic}
 table.data{border-collapse:collapse;margin-top:8px;font-variant-numeric:tabular-nums}
 table.data th,table.data td{padding:3px 10px;border-bottom:1px solid #eceff2;text-align:right}
@@ -87,7 +89,8 @@ def _ci(table: Table, row: tuple[Any, ...], at: int) -> float:
 
 
 def _tip(label: str, value: float, ci: float, column: str) -> str:
-    return f"{label}: {_fmt(value, column)} ± {format_value(ci, column) if not column.startswith('share') else _fmt(ci, column)} (95 % interval)"
+    interval = _fmt(ci, column) if column.startswith("share") else format_value(ci, column)
+    return f"{label}: {_fmt(value, column)} ± {interval} (95 % interval)"
 
 
 def _label_positions(n: int, most: int = 8) -> list[int]:
@@ -124,26 +127,30 @@ def _bar_chart(table: Table) -> str:
     plot = WIDTH_PX - LABEL_WIDTH_PX - 70
     height = BAR_HEIGHT_PX * len(rows) + 24
     parts = [
-        f'<svg class="chart bars" viewBox="0 0 {WIDTH_PX} {height}" width="{WIDTH_PX}" height="{height}" role="img" aria-label="{_e(table.title)}: {_e(column)}">'
+        f'<svg class="chart bars" viewBox="0 0 {WIDTH_PX} {height}" width="{WIDTH_PX}" height="{height}"'
+        f' role="img" aria-label="{_e(table.title)}: {_e(column)}">'
     ]
     for i, (label, value, ci) in enumerate(rows):
         y = 4 + i * BAR_HEIGHT_PX
         parts.append(f'<text x="{LABEL_WIDTH_PX - 6}" y="{y + 13}" text-anchor="end">{_e(label[:28])}</text>')
         if value is None:
             parts.append(
-                f'<text class="hidden" x="{LABEL_WIDTH_PX + 4}" y="{y + 13}">{_e(fewer_than(table.k))} installations</text>'
+                f'<text class="hidden" x="{LABEL_WIDTH_PX + 4}" y="{y + 13}">'
+                f"{_e(fewer_than(table.k))} installations</text>"
             )
             continue
         w = max(1.0, plot * max(0.0, float(value)) / top)
         colour = PALETTE[0]
         tip = _e(_tip(label, float(value), ci, column))
         parts.append(
-            f'<rect class="bar" x="{LABEL_WIDTH_PX}" y="{y + 2}" width="{w:.1f}" height="{BAR_HEIGHT_PX - 5}" fill="{colour}"><title>{tip}</title></rect>'
+            f'<rect class="bar" x="{LABEL_WIDTH_PX}" y="{y + 2}" width="{w:.1f}" height="{BAR_HEIGHT_PX - 5}"'
+            f' fill="{colour}"><title>{tip}</title></rect>'
         )
         low = LABEL_WIDTH_PX + plot * max(0.0, float(value) - ci) / top
         high = LABEL_WIDTH_PX + plot * (max(0.0, float(value)) + ci) / top
         parts.append(
-            f'<line class="errorbar" x1="{low:.1f}" x2="{high:.1f}" y1="{y + 8:.1f}" y2="{y + 8:.1f}" stroke="#1d232a" stroke-width="1.5"><title>{tip}</title></line>'
+            f'<line class="errorbar" x1="{low:.1f}" x2="{high:.1f}" y1="{y + 8:.1f}" y2="{y + 8:.1f}"'
+            f' stroke="#1d232a" stroke-width="1.5"><title>{tip}</title></line>'
         )
         parts.append(f'<text x="{high + 5:.1f}" y="{y + 13}">{_e(_fmt(float(value), column))}</text>')
     axis_y = 4 + len(rows) * BAR_HEIGHT_PX
@@ -185,7 +192,8 @@ def _line_chart(table: Table) -> str:
         return top_px + plot_h * (1 - max(0.0, v) / top)
 
     parts = [
-        f'<svg class="chart lines" viewBox="0 0 {WIDTH_PX} {LINE_HEIGHT_PX}" width="{WIDTH_PX}" height="{LINE_HEIGHT_PX}" role="img" aria-label="{_e(table.title)} over time: {_e(column)}">'
+        f'<svg class="chart lines" viewBox="0 0 {WIDTH_PX} {LINE_HEIGHT_PX}" width="{WIDTH_PX}"'
+        f' height="{LINE_HEIGHT_PX}" role="img" aria-label="{_e(table.title)} over time: {_e(column)}">'
     ]
     for tick in range(5):
         v = top * tick / 4
@@ -210,10 +218,12 @@ def _line_chart(table: Table) -> str:
             ci = intervals[(name, period)]
             tip = _e(_tip(f"{name}, {period}", value, ci, column))
             parts.append(
-                f'<line class="errorbar" x1="{x(i):.1f}" x2="{x(i):.1f}" y1="{y(value - ci):.1f}" y2="{y(value + ci):.1f}" stroke="{colour}" stroke-width="1"><title>{tip}</title></line>'
+                f'<line class="errorbar" x1="{x(i):.1f}" x2="{x(i):.1f}" y1="{y(value - ci):.1f}"'
+                f' y2="{y(value + ci):.1f}" stroke="{colour}" stroke-width="1"><title>{tip}</title></line>'
             )
             parts.append(
-                f'<circle class="point" cx="{x(i):.1f}" cy="{y(value):.1f}" r="2.6" fill="{colour}"><title>{tip}</title></circle>'
+                f'<circle class="point" cx="{x(i):.1f}" cy="{y(value):.1f}" r="2.6" fill="{colour}">'
+                f"<title>{tip}</title></circle>"
             )
         for run in runs:
             if len(run) > 1:
@@ -222,12 +232,14 @@ def _line_chart(table: Table) -> str:
                     f'<polyline class="series" fill="none" stroke="{colour}" stroke-width="2" points="{points}"/>'
                 )
     parts.append(
-        f'<text x="{left}" y="{LINE_HEIGHT_PX - 6}" class="hidden">{_e(column)} per period, bars: 95 % intervals; gaps: {_e(fewer_than(table.k))} installations</text></svg>'
+        f'<text x="{left}" y="{LINE_HEIGHT_PX - 6}" class="hidden">{_e(column)} per period, bars: 95 % intervals;'
+        f" gaps: {_e(fewer_than(table.k))} installations</text></svg>"
     )
 
     def entry(s: int, name: str) -> str:
         shown = any(v is not None for v in series[name].values())
-        return f'<span><i style="background:{PALETTE[s % len(PALETTE)]}"></i>{_e(name)}{"" if shown else f" ({fewer_than(table.k)})"}</span>'
+        hidden = "" if shown else f" ({fewer_than(table.k)})"
+        return f'<span><i style="background:{PALETTE[s % len(PALETTE)]}"></i>{_e(name)}{hidden}</span>'
 
     legend = "".join(entry(s, name) for s, name in enumerate(names))
     return "".join(parts) + (f'<div class="legend">{legend}</div>' if n_keys > 1 else "")
@@ -265,7 +277,10 @@ def render_html(tables: Sequence[Table], title: str) -> str:
     for i, table in enumerate(tables):
         notes = "".join(f'<p class="note">{_e(n)}</p>' for n in table.notes)
         if table.suppressed:
-            notes += f'<p class="note">{table.suppressed} row(s) with {fewer_than(table.k)} installations: numbers not shown.</p>'
+            notes += (
+                f'<p class="note">{table.suppressed} row(s) with {fewer_than(table.k)} installations:'
+                " numbers not shown.</p>"
+            )
         chart = chart_svg(table) if table.rows else '<p class="note">No released period in this window.</p>'
         sections.append(
             f'<section id="{_anchor(i)}"><h2>{_e(table.title)}</h2>{notes}{chart}'

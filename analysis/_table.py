@@ -13,7 +13,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-DEFAULT_K: Final = 10  # the display threshold; operators may raise it, never lower it
+from optin.contract import MIN_AGGREGATE_K
+
+DEFAULT_K: Final = MIN_AGGREGATE_K  # the display threshold; operators may raise it, never lower it
 CI_SUFFIX: Final = "_ci95"
 COUNT_COLUMNS: Final = ("installations",)  # what a row counts; under k it reads "fewer than k"
 

@@ -31,7 +31,7 @@ import duckdb
 from optin.analysis import QUESTIONS, LocalSource, Window, open_database, run_releases
 from optin.analysis._release_plan import SPECS
 from optin.analysis._release_sql import Bounding
-from optin.contract import SCHEMA_V1, bundled_registry, label_names
+from optin.contract import SCHEMA_V1, Registry, bundled_registry, label_names
 
 OUT = Path(__file__).resolve().parent / "out"
 INSTALLATIONS = 25_000
@@ -169,7 +169,7 @@ def timed(work: object) -> float:
     return time.perf_counter() - started
 
 
-def release_one_week(db: Path, week: dt.date, registries: dict[tuple[str, int], object]) -> tuple[float, int]:
+def release_one_week(db: Path, week: dt.date, registries: dict[tuple[str, int], Registry]) -> tuple[float, int]:
     """Seconds to release the first closed week (its days and the week) on a fresh copy of ``db``."""
     with tempfile.TemporaryDirectory(dir=OUT) as folder:
         copy = Path(folder) / "copy.duckdb"
@@ -178,7 +178,7 @@ def release_one_week(db: Path, week: dt.date, registries: dict[tuple[str, int], 
         today = week + dt.timedelta(days=7 + 3)  # the week has closed and its grace has passed
         started = time.perf_counter()
         con.execute("BEGIN TRANSACTION")
-        run = run_releases(con, registries, today)  # type: ignore[arg-type]
+        run = run_releases(con, registries, today)
         con.execute("COMMIT")
         elapsed = time.perf_counter() - started
         con.close()

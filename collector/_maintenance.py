@@ -1,4 +1,4 @@
-"""Maintenance on a schedule inside the collector: privacy releases, retention, then a Parquet snapshot if configured."""
+"""Maintenance on a schedule inside the collector: privacy releases, retention, then a snapshot if configured."""
 
 from __future__ import annotations
 

@@ -50,7 +50,7 @@ def strings(path: Path) -> list[tuple[int, str]]:
     out = []
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.JoinedStr):
-            text = "".join(v.value if isinstance(v, ast.Constant) else "{}" for v in node.values)
+            text = "".join(str(v.value) if isinstance(v, ast.Constant) else "{}" for v in node.values)
             out.append((node.lineno, str(text)))
         elif isinstance(node, ast.Constant) and isinstance(node.value, str):
             out.append((node.lineno, node.value))

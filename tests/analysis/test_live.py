@@ -120,6 +120,7 @@ def live(tmp_path_factory: pytest.TempPathFactory, registry: Registry) -> Iterat
         if chromium.CHROMIUM:
             query = f"token={TOKEN}&from={window.first_day}&to={window.last_day}"
             page = chromium.load_page(f"{collector.url}/dashboard?{query}", shots / "dashboard.png")
+        assert config.snapshot_dir is not None
         yield Live(
             collector.url,
             config.db,
@@ -129,7 +130,7 @@ def live(tmp_path_factory: pytest.TempPathFactory, registry: Registry) -> Iterat
             window,
             shots / "dashboard.png",
             page,
-        )  # type: ignore[arg-type]
+        )
 
 
 def cells(table: Table) -> dict[str, tuple[int | None, float]]:

@@ -22,7 +22,7 @@ from optin.analysis import LocalSource, open_database, run_releases
 from optin.analysis._noise import epsilon, l2_bound, release
 from optin.analysis._release_plan import SPEC_BY_NAME, release_rho
 from optin.analysis._release_sql import Bounding
-from optin.contract import Registry
+from optin.contract import Registry, Value
 
 from . import fleet as F
 
@@ -33,8 +33,8 @@ DELTA = 0.05  # the check is at this δ, where the tails of the loss are within 
 def neighbours(tmp: Path, registry: Registry) -> tuple[Path, Path]:
     """Two databases: a small fleet, and the same fleet plus one installation of worst-case usage."""
     fleet = F.generate(3, installations=40, days=7, other_app=0)
-    heavy = {m.name: 10**6 for m in registry.metrics.values() if m.kind.value == "counter" and m.category == "usage"}
-    heavy = {k: ({registry.metrics[k].labels[0]: v} if registry.metrics[k].labels else v) for k, v in heavy.items()}
+    usage = [m for m in registry.metrics.values() if m.kind.value == "counter" and m.category == "usage"]
+    heavy: dict[str, Value] = {m.name: ({m.labels[0]: 10**6} if m.labels else 10**6) for m in usage}
     extra = dataclasses.replace(fleet.reports[0], key=len(fleet.reports) + 1, inst=10**6, values=heavy)
     with_one = dataclasses.replace(fleet, reports=[*fleet.reports, extra])
     return (
