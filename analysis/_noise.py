@@ -64,6 +64,7 @@ def release(values: Sequence[int], d_in: int, rho: float) -> tuple[list[int], fl
     return [int(v) for v in mechanism([int(v) for v in values])], scale, spent
 
 
+@functools.lru_cache(maxsize=1024)
 def epsilon(rho: float, delta: float = DELTA) -> float:
     """A zCDP cost ρ stated as (ε, δ)-DP, by OpenDP's zCDP-to-approximate-DP conversion."""
     if rho <= 0:
