@@ -26,7 +26,7 @@ from optin.contract import Registry, Value
 
 from . import fleet as F
 
-RUNS = 4000  # per fleet; the tolerance below is four binomial standard errors
+RUNS = 2500  # per fleet; the tolerance below is four binomial standard errors
 DELTA = 0.05  # the check is at this δ, where the tails of the loss are within reach of sampling
 
 
