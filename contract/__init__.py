@@ -47,6 +47,8 @@ if TYPE_CHECKING:
         RELEASE_TABLES,
         REPORT_COLUMN_NAMES,
         REPORT_COLUMNS,
+        REPORT_COLUMNS_ADDED,
+        REPORT_COLUMNS_V1,
         SCHEMA_RELEASES,
         SCHEMA_V1,
         SNAPSHOT_PARTITION_COLUMN,
@@ -105,6 +107,8 @@ _HOME = {
         "report_columns_ddl",
         "REPORT_COLUMN_NAMES",
         "REPORT_COLUMNS",
+        "REPORT_COLUMNS_ADDED",
+        "REPORT_COLUMNS_V1",
     ),
 }
 __all__ = [
@@ -121,6 +125,8 @@ __all__ = [
     "Metric",
     "RELEASE_TABLES",
     "REPORT_COLUMNS",
+    "REPORT_COLUMNS_ADDED",
+    "REPORT_COLUMNS_V1",
     "REPORT_COLUMN_NAMES",
     "Registry",
     "RegistryError",
