@@ -32,7 +32,9 @@ def _when(ts: int | None) -> str:
 def _feedback(args: argparse.Namespace) -> Feedback:
     registry = RegistryFile(args.registry) if args.registry else bundled_registry_file(args.app)
     paths = AppPaths.under(args.root) if args.root else AppPaths.for_app(registry.app)
-    return Feedback(registry, app_version="0", endpoint=args.endpoint or "", paths=paths, viewer=True)
+    # A viewer records nothing; its preview shows the newest version the registry declares.
+    version = registry.load().app_versions[-1]
+    return Feedback(registry, app_version=version, endpoint=args.endpoint or "", paths=paths, viewer=True)
 
 
 def status(feedback: Feedback, args: argparse.Namespace) -> int:

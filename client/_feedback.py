@@ -184,10 +184,13 @@ class Feedback:
             try:
                 from ._recorder import Recorder
 
+                if self.app_version not in self.registry.app_versions:
+                    # The collector would refuse every report (422 undeclared_version): record nothing.
+                    raise ValueError("app version not declared in the registry")
                 live = Recorder(self.registry)
                 self.queue.open()
             except (OSError, ValueError):  # an unusable data folder or registry: nothing runs, nothing raises
-                _debug("optin: cannot record (data folder or registry unusable)")
+                _debug("optin: cannot record (data folder or registry unusable, or app version undeclared)")
             else:
                 self._recorder = live
                 self._period_start = self._now()
