@@ -2,7 +2,8 @@
 
     optin [--app NAME] [--registry FILE] [--root DIR] [--endpoint URL] COMMAND
 
-Commands: status, enable, disable, preview, history [--export FILE | --clear], export FILE.
+Commands: status, enable, disable, preview, history [--export FILE | --clear], export FILE,
+and agent (for hosts in other languages: JSON lines on stdin/stdout, see docs/agent.md).
 `enable` is the user's explicit action (recorded with the surface "cli"); `disable` purges the
 queue and requests deletion (now, if --endpoint is given; otherwise the app sends it next run).
 """
@@ -131,7 +132,12 @@ def main(argv: list[str] | None = None) -> int:
     hist.add_argument("--clear", action="store_true")
     exp = sub.add_parser("export")
     exp.add_argument("file", type=Path)
+    sub.add_parser("agent", help="serve a host application over JSON lines on stdin/stdout (its hello names the app)")
     args = parser.parse_args(argv)
+    if args.command == "agent":
+        from ._agent import run
+
+        return run()
     feedback = _feedback(args)
     try:
         return COMMANDS[args.command](feedback, args)

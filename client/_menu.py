@@ -27,6 +27,10 @@ NEVER_SENT: Final = (
 )
 WHAT_IS_SENT_LABEL: Final = "What is sent…"
 VIEW_SENT_LABEL: Final = "View sent data…"
+# The ask dialog's answers: every toolkit (and every host of the agent) shows the same words.
+YES_LABEL: Final = "Yes, take part"
+NO_LABEL: Final = "No, thanks"
+NEVER_LABEL: Final = "Don't ask me again"
 
 
 class MenuItem(Value):
@@ -82,8 +86,8 @@ class HelpMenu:
         ]
         return paragraphs
 
-    def what_is_sent(self) -> str:
-        """Plain words from the registry, then the exact next report."""
+    def what_is_sent(self, preview: bytes | None = None) -> str:
+        """Plain words from the registry, then the exact next report (``preview``, when already made)."""
         lines = ["When the Customer Feedback Program is on, this is sent once a day:", ""]
         for category in self.feedback.categories():
             lines += [category.title, "  " + category.description, ""]
@@ -92,7 +96,7 @@ class HelpMenu:
             "Data is reviewed only in aggregate.",
             "",
             "The next report, exactly as it would be sent:",
-            self.feedback.preview().decode("utf-8"),
+            (preview or self.feedback.preview()).decode("utf-8"),
         ]
         return "\n".join(lines)
 

@@ -19,16 +19,13 @@ from tkinter import filedialog, ttk
 from typing import TYPE_CHECKING, Final
 
 from ._consent import Answer
-from ._menu import PROGRAM_LABEL, VIEW_SENT_LABEL, WHAT_IS_SENT_LABEL, HelpMenu
+from ._menu import NEVER_LABEL, NO_LABEL, PROGRAM_LABEL, VIEW_SENT_LABEL, WHAT_IS_SENT_LABEL, YES_LABEL, HelpMenu
 
 if TYPE_CHECKING:
     from ._feedback import Feedback
 
 WRAP_PX: Final = 520  # dialog text width: long enough for a sentence, short enough to read
 PAD_PX: Final = 12
-YES_LABEL: Final = "Yes, take part"
-NO_LABEL: Final = "No, thanks"
-NEVER_LABEL: Final = "Don't ask me again"
 
 
 class AskDialog:
