@@ -22,7 +22,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 # System packages the browser and desktop tests need (Debian names); installed only where apt-get and root are.
-TEST_SYSTEM_PACKAGES = {"chromium": "chromium", "Xvfb": "xvfb", "xdotool": "xdotool", "xwd": "x11-apps"}
+TEST_SYSTEM_PACKAGES = {
+    "chromium": "chromium",
+    "Xvfb": "xvfb",
+    "xdotool": "xdotool",
+    "xwd": "x11-apps",
+    "g++": "g++",  # compiles the C++ example host that the agent tests drive
+}
 
 
 def venv_python() -> Path:
@@ -51,7 +57,7 @@ def ensure_system_packages() -> None:
     if not missing:
         return
     if shutil.which("apt-get") is None or not hasattr(os, "geteuid") or os.geteuid() != 0:
-        print(f"Note: {', '.join(missing)} not installed; the browser and desktop tests will be skipped.", flush=True)
+        print(f"Note: {', '.join(missing)} not installed; the tests that need them will be skipped.", flush=True)
         return
     print(f"Installing {', '.join(missing)} with apt-get ...", flush=True)
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
