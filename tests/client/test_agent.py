@@ -313,3 +313,16 @@ def test_with_feedback_off_the_agent_opens_no_socket_starts_no_thread_and_writes
     assert stored(running.db, "toolpath.pocket") == ([], 0)
     assert not [m for m in agent.emitted if not m["ok"]]
     assert AGENT[-1] == "agent"
+
+
+def test_sigterm_closes_the_agent_as_the_end_of_input_does(tmp_path: Path) -> None:
+    root = tmp_path / "app"
+    agent = AgentChild()
+    assert agent.request("hello", **hello(root, f"http://127.0.0.1:{free_port()}"))["ok"]
+    assert agent.request("turn_on")["result"]["on"]
+    agent.send("count", name="toolpath.pocket", n=4)
+    assert agent.request("status")["ok"]  # the count before it has been taken in
+    agent.proc.send_signal(signal.SIGTERM)
+    assert agent.proc.wait(60) == 0
+    (queued,) = (root / "data" / "queue").glob("*.json")
+    assert json.loads(queued.read_bytes())["metrics"]["toolpath.pocket"] == 4
