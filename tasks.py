@@ -30,6 +30,15 @@ TEST_SYSTEM_PACKAGES = {
     "g++": "g++",  # compiles the C++ example host that the agent tests drive
 }
 
+# Shared libraries Qt's offscreen platform loads on Linux (library name for ctypes -> Debian package).
+QT_SYSTEM_LIBRARIES = {
+    "EGL": "libegl1",
+    "GL": "libgl1",
+    "xkbcommon": "libxkbcommon0",
+    "fontconfig": "libfontconfig1",
+    "dbus-1": "libdbus-1-3",
+}
+
 
 def venv_python() -> Path:
     return VENV / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
@@ -52,6 +61,10 @@ def ensure_venv(extras: str) -> Path:
 
 def ensure_system_packages() -> None:
     missing = [pkg for exe, pkg in TEST_SYSTEM_PACKAGES.items() if shutil.which(exe) is None]
+    if sys.platform.startswith("linux"):
+        import ctypes.util
+
+        missing += [pkg for lib, pkg in QT_SYSTEM_LIBRARIES.items() if ctypes.util.find_library(lib) is None]
     if importlib.util.find_spec("_tkinter") is None and sys.executable.startswith("/usr/"):
         missing.append("python3-tk")  # Tk for Debian's own Python: the desktop demo and its tests
     if not missing:

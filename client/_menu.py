@@ -31,6 +31,13 @@ VIEW_SENT_LABEL: Final = "View sent data…"
 YES_LABEL: Final = "Yes, take part"
 NO_LABEL: Final = "No, thanks"
 NEVER_LABEL: Final = "Don't ask me again"
+OFF_REASON_LABEL: Final = "Off: {reason}"  # a menu line of its own where the toolkit has no tooltips
+WHAT_IS_SENT_TITLE: Final = f"What is sent — {PROGRAM_LABEL}"
+SENT_DATA_TITLE: Final = f"Sent data — {PROGRAM_LABEL}"
+CLOSE_LABEL: Final = "Close"
+CLEAR_LABEL: Final = "Clear"
+EXPORT_LABEL: Final = "Export…"
+EXPORT_TITLE: Final = "Export sent data"
 
 
 class MenuItem(Value):

@@ -19,7 +19,24 @@ from tkinter import filedialog, ttk
 from typing import TYPE_CHECKING, Final
 
 from ._consent import Answer
-from ._menu import NEVER_LABEL, NO_LABEL, PROGRAM_LABEL, VIEW_SENT_LABEL, WHAT_IS_SENT_LABEL, YES_LABEL, HelpMenu
+from ._menu import (
+    CLEAR_LABEL,
+    CLOSE_LABEL,
+    EXPORT_LABEL,
+    EXPORT_TITLE,
+    NEVER_LABEL,
+    NO_LABEL,
+    OFF_REASON_LABEL,
+    PROGRAM_LABEL,
+    SENT_DATA_TITLE,
+    VIEW_SENT_LABEL,
+    WHAT_IS_SENT_LABEL,
+    WHAT_IS_SENT_TITLE,
+    YES_LABEL,
+    HelpMenu,
+)
+
+__all__ = ["NEVER_LABEL", "NO_LABEL", "YES_LABEL", "AskDialog", "TextWindow", "TkHelpMenu"]
 
 if TYPE_CHECKING:
     from ._feedback import Feedback
@@ -94,7 +111,7 @@ class TextWindow:
         self.set_text(text)
         row = ttk.Frame(frame)
         row.pack(side="bottom", fill="x", pady=(PAD_PX // 2, 0))
-        ttk.Button(row, text="Close", command=window.destroy).pack(side="right")
+        ttk.Button(row, text=CLOSE_LABEL, command=window.destroy).pack(side="right")
         for label, action in buttons:
             ttk.Button(row, text=label, command=action).pack(side="right", padx=(0, PAD_PX // 2))
         scroll.pack(side="right", fill="y")
@@ -129,7 +146,7 @@ class TkHelpMenu:
         self.index = _last_index(menu)
         if not item.enabled:
             # Tk menus have no tooltips: the reason is a line of its own, greyed out like the item.
-            menu.add_command(label=f"Off: {item.reason}", state="disabled")
+            menu.add_command(label=OFF_REASON_LABEL.format(reason=item.reason), state="disabled")
         menu.add_command(label=WHAT_IS_SENT_LABEL, underline=0, command=self.show_what_is_sent)
         menu.add_command(label=VIEW_SENT_LABEL, underline=0, command=self.show_sent_data)
         self.refresh()
@@ -158,16 +175,14 @@ class TkHelpMenu:
         return answer
 
     def show_what_is_sent(self) -> TextWindow:
-        return TextWindow(self.parent, f"What is sent — {PROGRAM_LABEL}", self.model.what_is_sent())
+        return TextWindow(self.parent, WHAT_IS_SENT_TITLE, self.model.what_is_sent())
 
     def show_sent_data(self) -> TextWindow:
         model = self.model
         window: TextWindow
 
         def export() -> None:
-            target = filedialog.asksaveasfilename(
-                parent=window.window, title="Export sent data", defaultextension=".json"
-            )
+            target = filedialog.asksaveasfilename(parent=window.window, title=EXPORT_TITLE, defaultextension=".json")
             if target:
                 model.export_sent_data(Path(target))
 
@@ -177,9 +192,9 @@ class TkHelpMenu:
 
         window = TextWindow(
             self.parent,
-            f"Sent data — {PROGRAM_LABEL}",
+            SENT_DATA_TITLE,
             self.model.sent_data_text(),
-            (("Clear", clear), ("Export…", export)),
+            ((CLEAR_LABEL, clear), (EXPORT_LABEL, export)),
         )
         return window
 
