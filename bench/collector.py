@@ -176,8 +176,8 @@ def value_rows(registry: Registry, doc: dict[str, Any]) -> int:
 
 
 def start(cmd: list[str], log: Path) -> tuple[subprocess.Popen[bytes], int]:
-    out = open(log, "wb")
-    proc = subprocess.Popen(cmd, stdout=out, stderr=out)
+    with open(log, "wb") as out:  # the child holds its own copy of the descriptor
+        proc = subprocess.Popen(cmd, stdout=out, stderr=out)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         match = READY.search(log.read_bytes())
@@ -268,7 +268,7 @@ def ingest(folder: Path, registry: Registry, args: argparse.Namespace) -> dict[s
     cpu: dict[str, list[float]] = {name: [] for name in procs}  # server CPU seconds per answered request
     answered: dict[int, int] = {}
     try:
-        for name, (proc, port) in procs.items():  # warm all (connections, caches, first DuckDB blocks)
+        for name, (_proc, port) in procs.items():  # warm all (connections, caches, first DuckDB blocks)
             _, statuses = run_wrk(
                 port, wrk_script(folder, templates, args.installations), 1, args.connections, args.wrk_threads
             )

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Final
 
 import orjson
 
-from ._values import Value
+from ._light import NamedTuple
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -40,7 +40,7 @@ EXPORT_LABEL: Final = "Export…"
 EXPORT_TITLE: Final = "Export sent data"
 
 
-class MenuItem(Value):
+class MenuItem(NamedTuple):
     label: str
     checked: bool
     enabled: bool

@@ -64,10 +64,8 @@ async def serve(config: Config) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
+        with contextlib.suppress(NotImplementedError):  # Windows: Ctrl+C still raises KeyboardInterrupt
             loop.add_signal_handler(sig, stop.set)
-        except NotImplementedError:  # Windows: Ctrl+C still raises KeyboardInterrupt
-            pass
     try:
         runner = await start(config)
     except OSError as error:  # e.g. the port is taken: say so and exit non-zero, after closing the store

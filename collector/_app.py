@@ -6,7 +6,6 @@ import asyncio
 import ssl
 import time
 from collections.abc import AsyncIterator, Callable
-from typing import Final
 
 from aiohttp import web
 
@@ -43,16 +42,17 @@ async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
     await asyncio.to_thread(store.close)  # drain, commit, checkpoint
 
 
-# aiohttp would otherwise inflate gzip bodies itself, before our compressed-size limit and bomb check.
-# No access log (it records the peer address and user agent); errors go through a scrubbing logger.
-SERVER_OPTIONS: Final = {"auto_decompress": False, "access_log": None}
-
-
 async def start(config: Config, clock: Callable[[], float] = time.time) -> web.AppRunner:
     """Start serving on config.host:config.port; the caller awaits runner.cleanup() to stop."""
     runner = QuietRunner(
-        create_app(config, clock), handle_signals=False, shutdown_timeout=30, logger=http_logger(), **SERVER_OPTIONS
-    )  # type: ignore[arg-type]
+        create_app(config, clock),
+        handle_signals=False,
+        shutdown_timeout=30,
+        logger=http_logger(),  # errors go through a scrubbing logger
+        # aiohttp would otherwise inflate gzip bodies itself, before our compressed-size limit and bomb check.
+        auto_decompress=False,
+        access_log=None,  # an access log records the peer address and user agent
+    )
     await runner.setup()
     context = None
     if config.tls_cert is not None:

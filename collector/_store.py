@@ -28,7 +28,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from optin.contract import CheckedReport, Registry, ReportChecker, label_names
+from optin.contract import REPORT_COLUMN_NAMES, CheckedReport, Registry, ReportChecker, label_names
 
 from ._migrations import migrate
 from ._retention import roll_up
@@ -88,6 +88,8 @@ _REPORT_SCHEMA: Final = pa.schema(
         ("rejected", pa.int32()),
     ]
 )
+assert tuple(_REPORT_SCHEMA.names) == REPORT_COLUMN_NAMES
+_REPORT_SELECT: Final = ", ".join("report_id::UUID" if n == "report_id" else n for n in REPORT_COLUMN_NAMES)
 _VALUE_SCHEMA: Final = pa.schema(
     [("report_key", pa.int64()), ("metric_key", pa.int32()), ("label_key", pa.int16()), ("value", pa.int64())]
 )
@@ -507,7 +509,10 @@ class Store:
             )
         if rows.reports:
             _batch_reports = pa.table(
-                [pa.array(column, type=f.type) for column, f in zip(zip(*rows.reports, strict=False), _REPORT_SCHEMA, strict=False)],
+                [
+                    pa.array(column, type=f.type)
+                    for column, f in zip(zip(*rows.reports, strict=True), _REPORT_SCHEMA, strict=True)
+                ],
                 schema=_REPORT_SCHEMA,
             )
             metric_keys = pc.take(self._ordinal_keys, _arrow(rows.ordinals, pa.int32()))
@@ -518,9 +523,7 @@ class Store:
                 _arrow(rows.values, pa.int64()),
             ]
             _batch_values = pa.table(columns, schema=_VALUE_SCHEMA)
-            statements.append(
-                "INSERT INTO reports SELECT report_key, report_id::UUID, inst_key, app_key, version_key, registry_version, day, period_seconds, dropped, evicted, rejected FROM _batch_reports"
-            )
+            statements.append(f"INSERT INTO reports SELECT {_REPORT_SELECT} FROM _batch_reports")
             statements.append("INSERT INTO report_values SELECT * FROM _batch_values")
         if statements:
             if transaction:
@@ -570,7 +573,8 @@ class Store:
         try:
             for (day, reason), count in pending.items():
                 self._con.execute(
-                    "INSERT INTO rejections VALUES (?, ?, ?) ON CONFLICT (day, reason) DO UPDATE SET count = count + excluded.count",
+                    "INSERT INTO rejections VALUES (?, ?, ?)"
+                    " ON CONFLICT (day, reason) DO UPDATE SET count = count + excluded.count",
                     [day, reason, count],
                 )
         except duckdb.Error:
@@ -656,10 +660,9 @@ def _resolve_all(results: list[tuple[_Job, object]]) -> None:
         if job.loop is not None and job.future is not None:
             by_loop.setdefault(job.loop, []).append((job.future, result))
     for loop, settled in by_loop.items():
-        try:
+        # RuntimeError: the loop is closed; the requests are gone, what was committed stays committed.
+        with contextlib.suppress(RuntimeError):
             loop.call_soon_threadsafe(_settle, settled)
-        except RuntimeError:
-            pass  # the loop is closed: the requests are gone, what was committed stays committed
 
 
 def _settle(settled: list[tuple[asyncio.Future[object], object]]) -> None:
