@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """The project's two set-up commands, for any machine with Python 3.11+ (Linux, macOS, Windows).
 
-    python3 tasks.py demo    # collector + simulated fleet + aggregate report
-    python3 tasks.py test    # the test suite
+    python3 tasks.py demo      # collector + simulated fleet + aggregate report
+    python3 tasks.py test      # the test suite
+    python3 tasks.py catalogs  # the client's message catalogs: extract, update, compile (Babel)
 
 Each creates (or reuses) the virtual environment .venv beside this file, installs what it
 needs into it, and runs there. Extra arguments are passed on (to the demo or to pytest).
@@ -78,8 +79,49 @@ def ensure_system_packages() -> None:
     subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing], check=False, env=env)
 
 
+# Babel's keywords for the client: gettext's defaults, N_ (marked where defined, translated where shown), _n.
+CATALOG_KEYWORDS = ("-k", "N_", "-k", "_n:1,2")
+LOCALE_DIR = ROOT / "client" / "locale"
+
+
+def catalogs(python: Path) -> int:
+    """Extract every message of the client into optin.pot, merge it into each language, compile the .mo files."""
+    babel = [str(python), "-m", "babel.messages.frontend"]
+    template = LOCALE_DIR / "optin.pot"
+    steps = [
+        [
+            *babel,
+            "extract",
+            *CATALOG_KEYWORDS,
+            "--no-location",
+            "--sort-output",
+            "--omit-header",
+            "-o",
+            str(template),
+            str(ROOT / "client"),
+        ],
+        [
+            *babel,
+            "update",
+            "-D",
+            "optin",
+            "-i",
+            str(template),
+            "-d",
+            str(LOCALE_DIR),
+            "--no-fuzzy-matching",
+            "--ignore-obsolete",
+        ],
+        [*babel, "compile", "-D", "optin", "-d", str(LOCALE_DIR), "--statistics"],
+    ]
+    for step in steps:
+        if subprocess.call(step, cwd=ROOT) != 0:
+            return 1
+    return 0
+
+
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in ("demo", "test"):
+    if not argv or argv[0] not in ("demo", "test", "catalogs"):
         print(__doc__)
         return 2
     command, rest = argv[0], argv[1:]
@@ -87,6 +129,8 @@ def main(argv: list[str]) -> int:
         python = ensure_venv("collector,analysis")
         return subprocess.call([str(python), "-m", "optin.demo", *rest], cwd=ROOT)
     python = ensure_venv("test")
+    if command == "catalogs":
+        return catalogs(python)
     ensure_system_packages()
     return subprocess.call([str(python), "-m", "pytest", *rest], cwd=ROOT)
 

@@ -81,7 +81,7 @@ class Session:
             environ=self.environ,
             ca_bundle=request.get("ca_bundle"),
         )
-        self.menu = HelpMenu(self.feedback)
+        self.menu = HelpMenu(self.feedback, language=request.get("language"))
         self.app_title = request.get("app_title") or app.title()
         return {"protocol": PROTOCOL, "agent_version": _agent_version(), "app": app, "status": status(self.feedback)}
 
@@ -101,7 +101,10 @@ def status(feedback: Feedback) -> Result:
 
 def menu_of(menu: HelpMenu) -> Result:
     item = menu.item()
-    actions = [{"id": "what_is_sent", "label": WHAT_IS_SENT_LABEL}, {"id": "view_sent", "label": VIEW_SENT_LABEL}]
+    actions = [
+        {"id": "what_is_sent", "label": menu.text(WHAT_IS_SENT_LABEL)},
+        {"id": "view_sent", "label": menu.text(VIEW_SENT_LABEL)},
+    ]
     return {
         "label": item.label,
         "checked": item.checked,
@@ -139,11 +142,11 @@ def _ask(session: Session, feedback: Feedback, menu: HelpMenu, request: dict[str
     paragraphs = [{"title": title, "text": text} for title, text in menu.ask_paragraphs(session.app_title)]
     return {
         "should_ask": feedback.should_ask(),
-        "title": PROGRAM_LABEL,
+        "title": menu.text(PROGRAM_LABEL),
         "paragraphs": paragraphs,
-        "yes": YES_LABEL,
-        "no": NO_LABEL,
-        "never": NEVER_LABEL,
+        "yes": menu.text(YES_LABEL),
+        "no": menu.text(NO_LABEL),
+        "never": menu.text(NEVER_LABEL),
     }
 
 

@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 from ._consent import Answer, ConsentState
+from ._i18n import N_
 from ._light import NamedTuple
 
 TYPE_CHECKING = False
@@ -52,9 +53,24 @@ class AskPolicy(NamedTuple):
 
 
 class AdminOff(NamedTuple):
-    """Why feedback is forced off, or None when it is not."""
+    """Why feedback is forced off (`admin_off` returns None when it is not).
 
-    reason: str
+    ``message`` is one of the words below (translated where it is shown), ``setting`` what it names.
+    """
+
+    message: str
+    setting: str = ""
+
+    @property
+    def reason(self) -> str:
+        """The reason in English (logs, the CLI's fallback); `HelpMenu.item` shows it translated."""
+        return self.message.format(setting=self.setting)
+
+
+DO_NOT_TRACK_OFF: Final = N_("{setting} is set on this computer")
+APP_VARIABLE_OFF: Final = N_("{setting} turns feedback off on this computer")
+POLICY_UNREADABLE: Final = N_("the administrator's feedback policy file cannot be read")
+POLICY_OFF: Final = N_("your administrator has turned feedback off")
 
 
 def app_env_var(app: str) -> str:
@@ -68,22 +84,22 @@ def admin_off(app: str, policy_file: Path, environ: Mapping[str, str] | None = N
     """
     env = os.environ if environ is None else environ
     if env.get("DO_NOT_TRACK", "").strip().lower() in {"1", "true", "yes"}:
-        return AdminOff("DO_NOT_TRACK is set on this computer")
+        return AdminOff(DO_NOT_TRACK_OFF, "DO_NOT_TRACK")
     var = app_env_var(app)
     if env.get(var, "").strip().lower() in {"0", "off", "false", "no", "disabled"}:
-        return AdminOff(f"{var} turns feedback off on this computer")
+        return AdminOff(APP_VARIABLE_OFF, var)
     try:
         text = policy_file.read_text(encoding="utf-8")
     except FileNotFoundError:
         return None
     except (OSError, UnicodeDecodeError):
-        return AdminOff("the administrator's feedback policy file cannot be read")  # fail closed
+        return AdminOff(POLICY_UNREADABLE)  # fail closed
     import tomllib  # only when an administrator has written a policy file
 
     try:
         policy = tomllib.loads(text)
     except tomllib.TOMLDecodeError:
-        return AdminOff("the administrator's feedback policy file cannot be read")  # fail closed
+        return AdminOff(POLICY_UNREADABLE)  # fail closed
     if str(policy.get("feedback", "")).lower() == "off":
-        return AdminOff("your administrator has turned feedback off")
+        return AdminOff(POLICY_OFF)
     return None

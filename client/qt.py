@@ -62,14 +62,15 @@ PAD_PX: Final = 12
 class AskDialog(QDialog):
     """A modal dialog asking once; "yes" and "no" are equal buttons, closing it counts as "no"."""
 
-    def __init__(self, parent: QWidget | None, feedback: Feedback, app_name: str) -> None:
+    def __init__(self, parent: QWidget | None, feedback: Feedback, app_name: str, language: str | None = None) -> None:
         super().__init__(parent)
         self.answer = Answer.DISMISSED
-        self.setWindowTitle(PROGRAM_LABEL)
+        words = HelpMenu(feedback, language=language)
+        self.setWindowTitle(words.text(PROGRAM_LABEL))
         layout = QVBoxLayout(self)
         layout.setContentsMargins(PAD_PX, PAD_PX, PAD_PX, PAD_PX)
         layout.setSpacing(PAD_PX // 2)
-        for title, text in HelpMenu(feedback).ask_paragraphs(app_name):
+        for title, text in words.ask_paragraphs(app_name):
             if title:
                 layout.addSpacing(PAD_PX // 2)
                 heading = QLabel(title)
@@ -81,13 +82,13 @@ class AskDialog(QDialog):
             label.setWordWrap(True)
             label.setFixedWidth(WRAP_PX)
             layout.addWidget(label)
-        self.never = QCheckBox(NEVER_LABEL)
+        self.never = QCheckBox(words.text(NEVER_LABEL))
         layout.addSpacing(PAD_PX // 2)
         layout.addWidget(self.never)
         layout.addSpacing(PAD_PX // 2)
         row = QHBoxLayout()
-        self.yes_button = QPushButton(YES_LABEL)
-        self.no_button = QPushButton(NO_LABEL)
+        self.yes_button = QPushButton(words.text(YES_LABEL))
+        self.no_button = QPushButton(words.text(NO_LABEL))
         # Bound methods, not lambdas holding the dialog: Qt must be free to delete it with its parent.
         self.yes_button.clicked.connect(self._yes)
         self.no_button.clicked.connect(self._no)
@@ -130,6 +131,7 @@ class TextWindow(QDialog):
         title: str,
         text: str,
         buttons: tuple[tuple[str, Callable[[], None]], ...] = (),
+        close_label: str = CLOSE_LABEL,
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle(title)
@@ -142,7 +144,7 @@ class TextWindow(QDialog):
         row = QHBoxLayout()
         row.addStretch(1)
         self.buttons: dict[str, QPushButton] = {}
-        for label, action in (*buttons, (CLOSE_LABEL, self.close)):
+        for label, action in (*buttons, (close_label, self.close)):
             button = QPushButton(label)
             button.setAutoDefault(False)
             button.clicked.connect(action)
@@ -175,11 +177,11 @@ class QtHelpMenu:
         if not item.enabled:
             menu.setToolTipsVisible(True)
             self.action.setToolTip(item.reason)
-            self.reason = menu.addAction(OFF_REASON_LABEL.format(reason=item.reason))
+            self.reason = menu.addAction(model.text(OFF_REASON_LABEL).format(reason=item.reason))
             self.reason.setEnabled(False)
-        self.what_is_sent = menu.addAction(WHAT_IS_SENT_LABEL)
+        self.what_is_sent = menu.addAction(model.text(WHAT_IS_SENT_LABEL))
         self.what_is_sent.triggered.connect(self.show_what_is_sent)
-        self.view_sent = menu.addAction(VIEW_SENT_LABEL)
+        self.view_sent = menu.addAction(model.text(VIEW_SENT_LABEL))
         self.view_sent.triggered.connect(self.show_sent_data)
         self.refresh()
 
@@ -198,7 +200,7 @@ class QtHelpMenu:
         feedback = self.model.feedback
         if not feedback.should_ask():
             return None
-        answer = AskDialog(self.parent, feedback, self.app_name).run()
+        answer = AskDialog(self.parent, feedback, self.app_name, self.model.language).run()
         was_on = feedback.is_on
         feedback.answer_prompt(answer)
         self.refresh()
@@ -207,14 +209,17 @@ class QtHelpMenu:
         return answer
 
     def show_what_is_sent(self) -> TextWindow:
-        return TextWindow(self.parent, WHAT_IS_SENT_TITLE, self.model.what_is_sent())
+        model = self.model
+        return TextWindow(
+            self.parent, model.text(WHAT_IS_SENT_TITLE), model.what_is_sent(), close_label=model.text(CLOSE_LABEL)
+        )
 
     def show_sent_data(self) -> TextWindow:
         model = self.model
         window: TextWindow
 
         def export() -> None:
-            target, _filter = QFileDialog.getSaveFileName(window, EXPORT_TITLE, "", "JSON (*.json)")
+            target, _filter = QFileDialog.getSaveFileName(window, model.text(EXPORT_TITLE), "", "JSON (*.json)")
             if target:
                 model.export_sent_data(Path(target))
 
@@ -223,6 +228,10 @@ class QtHelpMenu:
             window.set_text(model.sent_data_text())
 
         window = TextWindow(
-            self.parent, SENT_DATA_TITLE, model.sent_data_text(), ((CLEAR_LABEL, clear), (EXPORT_LABEL, export))
+            self.parent,
+            model.text(SENT_DATA_TITLE),
+            model.sent_data_text(),
+            ((model.text(CLEAR_LABEL), clear), (model.text(EXPORT_LABEL), export)),
+            model.text(CLOSE_LABEL),
         )
         return window

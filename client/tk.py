@@ -48,32 +48,34 @@ PAD_PX: Final = 12
 class AskDialog:
     """A modal dialog asking once; "yes" and "no" are equal buttons, closing it counts as "no"."""
 
-    def __init__(self, parent: tk.Misc, feedback: Feedback, app_name: str) -> None:
+    def __init__(self, parent: tk.Misc, feedback: Feedback, app_name: str, language: str | None = None) -> None:
+        words = HelpMenu(feedback, language=language)
         self.answer = Answer.DISMISSED
         self.window = window = tk.Toplevel(parent)
-        window.title(PROGRAM_LABEL)
+        window.title(words.text(PROGRAM_LABEL))
         window.resizable(False, False)
         window.transient(parent.winfo_toplevel())
         body = ttk.Frame(window, padding=PAD_PX)
         body.pack(fill="both", expand=True)
-        for title, text in HelpMenu(feedback).ask_paragraphs(app_name):
+        for title, text in words.ask_paragraphs(app_name):
             if title:
                 ttk.Label(body, text=title, font="TkHeadingFont").pack(anchor="w", pady=(PAD_PX // 2, 0))
             ttk.Label(body, text=text, wraplength=WRAP_PX, justify="left").pack(anchor="w", pady=(0, PAD_PX // 2))
         self.never = tk.BooleanVar(master=window, value=False)
-        ttk.Checkbutton(body, text=NEVER_LABEL, variable=self.never, underline=0).pack(
-            anchor="w", pady=(PAD_PX // 2, PAD_PX)
-        )
+        never = ttk.Checkbutton(body, text=words.text(NEVER_LABEL), variable=self.never, underline=0)
+        never.pack(anchor="w", pady=(PAD_PX // 2, PAD_PX))
         buttons = ttk.Frame(body)
         buttons.pack(fill="x")
         buttons.columnconfigure((0, 1), weight=1, uniform="answer")  # the same size: declining is as easy as accepting
-        yes = ttk.Button(buttons, text=YES_LABEL, underline=0, command=lambda: self._close(Answer.YES))
-        no = ttk.Button(buttons, text=NO_LABEL, underline=0, command=lambda: self._close(Answer.NO))
+        yes = ttk.Button(buttons, text=words.text(YES_LABEL), underline=0, command=lambda: self._close(Answer.YES))
+        no = ttk.Button(buttons, text=words.text(NO_LABEL), underline=0, command=lambda: self._close(Answer.NO))
         yes.grid(row=0, column=0, sticky="ew", padx=(0, PAD_PX // 2), ipady=4)
         no.grid(row=0, column=1, sticky="ew", padx=(PAD_PX // 2, 0), ipady=4)
-        window.bind("<Alt-y>", lambda _e: yes.invoke())
-        window.bind("<Alt-n>", lambda _e: no.invoke())
-        window.bind("<Alt-d>", lambda _e: self.never.set(not self.never.get()))
+        # Alt + the underlined first letter, in whatever language the labels are in.
+        for widget in (yes, no, never):
+            key = str(widget.cget("text"))[:1].lower()
+            if key.isascii() and key.isalnum():  # Tk names other keys differently; they keep Tab and a click
+                window.bind(f"<Alt-{key}>", _invoke_on_key(widget))
         window.bind("<Escape>", lambda _e: self._close(Answer.DISMISSED))
         window.protocol("WM_DELETE_WINDOW", lambda: self._close(Answer.DISMISSED))
         self.yes_button, self.no_button = yes, no
@@ -98,7 +100,12 @@ class TextWindow:
     """A read-only text window (what is sent, sent data) with optional extra buttons."""
 
     def __init__(
-        self, parent: tk.Misc, title: str, text: str, buttons: tuple[tuple[str, Callable[[], None]], ...] = ()
+        self,
+        parent: tk.Misc,
+        title: str,
+        text: str,
+        buttons: tuple[tuple[str, Callable[[], None]], ...] = (),
+        close_label: str = CLOSE_LABEL,
     ) -> None:
         self.window = window = tk.Toplevel(parent)
         window.title(title)
@@ -111,7 +118,7 @@ class TextWindow:
         self.set_text(text)
         row = ttk.Frame(frame)
         row.pack(side="bottom", fill="x", pady=(PAD_PX // 2, 0))
-        ttk.Button(row, text=CLOSE_LABEL, command=window.destroy).pack(side="right")
+        ttk.Button(row, text=close_label, command=window.destroy).pack(side="right")
         for label, action in buttons:
             ttk.Button(row, text=label, command=action).pack(side="right", padx=(0, PAD_PX // 2))
         scroll.pack(side="right", fill="y")
@@ -146,9 +153,9 @@ class TkHelpMenu:
         self.index = _last_index(menu)
         if not item.enabled:
             # Tk menus have no tooltips: the reason is a line of its own, greyed out like the item.
-            menu.add_command(label=OFF_REASON_LABEL.format(reason=item.reason), state="disabled")
-        menu.add_command(label=WHAT_IS_SENT_LABEL, underline=0, command=self.show_what_is_sent)
-        menu.add_command(label=VIEW_SENT_LABEL, underline=0, command=self.show_sent_data)
+            menu.add_command(label=model.text(OFF_REASON_LABEL).format(reason=item.reason), state="disabled")
+        menu.add_command(label=model.text(WHAT_IS_SENT_LABEL), underline=0, command=self.show_what_is_sent)
+        menu.add_command(label=model.text(VIEW_SENT_LABEL), underline=0, command=self.show_sent_data)
         self.refresh()
 
     def refresh(self) -> None:
@@ -166,7 +173,7 @@ class TkHelpMenu:
         feedback = self.model.feedback
         if not feedback.should_ask():
             return None
-        answer = AskDialog(self.parent, feedback, self.app_name).run()
+        answer = AskDialog(self.parent, feedback, self.app_name, self.model.language).run()
         was_on = feedback.is_on
         feedback.answer_prompt(answer)
         self.refresh()
@@ -175,14 +182,19 @@ class TkHelpMenu:
         return answer
 
     def show_what_is_sent(self) -> TextWindow:
-        return TextWindow(self.parent, WHAT_IS_SENT_TITLE, self.model.what_is_sent())
+        model = self.model
+        return TextWindow(
+            self.parent, model.text(WHAT_IS_SENT_TITLE), model.what_is_sent(), close_label=model.text(CLOSE_LABEL)
+        )
 
     def show_sent_data(self) -> TextWindow:
         model = self.model
         window: TextWindow
 
         def export() -> None:
-            target = filedialog.asksaveasfilename(parent=window.window, title=EXPORT_TITLE, defaultextension=".json")
+            target = filedialog.asksaveasfilename(
+                parent=window.window, title=model.text(EXPORT_TITLE), defaultextension=".json"
+            )
             if target:
                 model.export_sent_data(Path(target))
 
@@ -192,11 +204,16 @@ class TkHelpMenu:
 
         window = TextWindow(
             self.parent,
-            SENT_DATA_TITLE,
+            model.text(SENT_DATA_TITLE),
             self.model.sent_data_text(),
-            ((CLEAR_LABEL, clear), (EXPORT_LABEL, export)),
+            ((model.text(CLEAR_LABEL), clear), (model.text(EXPORT_LABEL), export)),
+            close_label=model.text(CLOSE_LABEL),
         )
         return window
+
+
+def _invoke_on_key(widget: ttk.Button | ttk.Checkbutton) -> Callable[[tk.Event[tk.Misc]], object]:
+    return lambda _event: widget.invoke()
 
 
 def _last_index(menu: tk.Menu) -> int:

@@ -220,3 +220,25 @@ def test_the_answer_is_recorded_and_the_action_follows(
         assert feedback.should_ask() is (expected in (Answer.NO, Answer.DISMISSED))  # "never" is final
     finally:
         feedback.close(0)
+
+
+def test_the_qt_dialog_speaks_the_hosts_language(window: QMainWindow, registry: Registry, tmp_path: Path) -> None:
+    feedback = make_feedback(registry, tmp_path, ManualClock(START), "http://127.0.0.1:9")
+    dialog = AskDialog(window, feedback, "Millwright", language="de")
+    dialog.show()
+    QApplication.processEvents()
+    shown = [label.text() for label in dialog.findChildren(QLabel)]
+    assert shown == [
+        text for pair in HelpMenu(feedback, language="de").ask_paragraphs("Millwright") for text in pair if text
+    ]
+    assert "Grundlegende Systeminformationen" in shown and dialog.windowTitle() == "Kundenfeedback-Programm"
+    assert (dialog.yes_button.text(), dialog.no_button.text()) == ("Ja, teilnehmen", "Nein, danke")
+    shoot(dialog, "ask-dialog-de")
+    dialog.reject()
+    menu = window.menuBar().addMenu("&Hilfe")
+    QtHelpMenu(menu, HelpMenu(feedback, language="de"), parent=window)
+    assert [a.text() for a in menu.actions()] == [
+        "Kundenfeedback-Programm",
+        "Was gesendet wird…",
+        "Gesendete Daten anzeigen…",
+    ]
