@@ -16,6 +16,7 @@ import orjson
 
 from optin.contract import RegistryFile, bundled_registry_file
 
+from ._admin import EnterprisePolicy
 from ._consent import Answer
 from ._feedback import Feedback
 from ._menu import NEVER_LABEL, NO_LABEL, PROGRAM_LABEL, VIEW_SENT_LABEL, WHAT_IS_SENT_LABEL, YES_LABEL, HelpMenu
@@ -73,6 +74,8 @@ class Session:
         if loaded.app != app:
             raise AgentError("bad_registry", f"the registry is for {loaded.app!r}, not {app!r}")
         root = request.get("root")
+        title = request.get("app_title")
+        enterprise = EnterprisePolicy.for_app(app, request.get("vendor"), title, request.get("bundle_id"))
         self.feedback = Feedback(
             registry,
             app_version=request["app_version"],
@@ -80,9 +83,10 @@ class Session:
             paths=AppPaths.under(Path(root)) if root else None,
             environ=self.environ,
             ca_bundle=request.get("ca_bundle"),
+            enterprise=enterprise,
         )
         self.menu = HelpMenu(self.feedback, language=request.get("language"))
-        self.app_title = request.get("app_title") or app.title()
+        self.app_title = title or app.title()
         return {"protocol": PROTOCOL, "agent_version": _agent_version(), "app": app, "status": status(self.feedback)}
 
 

@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
     from typing import Final
 
+    from ._admin import EnterprisePolicy
+
 DAY_SECONDS: Final = 86400
 DEFAULT_GRACE_DAYS: Final = 7  # let people get to know the app before asking anything
 DEFAULT_REASK_DAYS: Final = 180
@@ -77,8 +79,14 @@ def app_env_var(app: str) -> str:
     return f"{app.upper().replace('.', '_')}_FEEDBACK"
 
 
-def admin_off(app: str, policy_file: Path, environ: Mapping[str, str] | None = None) -> AdminOff | None:
-    """``DO_NOT_TRACK=1``, ``<APP>_FEEDBACK=off`` or ``feedback = "off"`` in the policy file force it off.
+def admin_off(
+    app: str,
+    policy_file: Path,
+    environ: Mapping[str, str] | None = None,
+    enterprise: EnterprisePolicy | None = None,
+) -> AdminOff | None:
+    """``DO_NOT_TRACK=1``, ``<APP>_FEEDBACK=off``, ``feedback = "off"`` in the policy file, or the
+    platform's managed policy (``enterprise``: Windows policy keys, macOS managed preferences) force it off.
 
     Any other value of those settings is ignored: they can never turn feedback on.
     """
@@ -88,6 +96,15 @@ def admin_off(app: str, policy_file: Path, environ: Mapping[str, str] | None = N
     var = app_env_var(app)
     if env.get(var, "").strip().lower() in {"0", "off", "false", "no", "disabled"}:
         return AdminOff(APP_VARIABLE_OFF, var)
+    forced = _policy_file_off(policy_file)
+    if forced is None and enterprise is not None:
+        from ._admin import enterprise_off
+
+        forced = enterprise_off(enterprise)
+    return forced
+
+
+def _policy_file_off(policy_file: Path) -> AdminOff | None:
     try:
         text = policy_file.read_text(encoding="utf-8")
     except FileNotFoundError:
