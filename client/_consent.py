@@ -18,6 +18,7 @@ from ._light import NamedTuple
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
 
@@ -121,9 +122,9 @@ class ConsentStore:
         self.save(state)
         return state
 
-    def save(self, state: ConsentState) -> None:
+    def save(self, state: ConsentState, before_replace: Callable[[], None] | None = None) -> None:
         private_dir(self.path.parent)
-        write_atomic(self.path, state.to_json())
+        write_atomic(self.path, state.to_json(), before_replace)
 
     def turn_on(
         self, state: ConsentState, now: int, surface: str, categories: tuple[str, ...], categories_hash: str
@@ -140,9 +141,11 @@ class ConsentStore:
         self.save(new)
         return new
 
-    def turn_off(self, state: ConsentState, now: int, surface: str) -> ConsentState:
+    def turn_off(
+        self, state: ConsentState, now: int, surface: str, before_replace: Callable[[], None] | None = None
+    ) -> ConsentState:
         new = self.off_state(state, now, surface)
-        self.save(new)
+        self.save(new, before_replace)
         return new
 
     @staticmethod

@@ -33,6 +33,7 @@ class Config:
     max_pending_reports: int = 4096  # write queue bound; beyond it ingest answers 503 with Retry-After
     max_requests_in_flight: int = 512  # bodies being read or checked at once; bounds memory
     retry_after_s: int = 5
+    min_free_bytes: int = 64 << 20  # below this much room under the database the disk counts as full (not ready)
     retention_days: int = 400  # raw rows older than this are rolled up into daily aggregates and deleted
     maintenance_interval_s: float = (
         3600.0  # retention (and a snapshot, if snapshot_dir is set) at start and then this often

@@ -46,6 +46,8 @@ if TYPE_CHECKING:
     from ._storage import (
         REPORT_COLUMN_NAMES,
         REPORT_COLUMNS,
+        REPORT_COLUMNS_ADDED,
+        REPORT_COLUMNS_V1,
         SCHEMA_V1,
         SNAPSHOT_PARTITION_COLUMN,
         SNAPSHOT_PARTITIONED,
@@ -101,6 +103,8 @@ _HOME = {
         "report_columns_ddl",
         "REPORT_COLUMN_NAMES",
         "REPORT_COLUMNS",
+        "REPORT_COLUMNS_ADDED",
+        "REPORT_COLUMNS_V1",
     ),
 }
 __all__ = [
@@ -116,6 +120,8 @@ __all__ = [
     "MIN_AGGREGATE_K",
     "Metric",
     "REPORT_COLUMNS",
+    "REPORT_COLUMNS_ADDED",
+    "REPORT_COLUMNS_V1",
     "REPORT_COLUMN_NAMES",
     "Registry",
     "RegistryError",

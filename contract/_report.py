@@ -31,6 +31,7 @@ from ._limits import (
     MAX_REGISTRY_VERSION,
     MIN_EPOCH_SECONDS,
     REPORT_KEYS,
+    REQUIRED_CLIENT_COUNTERS,
     SCHEMA_VERSION,
     VERSION_PATTERN,
 )
@@ -320,8 +321,9 @@ def check_report(obj: Any, registries: Mapping[tuple[str, int], Registry], now: 
             # Never echoed (nor logged): a name the registry does not declare may be a user or host name.
             raise ReportError("undeclared_metric", "metrics.<undeclared>")
         values[metric_name] = check_value(metric, value, _join("metrics", metric_name))
-    counters = _obj(top["client"], "client", set(CLIENT_COUNTERS))
-    client = {k: _int(counters[k], f"client.{k}", 0, MAX_COUNTER) for k in CLIENT_COUNTERS}
+    counters = _obj(top["client"], "client")
+    _obj({k: v for k, v in counters.items() if k != "discarded"}, "client", set(REQUIRED_CLIENT_COUNTERS))
+    client = {k: _int(counters.get(k, 0), f"client.{k}", 0, MAX_COUNTER) for k in CLIENT_COUNTERS}
     return Report(
         report_id, installation_id, name, app_version, reg_version, reg_hash, start, end, sent_at, values, client
     )
