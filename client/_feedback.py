@@ -23,6 +23,7 @@ import orjson
 
 from optin.contract import CLIENT_COUNTERS, MAX_COUNTER
 
+from ._admin import EnterprisePolicy
 from ._clock import SystemClock
 from ._consent import Answer, ConsentState, ConsentStore
 from ._null import NullRecorder
@@ -92,8 +93,11 @@ class Feedback:
         timeout_s: float = DEFAULT_TIMEOUT_S,
         queue: ReportQueue | None = None,
         viewer: bool = False,
+        enterprise: EnterprisePolicy | None = None,
     ) -> None:
-        """``viewer``: a tool looking at the state (the CLI): no thread unless flushed, no report at close."""
+        """``viewer``: a tool looking at the state (the CLI): no thread unless flushed, no report at close.
+        ``enterprise``: the names IT uses for this app in Windows policy keys and macOS managed
+        preferences (default `EnterprisePolicy.for_app`)."""
         self._registry_source = registry
         self._viewer = viewer
         self.app = registry.app
@@ -114,7 +118,9 @@ class Feedback:
         self._worker: Worker | None = None
         self._lock = threading.RLock()  # consent transitions, report rolls, consent-file writes
         self._store = ConsentStore(self.paths.consent_file)
-        self._admin = admin_off(self.app, self.paths.policy_file, environ)
+        self._admin = admin_off(
+            self.app, self.paths.policy_file, environ, enterprise or EnterprisePolicy.for_app(self.app)
+        )
         self._counters = dict.fromkeys(CLIENT_COUNTERS, 0)
         self._deletion_attempts = 0
         self._session_started: float | None = None

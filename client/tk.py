@@ -19,47 +19,63 @@ from tkinter import filedialog, ttk
 from typing import TYPE_CHECKING, Final
 
 from ._consent import Answer
-from ._menu import PROGRAM_LABEL, VIEW_SENT_LABEL, WHAT_IS_SENT_LABEL, HelpMenu
+from ._menu import (
+    CLEAR_LABEL,
+    CLOSE_LABEL,
+    EXPORT_LABEL,
+    EXPORT_TITLE,
+    NEVER_LABEL,
+    NO_LABEL,
+    OFF_REASON_LABEL,
+    PROGRAM_LABEL,
+    SENT_DATA_TITLE,
+    VIEW_SENT_LABEL,
+    WHAT_IS_SENT_LABEL,
+    WHAT_IS_SENT_TITLE,
+    YES_LABEL,
+    HelpMenu,
+)
+
+__all__ = ["NEVER_LABEL", "NO_LABEL", "YES_LABEL", "AskDialog", "TextWindow", "TkHelpMenu"]
 
 if TYPE_CHECKING:
     from ._feedback import Feedback
 
 WRAP_PX: Final = 520  # dialog text width: long enough for a sentence, short enough to read
 PAD_PX: Final = 12
-YES_LABEL: Final = "Yes, take part"
-NO_LABEL: Final = "No, thanks"
-NEVER_LABEL: Final = "Don't ask me again"
 
 
 class AskDialog:
     """A modal dialog asking once; "yes" and "no" are equal buttons, closing it counts as "no"."""
 
-    def __init__(self, parent: tk.Misc, feedback: Feedback, app_name: str) -> None:
+    def __init__(self, parent: tk.Misc, feedback: Feedback, app_name: str, language: str | None = None) -> None:
+        words = HelpMenu(feedback, language=language)
         self.answer = Answer.DISMISSED
         self.window = window = tk.Toplevel(parent)
-        window.title(PROGRAM_LABEL)
+        window.title(words.text(PROGRAM_LABEL))
         window.resizable(False, False)
         window.transient(parent.winfo_toplevel())
         body = ttk.Frame(window, padding=PAD_PX)
         body.pack(fill="both", expand=True)
-        for title, text in HelpMenu(feedback).ask_paragraphs(app_name):
+        for title, text in words.ask_paragraphs(app_name):
             if title:
                 ttk.Label(body, text=title, font="TkHeadingFont").pack(anchor="w", pady=(PAD_PX // 2, 0))
             ttk.Label(body, text=text, wraplength=WRAP_PX, justify="left").pack(anchor="w", pady=(0, PAD_PX // 2))
         self.never = tk.BooleanVar(master=window, value=False)
-        ttk.Checkbutton(body, text=NEVER_LABEL, variable=self.never, underline=0).pack(
-            anchor="w", pady=(PAD_PX // 2, PAD_PX)
-        )
+        never = ttk.Checkbutton(body, text=words.text(NEVER_LABEL), variable=self.never, underline=0)
+        never.pack(anchor="w", pady=(PAD_PX // 2, PAD_PX))
         buttons = ttk.Frame(body)
         buttons.pack(fill="x")
         buttons.columnconfigure((0, 1), weight=1, uniform="answer")  # the same size: declining is as easy as accepting
-        yes = ttk.Button(buttons, text=YES_LABEL, underline=0, command=lambda: self._close(Answer.YES))
-        no = ttk.Button(buttons, text=NO_LABEL, underline=0, command=lambda: self._close(Answer.NO))
+        yes = ttk.Button(buttons, text=words.text(YES_LABEL), underline=0, command=lambda: self._close(Answer.YES))
+        no = ttk.Button(buttons, text=words.text(NO_LABEL), underline=0, command=lambda: self._close(Answer.NO))
         yes.grid(row=0, column=0, sticky="ew", padx=(0, PAD_PX // 2), ipady=4)
         no.grid(row=0, column=1, sticky="ew", padx=(PAD_PX // 2, 0), ipady=4)
-        window.bind("<Alt-y>", lambda _e: yes.invoke())
-        window.bind("<Alt-n>", lambda _e: no.invoke())
-        window.bind("<Alt-d>", lambda _e: self.never.set(not self.never.get()))
+        # Alt + the underlined first letter, in whatever language the labels are in.
+        for widget in (yes, no, never):
+            key = str(widget.cget("text"))[:1].lower()
+            if key.isascii() and key.isalnum():  # Tk names other keys differently; they keep Tab and a click
+                window.bind(f"<Alt-{key}>", _invoke_on_key(widget))
         window.bind("<Escape>", lambda _e: self._close(Answer.DISMISSED))
         window.protocol("WM_DELETE_WINDOW", lambda: self._close(Answer.DISMISSED))
         self.yes_button, self.no_button = yes, no
@@ -84,7 +100,12 @@ class TextWindow:
     """A read-only text window (what is sent, sent data) with optional extra buttons."""
 
     def __init__(
-        self, parent: tk.Misc, title: str, text: str, buttons: tuple[tuple[str, Callable[[], None]], ...] = ()
+        self,
+        parent: tk.Misc,
+        title: str,
+        text: str,
+        buttons: tuple[tuple[str, Callable[[], None]], ...] = (),
+        close_label: str = CLOSE_LABEL,
     ) -> None:
         self.window = window = tk.Toplevel(parent)
         window.title(title)
@@ -97,7 +118,7 @@ class TextWindow:
         self.set_text(text)
         row = ttk.Frame(frame)
         row.pack(side="bottom", fill="x", pady=(PAD_PX // 2, 0))
-        ttk.Button(row, text="Close", command=window.destroy).pack(side="right")
+        ttk.Button(row, text=close_label, command=window.destroy).pack(side="right")
         for label, action in buttons:
             ttk.Button(row, text=label, command=action).pack(side="right", padx=(0, PAD_PX // 2))
         scroll.pack(side="right", fill="y")
@@ -132,9 +153,9 @@ class TkHelpMenu:
         self.index = _last_index(menu)
         if not item.enabled:
             # Tk menus have no tooltips: the reason is a line of its own, greyed out like the item.
-            menu.add_command(label=f"Off: {item.reason}", state="disabled")
-        menu.add_command(label=WHAT_IS_SENT_LABEL, underline=0, command=self.show_what_is_sent)
-        menu.add_command(label=VIEW_SENT_LABEL, underline=0, command=self.show_sent_data)
+            menu.add_command(label=model.text(OFF_REASON_LABEL).format(reason=item.reason), state="disabled")
+        menu.add_command(label=model.text(WHAT_IS_SENT_LABEL), underline=0, command=self.show_what_is_sent)
+        menu.add_command(label=model.text(VIEW_SENT_LABEL), underline=0, command=self.show_sent_data)
         self.refresh()
 
     def refresh(self) -> None:
@@ -152,7 +173,7 @@ class TkHelpMenu:
         feedback = self.model.feedback
         if not feedback.should_ask():
             return None
-        answer = AskDialog(self.parent, feedback, self.app_name).run()
+        answer = AskDialog(self.parent, feedback, self.app_name, self.model.language).run()
         was_on = feedback.is_on
         feedback.answer_prompt(answer)
         self.refresh()
@@ -161,7 +182,10 @@ class TkHelpMenu:
         return answer
 
     def show_what_is_sent(self) -> TextWindow:
-        return TextWindow(self.parent, f"What is sent — {PROGRAM_LABEL}", self.model.what_is_sent())
+        model = self.model
+        return TextWindow(
+            self.parent, model.text(WHAT_IS_SENT_TITLE), model.what_is_sent(), close_label=model.text(CLOSE_LABEL)
+        )
 
     def show_sent_data(self) -> TextWindow:
         model = self.model
@@ -169,7 +193,7 @@ class TkHelpMenu:
 
         def export() -> None:
             target = filedialog.asksaveasfilename(
-                parent=window.window, title="Export sent data", defaultextension=".json"
+                parent=window.window, title=model.text(EXPORT_TITLE), defaultextension=".json"
             )
             if target:
                 model.export_sent_data(Path(target))
@@ -180,11 +204,16 @@ class TkHelpMenu:
 
         window = TextWindow(
             self.parent,
-            f"Sent data — {PROGRAM_LABEL}",
+            model.text(SENT_DATA_TITLE),
             self.model.sent_data_text(),
-            (("Clear", clear), ("Export…", export)),
+            ((model.text(CLEAR_LABEL), clear), (model.text(EXPORT_LABEL), export)),
+            close_label=model.text(CLOSE_LABEL),
         )
         return window
+
+
+def _invoke_on_key(widget: ttk.Button | ttk.Checkbutton) -> Callable[[tk.Event[tk.Misc]], object]:
+    return lambda _event: widget.invoke()
 
 
 def _last_index(menu: tk.Menu) -> int:

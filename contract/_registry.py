@@ -53,11 +53,23 @@ class Kind(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Category:
-    """A group of metrics the user agrees to as a whole; `description` is shown to the user."""
+    """A group of metrics the user agrees to as a whole; `description` is shown to the user.
+
+    ``translations`` holds (language, title, description) for the languages the registry words it in;
+    the English ``title`` and ``description`` are the reference (and what the hashes cover).
+    """
 
     name: str
     title: str
     description: str
+    translations: tuple[tuple[str, str, str], ...] = ()
+
+    def in_language(self, language: str) -> tuple[str, str]:
+        """Title and description in ``language`` (``de``), or in English when the registry has none."""
+        for code, title, description in self.translations:
+            if code == language:
+                return title, description
+        return self.title, self.description
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,6 +235,28 @@ def _metric(name: str, table: Any, categories: Mapping[str, Category]) -> Metric
     return Metric(name, kind, category, description)
 
 
+_LANGUAGE: Final = re.compile(r"[a-z]{2,3}")
+_CATEGORY_KEYS: Final = {"title", "description", "translations"}
+
+
+def _category(name: str, table: Mapping[str, Any], where: str) -> Category:
+    extra = set(table) - _CATEGORY_KEYS
+    if extra:
+        raise _fail(where, f"unknown keys: {', '.join(sorted(extra))}")
+    translations = table.get("translations", {})
+    if not isinstance(translations, dict):
+        raise _fail(where + ".translations", "must be a table of languages")
+    words = []
+    for language, words_table in sorted(translations.items()):
+        at = f"{where}.translations.{language}"
+        if not _LANGUAGE.fullmatch(language) or not isinstance(words_table, dict):
+            raise _fail(at, "must be a table named by a language code (two or three lower-case letters)")
+        if set(words_table) != {"title", "description"}:
+            raise _fail(at, "needs exactly 'title' and 'description'")
+        words.append((language, _text(words_table, "title", at), _text(words_table, "description", at)))
+    return Category(name, _text(table, "title", where), _text(table, "description", where), tuple(words))
+
+
 def _canonical(
     app: str,
     version: int,
@@ -275,7 +309,7 @@ def parse_registry(text: str) -> Registry:
         where = f"categories.{_name(cname, 'categories')}"
         if not isinstance(ctable, dict):
             raise _fail(where, "must be a table")
-        categories[cname] = Category(cname, _text(ctable, "title", where), _text(ctable, "description", where))
+        categories[cname] = _category(cname, ctable, where)
     raw_metrics = doc.get("metrics")
     if not isinstance(raw_metrics, dict) or not raw_metrics:
         raise _fail("metrics", "at least one metric is required")
