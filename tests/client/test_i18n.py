@@ -131,6 +131,7 @@ def test_the_registry_words_its_categories_in_german_and_the_english_stays_the_r
 BASE = """schema = 1
 app = "tiny"
 version = 1
+app_versions = ["1.0"]
 [categories.usage]
 title = "Usage"
 description = "Counts."
