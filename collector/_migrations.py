@@ -23,9 +23,15 @@ _WITHOUT_INDEXES: Final = (
     "ALTER TABLE reports_v2 RENAME TO reports",
 )
 
+# 3: the loader's place in each worker's journal, committed with the rows it loaded (exactly once).
+_JOURNAL_POSITIONS: Final = (
+    'CREATE TABLE journal_positions (journal VARCHAR PRIMARY KEY, segment BIGINT NOT NULL, "offset" BIGINT NOT NULL)',
+)
+
 MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
     SCHEMA_V1,  # 1: the at-rest contract v1
     _WITHOUT_INDEXES,  # 2
+    _JOURNAL_POSITIONS,  # 3
 )
 
 

@@ -1,0 +1,531 @@
+"""The loader: the one owner of the read-write DuckDB connection, filling it from the workers' journals.
+
+A round reads every journal from the position the database records for it, turns the reports
+into rows and writes them, with the new positions, in one transaction: each record is loaded
+exactly once, whatever crashes when. Report ids already stored (retries, copies that reached
+two workers) are stored once. Segments the positions have left behind are deleted after the
+next checkpoint.
+
+Deletions are ordered after every report acknowledged before them: a report acknowledged
+before a deletion was on disk (in some journal) before the deletion was, so a journal stops at
+its deletion until every other journal has been read to its end by a read that started after
+the deletion was seen; then the deletion runs in the same transaction, after those rows.
+
+Between rounds the loader runs what must run where the read-write connection is: calls queued
+by the control endpoints (retention, snapshots) and the periodic jobs of `_jobs`.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import datetime as dt
+import logging
+import os
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+import duckdb
+import pyarrow as pa
+
+from optin.contract import CheckedReport, Registry, ReportChecker
+
+from . import _records as rec
+from ._journal import HEADER, read_segment, segment_name, segments
+from ._migrations import migrate
+from ._rows import Rows, insert
+from ._seen import SeenIds
+from ._stats import LoaderStats, WorkerStats
+from ._surrogates import Keys
+
+log = logging.getLogger("optin.collector")
+
+REOPEN_S: Final = 1.0  # while the database cannot be opened (locked by another process), try again this often
+CHECKPOINT_S: Final = 2.0  # loaded segments are deleted after a checkpoint, at most this often
+REJECTION_FLUSH_S: Final = 5.0
+
+
+@dataclass
+class _Cursor:
+    """The loader's place in one journal."""
+
+    name: str
+    seq: int = 0
+    offset: int = 0
+    keys_of: pa.Array | None = None  # the current segment's ordinal → metric_key map
+    caught_up_at: float = -1.0  # start of the last read that reached this journal's end
+    deletion: rec.Deletion | None = None  # the journal waits at this deletion (at offset) ...
+    deletion_seen_at: float = 0.0  # ... seen by a read that started then
+    deletion_end: int = 0
+
+
+@dataclass
+class _Read:
+    cursor: _Cursor
+    seq: int
+    offset: int
+    keys_of: pa.Array | None
+    reports: list[tuple[CheckedReport, int, pa.Array]] = field(default_factory=list)
+    segments_done: list[int] = field(default_factory=list)
+    deletion: rec.Deletion | None = None
+    deletion_end: int = 0
+
+
+Call = Callable[[duckdb.DuckDBPyConnection], Any]
+
+
+class Loader:
+    def __init__(
+        self,
+        db: Path,
+        journal_root: Path,
+        registries: Mapping[tuple[str, int], Registry],
+        batch_max: int,
+        interval_s: float,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.db = db
+        self.root = journal_root
+        self.registries = registries
+        self.batch_max = batch_max
+        self.interval_s = interval_s
+        self.clock = clock
+        self.stats = LoaderStats()
+        self.workers: dict[str, WorkerStats] = {}  # per worker instance ("name pid"): its last heartbeat
+        self.keys = Keys()
+        self.ready = False
+        self.healthy = True
+        self.started = time.monotonic()
+        self._con: duckdb.DuckDBPyConnection | None = None
+        self._cursors: dict[str, _Cursor] = {}
+        self._maps: dict[bytes, pa.Array] = {}
+        self._seen = SeenIds((), 0)
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._calls: list[tuple[Callable[[Loader], Any], concurrent.futures.Future[Any]]] = []
+        self._waiters: list[concurrent.futures.Future[None]] = []
+        self._lock = threading.Lock()
+        self._to_delete: list[Path] = []
+        self._last_checkpoint = time.monotonic()
+        self._rejections: Counter[tuple[dt.date, str]] = Counter()
+        self._last_rejection_flush = time.monotonic()
+        self._thread: threading.Thread | None = None
+        self.periodic: list[Callable[[Loader], None]] = []  # run between rounds, on the loader thread
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    def open(self) -> None:
+        self.db.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(self.root, 0o700)
+        try:
+            self._connect()
+        except duckdb.IOException as error:
+            self.healthy = False
+            log.warning(
+                "loader: cannot open the database (%s); retrying",
+                type(error).__name__,
+                extra={"event": "store_unavailable"},
+            )
+        self._thread = threading.Thread(target=self._run, name="optin-loader", daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        """Load everything journaled so far, checkpoint, delete loaded segments, close."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(120)
+            self._thread = None
+        if self._con is not None:
+            try:
+                self._flush_rejections(force=True)
+                self._checkpoint()
+            except duckdb.Error:
+                log.warning("loader: final checkpoint failed")
+            self._con.close()
+            self._con = None
+        self.ready = False
+
+    @property
+    def running(self) -> bool:
+        return self.ready and self.healthy and self._thread is not None and self._thread.is_alive()
+
+    def reader(self) -> duckdb.DuckDBPyConnection:
+        """A cursor for read-only work on another thread."""
+        if self._con is None or not self.ready:
+            raise LoaderUnavailable("database not open")
+        return self._con.cursor()
+
+    def positions(self) -> dict[str, tuple[int, int]]:
+        return {name: (c.seq, c.offset) for name, c in list(self._cursors.items())}
+
+    def lag_seconds(self) -> float:
+        cursors = list(self._cursors.values())
+        if not cursors or not self.ready:
+            return time.monotonic() - self.started
+        return max(0.0, time.monotonic() - min(c.caught_up_at for c in cursors))
+
+    # --- requests from other threads ---------------------------------------------------------
+
+    def call(self, work: Callable[[Loader], Any]) -> concurrent.futures.Future[Any]:
+        """Run ``work(loader)`` on the loader thread between rounds (it may use `transaction`)."""
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        with self._lock:
+            self._calls.append((work, future))
+        self._wake.set()
+        return future
+
+    def caught_up(self) -> concurrent.futures.Future[None]:
+        """Settles once everything journaled before this call is loaded (read-your-writes for aggregates)."""
+        future: concurrent.futures.Future[None] = concurrent.futures.Future()
+        with self._lock:
+            self._waiters.append(future)
+        self._wake.set()
+        return future
+
+    def count_rejections(self, day: dt.date, counts: Mapping[str, int]) -> None:
+        with self._lock:
+            for reason, count in counts.items():
+                self._rejections[(day, reason)] += count
+
+    # --- loader thread -----------------------------------------------------------------------
+
+    def _connect(self) -> None:
+        old_umask = os.umask(0o077)  # DuckDB creates the database and WAL files: keep them 0600
+        try:
+            con = duckdb.connect(str(self.db))
+        finally:
+            os.umask(old_umask)
+        try:
+            _private_file(self.db)
+            con.execute("SET python_enable_replacements = true")  # _rows.insert reads its Arrow tables by name
+            migrate(con)
+            self.keys.load(con)
+            con.execute("BEGIN TRANSACTION")
+            infos = rec.decode_metrics(rec.encode_metrics(ReportChecker(self.registries).metric_names, dict(self.registries)))
+            self.keys.register(con, infos)
+            con.execute("COMMIT")
+            rows = con.execute('SELECT journal, segment, "offset" FROM journal_positions').fetchall()
+            ids = con.execute("SELECT CAST(report_id AS VARCHAR) FROM reports").fetchall()
+        except BaseException:
+            con.close()
+            raise
+        self._cursors = {name: _Cursor(name, seq, offset) for name, seq, offset in rows}
+        self._seen = SeenIds((row[0] for row in ids), len(ids))
+        self._con = con
+        self.healthy = self.ready = True
+
+    def _run(self) -> None:
+        try:
+            while not self.ready:
+                if self._stop.wait(REOPEN_S):
+                    return
+                try:
+                    self._connect()
+                except duckdb.IOException:
+                    continue
+                log.info("loader: database opened", extra={"event": "store_available"})
+            self._serve()
+        except Exception as error:
+            self.healthy = False
+            log.error("loader: stopped (%s)", type(error).__name__, extra={"event": "store_stopped"})
+            raise
+
+    def _serve(self) -> None:
+        while True:
+            started = time.monotonic()
+            stopping = self._stop.is_set()
+            with self._lock:
+                waiters, self._waiters = self._waiters, []
+            loaded, complete = self._round()
+            if complete:
+                for waiter in waiters:
+                    waiter.set_result(None)
+            else:
+                with self._lock:
+                    self._waiters[:0] = waiters
+            self._run_calls()
+            for job in self.periodic:
+                job(self)
+            self._flush_rejections()
+            if self._to_delete and (stopping or time.monotonic() - self._last_checkpoint > CHECKPOINT_S):
+                self._checkpoint()
+            if stopping and (complete or not self.healthy):
+                return
+            if complete or not loaded:
+                # A partial batch: let the next one grow for the rest of the interval.
+                self._wake.wait(max(0.0, self.interval_s - (time.monotonic() - started)))
+                self._wake.clear()
+
+    def _journals(self) -> list[str]:
+        try:
+            names = sorted(n for n in os.listdir(self.root) if (self.root / n).is_dir())
+        except FileNotFoundError:
+            return []
+        for name in names:
+            self._cursors.setdefault(name, _Cursor(name))
+        return names
+
+    def _round(self) -> tuple[int, bool]:
+        """Read and load one batch; returns (records loaded, whether every journal was read to its end)."""
+        started = time.monotonic()
+        budget = self.batch_max
+        reads: list[_Read] = []
+        for name in self._journals():
+            cursor = self._cursors[name]
+            read = self._read(cursor, budget)
+            budget -= len(read.reports)
+            reads.append(read)
+        # A deletion runs once every other journal has been read to its end after it was seen.
+        deletions: list[_Read] = []
+        for read in reads:
+            cursor = read.cursor
+            if cursor.deletion is not None and all(
+                c.caught_up_at >= cursor.deletion_seen_at for c in self._cursors.values() if c is not cursor
+            ):
+                deletions.append(read)
+        if deletions or any((r.seq, r.offset) != (r.cursor.seq, r.cursor.offset) for r in reads):
+            count = sum(len(r.reports) for r in reads) + len(deletions)
+            if not self._write(reads, deletions):
+                return 0, False
+        else:
+            count = 0
+        # Complete: every journal was read to its end in this round, and none waits at a deletion.
+        complete = all(c.caught_up_at >= started and c.deletion is None for c in self._cursors.values())
+        return count, complete
+
+    def _read(self, cursor: _Cursor, budget: int) -> _Read:
+        read = _Read(cursor, cursor.seq, cursor.offset, cursor.keys_of)
+        if cursor.deletion is not None:
+            return read  # waits at its deletion
+        started = time.monotonic()
+        folder = self.root / cursor.name
+        while True:
+            known = segments(folder)  # listed before reading: a newer segment means this one is complete
+            later = [s for s in known if s > read.seq]
+            if read.seq not in known:
+                if not later:
+                    cursor.caught_up_at = started
+                    return read
+                if read.seq:
+                    read.segments_done.append(read.seq)
+                read.seq, read.offset, read.keys_of = later[0], 0, None
+                continue
+            path = folder / segment_name(read.seq)
+            if read.keys_of is None and read.offset > 0:
+                head = read_segment(path, 0, limit=1)
+                read.keys_of = self._map(head.payloads[0]) if head.payloads else None
+            scan = read_segment(path, read.offset, limit=max(budget - len(read.reports), 0) + 1)
+            offset = read.offset
+            for payload in scan.payloads:
+                end = offset + HEADER.size + len(payload)
+                kind = payload[:1]
+                if kind == rec.REPORT:
+                    if len(read.reports) >= budget:
+                        return read
+                    report, received = rec.decode_report(payload)
+                    assert read.keys_of is not None
+                    read.reports.append((report, received, read.keys_of))
+                elif kind == rec.METRICS:
+                    read.keys_of = self._map(payload)
+                elif kind == rec.DELETION:
+                    cursor.deletion = rec.decode_deletion(payload)
+                    cursor.deletion_seen_at = started
+                    read.offset, read.deletion_end = offset, end
+                    cursor.deletion_end = end
+                    return read
+                offset = read.offset = end
+            if len(read.reports) >= budget and scan.payloads:
+                return read
+            if not later:
+                cursor.caught_up_at = started  # read to the end (a torn tail of a live segment is its end for now)
+                return read
+            read.segments_done.append(read.seq)  # complete: anything after a torn tail is never loaded
+            read.seq, read.offset, read.keys_of = later[0], 0, None
+
+    def _map(self, payload: bytes) -> pa.Array:
+        keys_of = self._maps.get(payload)
+        if keys_of is None:
+            infos = rec.decode_metrics(payload)
+            assert self._con is not None
+            missing = [i for i in infos if (self.keys.apps.get(i.app), i.name) not in self.keys.metrics]
+            if missing:
+                self._con.execute("BEGIN TRANSACTION")
+                self.keys.register(self._con, missing)
+                self._con.execute("COMMIT")
+            keys_of = self._maps[payload] = self.keys.ordinal_keys(infos)
+        return keys_of
+
+    def _write(self, reads: list[_Read], deletions: list[_Read]) -> bool:
+        assert self._con is not None
+        con = self._con
+        started = time.perf_counter()
+        batch = [item for read in reads for item in read.reports]
+        stored = self._existing([report.report_id for report, _, _ in batch])
+        rows = Rows()
+        duplicates = 0
+        for report, received, keys_of in batch:
+            if report.report_id in stored:
+                duplicates += 1
+                continue
+            stored.add(report.report_id)
+            self._seen.add(report.report_id)  # before the commit: if it rolls back, a "maybe" costs only a lookup
+            rows.add(self.keys, report, received, keys_of)
+        after: list[str] = []
+        gone: list[str] = []
+        for read in deletions:
+            deletion = read.cursor.deletion
+            assert deletion is not None
+            inst_key = self.keys.installations.get(deletion.installation_id)
+            if inst_key is not None:
+                after += [
+                    f"DELETE FROM report_values WHERE report_key IN (SELECT report_key FROM reports WHERE inst_key = {inst_key:d})",
+                    f"DELETE FROM reports WHERE inst_key = {inst_key:d}",
+                    f"DELETE FROM installations WHERE inst_key = {inst_key:d}",
+                ]
+                gone.append(deletion.installation_id)
+            read.offset = read.deletion_end
+        for read in reads:
+            if (read.seq, read.offset) != (read.cursor.seq, read.cursor.offset):
+                after.append(
+                    f"INSERT INTO journal_positions VALUES ('{_safe(read.cursor.name)}', {read.seq:d}, {read.offset:d}) "
+                    'ON CONFLICT (journal) DO UPDATE SET segment = excluded.segment, "offset" = excluded."offset"'
+                )
+        try:
+            insert(con, rows, after, transaction=True)
+        except Exception as error:  # disk full, I/O error: nothing of the batch is kept; the journal still has it
+            with contextlib.suppress(duckdb.Error):
+                con.execute("ROLLBACK")
+            self.healthy = False
+            self.stats.write_errors += 1
+            log.error("loader: batch of %d failed (%s)", len(batch), type(error).__name__, extra={"event": "load_failed"})
+            with contextlib.suppress(duckdb.Error):
+                self.keys.load(con)
+            for cursor in self._cursors.values():
+                cursor.deletion = None  # read again from the committed positions
+            self._stop.wait(0.5)
+            return False
+        self.healthy = True
+        _private_file(self.db.with_name(self.db.name + ".wal"))
+        for installation_id in gone:
+            self.keys.installations.pop(installation_id, None)
+        for read in reads:
+            cursor = read.cursor
+            cursor.seq, cursor.offset, cursor.keys_of = read.seq, read.offset, read.keys_of
+            self._to_delete += [self.root / cursor.name / segment_name(s) for s in read.segments_done]
+        for read in deletions:
+            read.cursor.deletion = None
+        elapsed = time.perf_counter() - started
+        stats = self.stats
+        stats.loaded_reports += len(rows)
+        stats.duplicates += duplicates
+        stats.deletions += len(deletions)
+        stats.batches += 1
+        stats.batch_reports_max = max(stats.batch_reports_max, len(batch))
+        stats.batch_seconds_sum += elapsed
+        stats.batch_seconds_max = max(stats.batch_seconds_max, elapsed)
+        return True
+
+    def _existing(self, ids: list[str]) -> set[str]:
+        assert self._con is not None
+        con = self._con
+        if self._seen.full:
+            rows = con.execute("SELECT CAST(report_id AS VARCHAR) FROM reports").fetchall()
+            self._seen = SeenIds((row[0] for row in rows), len(rows))
+        maybe = [i for i in ids if self._seen.maybe(i)]  # almost always none: no lookup at all
+        if not maybe:
+            return set()
+        _batch_ids = pa.table({"id": pa.array(maybe, pa.string())})
+        rows = con.execute(
+            "SELECT CAST(r.report_id AS VARCHAR) FROM reports r JOIN _batch_ids b ON r.report_id = b.id::UUID"
+        ).fetchall()
+        return {row[0] for row in rows}
+
+    def _run_calls(self) -> None:
+        with self._lock:
+            calls, self._calls = self._calls, []
+        for work, future in calls:
+            try:
+                result = work(self)
+            except Exception as error:
+                future.set_exception(error)
+            else:
+                future.set_result(result)
+
+    def transaction(self, work: Call) -> Any:
+        """Loader thread (periodic jobs, queued calls): run ``work`` in a transaction of its own.
+
+        On failure the transaction is rolled back, the key caches are read again, and
+        LoaderUnavailable is raised.
+        """
+        assert self._con is not None
+        con = self._con
+        try:
+            con.execute("BEGIN TRANSACTION")
+            result = work(con)
+            con.execute("COMMIT")
+        except Exception as error:
+            with contextlib.suppress(duckdb.Error):
+                con.execute("ROLLBACK")
+            log.error("loader: job failed (%s)", type(error).__name__, extra={"event": "maintenance_failed"})
+            with contextlib.suppress(duckdb.Error):
+                self.keys.load(con)
+            raise LoaderUnavailable("job failed") from None
+        _private_file(self.db.with_name(self.db.name + ".wal"))
+        return result
+
+    def _checkpoint(self) -> None:
+        assert self._con is not None
+        self._con.execute("CHECKPOINT")
+        self._last_checkpoint = time.monotonic()
+        self.stats.checkpoints += 1
+        for path in self._to_delete:
+            try:
+                path.unlink()
+            except FileNotFoundError:
+                continue
+            self.stats.segments_deleted += 1
+        self._to_delete = []
+
+    def _flush_rejections(self, force: bool = False) -> None:
+        if not force and time.monotonic() - self._last_rejection_flush < REJECTION_FLUSH_S:
+            return
+        with self._lock:
+            pending, self._rejections = self._rejections, Counter()
+        self._last_rejection_flush = time.monotonic()
+        if not pending or self._con is None:
+            return
+        try:
+            for (day, reason), count in pending.items():
+                self._con.execute(
+                    "INSERT INTO rejections VALUES (?, ?, ?) ON CONFLICT (day, reason) DO UPDATE SET count = count + excluded.count",
+                    [day, reason, count],
+                )
+        except duckdb.Error:
+            log.warning("loader: could not record rejection counts")
+            with self._lock:
+                self._rejections.update(pending)
+
+
+class LoaderUnavailable(Exception):
+    """The database is not open (locked by another process, failing) or the loader is stopping."""
+
+
+def _safe(name: str) -> str:
+    if not name.replace("-", "").isalnum():
+        raise ValueError("journal names are letters, digits and dashes")
+    return name
+
+
+def _private_file(path: Path) -> None:
+    try:
+        if path.stat().st_mode & 0o077:
+            os.chmod(path, 0o600)
+    except FileNotFoundError:
+        pass
