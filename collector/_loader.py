@@ -39,7 +39,7 @@ from . import _records as rec
 from ._journal import HEADER, read_segment, segment_name, segments
 from ._migrations import migrate
 from ._rows import Rows, insert
-from ._seen import SeenIds
+from ._seen import SEEN_FILE, SeenIds
 from ._stats import LoaderStats, WorkerStats
 from ._surrogates import Keys
 
@@ -150,6 +150,7 @@ class Loader:
                 log.warning("loader: final checkpoint failed")
             self._con.close()
             self._con = None
+            self._seen.close()
         self.ready = False
 
     @property
@@ -161,6 +162,17 @@ class Loader:
         if self._con is None or not self.ready:
             raise LoaderUnavailable("database not open")
         return self._con.cursor()
+
+    def stored(self, report_id: str) -> bool:
+        """Another thread: whether ``report_id`` is in the database (the workers ask this for a "maybe")."""
+        if not self._seen.maybe(report_id):
+            return False
+        cursor = self.reader()
+        try:
+            row = cursor.execute("SELECT count(*) FROM reports WHERE report_id = ?::UUID", [report_id]).fetchone()
+        finally:
+            cursor.close()
+        return bool(row and row[0])
 
     def positions(self) -> dict[str, tuple[int, int]]:
         return {name: (c.seq, c.offset) for name, c in list(self._cursors.items())}
@@ -211,13 +223,13 @@ class Loader:
             infos = rec.decode_metrics(rec.encode_metrics(ReportChecker(self.registries).metric_names, dict(self.registries)))
             self.keys.register(con, infos)
             con.execute("COMMIT")
-            rows = con.execute('SELECT journal, segment, "offset" FROM journal_positions').fetchall()
+            rows = con.execute('SELECT journal, segment, segment_offset FROM journal_positions').fetchall()
             ids = con.execute("SELECT CAST(report_id AS VARCHAR) FROM reports").fetchall()
         except BaseException:
             con.close()
             raise
         self._cursors = {name: _Cursor(name, seq, offset) for name, seq, offset in rows}
-        self._seen = SeenIds((row[0] for row in ids), len(ids))
+        self._seen = SeenIds((row[0] for row in ids), len(ids), self.root / SEEN_FILE)
         self._con = con
         self.healthy = self.ready = True
 
@@ -395,7 +407,7 @@ class Loader:
             if (read.seq, read.offset) != (read.cursor.seq, read.cursor.offset):
                 after.append(
                     f"INSERT INTO journal_positions VALUES ('{_safe(read.cursor.name)}', {read.seq:d}, {read.offset:d}) "
-                    'ON CONFLICT (journal) DO UPDATE SET segment = excluded.segment, "offset" = excluded."offset"'
+                    'ON CONFLICT (journal) DO UPDATE SET segment = excluded.segment, segment_offset = excluded.segment_offset'
                 )
         try:
             insert(con, rows, after, transaction=True)
@@ -437,7 +449,8 @@ class Loader:
         con = self._con
         if self._seen.full:
             rows = con.execute("SELECT CAST(report_id AS VARCHAR) FROM reports").fetchall()
-            self._seen = SeenIds((row[0] for row in rows), len(rows))
+            old, self._seen = self._seen, SeenIds((row[0] for row in rows), len(rows), self.root / SEEN_FILE)
+            old.close()
         maybe = [i for i in ids if self._seen.maybe(i)]  # almost always none: no lookup at all
         if not maybe:
             return set()

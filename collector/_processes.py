@@ -68,7 +68,11 @@ def _child(config: Config, parent: int, main: Callable[[asyncio.Event], Coroutin
             loop.add_signal_handler(sig, stop.set)
         await main(stop)
 
-    asyncio.run(run())
+    try:
+        asyncio.run(run())
+    except Exception as error:  # one JSON line, never a traceback (it could quote request data)
+        log.error("%s stopped (%s)", multiprocessing.current_process().name, type(error).__name__, extra={"event": "crashed"})
+        raise SystemExit(1) from None
 
 
 def loader_main(config: Config, secret: str, parent: int, ready: Connection) -> None:

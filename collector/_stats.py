@@ -42,7 +42,9 @@ class WorkerStats:
     heard_at: float = 0.0  # the loader's monotonic clock when this arrived (gauges count only live workers)
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        doc = asdict(self)
+        doc["rejections"] = {str(reason): count for reason, count in self.rejections.items()}
+        return doc
 
     @classmethod
     def from_json(cls, doc: dict[str, Any]) -> WorkerStats:

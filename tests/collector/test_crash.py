@@ -117,8 +117,7 @@ def test_kill_9_at_random_moments_loses_no_acknowledged_report(tmp_path: Path, r
         while ledger.acked_count() < target and time.monotonic() < deadline and all(t.is_alive() for t in threads):
             time.sleep(0.001)
         time.sleep(rng.uniform(0, 0.01))
-        running.proc.send_signal(signal.SIGKILL)
-        running.proc.wait(10)
+        running.stop(signal.SIGKILL)  # the supervisor; its loader and workers die with it
         stop.set()
         for thread in threads:
             thread.join(15)
