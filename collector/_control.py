@@ -30,8 +30,8 @@ from ._errors import InFlight, Unavailable, error_middleware, json_response
 from ._ingest import Rejected
 from ._jobs import scheduled, snapshot
 from ._loader import Loader, LoaderUnavailable
-from ._prometheus import LIVE_S, render_metrics
 from ._logs import http_logger
+from ._prometheus import LIVE_S, render_metrics
 from ._stats import WorkerStats
 from ._worker import PORT_FILE
 

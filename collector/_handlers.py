@@ -110,7 +110,11 @@ async def metrics(request: web.Request) -> web.Response:
     await worker.heartbeat()
     status, headers, body = await worker.proxy("GET", "/internal/metrics", {})
     return web.Response(
-        status=status, body=body, content_type="text/plain", charset="utf-8", headers={"X-Content-Type-Options": "nosniff"}
+        status=status,
+        body=body,
+        content_type="text/plain",
+        charset="utf-8",
+        headers={"X-Content-Type-Options": "nosniff"},
     )
 
 

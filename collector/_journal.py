@@ -37,6 +37,7 @@ log = logging.getLogger("optin.collector")
 
 HEADER: Final = struct.Struct("<II")
 SUFFIX: Final = ".seg"
+RECOVER_S: Final = 1.0  # a journal that failed tries a new segment this often, even without records
 
 
 class JournalUnavailable(Exception):
@@ -246,7 +247,12 @@ class JournalWriter:
         while True:
             with self._cond:
                 while not self._pending and not self._closing:
-                    self._cond.wait()
+                    if self._broken:  # try a new segment now and then, so health returns without traffic
+                        self._cond.wait(RECOVER_S)
+                        if not self._pending and not self._closing:
+                            self._recover()
+                    else:
+                        self._cond.wait()
                 if not self._pending and self._closing:
                     return
             if self.group_wait_s > 0 and not self._closing:
@@ -301,6 +307,12 @@ class JournalWriter:
         self.ends[self.seq] = self.offset
         self.stats.bytes += len(data)
 
+    def _recover(self) -> None:
+        try:
+            self._new_segment()
+        except OSError:
+            return
+
     def _new_segment(self) -> None:
         """Close the current segment and start the next one, preallocated, with its header record."""
         seq = self.seq + 1
@@ -320,6 +332,8 @@ class JournalWriter:
             os.close(self._fd)
         self._fd, self.seq, self.offset = fd, seq, len(self.header)
         self.ends[seq] = self.offset
+        if self._broken:
+            log.info("journal: writing again", extra={"event": "journal_recovered"})
         self._broken = ""
         self.stats.segments_created += 1
 

@@ -220,10 +220,12 @@ class Loader:
             migrate(con)
             self.keys.load(con)
             con.execute("BEGIN TRANSACTION")
-            infos = rec.decode_metrics(rec.encode_metrics(ReportChecker(self.registries).metric_names, dict(self.registries)))
+            infos = rec.decode_metrics(
+                rec.encode_metrics(ReportChecker(self.registries).metric_names, dict(self.registries))
+            )
             self.keys.register(con, infos)
             con.execute("COMMIT")
-            rows = con.execute('SELECT journal, segment, segment_offset FROM journal_positions').fetchall()
+            rows = con.execute("SELECT journal, segment, segment_offset FROM journal_positions").fetchall()
             ids = con.execute("SELECT CAST(report_id AS VARCHAR) FROM reports").fetchall()
         except BaseException:
             con.close()
@@ -397,7 +399,8 @@ class Loader:
             inst_key = self.keys.installations.get(deletion.installation_id)
             if inst_key is not None:
                 after += [
-                    f"DELETE FROM report_values WHERE report_key IN (SELECT report_key FROM reports WHERE inst_key = {inst_key:d})",
+                    "DELETE FROM report_values WHERE report_key IN"
+                    f" (SELECT report_key FROM reports WHERE inst_key = {inst_key:d})",
                     f"DELETE FROM reports WHERE inst_key = {inst_key:d}",
                     f"DELETE FROM installations WHERE inst_key = {inst_key:d}",
                 ]
@@ -406,8 +409,9 @@ class Loader:
         for read in reads:
             if (read.seq, read.offset) != (read.cursor.seq, read.cursor.offset):
                 after.append(
-                    f"INSERT INTO journal_positions VALUES ('{_safe(read.cursor.name)}', {read.seq:d}, {read.offset:d}) "
-                    'ON CONFLICT (journal) DO UPDATE SET segment = excluded.segment, segment_offset = excluded.segment_offset'
+                    f"INSERT INTO journal_positions VALUES ('{_safe(read.cursor.name)}', {read.seq:d}, {read.offset:d})"
+                    " ON CONFLICT (journal) DO UPDATE"
+                    " SET segment = excluded.segment, segment_offset = excluded.segment_offset"
                 )
         try:
             insert(con, rows, after, transaction=True)
@@ -416,7 +420,9 @@ class Loader:
                 con.execute("ROLLBACK")
             self.healthy = False
             self.stats.write_errors += 1
-            log.error("loader: batch of %d failed (%s)", len(batch), type(error).__name__, extra={"event": "load_failed"})
+            log.error(
+                "loader: batch of %d failed (%s)", len(batch), type(error).__name__, extra={"event": "load_failed"}
+            )
             with contextlib.suppress(duckdb.Error):
                 self.keys.load(con)
             for cursor in self._cursors.values():
@@ -517,7 +523,8 @@ class Loader:
         try:
             for (day, reason), count in pending.items():
                 self._con.execute(
-                    "INSERT INTO rejections VALUES (?, ?, ?) ON CONFLICT (day, reason) DO UPDATE SET count = count + excluded.count",
+                    "INSERT INTO rejections VALUES (?, ?, ?)"
+                    " ON CONFLICT (day, reason) DO UPDATE SET count = count + excluded.count",
                     [day, reason, count],
                 )
         except duckdb.Error:

@@ -71,7 +71,9 @@ def _child(config: Config, parent: int, main: Callable[[asyncio.Event], Coroutin
     try:
         asyncio.run(run())
     except Exception as error:  # one JSON line, never a traceback (it could quote request data)
-        log.error("%s stopped (%s)", multiprocessing.current_process().name, type(error).__name__, extra={"event": "crashed"})
+        log.error(
+            "%s stopped (%s)", multiprocessing.current_process().name, type(error).__name__, extra={"event": "crashed"}
+        )
         raise SystemExit(1) from None
 
 
@@ -154,7 +156,10 @@ class Supervisor:
             raise RuntimeError(f"{role} did not start")
         receive.recv()
         receive.close()
-        log.info("started", extra={"event": "started", "role": "loader" if role == "loader" else "worker", "pid": process.pid})
+        log.info(
+            "started",
+            extra={"event": "started", "role": "loader" if role == "loader" else "worker", "pid": process.pid},
+        )
         child = self.children[role] = _Child(role, process, time.monotonic())
         return child
 
@@ -185,7 +190,10 @@ class Supervisor:
     def shutdown(self) -> None:
         log.info("stopping", extra={"event": "stopping"})
         workers = [c.process for role, c in self.children.items() if role != "loader"]
-        for group, timeout_s in ((workers, 40.0), ([c.process for r, c in self.children.items() if r == "loader"], 300.0)):
+        for group, timeout_s in (
+            (workers, 40.0),
+            ([c.process for r, c in self.children.items() if r == "loader"], 300.0),
+        ):
             for process in group:
                 if process.exitcode is None:
                     with contextlib.suppress(ProcessLookupError):

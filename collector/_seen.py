@@ -8,7 +8,8 @@ filter can only cost time, never correctness.
 
 Each worker keeps one too, of the ids it has journaled (`w0.seen`, ...), so a copy sent to
 another worker is recognised before the first is loaded. The hash is deterministic (BLAKE2b,
-64 bits, split in two for double hashing) so that every process agrees. A file is a u64 capacity, then the bits. When it fills up the loader
+64 bits, split in two for double hashing) so that every process agrees. A file is a u64
+capacity, then the bits. When it fills up the loader
 writes a bigger one beside it and renames it into place; the workers notice the new file and map it.
 """
 
@@ -17,8 +18,8 @@ from __future__ import annotations
 import mmap
 import os
 import struct
-from hashlib import blake2b
 from collections.abc import Iterable
+from hashlib import blake2b
 from pathlib import Path
 from typing import Final
 

@@ -38,6 +38,7 @@ class WorkerStats:
     fsync_seconds_sum: float = 0.0
     fsync_seconds_max: float = 0.0
     unloaded_bytes: int = 0
+    journal_healthy: bool = True
     rejections: Counter[str] = field(default_factory=Counter)
     heard_at: float = 0.0  # the loader's monotonic clock when this arrived (gauges count only live workers)
 

@@ -209,8 +209,12 @@ class Worker:
         journal = self.journal.stats
         stats = self.stats
         stats.in_flight = self.in_flight.count
-        stats.journal_records, stats.journal_bytes, stats.journal_groups = journal.records, journal.bytes, journal.groups
-        stats.journal_failures = journal.failures
+        stats.journal_records, stats.journal_bytes, stats.journal_groups = (
+            journal.records,
+            journal.bytes,
+            journal.groups,
+        )
+        stats.journal_failures, stats.journal_healthy = journal.failures, self.journal.healthy
         stats.fsync_seconds_sum, stats.fsync_seconds_max = journal.fsync_seconds_sum, journal.fsync_seconds_max
         position = self.reply["position"] if self.reply and self.reply["position"] else (0, 0)
         stats.unloaded_bytes = self.journal.unloaded_bytes(*position)
@@ -253,9 +257,7 @@ class Worker:
             except Exception as error:  # never let the heartbeat die
                 log.warning("heartbeat failed (%s)", type(error).__name__, extra={"event": "heartbeat_failed"})
 
-    async def proxy(
-        self, method: str, path_qs: str, headers: Mapping[str, str]
-    ) -> tuple[int, dict[str, str], bytes]:
+    async def proxy(self, method: str, path_qs: str, headers: Mapping[str, str]) -> tuple[int, dict[str, str], bytes]:
         """Forward a request that reads the database to the loader."""
         assert self._session is not None
         forward = {SECRET_HEADER: self.secret}

@@ -53,7 +53,9 @@ def _journal(folder: Path, registry: Registry, payloads: list[bytes], segment_by
 
 
 def _load(tmp: Path, registry: Registry, batch_max: int = 4096) -> Loader:
-    loader = Loader(tmp / "db" / "o.duckdb", tmp / "journal", {(registry.app, registry.version): registry}, batch_max, 0.01)
+    loader = Loader(
+        tmp / "db" / "o.duckdb", tmp / "journal", {(registry.app, registry.version): registry}, batch_max, 0.01
+    )
     loader.open()
     loader.close()  # loads everything journaled, checkpoints, deletes loaded segments
     return loader
@@ -62,7 +64,11 @@ def _load(tmp: Path, registry: Registry, batch_max: int = 4096) -> Loader:
 def test_the_loader_stores_every_kind_exactly_as_the_contract_encodes_it(tmp_path: Path, registry: Registry) -> None:
     rng = random.Random(6)
     docs = [make_report(registry, random_metrics(registry, rng)) for _ in range(300)]
-    _journal(tmp_path / "journal" / "w0", registry, [rec.encode_report(_checked(registry, d), int(time.time())) for d in docs])
+    _journal(
+        tmp_path / "journal" / "w0",
+        registry,
+        [rec.encode_report(_checked(registry, d), int(time.time())) for d in docs],
+    )
     loader = _load(tmp_path, registry, batch_max=64)
     assert loader.stats.loaded_reports == 300 and loader.stats.batches >= 5  # 64 at a time
     db = tmp_path / "db" / "o.duckdb"
@@ -111,7 +117,9 @@ def test_a_deletion_in_one_journal_waits_for_the_reports_acknowledged_before_it_
     assert _rows(tmp_path / "db" / "o.duckdb", "SELECT count(*) FROM reports") == [(0,)]
 
 
-def test_copies_of_a_report_in_two_journals_and_across_loads_are_stored_once(tmp_path: Path, registry: Registry) -> None:
+def test_copies_of_a_report_in_two_journals_and_across_loads_are_stored_once(
+    tmp_path: Path, registry: Registry
+) -> None:
     doc = make_report(registry)
     payload = rec.encode_report(_checked(registry, doc), int(time.time()))
     for name in ("w0", "w1"):
@@ -195,7 +203,7 @@ def test_the_loader_position_is_committed_with_the_rows(tmp_path: Path, registry
     _journal(folder, registry, [rec.encode_report(_checked(registry, make_report(registry)), 1) for _ in range(5)])
     _load(tmp_path, registry)
     end = read_segment(folder / segment_name(1), 0).end
-    assert _rows(tmp_path / "db" / "o.duckdb", 'SELECT journal, segment, segment_offset FROM journal_positions') == [
+    assert _rows(tmp_path / "db" / "o.duckdb", "SELECT journal, segment, segment_offset FROM journal_positions") == [
         ("w0", 1, end)
     ]
     os.sync()

@@ -555,5 +555,3 @@ def test_analysis_reads_a_snapshot_and_answers_as_the_live_endpoint_does(tmp_pat
             assert offline == {k: v for k, v in answer.items() if k != "question"}
     finally:
         con.close()
-
-
