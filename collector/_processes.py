@@ -85,7 +85,9 @@ def loader_main(config: Config, secret: str, parent: int, ready: Connection) -> 
         await service.start()
         ready.send(os.getpid())
         await stop.wait()
+        log.info("loader stopping", extra={"event": "stopping", "role": "loader", "pid": os.getpid()})
         await service.stop()
+        log.info("loader stopped", extra={"event": "stopped", "role": "loader", "pid": os.getpid()})
 
     _child(config, parent, main)
 
@@ -102,7 +104,9 @@ def worker_main(config: Config, name: str, port: int, secret: str, parent: int, 
         await serve_worker(runner, config, port, reuse_port=REUSE_PORT)
         ready.send(os.getpid())
         await stop.wait()
+        log.info("worker stopping", extra={"event": "stopping", "role": "worker", "pid": os.getpid()})
         await runner.cleanup()
+        log.info("worker stopped", extra={"event": "stopped", "role": "worker", "pid": os.getpid()})
 
     _child(config, parent, main)
 
