@@ -84,7 +84,12 @@ def loader_main(config: Config, secret: str, parent: int, ready: Connection) -> 
         service = LoaderService(config, secret)
         await service.start()
         ready.send(os.getpid())
-        await stop.wait()
+        while not stop.is_set() and service.loader.alive:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 1.0)
+        if not stop.is_set():  # the loading thread failed: exit, and the supervisor starts a new loader
+            await service.stop()
+            raise SystemExit(1)
         log.info("loader stopping", extra={"event": "stopping", "role": "loader", "pid": os.getpid()})
         await service.stop()
         log.info("loader stopped", extra={"event": "stopped", "role": "loader", "pid": os.getpid()})
