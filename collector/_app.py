@@ -20,7 +20,7 @@ from . import _handlers as h
 from ._config import Config
 from ._errors import error_middleware
 from ._logs import http_logger
-from ._server import QuietRunner
+from ._server import QuietRunner, connection_cap
 from ._worker import Worker
 
 # aiohttp would otherwise inflate gzip bodies itself, before our compressed-size limit and bomb check.
@@ -76,6 +76,7 @@ def runner_of(app: web.Application, config: Config) -> web.AppRunner:
         shutdown_timeout=30,
         logger=http_logger(),
         keepalive_timeout=config.keepalive_timeout_s,
+        max_connections=connection_cap(config.max_connections),
         **SERVER_OPTIONS,  # type: ignore[arg-type]
     )
 

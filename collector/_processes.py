@@ -29,7 +29,7 @@ from multiprocessing.connection import Connection
 from typing import Any, Final
 
 from ._config import Config
-from ._logs import configure
+from ._logs import LoopErrors, configure
 
 log = logging.getLogger("optin.collector")
 
@@ -64,6 +64,7 @@ def _child(config: Config, parent: int, main: Callable[[asyncio.Event], Coroutin
     async def run() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
+        loop.set_exception_handler(LoopErrors())  # e.g. accept errors under a flood: counted, rate-limited
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         await main(stop)
