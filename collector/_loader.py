@@ -389,15 +389,18 @@ class Loader:
         con = self._con
         started = time.perf_counter()
         batch = [item for read in reads for item in read.reports]
-        stored = self._existing([report.report_id for report, _, _ in batch])
+        mixed = [self._seen.maybe_mixed(report.report_id) for report, _, _ in batch]
+        stored = self._existing(
+            [report.report_id for (report, _, _), (maybe, _) in zip(batch, mixed, strict=True) if maybe]
+        )
         rows = Rows()
         duplicates = 0
-        for report, received, keys_of in batch:
+        for (report, received, keys_of), (_, pair) in zip(batch, mixed, strict=True):
             if report.report_id in stored:
                 duplicates += 1
                 continue
             stored.add(report.report_id)
-            self._seen.add(report.report_id)  # before the commit: if it rolls back, a "maybe" costs only a lookup
+            self._seen.add(report.report_id, pair)  # before the commit: if it rolls back, a "maybe" costs a lookup
             rows.add(self.keys, report, received, keys_of)
         after: list[str] = []
         gone: list[str] = []
@@ -439,6 +442,10 @@ class Loader:
             return False
         self.healthy = True
         _private_file(self.db.with_name(self.db.name + ".wal"))
+        if self._seen.full:  # a bigger filter, from what is stored now
+            ids = con.execute("SELECT CAST(report_id AS VARCHAR) FROM reports").fetchall()
+            old, self._seen = self._seen, SeenIds((row[0] for row in ids), len(ids), self.root / SEEN_FILE)
+            old.close()
         for installation_id in gone:
             self.keys.installations.pop(installation_id, None)
         for read in reads:
@@ -459,14 +466,10 @@ class Loader:
         stats.batch_seconds_max = max(stats.batch_seconds_max, elapsed)
         return True
 
-    def _existing(self, ids: list[str]) -> set[str]:
+    def _existing(self, maybe: list[str]) -> set[str]:
+        """Which of the ids the filter could not rule out are stored (almost always none: no lookup)."""
         assert self._con is not None
         con = self._con
-        if self._seen.full:
-            rows = con.execute("SELECT CAST(report_id AS VARCHAR) FROM reports").fetchall()
-            old, self._seen = self._seen, SeenIds((row[0] for row in rows), len(rows), self.root / SEEN_FILE)
-            old.close()
-        maybe = [i for i in ids if self._seen.maybe(i)]  # almost always none: no lookup at all
         if not maybe:
             return set()
         _batch_ids = pa.table({"id": pa.array(maybe, pa.string())})
