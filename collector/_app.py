@@ -77,7 +77,7 @@ def runner_of(app: web.Application, config: Config) -> web.AppRunner:
         logger=http_logger(),
         keepalive_timeout=config.keepalive_timeout_s,
         max_connections=connection_cap(config.max_connections),
-        **SERVER_OPTIONS,  # type: ignore[arg-type]
+        **SERVER_OPTIONS,
     )
 
 

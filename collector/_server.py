@@ -26,7 +26,6 @@ class _QuietHandler(RequestHandler):
         cap = getattr(server, "max_connections", 0)
         if cap and server is not None and len(server.connections) > cap:
             # Over the cap (kept below the descriptor limit): closed at once, so accepting never fails.
-            server.refused_connections = getattr(server, "refused_connections", 0) + 1
             self.force_close()
             transport.close()
 
