@@ -75,7 +75,6 @@ class _Read:
     reports: list[tuple[CheckedReport, int, pa.Array]] = field(default_factory=list)
     segments_done: list[int] = field(default_factory=list)
     deletion: rec.Deletion | None = None
-    deletion_end: int = 0
 
 
 Call = Callable[[duckdb.DuckDBPyConnection], Any]
@@ -112,6 +111,7 @@ class Loader:
         self._calls: list[tuple[Callable[[Loader], Any], concurrent.futures.Future[Any]]] = []
         self._waiters: list[concurrent.futures.Future[None]] = []
         self._lock = threading.Lock()
+        self._again: list[tuple[rec.Deletion, float]] = []  # deletions to run once more (see _round)
         self._behind = True  # segments may lie behind the positions (also those a crash left): check after a checkpoint
         self._last_checkpoint = time.monotonic()
         self._rejections: Counter[tuple[dt.date, str]] = Counter()
@@ -311,10 +311,21 @@ class Loader:
                 c.caught_up_at >= cursor.deletion_seen_at for c in self._cursors.values() if c is not cursor
             ):
                 deletions.append(read)
-        if deletions or any((r.seq, r.offset) != (r.cursor.seq, r.cursor.offset) for r in reads):
+        blocked = [r for r in reads if r.cursor.deletion is not None]
+        if blocked and not deletions:
+            # Journals waiting at deletions wait for each other: run them all now, and each once more
+            # when every journal has been read to its end after this moment (deleting is idempotent).
+            latest = max(r.cursor.deletion_seen_at for r in blocked)
+            if all(c.deletion is not None or c.caught_up_at >= latest for c in self._cursors.values()):
+                deletions = blocked
+                now = time.monotonic()
+                self._again += [(r.cursor.deletion, now) for r in blocked if r.cursor.deletion is not None]
+        again = [d for d, seen in self._again if all(c.caught_up_at >= seen for c in self._cursors.values())]
+        if deletions or again or any((r.seq, r.offset) != (r.cursor.seq, r.cursor.offset) for r in reads):
             count = sum(len(r.reports) for r in reads) + len(deletions)
-            if not self._write(reads, deletions):
+            if not self._write(reads, deletions, again):
                 return 0, False
+            self._again = [(d, seen) for d, seen in self._again if d not in again]
         else:
             count = 0
         # Complete: every journal was read to its end in this round, and none waits at a deletion.
@@ -359,7 +370,7 @@ class Loader:
                 elif kind == rec.DELETION:
                     cursor.deletion = rec.decode_deletion(payload)
                     cursor.deletion_seen_at = started
-                    read.offset, read.deletion_end = offset, end
+                    read.offset = offset
                     cursor.deletion_end = end
                     return read
                 offset = read.offset = end
@@ -386,7 +397,7 @@ class Loader:
             keys_of = self._maps[payload] = self.keys.ordinal_keys(infos)
         return keys_of
 
-    def _write(self, reads: list[_Read], deletions: list[_Read]) -> bool:
+    def _write(self, reads: list[_Read], deletions: list[_Read], again: list[rec.Deletion]) -> bool:
         assert self._con is not None
         con = self._con
         started = time.perf_counter()
@@ -406,8 +417,7 @@ class Loader:
             rows.add(self.keys, report, received, keys_of)
         after: list[str] = []
         gone: list[str] = []
-        for read in deletions:
-            deletion = read.cursor.deletion
+        for deletion in [*(r.cursor.deletion for r in deletions), *again]:
             assert deletion is not None
             inst_key = self.keys.installations.get(deletion.installation_id)
             if inst_key is not None:
@@ -418,7 +428,8 @@ class Loader:
                     f"DELETE FROM installations WHERE inst_key = {inst_key:d}",
                 ]
                 gone.append(deletion.installation_id)
-            read.offset = read.deletion_end
+        for read in deletions:
+            read.offset = read.cursor.deletion_end  # (the read of a later round starts at the deletion)
         for read in reads:
             if (read.seq, read.offset) != (read.cursor.seq, read.cursor.offset):
                 after.append(
