@@ -1,4 +1,4 @@
-"""python -m optin.collector: run the collector until SIGINT or SIGTERM, then drain and commit.
+"""python -m optin.collector: run the collector (loader + workers) until SIGINT or SIGTERM, then drain and load.
 
 `python -m optin.collector snapshot ...` writes a Parquet snapshot on demand: from the database
 file when no collector holds it, or by asking a running collector (`--url`, with the token).
@@ -7,23 +7,18 @@ file when no collector holds it, or by asking a running collector (`--url`, with
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
 import logging
 import os
-import signal
 import sys
 import urllib.request
 from dataclasses import fields
 from pathlib import Path
 
-import duckdb
 import orjson
 
-from ._app import start
 from ._config import Config, load_config
 from ._logs import configure
-from ._snapshot import write_snapshot
+from ._processes import supervise
 
 log = logging.getLogger("optin.collector")
 
@@ -60,29 +55,6 @@ def config_from(args: argparse.Namespace) -> Config:
     return load_config(args.config, **flags)
 
 
-async def serve(config: Config) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):  # Windows: Ctrl+C still raises KeyboardInterrupt
-            loop.add_signal_handler(sig, stop.set)
-    try:
-        runner = await start(config)
-    except OSError as error:  # e.g. the port is taken: say so and exit non-zero, after closing the store
-        log.error("cannot listen (%s)", error.strerror or type(error).__name__, extra={"event": "listen_failed"})
-        raise SystemExit(1) from None
-    ports = [addr[1] for addr in runner.addresses if isinstance(addr, tuple)]
-    log.info(
-        "ready", extra={"event": "ready", "port": ports[0] if ports else config.port, "db": config.resolved_db().name}
-    )
-    try:
-        await stop.wait()
-    finally:
-        log.info("stopping", extra={"event": "stopping"})
-        await runner.cleanup()  # stops accepting, finishes requests, drains and commits the store
-        log.info("stopped", extra={"event": "stopped"})
-
-
 def snapshot(argv: list[str]) -> int:
     parser = _parser(
         "optin-collector snapshot", "Write a Parquet snapshot (partitioned by day) of the collector's database."
@@ -97,6 +69,10 @@ def snapshot(argv: list[str]) -> int:
         with urllib.request.urlopen(request, timeout=600) as answer:
             print(answer.read().decode())
         return 0
+    import duckdb  # only here: the command's other processes (workers) never load DuckDB
+
+    from ._snapshot import write_snapshot
+
     if config.snapshot_dir is None:
         parser.error("--snapshot-dir (or snapshot_dir in the config file) is required")
     try:
@@ -126,8 +102,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"optin-collector: {error}", file=sys.stderr)
         raise SystemExit(2) from None
     configure(config.log_level)
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(config))
+    raise SystemExit(supervise(config))
 
 
 if __name__ == "__main__":

@@ -29,10 +29,17 @@ class Config:
     token_file: Path | None = None  # analysis endpoints need this token; OPTIN_COLLECTOR_TOKEN also works
     token: str = ""
     max_body_bytes: int = 1 << 20  # compressed and decompressed
-    batch_max_reports: int = 512  # group commit: at most this many reports per transaction
-    batch_max_wait_ms: float = 2.0  # and at most this long after the first report of a batch (commits overlap parsing)
-    max_pending_reports: int = 4096  # write queue bound; beyond it ingest answers 503 with Retry-After
+    workers: int = 0  # HTTP worker processes sharing the port; 0 means one per core
+    batch_max_reports: int = 4096  # the loader writes at most this many reports per transaction
+    batch_max_wait_ms: float = 1.0  # journal group commit: wait this long for more records before each fdatasync
+    load_interval_ms: float = 100.0  # after a partial batch the loader waits this long for more (bigger transactions)
+    max_pending_reports: int = 4096  # records waiting for the disk per worker; beyond it ingest answers 503
+    max_unloaded_bytes: int = 256 << 20  # a worker's journal may be this far ahead of the loader; beyond it 503
+    segment_bytes: int = 32 << 20  # journal segments are preallocated to this size
     max_requests_in_flight: int = 512  # bodies being read or checked at once; bounds memory
+    body_timeout_s: float = 10.0  # a body not received within this long is answered 408 (a slow sender)
+    max_connections: int = 0  # open connections per worker; 0: 64 below the descriptor limit (read at start)
+    keepalive_timeout_s: float = 15.0  # a connection idle (or with no whole request head) this long is closed
     retry_after_s: int = 5
     min_free_bytes: int = 64 << 20  # below this much room under the database the disk counts as full (not ready)
     retention_days: int = 400  # raw rows older than this are rolled up into daily aggregates and deleted
@@ -54,6 +61,14 @@ class Config:
 
     def resolved_db(self) -> Path:
         return self.db if str(self.db) not in ("", ".") else default_db_path()
+
+    def journal_dir(self) -> Path:
+        """The journals (one folder per worker) and the loader's port file, beside the database."""
+        db = self.resolved_db()
+        return db.with_name(db.name + ".journal")
+
+    def worker_count(self) -> int:
+        return self.workers if self.workers > 0 else max(1, os.cpu_count() or 1)
 
 
 def _coerce(name: str, raw: Any) -> Any:
@@ -95,4 +110,6 @@ def load_config(file: Path | None = None, environ: dict[str, str] | None = None,
         raise ValueError("release_grace_days must be at least 0")
     if config.aggregate_k < MIN_AGGREGATE_K:
         raise ValueError(f"aggregate_k must be at least {MIN_AGGREGATE_K}: smaller groups are never shown")
+    if config.segment_bytes < 2 * config.max_body_bytes:
+        raise ValueError("segment_bytes must be at least twice max_body_bytes")
     return config

@@ -30,11 +30,18 @@ _DISCARDED: Final = tuple(
     f"ALTER TABLE reports ADD COLUMN IF NOT EXISTS {name} {kind} DEFAULT 0" for name, kind in REPORT_COLUMNS_ADDED[:1]
 )
 
+# 5: the loader's place in each worker's journal, committed with the rows it loaded (exactly once).
+_JOURNAL_POSITIONS: Final = (
+    "CREATE TABLE IF NOT EXISTS journal_positions"
+    " (journal VARCHAR PRIMARY KEY, segment BIGINT NOT NULL, segment_offset BIGINT NOT NULL)",
+)
+
 MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
     SCHEMA_V1,  # 1: the at-rest contract v1
     _WITHOUT_INDEXES,  # 2
     _DISCARDED,  # 3
     SCHEMA_RELEASES,  # 4: privacy releases, their cells, the ledger and refusals (SPEC §4a); IF NOT EXISTS throughout
+    _JOURNAL_POSITIONS,  # 5
 )
 
 

@@ -161,9 +161,20 @@ class Collector:
         return self
 
     def kill(self) -> None:
+        """kill -9 of the supervisor; its loader and workers die with it (waited for)."""
         if self.running is not None and self.running.proc.poll() is None:
-            self.running.proc.send_signal(signal.SIGKILL)
-            self.running.proc.wait(10)
+            self.running.stop(signal.SIGKILL)
+
+    def pids(self) -> list[int]:
+        """The supervisor, the loader and the workers (restarted ones included) that still run."""
+        assert self.running is not None
+        return [p for p in [self.running.proc.pid, *self.running.children()] if psutil.pid_exists(p)]
+
+    def limit_file_size(self, soft: int | None) -> None:
+        """RLIMIT_FSIZE on every process of the collector (None: back to the hard limit): a full "disk"."""
+        for pid in self.pids():
+            hard = resource.prlimit(pid, resource.RLIMIT_FSIZE)[1]
+            resource.prlimit(pid, resource.RLIMIT_FSIZE, (hard if soft is None else soft, hard))
 
     def stop(self) -> int:
         """SIGTERM: drain, commit, checkpoint; the exit status."""
@@ -190,6 +201,33 @@ def stored(db: Path) -> Counter[str]:
         return Counter(row[0] for row in con.execute("SELECT CAST(report_id AS VARCHAR) FROM reports").fetchall())
     finally:
         con.close()
+
+
+def durable(db: Path) -> Counter[str]:
+    """After a kill: report ids in the database plus those its journals hold beyond the loaded positions.
+
+    What the next start will have stored (the loader stores each id once): the database must open,
+    and the journals are read with the collector's own reader, whole records only.
+    """
+    from optin.collector import _records as records
+    from optin.collector._journal import read_segment, segment_name, segments
+
+    in_db = stored(db)
+    con = duckdb.connect(str(db))
+    try:
+        positions = {n: (s, o) for n, s, o in con.execute("SELECT * FROM journal_positions").fetchall()}
+    finally:
+        con.close()
+    root = db.with_name(db.name + ".journal")
+    pending: set[str] = set()
+    for folder in [p for p in root.iterdir() if p.is_dir()] if root.exists() else []:
+        seq, offset = positions.get(folder.name, (0, 0))
+        for number in [n for n in segments(folder) if n >= seq]:
+            scan = read_segment(folder / segment_name(number), offset if number == seq else 0)
+            pending |= {records.decode_report(p)[0].report_id for p in scan.payloads if p[:1] == records.REPORT}
+    for report_id in pending - set(in_db):
+        in_db[report_id] = 1
+    return in_db
 
 
 def evicted_reported(db: Path) -> dict[str, int]:
@@ -595,10 +633,10 @@ class Load:
 
 
 class Sampler:
-    """RSS, open file descriptors and WAL size of a process, every ``interval_s`` on a thread."""
+    """RSS and open file descriptors summed over processes (a collector's), and WAL size, every ``interval_s``."""
 
-    def __init__(self, pid: int, wal: Path, interval_s: float = 0.2) -> None:
-        self.process = psutil.Process(pid)
+    def __init__(self, pids: list[int], wal: Path, interval_s: float = 0.2) -> None:
+        self.processes = [psutil.Process(pid) for pid in pids]
         self.wal = wal
         self.interval_s = interval_s
         self.samples: list[tuple[float, int, int, int]] = []  # (t, rss, fds, wal bytes)
@@ -613,7 +651,8 @@ class Sampler:
         t0 = time.monotonic()
         while not self._stop.is_set():
             try:
-                rss, fds = self.process.memory_info().rss, self.process.num_fds()
+                rss = sum(p.memory_info().rss for p in self.processes)
+                fds = sum(p.num_fds() for p in self.processes)
             except psutil.Error:
                 return
             try:

@@ -1,0 +1,54 @@
+"""Counters of the loader and of each worker, and how the loader sums them for /metrics."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class LoaderStats:
+    loaded_reports: int = 0
+    duplicates: int = 0
+    deletions: int = 0
+    batches: int = 0
+    batch_reports_max: int = 0
+    batch_seconds_sum: float = 0.0
+    batch_seconds_max: float = 0.0
+    write_errors: int = 0
+    segments_deleted: int = 0
+    checkpoints: int = 0
+    auth_failures: Counter[str] = field(default_factory=Counter)  # aggregate endpoints: unauthorized, not_found
+
+
+@dataclass
+class WorkerStats:
+    """One worker's counters, sent to the loader with every heartbeat (totals since the worker started)."""
+
+    accepted: int = 0
+    duplicates: int = 0
+    deletions: int = 0
+    in_flight: int = 0
+    slow_bodies: int = 0
+    journal_records: int = 0
+    journal_bytes: int = 0
+    journal_groups: int = 0
+    journal_failures: int = 0
+    fsync_seconds_sum: float = 0.0
+    fsync_seconds_max: float = 0.0
+    unloaded_bytes: int = 0
+    journal_healthy: bool = True
+    rejections: Counter[str] = field(default_factory=Counter)
+    heard_at: float = 0.0  # the loader's monotonic clock when this arrived (gauges count only live workers)
+
+    def to_json(self) -> dict[str, Any]:
+        doc = asdict(self)
+        doc["rejections"] = {str(reason): count for reason, count in self.rejections.items()}
+        return doc
+
+    @classmethod
+    def from_json(cls, doc: dict[str, Any]) -> WorkerStats:
+        stats = cls(**{k: v for k, v in doc.items() if k in cls.__dataclass_fields__ and k != "rejections"})
+        stats.rejections = Counter({str(k): int(v) for k, v in doc.get("rejections", {}).items()})
+        return stats

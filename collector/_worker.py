@@ -1,0 +1,288 @@
+"""An HTTP worker: reads a body, checks it, appends it to its own journal, answers once it is on disk.
+
+Workers never touch DuckDB. They learn the loader's state from a heartbeat every
+HEARTBEAT_S (sending their counters the other way): whether it is ready, and how far it has
+loaded this worker's journal, which bounds the journal (503 with Retry-After when the loader is
+more than max_unloaded_bytes behind). Requests that read the database are proxied to the loader.
+
+A report id this worker has journaled (in this life) is answered 200 as a duplicate; a copy
+that arrives while the first is still waiting for its group's fdatasync waits for it, so a 200
+is never sent for something that is not on disk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import os
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, Final
+
+import aiohttp
+import orjson
+
+from optin.contract import CheckedReport, Registry, ReportChecker
+
+from . import _records as rec
+from ._config import Config
+from ._errors import InFlight, Unavailable
+from ._journal import JournalUnavailable, JournalWriter
+from ._seen import SEEN_SUFFIX, SeenIds, SeenView
+from ._stats import WorkerStats
+from ._tombstones import Tombstones, tombstones_path
+
+log = logging.getLogger("optin.collector")
+
+HEARTBEAT_S: Final = 0.2
+FRESH_S: Final = 2.0  # the loader's last answer counts for this long (healthz)
+RECENT_IDS: Final = 1 << 20  # report ids remembered per worker for the 200-for-duplicate answer
+SECRET_HEADER: Final = "X-Optin-Internal"
+PORT_FILE: Final = "loader.json"
+
+
+class Worker:
+    def __init__(
+        self,
+        config: Config,
+        registries: Mapping[tuple[str, int], Registry],
+        name: str,
+        journal_root: Path,
+        secret: str,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.config = config
+        self.registries = registries
+        self.name = name
+        self.root = journal_root
+        self.secret = secret
+        self.clock = clock
+        self.checker = ReportChecker(registries)
+        self.stats = WorkerStats()
+        self.in_flight = InFlight(limit=config.max_requests_in_flight)
+        self.journal = JournalWriter(
+            journal_root / name,
+            config.segment_bytes,
+            config.batch_max_wait_ms / 1000,
+            config.max_pending_reports,
+            rec.encode_metrics(self.checker.metric_names, dict(registries)),
+        )
+        # Confirmed deletions: a report of such an id is refused (410); shared with the other workers
+        # and the loader through one file beside the database, re-read at every heartbeat.
+        self.tombstones = Tombstones(tombstones_path(config.resolved_db()))
+        self.reply: dict[str, Any] | None = None
+        self.reply_at = -1e9
+        self._rejections: Counter[tuple[str, str]] = Counter()  # (day, reason) not yet sent to the loader
+        self._journaling: dict[str, asyncio.Future[None]] = {}
+        self._recent: dict[str, None] = {}
+        # Filters of report ids: the loader's (stored) and every worker's (journaled), all files in the
+        # journal folder; this worker writes its own and maps the others read-only.
+        self.mine = SeenIds((), 0)  # in memory until start() makes the file
+        self.views: dict[str, SeenView] = {}
+        self._session: aiohttp.ClientSession | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._port = 0
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self, wait_for_loader_s: float = 60.0) -> None:
+        self.journal.open(asyncio.get_running_loop())
+        self.mine = SeenIds((), RECENT_IDS, self.root / f"{self.name}{SEEN_SUFFIX}")
+        self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.config.aggregate_timeout_s + 5))
+        deadline = time.monotonic() + wait_for_loader_s
+        while not await self.heartbeat() and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        await asyncio.to_thread(self._load_tombstones)  # before the first request is served
+        self._task = asyncio.create_task(self._beat(), name="optin-heartbeat")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await asyncio.to_thread(self.journal.close)
+        await self.heartbeat()  # the last counts and rejections
+        self.mine.close()
+        if self._session is not None:
+            await self._session.close()
+
+    # --- ingest ------------------------------------------------------------------------------
+
+    def admit(self) -> None:
+        """Raise Unavailable unless the loader is ready and not too far behind this worker's journal."""
+        reply = self.reply
+        if reply is None or not reply["ready"]:
+            raise Unavailable(detail="storage is not open; retry later")
+        position = reply["position"]
+        seq, offset = position if position else (0, 0)
+        unloaded = self.journal.unloaded_bytes(seq, offset)
+        if unloaded > self.config.max_unloaded_bytes:
+            raise Unavailable("loader_behind", "the collector is catching up; retry later")
+
+    async def journal_report(self, report: CheckedReport, received_s: int) -> bool:
+        """Journal a report; False when its id was journaled already (a duplicate, answered 200)."""
+        report_id = report.report_id
+        while True:
+            waiting = self._journaling.get(report_id)
+            if waiting is None:
+                break
+            try:
+                await asyncio.shield(waiting)
+            except JournalUnavailable:
+                continue  # the first copy was not written: this one tries
+            self.stats.duplicates += 1
+            return False
+        if report_id in self._recent or (
+            any(view.maybe(report_id) for view in self.views.values()) and await self._stored(report_id)
+        ):
+            self.stats.duplicates += 1
+            return False
+        future = self._append(rec.encode_report(report, received_s))
+        self._journaling[report_id] = future
+        try:
+            await self._settled(future)
+        finally:
+            del self._journaling[report_id]
+        if self.mine.full:
+            self.mine.close()
+            self.mine = SeenIds((), RECENT_IDS, self.root / f"{self.name}{SEEN_SUFFIX}")
+        self.mine.add(report_id)
+        recent = self._recent
+        recent[report_id] = None
+        if len(recent) > RECENT_IDS:
+            del recent[next(iter(recent))]
+        self.stats.accepted += 1
+        return True
+
+    async def journal_deletion(self, installation_id: str, received_s: int) -> None:
+        await self._settled(self._append(rec.encode_deletion(installation_id, received_s)))
+        self.stats.deletions += 1
+
+    async def _stored(self, report_id: str) -> bool:
+        """Ask the loader about a "maybe" of the shared filter; if it cannot say, journal (it stores once)."""
+        try:
+            status, _, body = await self.proxy("GET", f"/internal/stored/{report_id}", {})
+        except Unavailable:
+            return False
+        return status == 200 and bool(orjson.loads(body)["stored"])
+
+    def _append(self, payload: bytes) -> asyncio.Future[None]:
+        try:
+            return self.journal.append(payload)
+        except JournalUnavailable as error:
+            raise Unavailable(detail=f"{error}; retry later") from None
+
+    @staticmethod
+    async def _settled(future: asyncio.Future[None]) -> None:
+        try:
+            await asyncio.shield(future)
+        except JournalUnavailable as error:
+            code = "disk_full" if str(error) == "ENOSPC" else "unavailable"
+            raise Unavailable(code, "not stored; retry later") from None
+
+    def count_rejection(self, reason: str) -> None:
+        day = dt.datetime.fromtimestamp(self.clock(), dt.UTC).date().isoformat()
+        self.stats.rejections[reason] += 1
+        self._rejections[(day, reason)] += 1
+
+    @property
+    def healthy(self) -> bool:
+        return (
+            self.reply is not None
+            and bool(self.reply["healthy"])
+            and time.monotonic() - self.reply_at < FRESH_S
+            and self.journal.healthy
+        )
+
+    # --- the loader --------------------------------------------------------------------------
+
+    def _url(self, path: str) -> str:
+        if not self._port:
+            try:
+                self._port = int(orjson.loads((self.root / PORT_FILE).read_bytes())["port"])
+            except (OSError, ValueError, KeyError):
+                raise aiohttp.ClientConnectionError("the loader has not said where it listens") from None
+        return f"http://127.0.0.1:{self._port}{path}"
+
+    async def heartbeat(self) -> bool:
+        """Send counters and rejection counts, take the loader's state; False if it did not answer."""
+        assert self._session is not None
+        journal = self.journal.stats
+        stats = self.stats
+        stats.in_flight = self.in_flight.count
+        stats.journal_records, stats.journal_bytes, stats.journal_groups = (
+            journal.records,
+            journal.bytes,
+            journal.groups,
+        )
+        stats.journal_failures, stats.journal_healthy = journal.failures, self.journal.healthy
+        stats.fsync_seconds_sum, stats.fsync_seconds_max = journal.fsync_seconds_sum, journal.fsync_seconds_max
+        position = self.reply["position"] if self.reply and self.reply["position"] else (0, 0)
+        stats.unloaded_bytes = self.journal.unloaded_bytes(*position)
+        sent = self._rejections
+        self._rejections = Counter()
+        by_day: dict[str, dict[str, int]] = {}
+        for (day, reason), count in sent.items():
+            by_day.setdefault(day, {})[str(reason)] = count
+        body = orjson.dumps({"journal": self.name, "pid": os.getpid(), "stats": stats.to_json(), "rejections": by_day})
+        try:
+            async with self._session.post(
+                self._url("/internal/heartbeat"), data=body, headers={SECRET_HEADER: self.secret}
+            ) as answer:
+                if answer.status != 200:
+                    raise aiohttp.ClientConnectionError("heartbeat refused")
+                reply = orjson.loads(await answer.read())
+        except (aiohttp.ClientError, OSError, TimeoutError):
+            self._port = 0  # the loader may have restarted on another port: read the file again
+            self._rejections.update(sent)
+            return False
+        self.reply, self.reply_at = reply, time.monotonic()
+        self._refresh_views()
+        if reply["position"]:
+            self.journal.forget(int(reply["position"][0]))
+        return True
+
+    def _refresh_views(self) -> None:
+        try:
+            names = [n for n in os.listdir(self.root) if n.endswith(SEEN_SUFFIX) and n != f"{self.name}{SEEN_SUFFIX}"]
+        except OSError:
+            return
+        for name in names:
+            self.views.setdefault(name, SeenView(self.root / name)).refresh()
+
+    def _load_tombstones(self) -> None:
+        self.tombstones.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.tombstones.load()
+
+    async def _beat(self) -> None:
+        while True:
+            await asyncio.sleep(HEARTBEAT_S)
+            try:
+                self.tombstones.refresh()  # what the other workers confirmed (one stat when nothing is new)
+                await self.heartbeat()
+            except Exception as error:  # never let the heartbeat die
+                log.warning("heartbeat failed (%s)", type(error).__name__, extra={"event": "heartbeat_failed"})
+
+    async def proxy(self, method: str, path_qs: str, headers: Mapping[str, str]) -> tuple[int, dict[str, str], bytes]:
+        """Forward a request that reads the database to the loader."""
+        assert self._session is not None
+        forward = {SECRET_HEADER: self.secret}
+        if "Authorization" in headers:
+            forward["Authorization"] = headers["Authorization"]
+        try:
+            async with self._session.request(method, self._url(path_qs), headers=forward) as answer:
+                body = await answer.read()
+                keep = {k: v for k, v in answer.headers.items() if k.lower() not in _HOP_HEADERS}
+                return answer.status, keep, body
+        except (aiohttp.ClientError, OSError, TimeoutError):
+            self._port = 0
+            raise Unavailable(detail="the loader is not answering; retry later") from None
+
+
+_HOP_HEADERS: Final = frozenset(
+    {"content-length", "transfer-encoding", "connection", "keep-alive", "date", "server", "content-encoding"}
+)
