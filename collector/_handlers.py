@@ -64,7 +64,7 @@ async def post_report(request: web.Request) -> web.Response:
         body, request.headers.get("Content-Encoding", ""), worker.checker, received, worker.config.max_body_bytes
     )
     del body
-    worker.admit()
+    await worker.admit()
     if not await worker.journal_report(report, received):
         return json_response(200, {"status": "duplicate"})
     return json_response(202, {"status": "stored"})
@@ -80,7 +80,7 @@ async def post_deletion(request: web.Request) -> web.Response:
     except ReportError as error:
         raise Rejected(error.status, error.code) from None
     installation_id = _installation_id(doc)
-    worker.admit()
+    await worker.admit()
     await worker.journal_deletion(installation_id, int(worker.clock()))
     log.info("deleted", extra={"event": "deleted"})
     return json_response(202, {"status": "deleted"})
