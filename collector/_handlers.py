@@ -69,7 +69,7 @@ async def post_report(request: web.Request) -> web.Response:
     # refused for good (410: the client drops it and counts it; see _tombstones.py).
     if worker.tombstones.contains(report.installation_id):
         raise Rejected(410, "installation_deleted", "installation_id", "this installation's data was erased")
-    worker.admit()
+    await worker.admit()
     if not await worker.journal_report(report, received):
         return json_response(200, {"status": "duplicate"})
     return json_response(202, {"status": "stored"})
@@ -85,7 +85,7 @@ async def post_deletion(request: web.Request) -> web.Response:
     except ReportError as error:
         raise Rejected(error.status, error.code) from None
     installation_id = _installation_id(doc)
-    worker.admit()
+    await worker.admit()
     # The tombstone is durable before the deletion is journaled and answered, so a confirmed (202)
     # deletion is never undone by a retried or stale report; a failed write is answered 503.
     try:

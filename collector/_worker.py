@@ -112,8 +112,14 @@ class Worker:
 
     # --- ingest ------------------------------------------------------------------------------
 
-    def admit(self) -> None:
-        """Raise Unavailable unless the loader is ready and not too far behind this worker's journal."""
+    async def admit(self) -> None:
+        """Raise Unavailable unless the loader is ready and not too far behind this worker's journal.
+
+        Before refusing on a heartbeat answer older than one heartbeat, ask the loader again: the
+        other workers may already know it recovered.
+        """
+        if (self.reply is None or not self.reply["ready"]) and time.monotonic() - self.reply_at > HEARTBEAT_S:
+            await self.heartbeat()
         reply = self.reply
         if reply is None or not reply["ready"]:
             raise Unavailable(detail="storage is not open; retry later")
