@@ -70,6 +70,7 @@ sys.stdin.readline()  # the collector is unreachable now
 for _ in range(int(sys.argv[6])):
     period()
 say(event="queued", files=len(feedback.queue.pending()))
+sys.stdin.readline()  # the parent has copied the queue
 seen = {}
 def observe(name):
     seen[name] = seen.get(name, 0) + 1
@@ -163,6 +164,7 @@ def _crash_and_restart(root: Path, collector: CollectorProcess, step: str, occur
         child.go()
         assert child.read() == {"event": "queued", "files": QUEUE_BOUND}
         old_reports = {p.name: p.read_bytes() for p in (root / "data" / "queue").iterdir()}
+        child.go()  # only now may it turn off (and purge what was just copied)
         assert child.read() == {"event": "at", "step": step}
         child.proc.send_signal(signal.SIGKILL)
         assert child.proc.wait() == -signal.SIGKILL
