@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from ._policy import AdminOff, AskPolicy
     from ._protocols import Clock
     from ._transport import Response, Transport
+    from ._wording import Wording
 
 _HOME = {
     "_clock": ("ManualClock", "SystemClock"),
@@ -32,6 +33,7 @@ _HOME = {
     "_protocols": ("Clock",),
     "_http": ("HttpTransport",),
     "_transport": ("Response", "Transport"),
+    "_wording": ("Wording",),
 }
 __all__ = [
     "AdminOff",
@@ -50,6 +52,7 @@ __all__ = [
     "Status",
     "SystemClock",
     "Transport",
+    "Wording",
 ]
 
 

@@ -25,6 +25,7 @@ from ._consent import Answer, ConsentState, ConsentStore
 from ._null import NullRecorder
 from ._paths import AppPaths
 from ._policy import AdminOff, AskPolicy, admin_off
+from ._wording import WORDING_VERSION, Wording
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -90,8 +91,15 @@ class Feedback:
         timeout_s: float = DEFAULT_TIMEOUT_S,
         queue: ReportQueue | None = None,
         viewer: bool = False,
+        wording: Wording | None = None,
+        admin_variable: str | None = None,
     ) -> None:
-        """``viewer``: a tool looking at the state (the CLI): no thread unless flushed, no report at close."""
+        """``viewer``: a tool looking at the state (the CLI): no thread unless flushed, no report at close.
+
+        ``wording``: the application's own sentences in the dialogs (what is never sent, privacy
+        policy, contact), from its configuration. ``admin_variable``: the environment variable an
+        administrator sets to ``off`` (default ``<APP>_FEEDBACK``).
+        """
         self._registry_source = registry
         self._viewer = viewer
         self.app = registry.app
@@ -100,6 +108,7 @@ class Feedback:
         self.paths = paths or AppPaths.for_app(self.app)
         self.clock = clock or SystemClock()
         self.ask_policy = ask_policy or AskPolicy()
+        self.wording = wording or Wording()
         self.period_s = period_s
         self._transport = transport
         self._ca_bundle = ca_bundle
@@ -112,10 +121,12 @@ class Feedback:
         self._worker: Worker | None = None
         self._lock = threading.RLock()  # consent transitions, report rolls, consent-file writes
         self._store = ConsentStore(self.paths.consent_file)
-        self._admin = admin_off(self.app, self.paths.policy_file, environ)
+        self._admin = admin_off(self.app, self.paths.policy_file, environ, admin_variable)
         self._counters = dict.fromkeys(CLIENT_COUNTERS, 0)
         self._deletion_attempts = 0
         self._session_started: float | None = None
+        self._session_wanted = False  # the host's session is open (start_session) whether or not feedback is on
+        self._closed = False
         self._period_start = self._now()
         self._recorder: Recorder | NullRecorder = NullRecorder()
         try:
@@ -190,8 +201,10 @@ class Feedback:
                 self._load_counters()
         if not self.is_on:
             self._recorder = NullRecorder()
-            if self._state.pending_deletion and self._admin is None and not self._viewer:
-                self._worker_().start()  # only to send the deletion request(s), then it ends
+            if self._state.pending_deletion and not self._viewer:
+                # only to send the deletion request(s), then it ends; also under an administrative off,
+                # which stops sending usage, not the erasure the user asked for
+                self._worker_().start()
         elif not isinstance(self._recorder, NullRecorder) and not self._viewer:
             self._worker_().start()
         recorder = self._recorder
@@ -200,6 +213,8 @@ class Feedback:
         self.choose = recorder.choose
         self.quantity = recorder.quantity
         self.duration = recorder.duration
+        if self._session_wanted and self._session_started is None:
+            self.start_session()  # turned on while the host's session is open: it counts from now
 
     def _sync_consent(self) -> None:
         """Adopt a change another process made to the consent file (the `optin` CLI, a second
@@ -228,7 +243,10 @@ class Feedback:
             _debug("optin: could not purge the queue")
 
     def turn_on(self, surface: str = "help_menu", categories: tuple[str, ...] | None = None) -> bool:
-        """The user's explicit action. Returns False (and changes nothing) when forced off or unsaved."""
+        """The user's explicit action, after being shown ``categories`` (default: all) and the wording.
+
+        Returns False (and changes nothing) when forced off, when no known category was chosen, or unsaved.
+        """
         if self._admin is not None:
             return False
         try:
@@ -239,11 +257,18 @@ class Feedback:
         chosen = tuple(
             sorted(registry.categories if categories is None else set(categories) & set(registry.categories))
         )
+        if not chosen:
+            return False  # agreeing to nothing is not turning it on
         with self._lock:
             self._sync_consent()
             try:
                 self._state = self._store.turn_on(
-                    self._state, self._now(), surface, chosen, registry.categories_hash(chosen)
+                    self._state,
+                    self._now(),
+                    surface,
+                    chosen,
+                    registry.categories_hash(chosen),
+                    (WORDING_VERSION, self.wording.digest(registry, chosen)),
                 )
             except OSError:
                 _debug("optin: could not save consent; feedback stays off")
@@ -273,7 +298,7 @@ class Feedback:
         if state.is_on:
             registry = self.registry
             agreed = tuple(c for c in state.categories if c in registry.categories)
-            changed = registry.categories_hash(agreed) != state.categories_hash
+            changed = self.wording.digest(registry, agreed) != state.wording_hash  # what the user read has changed
             return self.ask_policy.should_ask(
                 state, self._now(), tuple(registry.categories), descriptions_changed=changed
             )
@@ -304,11 +329,14 @@ class Feedback:
             self.duration(name, time.perf_counter() - start)
 
     def start_session(self) -> None:
+        """The host's session begins. If feedback is off, it is counted from when the user turns it on."""
+        self._session_wanted = True
         if self.is_on:
             self._session_started = self.clock.now()
             self.count(SESSION_STARTS)
 
     def end_session(self) -> None:
+        self._session_wanted = False
         started, self._session_started = self._session_started, None
         if started is not None and self.is_on:
             length = max(0.0, self.clock.now() - started)
@@ -452,7 +480,7 @@ class Feedback:
             self._system_facts()  # psutil runs here, on the worker thread, not on the UI thread
         self._roll(final=False)
         uploader = self._get_uploader()
-        if self._state.pending_deletion and self._admin is None:
+        if self._state.pending_deletion:
             self._send_deletions(uploader, MAX_DELETION_ATTEMPTS)
         if not self.is_on:
             if self._state.pending_deletion and self._deletion_attempts < MAX_DELETION_ATTEMPTS:
@@ -497,7 +525,7 @@ class Feedback:
 
     def flush(self, timeout_s: float = 5.0) -> bool:
         """Run one pass now (close a due period, send what is queued); wait at most ``timeout_s``."""
-        if not (self.is_on or (self._state.pending_deletion and self._admin is None)):
+        if not (self.is_on or self._state.pending_deletion):
             return True
         worker = self._worker_()
         worker.start()
@@ -507,14 +535,19 @@ class Feedback:
         """Clean exit: persist the current period's report, try to send within the budget, stop.
 
         Returns within ``timeout_s`` even if the network hangs; what is unsent stays on disk.
+        Idempotent: a host with several exit paths (window close, ``atexit``) may call it from each;
+        a later call only waits (within its own budget) for the thread the first one stopped.
         """
         deadline = time.monotonic() + max(0.0, timeout_s)
-        try:
-            self.end_session()
-            if not self._viewer:
-                self._roll(final=True)
-        except Exception:
-            _debug("optin: could not persist the final report")
+        with self._lock:
+            first, self._closed = not self._closed, True
+        if first:
+            try:
+                self.end_session()
+                if not self._viewer:
+                    self._roll(final=True)
+            except Exception:
+                _debug("optin: could not persist the final report")
         if self._worker is None:
             return True
         return self._worker.stop(deadline - time.monotonic())

@@ -51,39 +51,44 @@ class AskPolicy(Value):
         return now >= max(declines) + self.reask_days * DAY_SECONDS
 
 
+ADMIN_REASON: Final = "Turned off by your administrator"
+
+
 class AdminOff(Value):
-    """Why feedback is forced off, or None when it is not."""
+    """Why feedback is forced off: ``reason`` in words for the user, ``detail`` names the setting."""
 
     reason: str
+    detail: str = ""
 
 
 def app_env_var(app: str) -> str:
-    return f"{app.upper().replace('.', '_')}_FEEDBACK"
+    return f"{app.upper().replace('.', '_').replace('-', '_')}_FEEDBACK"
 
 
-def admin_off(app: str, policy_file: Path, environ: Mapping[str, str] | None = None) -> AdminOff | None:
-    """``DO_NOT_TRACK=1``, ``<APP>_FEEDBACK=off`` or ``feedback = "off"`` in the policy file force it off.
-
-    Any other value of those settings is ignored: they can never turn feedback on.
-    """
+def admin_off(
+    app: str, policy_file: Path, environ: Mapping[str, str] | None = None, variable: str | None = None
+) -> AdminOff | None:
+    """``DO_NOT_TRACK=1``, ``<APP>_FEEDBACK=off`` (or ``variable``) or ``feedback = "off"`` in the policy
+    file force it off. Any other value of those settings is ignored: they can never turn feedback on."""
     env = os.environ if environ is None else environ
     if env.get("DO_NOT_TRACK", "").strip().lower() in {"1", "true", "yes"}:
-        return AdminOff("DO_NOT_TRACK is set on this computer")
-    var = app_env_var(app)
+        return AdminOff(ADMIN_REASON, "DO_NOT_TRACK is set on this computer")
+    var = variable or app_env_var(app)
     if env.get(var, "").strip().lower() in {"0", "off", "false", "no", "disabled"}:
-        return AdminOff(f"{var} turns feedback off on this computer")
+        return AdminOff(ADMIN_REASON, f"{var} is set to off on this computer")
+    unreadable = AdminOff(ADMIN_REASON, f"the feedback policy file {policy_file.name} cannot be read")  # fail closed
     try:
         text = policy_file.read_text(encoding="utf-8")
     except FileNotFoundError:
         return None
     except (OSError, UnicodeDecodeError):
-        return AdminOff("the administrator's feedback policy file cannot be read")  # fail closed
+        return unreadable
     import tomllib  # only when an administrator has written a policy file
 
     try:
         policy = tomllib.loads(text)
     except tomllib.TOMLDecodeError:
-        return AdminOff("the administrator's feedback policy file cannot be read")  # fail closed
+        return unreadable
     if str(policy.get("feedback", "")).lower() == "off":
-        return AdminOff("your administrator has turned feedback off")
+        return AdminOff(ADMIN_REASON, f"the feedback policy file {policy_file.name} says off")
     return None

@@ -1,13 +1,20 @@
-"""The ready Tkinter adapter: the Help-menu items and the ask dialog, drawn from `HelpMenu`.
+"""The ready Tkinter adapter: the Help-menu items and the dialogs, drawn from `HelpMenu`.
 
     from optin.client.tk import TkHelpMenu
+    model = HelpMenu(feedback)                     # one model for the whole application
     help_menu = tkinter.Menu(menubar, tearoff=False)
-    feedback_items = TkHelpMenu(help_menu, HelpMenu(feedback), app_name="Millwright")
+    feedback_items = TkHelpMenu(help_menu, model, app_name="Millwright")
     root.after(1000, feedback_items.ask_if_due)   # asks only when the policy says so
 
+Several windows each with a menu bar: one `TkHelpMenu` per Help menu, all on the same model;
+a change through any of them redraws all. The adapter finds its entries by identity, not by
+position, so a host may insert, delete and rebuild its own entries around them (`add` puts
+them back after a rebuild that deleted them). docs/client.md has a worked example.
+
 Importing `optin.client` never imports this module (nor tkinter); a host app imports it
-when it has a Tk user interface. The dialog's words come from the registry's category
-titles and descriptions, so what the user reads is what the registry allows to be sent.
+when it has a Tk user interface. The dialogs' words come from the registry's category
+titles and descriptions and the application's `Wording`, so what the user reads is what the
+registry allows to be sent.
 """
 
 from __future__ import annotations
@@ -29,6 +36,10 @@ PAD_PX: Final = 12
 YES_LABEL: Final = "Yes, take part"
 NO_LABEL: Final = "No, thanks"
 NEVER_LABEL: Final = "Don't ask me again"
+TURN_ON_TITLE: Final = f"Turn on the {PROGRAM_LABEL}"
+TURN_ON_LABEL: Final = "Turn on"
+CANCEL_LABEL: Final = "Cancel"
+OFF_TITLE: Final = f"{PROGRAM_LABEL}: off"
 
 
 class AskDialog:
@@ -42,21 +53,14 @@ class AskDialog:
         window.transient(parent.winfo_toplevel())
         body = ttk.Frame(window, padding=PAD_PX)
         body.pack(fill="both", expand=True)
-        for title, text in HelpMenu(feedback).ask_paragraphs(app_name):
-            if title:
-                ttk.Label(body, text=title, font="TkHeadingFont").pack(anchor="w", pady=(PAD_PX // 2, 0))
-            ttk.Label(body, text=text, wraplength=WRAP_PX, justify="left").pack(anchor="w", pady=(0, PAD_PX // 2))
+        _paragraphs(body, HelpMenu(feedback).ask_paragraphs(app_name))
         self.never = tk.BooleanVar(master=window, value=False)
         ttk.Checkbutton(body, text=NEVER_LABEL, variable=self.never, underline=0).pack(
             anchor="w", pady=(PAD_PX // 2, PAD_PX)
         )
-        buttons = ttk.Frame(body)
-        buttons.pack(fill="x")
-        buttons.columnconfigure((0, 1), weight=1, uniform="answer")  # the same size: declining is as easy as accepting
-        yes = ttk.Button(buttons, text=YES_LABEL, underline=0, command=lambda: self._close(Answer.YES))
-        no = ttk.Button(buttons, text=NO_LABEL, underline=0, command=lambda: self._close(Answer.NO))
-        yes.grid(row=0, column=0, sticky="ew", padx=(0, PAD_PX // 2), ipady=4)
-        no.grid(row=0, column=1, sticky="ew", padx=(PAD_PX // 2, 0), ipady=4)
+        yes, no = _two_buttons(
+            body, (YES_LABEL, lambda: self._close(Answer.YES)), (NO_LABEL, lambda: self._close(Answer.NO))
+        )
         window.bind("<Alt-y>", lambda _e: yes.invoke())
         window.bind("<Alt-n>", lambda _e: no.invoke())
         window.bind("<Alt-d>", lambda _e: self.never.set(not self.never.get()))
@@ -71,13 +75,76 @@ class AskDialog:
 
     def run(self) -> Answer:
         """Show the dialog and wait for the answer (the rest of the app stays drawn)."""
-        self.window.wait_visibility()
-        self.window.grab_set()
-        self.window.focus_set()  # no button has the focus: Return by reflex answers nothing
-        self.window.wait_window()
+        _modal(self.window)
         if self.answer is not Answer.YES and self.never.get():
             return Answer.NEVER
         return self.answer
+
+
+class TurnOnDialog:
+    """Turning on from the Help menu: the ask dialog's words, a tick box per category, "Turn on" / "Cancel".
+
+    The boxes start ticked, but nothing is on until the user presses "Turn on" having seen them; with
+    no box ticked "Turn on" is disabled. Closing the dialog or Escape cancels.
+    """
+
+    def __init__(self, parent: tk.Misc, model: HelpMenu, app_name: str) -> None:
+        self.chosen: tuple[str, ...] | None = None
+        self.window = window = tk.Toplevel(parent)
+        window.title(TURN_ON_TITLE)
+        window.resizable(False, False)
+        window.transient(parent.winfo_toplevel())
+        body = ttk.Frame(window, padding=PAD_PX)
+        body.pack(fill="both", expand=True)
+        intro, categories, closing = model.turn_on_paragraphs(app_name)
+        _paragraphs(body, [("", intro)])
+        self.ticks: dict[str, tk.BooleanVar] = {}
+        for name, title, description in categories:
+            tick = self.ticks[name] = tk.BooleanVar(master=window, value=True)
+            ttk.Checkbutton(body, text=title, variable=tick, command=self._ticked).pack(anchor="w")
+            ttk.Label(body, text=description, wraplength=WRAP_PX - 24, justify="left").pack(
+                anchor="w", padx=(24, 0), pady=(0, PAD_PX // 2)
+            )
+        _paragraphs(body, closing)
+        self.turn_on_button, self.cancel_button = _two_buttons(
+            body, (TURN_ON_LABEL, self._turn_on), (CANCEL_LABEL, window.destroy)
+        )
+        window.bind("<Alt-t>", lambda _e: self.turn_on_button.invoke())
+        window.bind("<Alt-c>", lambda _e: window.destroy())
+        window.bind("<Escape>", lambda _e: window.destroy())
+        _place_over(window, parent)
+
+    def _ticked(self) -> None:
+        self.turn_on_button.state(["!disabled"] if any(v.get() for v in self.ticks.values()) else ["disabled"])
+
+    def _turn_on(self) -> None:
+        self.chosen = tuple(name for name, tick in self.ticks.items() if tick.get())
+        self.window.destroy()
+
+    def run(self) -> tuple[str, ...] | None:
+        """Show the dialog and wait; the ticked categories, or None when cancelled."""
+        _modal(self.window)
+        return self.chosen or None
+
+
+class Notice:
+    """A short message in a small window of its own (what turning feedback off did)."""
+
+    def __init__(self, parent: tk.Misc, title: str, text: str) -> None:
+        self.window = window = tk.Toplevel(parent)
+        window.title(title)
+        window.resizable(False, False)
+        window.transient(parent.winfo_toplevel())
+        body = ttk.Frame(window, padding=PAD_PX)
+        body.pack(fill="both", expand=True)
+        self.label = ttk.Label(body, text=text, wraplength=WRAP_PX * 3 // 4, justify="left")
+        self.label.pack(anchor="w", pady=(0, PAD_PX))
+        ok = ttk.Button(body, text="OK", command=window.destroy)
+        ok.pack(anchor="e")
+        for key in ("<Return>", "<Escape>"):
+            window.bind(key, lambda _e: window.destroy())
+        _place_over(window, parent)
+        ok.focus_set()
 
 
 class TextWindow:
@@ -115,37 +182,100 @@ class TextWindow:
 
 
 class TkHelpMenu:
-    """Adds the Customer Feedback Program items to a Tk menu and keeps them in step with consent."""
+    """Adds the Customer Feedback Program items to a Tk menu and keeps them in step with consent.
+
+    ``index``: where the entries go (default: appended). ``parent``: the window dialogs open over
+    (default: the menu's window). Every `TkHelpMenu` on one `HelpMenu` model is redrawn after a change
+    made through any of them; call `refresh` after a change made elsewhere (the `optin` command).
+    """
 
     def __init__(
-        self, menu: tk.Menu, model: HelpMenu, app_name: str | None = None, parent: tk.Misc | None = None
+        self,
+        menu: tk.Menu,
+        model: HelpMenu,
+        app_name: str | None = None,
+        parent: tk.Misc | None = None,
+        index: int | None = None,
     ) -> None:
         self.menu = menu
         self.parent = parent or _window_of(menu)  # dialogs open over this window
         self.model = model
         self.app_name = app_name or model.feedback.registry.app.title()
-        item = model.item()
-        self.var = tk.BooleanVar(master=menu, value=item.checked)
-        menu.add_checkbutton(
-            label=item.label, variable=self.var, onvalue=True, offvalue=False, underline=0, command=self.toggle
+        self.notice: Notice | None = None  # the last message shown (turning it off)
+        self.var = tk.BooleanVar(master=menu, value=model.item().checked)
+        # Registered once: an entry is ours when its command is one of these names, wherever it is.
+        self._toggle_cmd = menu.register(self.toggle)
+        self._reason_cmd = menu.register(_nothing)
+        self._what_cmd = menu.register(self.show_what_is_sent)
+        self._sent_cmd = menu.register(self.show_sent_data)
+        self.add(index)
+        unsubscribe = model.subscribe(self.refresh)
+        menu.bind("<Destroy>", lambda e: unsubscribe() if e.widget is menu else None, add="+")
+
+    def _ours(self) -> list[int]:
+        """Indexes of this adapter's entries, in menu order."""
+        names = {self._toggle_cmd, self._reason_cmd, self._what_cmd, self._sent_cmd}
+        last = self.menu.index("end")
+        found = []
+        for i in range(0 if last is None else int(last) + 1):
+            if self.menu.type(i) not in ("separator", "tearoff") and str(self.menu.entrycget(i, "command")) in names:
+                found.append(i)
+        return found
+
+    @property
+    def index(self) -> int:
+        """Where the check item is now (the host may have added or removed entries before it)."""
+        for i in self._ours():
+            if str(self.menu.entrycget(i, "command")) == self._toggle_cmd:
+                return i
+        raise LookupError("the Customer Feedback Program entries are not in the menu (see add())")
+
+    def add(self, index: int | None = None) -> None:
+        """Put the entries into the menu at ``index`` (default: at the end), unless they are there.
+
+        A host that rebuilds its Help menu, deleting these entries with its own, calls this afterwards.
+        """
+        if self._ours():
+            return
+        item = self.model.item()
+        menu = self.menu
+        last = menu.index("end")
+        at = (0 if last is None else int(last) + 1) if index is None else index
+        menu.insert_checkbutton(
+            at, label=item.label, variable=self.var, onvalue=True, offvalue=False, underline=0, command=self._toggle_cmd
         )
-        self.index = _last_index(menu)
-        if not item.enabled:
-            # Tk menus have no tooltips: the reason is a line of its own, greyed out like the item.
-            menu.add_command(label=f"Off: {item.reason}", state="disabled")
-        menu.add_command(label=WHAT_IS_SENT_LABEL, underline=0, command=self.show_what_is_sent)
-        menu.add_command(label=VIEW_SENT_LABEL, underline=0, command=self.show_sent_data)
+        lines = [item.reason, f"({item.detail})" if item.detail else ""] if item.reason else []
+        for text in filter(None, lines):
+            # Tk menus have no tooltips: the reason is a line of its own, the setting a second, greyed out.
+            at += 1
+            menu.insert_command(at, label=text, state="disabled", command=self._reason_cmd)
+        menu.insert_command(at + 1, label=WHAT_IS_SENT_LABEL, underline=0, command=self._what_cmd)
+        menu.insert_command(at + 2, label=VIEW_SENT_LABEL, underline=0, command=self._sent_cmd)
         self.refresh()
+
+    def remove(self) -> None:
+        """Take the entries out of the menu (`add` puts them back)."""
+        for i in reversed(self._ours()):
+            self.menu.delete(i)
 
     def refresh(self) -> None:
-        """Show the current state (after any change made elsewhere, for example by the ask dialog)."""
+        """Show the current state (after any change made elsewhere, for example by the `optin` command)."""
         item = self.model.item()
         self.var.set(item.checked)
-        self.menu.entryconfigure(self.index, state="normal" if item.enabled else "disabled")
+        for i in self._ours():
+            if str(self.menu.entrycget(i, "command")) == self._toggle_cmd:
+                self.menu.entryconfigure(i, label=item.label, state="normal" if item.enabled else "disabled")
 
     def toggle(self) -> None:
-        self.model.toggle()
-        self.refresh()
+        """The user clicked the check item: turn off (saying what that did), or choose and turn on."""
+        model = self.model
+        if model.feedback.state.is_on:
+            self.notice = Notice(self.parent, OFF_TITLE, model.turn_off())
+        elif model.feedback.forced_off is None:
+            chosen = TurnOnDialog(self.parent, model, self.app_name).run()
+            if chosen:
+                model.turn_on(chosen)
+        self.refresh()  # Tk has already flipped the tick; put it back to the truth (cancelled, refused)
 
     def ask_if_due(self) -> Answer | None:
         """Ask in a dialog when the ask policy says so; returns the answer, None when not asked."""
@@ -155,9 +285,9 @@ class TkHelpMenu:
         answer = AskDialog(self.parent, feedback, self.app_name).run()
         was_on = feedback.is_on
         feedback.answer_prompt(answer)
+        if feedback.is_on != was_on:
+            self.model.changed()
         self.refresh()
-        if feedback.is_on != was_on and self.model.on_change:
-            self.model.on_change()
         return answer
 
     def show_what_is_sent(self) -> TextWindow:
@@ -187,10 +317,57 @@ class TkHelpMenu:
         return window
 
 
-def _last_index(menu: tk.Menu) -> int:
-    index = menu.index("end")
-    assert index is not None
-    return int(index)
+def count_binding(widget: tk.Misc, sequence: str, record: Callable[[], object]) -> str:
+    """Call ``record`` whenever ``sequence`` fires on ``widget``, before (and without touching) the host's own
+    binding: a bind tag of ours goes in front of the widget's tags, so even a host callback that returns
+    "break" is counted, and the host's binding still runs. Returns the tag.
+
+        count_binding(canvas, "<KeyPress-p>", lambda: feedback.count("toolpath.pocket"))
+
+    For a binding on a top-level window (which Tk delivers to the widget that has the focus), add to it:
+    ``root.bind(sequence, lambda _e: record(), add="+")``.
+    """
+    tag = f"optin-count{widget}"
+    tags = widget.bindtags()
+    if tag not in tags:
+        widget.bindtags((tag, *tags))
+    widget.bind_class(tag, sequence, lambda _e: (record(), None)[1], add="+")
+    return tag
+
+
+def _nothing() -> None:
+    """The command of the greyed-out reason lines (never called: they are disabled)."""
+
+
+def _paragraphs(body: ttk.Frame, pairs: list[tuple[str, str]]) -> None:
+    for title, text in pairs:
+        if title:
+            ttk.Label(body, text=title, font="TkHeadingFont").pack(anchor="w", pady=(PAD_PX // 2, 0))
+        ttk.Label(body, text=text, wraplength=WRAP_PX, justify="left").pack(anchor="w", pady=(0, PAD_PX // 2))
+
+
+def _two_buttons(
+    body: ttk.Frame, first: tuple[str, Callable[[], None]], second: tuple[str, Callable[[], None]]
+) -> tuple[ttk.Button, ttk.Button]:
+    """Two buttons of the same size side by side: declining is as easy as accepting."""
+    row = ttk.Frame(body)
+    row.pack(fill="x")
+    row.columnconfigure((0, 1), weight=1, uniform="answer")
+    made = []
+    for column, (label, command) in enumerate((first, second)):
+        button = ttk.Button(row, text=label, underline=0, command=command)
+        button.grid(
+            row=0, column=column, sticky="ew", padx=(0, PAD_PX // 2) if column == 0 else (PAD_PX // 2, 0), ipady=4
+        )
+        made.append(button)
+    return made[0], made[1]
+
+
+def _modal(window: tk.Toplevel) -> None:
+    window.wait_visibility()
+    window.grab_set()
+    window.focus_set()  # no button has the focus: Return by reflex answers nothing
+    window.wait_window()
 
 
 def _window_of(menu: tk.Menu) -> tk.Misc:
