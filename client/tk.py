@@ -19,6 +19,7 @@ registry allows to be sent.
 
 from __future__ import annotations
 
+import contextlib
 import tkinter as tk
 from collections.abc import Callable
 from pathlib import Path
@@ -112,6 +113,7 @@ class TurnOnDialog:
         window.bind("<Alt-t>", lambda _e: self.turn_on_button.invoke())
         window.bind("<Alt-c>", lambda _e: window.destroy())
         window.bind("<Escape>", lambda _e: window.destroy())
+        window.protocol("WM_DELETE_WINDOW", window.destroy)
         _place_over(window, parent)
 
     def _ticked(self) -> None:
@@ -203,18 +205,39 @@ class TkHelpMenu:
         self.app_name = app_name or model.feedback.registry.app.title()
         self.notice: Notice | None = None  # the last message shown (turning it off)
         self.var = tk.BooleanVar(master=menu, value=model.item().checked)
-        # Registered once: an entry is ours when its command is one of these names, wherever it is.
-        self._toggle_cmd = menu.register(self.toggle)
-        self._reason_cmd = menu.register(_nothing)
-        self._what_cmd = menu.register(self.show_what_is_sent)
-        self._sent_cmd = menu.register(self.show_sent_data)
+        # Each entry's command is a Tcl command of our own name: an entry is ours when its command is one
+        # of these names, wherever it is. tkinter's Menu.delete deletes an entry's command with it, so a
+        # host's `delete(0, "end")` takes them too; `add` makes them again.
+        self._prefix = f"optin_menu{id(self)}_"
+        self._actions: dict[str, Callable[[], object]] = {
+            "toggle": self.toggle,
+            "reason": _nothing,
+            "detail": _nothing,
+            "what": self.show_what_is_sent,
+            "sent": self.show_sent_data,
+        }
+        self._toggle_cmd = self._prefix + "toggle"
         self.add(index)
         unsubscribe = model.subscribe(self.refresh)
-        menu.bind("<Destroy>", lambda e: unsubscribe() if e.widget is menu else None, add="+")
+
+        def destroyed(event: tk.Event[tk.Menu]) -> None:
+            if event.widget is menu:
+                unsubscribe()
+                for key in self._actions:
+                    with contextlib.suppress(tk.TclError):  # already deleted with its entry
+                        menu.tk.deletecommand(self._prefix + key)
+
+        menu.bind("<Destroy>", destroyed, add="+")
+
+    def _command(self, key: str) -> str:
+        """(Re)make the Tcl command of one of our entries; returns its name."""
+        name = self._prefix + key
+        self.menu.tk.createcommand(name, tk.CallWrapper(self._actions[key], None, self.menu).__call__)
+        return name
 
     def _ours(self) -> list[int]:
         """Indexes of this adapter's entries, in menu order."""
-        names = {self._toggle_cmd, self._reason_cmd, self._what_cmd, self._sent_cmd}
+        names = {self._prefix + key for key in self._actions}
         last = self.menu.index("end")
         found = []
         for i in range(0 if last is None else int(last) + 1):
@@ -242,15 +265,21 @@ class TkHelpMenu:
         last = menu.index("end")
         at = (0 if last is None else int(last) + 1) if index is None else index
         menu.insert_checkbutton(
-            at, label=item.label, variable=self.var, onvalue=True, offvalue=False, underline=0, command=self._toggle_cmd
+            at,
+            label=item.label,
+            variable=self.var,
+            onvalue=True,
+            offvalue=False,
+            underline=0,
+            command=self._command("toggle"),
         )
-        lines = [item.reason, f"({item.detail})" if item.detail else ""] if item.reason else []
-        for text in filter(None, lines):
-            # Tk menus have no tooltips: the reason is a line of its own, the setting a second, greyed out.
-            at += 1
-            menu.insert_command(at, label=text, state="disabled", command=self._reason_cmd)
-        menu.insert_command(at + 1, label=WHAT_IS_SENT_LABEL, underline=0, command=self._what_cmd)
-        menu.insert_command(at + 2, label=VIEW_SENT_LABEL, underline=0, command=self._sent_cmd)
+        lines = [("reason", item.reason), ("detail", f"({item.detail})" if item.detail else "")] if item.reason else []
+        for key, text in lines:
+            if text:  # Tk menus have no tooltips: the reason is a line of its own, the setting a second, greyed out
+                at += 1
+                menu.insert_command(at, label=text, state="disabled", command=self._command(key))
+        menu.insert_command(at + 1, label=WHAT_IS_SENT_LABEL, underline=0, command=self._command("what"))
+        menu.insert_command(at + 2, label=VIEW_SENT_LABEL, underline=0, command=self._command("sent"))
         self.refresh()
 
     def remove(self) -> None:
@@ -384,4 +413,8 @@ def _place_over(window: tk.Toplevel, parent: tk.Misc) -> None:
     top = parent.winfo_toplevel()
     x = top.winfo_rootx() + max(0, (top.winfo_width() - window.winfo_reqwidth()) // 2)
     y = top.winfo_rooty() + max(0, (top.winfo_height() - window.winfo_reqheight()) // 3)
+    # wholly on the screen, even over a window that reaches past its edge
+    x = max(0, min(x, window.winfo_screenwidth() - window.winfo_reqwidth()))
+    y = max(0, min(y, window.winfo_screenheight() - window.winfo_reqheight()))
     window.geometry(f"+{x}+{y}")
+    window.lift()  # above the parent also where no window manager stacks a new window on top
