@@ -2,7 +2,7 @@
 
     optin [--app NAME] [--registry FILE] [--root DIR] [--endpoint URL] COMMAND
 
-Commands: status, enable, disable, preview, history [--export FILE | --clear], export FILE.
+Commands: status, enable [--categories A,B], disable, preview, history [--export FILE | --clear], export FILE.
 `enable` is the user's explicit action (recorded with the surface "cli"); `disable` purges the
 queue and requests deletion (now, if --endpoint is given; otherwise the app sends it next run).
 """
@@ -39,7 +39,7 @@ def status(feedback: Feedback, args: argparse.Namespace) -> int:
     state = feedback.state
     print(f"Customer Feedback Program for {feedback.app}: {'on' if feedback.is_on else 'off'} ({state.status.value})")
     if feedback.forced_off:
-        print(f"  forced off: {feedback.forced_off.reason}")
+        print(f"  {feedback.forced_off.reason}: {feedback.forced_off.detail}")
     print(f"  last changed: {_when(state.changed_at)}" + (f" from {state.surface}" if state.surface else ""))
     if state.categories:
         print(f"  agreed to: {', '.join(state.categories)}")
@@ -52,8 +52,20 @@ def status(feedback: Feedback, args: argparse.Namespace) -> int:
 
 
 def enable(feedback: Feedback, args: argparse.Namespace) -> int:
-    if not feedback.turn_on(surface="cli"):
-        reason = feedback.forced_off.reason if feedback.forced_off else "the consent file could not be written"
+    """Show what each category sends, then turn on with the categories chosen (default: all of them)."""
+    categories = {category.name: category for category in feedback.categories()}
+    chosen = tuple(args.categories.split(",")) if args.categories else tuple(categories)
+    unknown = [name for name in chosen if name not in categories]
+    if unknown or not chosen:
+        print(f"Unknown categories: {', '.join(unknown)}; known: {', '.join(categories)}", file=sys.stderr)
+        return 2
+    for name, category in categories.items():
+        mark = "x" if name in chosen else " "
+        print(f"[{mark}] {category.title} ({name})\n    {category.description}")
+    print(feedback.wording.never_sent)
+    if not feedback.turn_on(surface="cli", categories=chosen):
+        forced = feedback.forced_off
+        reason = f"{forced.reason} ({forced.detail})" if forced else "the consent file could not be written"
         print(f"Not turned on: {reason}", file=sys.stderr)
         return 1
     print("Customer Feedback Program: on")
@@ -124,8 +136,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--endpoint", help="collector URL, to send a deletion request at once")
     sub = parser.add_subparsers(dest="command", required=True)
-    for name in ("status", "enable", "disable", "preview"):
+    for name in ("status", "disable", "preview"):
         sub.add_parser(name)
+    enable_parser = sub.add_parser("enable", help="show what is sent and turn the program on")
+    enable_parser.add_argument(
+        "--categories", help="comma-separated category names to agree to (default: all, as listed)"
+    )
     hist = sub.add_parser("history")
     hist.add_argument("--export", type=Path)
     hist.add_argument("--clear", action="store_true")
