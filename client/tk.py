@@ -253,6 +253,14 @@ class TkHelpMenu:
                 return i
         raise LookupError("the Customer Feedback Program entries are not in the menu (see add())")
 
+    @property
+    def last(self) -> int:
+        """Where the last of the entries is now ("View sent data…")."""
+        ours = self._ours()
+        if not ours:
+            raise LookupError("the Customer Feedback Program entries are not in the menu (see add())")
+        return ours[-1]
+
     def add(self, index: int | None = None) -> None:
         """Put the entries into the menu at ``index`` (default: at the end), unless they are there.
 

@@ -130,10 +130,11 @@ def test_a_host_that_inserts_and_rebuilds_help_menu_entries_keeps_ours_working(
     assert items.index == 3 and entries(menu)[3] == ("Customer Feedback Program: Off", "disabled")
 
     # The host rebuilds the tail after ours (recent files, say): ours are untouched.
-    menu.delete(items.index + len(ours), "end")
+    assert items.last == items.index + len(ours) - 1
+    menu.delete(items.last + 2, "end")  # after ours and the separator, as docs/client.md shows
     for label in ("Recent: bracket", "Recent: housing", "About"):
         menu.add_command(label=label)
-    assert labels(menu)[3 : 3 + len(ours)] == ours
+    assert labels(menu)[3:] == [*ours, "", "Recent: bracket", "Recent: housing", "About"]
 
     # The host rebuilds the whole menu (the user edited it): ours go with it and come back once, in place.
     menu.delete(0, "end")
