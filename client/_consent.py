@@ -58,6 +58,9 @@ class ConsentState(Value):
     pending_deletion: tuple[str, ...] = ()  # old installation ids whose deletion is not yet acknowledged
     prompts: tuple[Prompt, ...] = ()
     dont_ask_again: bool = False
+    # On, but an administrator turned feedback off since: nothing is sent, even once the administrative
+    # off is lifted, until the user has been shown the decision again (ask dialog) or changed it.
+    admin_paused: bool = False
 
     @property
     def is_on(self) -> bool:
@@ -78,6 +81,7 @@ class ConsentState(Value):
             "pending_deletion": list(self.pending_deletion),
             "prompts": [{"at": p.at, "answer": p.answer.value} for p in self.prompts],
             "dont_ask_again": self.dont_ask_again,
+            "admin_paused": self.admin_paused,
         }
         return orjson.dumps(doc, option=orjson.OPT_INDENT_2)
 
@@ -109,16 +113,17 @@ class ConsentState(Value):
             pending_deletion=tuple(_uuid4(i) for i in _list(doc["pending_deletion"], str)),
             prompts=tuple(Prompt(_typed(p["at"], int), Answer(_typed(p["answer"], str))) for p in prompts),
             dont_ask_again=_typed(doc["dont_ask_again"], bool),
+            admin_paused=_typed(doc.get("admin_paused", False), bool),
         )
         if state.is_on != (state.installation_id is not None) or state.is_on != bool(state.categories):
             raise ValueError("on exactly when there is an installation id and agreed categories")
-        if not state.is_on and (state.ever_sent or state.categories_hash or state.wording_hash):
+        if not state.is_on and (state.ever_sent or state.categories_hash or state.wording_hash or state.admin_paused):
             raise ValueError("an agreement recorded while not on")
         return state
 
 
 # Fields written by every version of this client; the wording record came later (missing = agreed before it).
-_REQUIRED = frozenset(ConsentState._fields) - {"wording_version", "wording_hash"}
+_REQUIRED = frozenset(ConsentState._fields) - {"wording_version", "wording_hash", "admin_paused"}
 _FIELDS = frozenset(ConsentState._fields)
 
 
@@ -198,6 +203,7 @@ class ConsentStore:
             categories_hash=categories_hash,
             wording_version=wording[0],
             wording_hash=wording[1],
+            admin_paused=False,
             installation_id=state.installation_id if state.is_on else str(uuid.uuid4()),
             ever_sent=state.ever_sent if state.is_on else False,
         )
@@ -223,10 +229,17 @@ class ConsentStore:
             categories_hash="",
             wording_version=0,
             wording_hash="",
+            admin_paused=False,
             installation_id=None,
             ever_sent=False,
             pending_deletion=pending,
         )
+
+    def pause(self, state: ConsentState) -> ConsentState:
+        """An administrative off met the user's "on": remember it, so that lifting it does not resume unasked."""
+        new = state._replace(admin_paused=True)
+        self.save(new)
+        return new
 
     def mark_sent(self, state: ConsentState) -> ConsentState:
         if state.ever_sent:

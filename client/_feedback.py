@@ -134,6 +134,11 @@ class Feedback:
         except OSError:
             _debug("optin: consent file unavailable; feedback stays off")
             self._state = ConsentState(first_run=self._now())
+        if self._admin is not None and self._state.is_on and not self._state.admin_paused:
+            try:
+                self._state = self._store.pause(self._state)
+            except OSError:
+                _debug("optin: could not record the administrative off")  # is_on is False all the same
         _LIVE.add(self)
         self._apply()
 
@@ -178,7 +183,14 @@ class Feedback:
 
     @property
     def is_on(self) -> bool:
-        return self._state.is_on and self._admin is None
+        """Recording and sending: the user's "on", no administrative off, and none since the user last decided."""
+        return self._state.is_on and self._admin is None and not self._state.admin_paused
+
+    @property
+    def paused(self) -> bool:
+        """The user's choice is on, but an administrative off holds or held since: nothing is sent until the
+        user has seen the decision again (`should_ask` is true) or changed it."""
+        return self._state.is_on and not self.is_on
 
     @property
     def forced_off(self) -> AdminOff | None:
@@ -295,6 +307,8 @@ class Feedback:
         if self._admin is not None:
             return False
         state = self._state
+        if state.admin_paused:
+            return True  # the administrative off was lifted: the user decides again before anything is sent
         if state.is_on:
             registry = self.registry
             agreed = tuple(c for c in state.categories if c in registry.categories)
@@ -314,6 +328,8 @@ class Feedback:
                 _debug("optin: could not save the answer")
         if answer is Answer.YES:
             self.turn_on(surface="prompt")
+        elif self._state.admin_paused:
+            self.turn_off(surface="prompt")  # asked whether to resume after an administrative off: no
 
     def categories(self) -> list[Category]:
         return list(self.registry.categories.values())

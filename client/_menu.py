@@ -69,10 +69,10 @@ class HelpMenu:
     def item(self) -> MenuItem:
         feedback = self.feedback
         forced, chosen = feedback.forced_off, feedback.state.is_on
+        label = f"{PROGRAM_LABEL}: {STATE_PAUSED if feedback.paused else STATE_ON if chosen else STATE_OFF}"
         if forced is None:
-            return MenuItem(f"{PROGRAM_LABEL}: {STATE_ON if chosen else STATE_OFF}", chosen, True, "")
+            return MenuItem(label, chosen, True, "")
         # Under an administrative off the user can still turn it off (and have the data erased), never on.
-        label = f"{PROGRAM_LABEL}: {STATE_PAUSED if chosen else STATE_OFF}"
         return MenuItem(label, chosen, chosen, forced.reason, forced.detail)
 
     def turn_on(self, categories: tuple[str, ...]) -> bool:

@@ -11,7 +11,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from optin.client import AskPolicy, HelpMenu, ManualClock, Status, Wording
+from optin.client import Answer, AskPolicy, Feedback, HelpMenu, ManualClock, Status, Wording
 from optin.client.testing import InMemoryTransport
 from optin.contract import Registry
 
@@ -182,3 +182,48 @@ def test_turning_it_off_says_whether_anything_had_been_sent(
     assert not menu.turn_on(())  # agreeing to nothing does not turn it on
     assert feedback.state.status is Status.OFF
     feedback.close(1)
+
+
+def test_lifting_an_administrative_off_resumes_nothing_until_the_user_has_decided_again(
+    tmp_path: Path, registry: Registry, clock: ManualClock
+) -> None:
+    transport = InMemoryTransport()
+    policy = AskPolicy(grace_days=7, max_prompts=1)
+
+    def start(environ: dict[str, str]) -> Feedback:
+        return make_feedback(
+            registry, tmp_path, "http://127.0.0.1:9", clock, environ=environ, transport=transport, ask_policy=policy
+        )
+
+    first = start({})
+    assert first.turn_on()
+    assert first.close(5)  # its thread has ended: no older process writes the consent file later
+    sent_before = len(transport.posted)
+    forced = start({"DO_NOT_TRACK": "1"})  # an administrator turns feedback off on this computer for a while
+    assert forced.paused and not forced.should_ask()
+    assert HelpMenu(forced).item().label.endswith("On, paused")
+    forced.close(0)
+    lifted = start({})  # ... and lifts it again: the user's old "on" alone does not resume sending
+    assert lifted.state.is_on and lifted.paused and not lifted.is_on
+    lifted.count("toolpath.pocket")
+    clock.advance(2 * 86400)
+    assert lifted.flush(2) and len(transport.posted) == sent_before
+    assert lifted.should_ask()  # at once, whatever the grace period or the number of earlier prompts
+    lifted.answer_prompt(Answer.YES)
+    assert lifted.is_on and not lifted.paused and not lifted.should_ask()
+    lifted.count("toolpath.pocket")
+    assert lifted.close(5) and len(transport.posted) == sent_before + 1
+
+
+def test_declining_to_resume_after_an_administrative_off_turns_it_off(
+    tmp_path: Path, registry: Registry, clock: ManualClock
+) -> None:
+    first = make_feedback(registry, tmp_path, "http://127.0.0.1:9", clock, transport=InMemoryTransport())
+    assert first.turn_on()
+    assert first.close(5)
+    make_feedback(registry, tmp_path, "http://127.0.0.1:9", clock, environ={"MILLWRIGHT_FEEDBACK": "off"}).close(0)
+    lifted = make_feedback(registry, tmp_path, "http://127.0.0.1:9", clock)
+    assert lifted.should_ask()
+    lifted.answer_prompt(Answer.NO)
+    assert lifted.state.status is Status.OFF and not lifted.paused and not lifted.is_on
+    lifted.close(0)
