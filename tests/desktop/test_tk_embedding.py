@@ -99,7 +99,7 @@ def test_several_windows_on_one_model_stay_in_step_through_on_and_off(
 
         windows[1][0].destroy()  # the user closes the second window: its menu no longer listens
         clock.advance(181 * DAY)  # turning it off by hand was a decline: the app asks again months later
-        answer_when_shown(root, lambda d: labelled(d, ttk.Button, YES_LABEL).invoke())  # type: ignore[attr-defined]
+        answer_when_shown(root, lambda d: labelled(d, ttk.Button, YES_LABEL).invoke())
         assert windows[0][2].ask_if_due() is Answer.YES  # asked over the first window: every open menu follows
         for index in (0, 2):
             assert windows[index][2].var.get() is True and labels(menus[index])[1].endswith(": On")
