@@ -89,13 +89,13 @@ def preview(feedback: Feedback, args: argparse.Namespace) -> int:
 
 
 def history(feedback: Feedback, args: argparse.Namespace) -> int:
-    if args.clear:
-        feedback.history.clear()
-        print("Local history cleared.")
-        return 0
-    if args.export:
+    if args.export:  # first: `--export F --clear` keeps a copy of what it clears
         count = feedback.history.export(args.export)
         print(f"Exported {count} entries to {args.export}")
+    if args.clear:
+        feedback.history.clear()
+        print("Local history cleared (on this computer only).")
+    if args.export or args.clear:
         return 0
     entries = feedback.history.entries()
     if not entries:

@@ -167,8 +167,8 @@ class ConsentStore:
             self.invalid = True
             return None
 
-    def load(self, now: int) -> ConsentState:
-        """The state on disk; a new undecided state (saved) on first run.
+    def load(self, now: int, save: bool = True) -> ConsentState:
+        """The state on disk; a new undecided state on first run (saved, unless ``save`` is false: a viewer).
 
         A file this client could not have written (damaged, edited, from elsewhere) counts as
         undecided and is left as it is until the user's next action rewrites it (`invalid`).
@@ -176,7 +176,7 @@ class ConsentStore:
         state = self.read()
         if state is None:
             state = ConsentState(first_run=now)
-            if not self.invalid:
+            if save and not self.invalid:
                 self.save(state)
         return state
 

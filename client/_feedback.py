@@ -130,7 +130,7 @@ class Feedback:
         self._period_start = self._now()
         self._recorder: Recorder | NullRecorder = NullRecorder()
         try:
-            self._state = self._store.load(self._now())
+            self._state = self._store.load(self._now(), save=not viewer)  # looking creates nothing
         except OSError:
             _debug("optin: consent file unavailable; feedback stays off")
             self._state = ConsentState(first_run=self._now())
@@ -251,6 +251,7 @@ class Feedback:
         try:
             self.queue.purge()
             self.paths.counters_file.unlink(missing_ok=True)
+            self.history.erase_contents()  # "turning it off erases what was sent": here too
         except OSError:
             _debug("optin: could not purge the queue")
 

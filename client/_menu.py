@@ -179,5 +179,8 @@ class HelpMenu:
         for entry in entries:
             when = dt.datetime.fromtimestamp(entry.at, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
             parts.append(f"{when}  {entry.result}  {entry.size} bytes  to {entry.endpoint}")
-            parts.append(orjson.dumps(entry.content, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode())
+            if entry.content is None:
+                parts.append("  (the content was erased from this computer when the program was turned off)")
+            else:
+                parts.append(orjson.dumps(entry.content, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode())
         return "\n".join(parts)

@@ -76,3 +76,23 @@ def test_enable_lists_the_categories_and_agrees_only_to_those_chosen(tmp_path: P
     assert not (tmp_path / "other" / "config" / "consent.json").exists() or (
         json.loads((tmp_path / "other" / "config" / "consent.json").read_text())["status"] != "on"
     )
+
+
+def test_status_is_read_only(tmp_path: Path) -> None:
+    status = optin(tmp_path / "app", "status")
+    assert status.returncode == 0 and "off (undecided)" in status.stdout
+    assert not (tmp_path / "app").exists()  # no consent file, no folder: looking starts no ask clock
+
+
+def test_history_export_then_clear_keeps_the_export(tmp_path: Path, registry: Registry, clock: ManualClock) -> None:
+    root = tmp_path / "app"
+    app = make_feedback(registry, root, "http://127.0.0.1:9", clock)
+    assert app.turn_on()
+    app.count("toolpath.pocket")
+    app.close(5)  # nothing answers: the history holds the attempt
+    assert app.history.entries()
+    result = optin(root, "history", "--export", str(tmp_path / "history.json"), "--clear")
+    assert result.returncode == 0, result.stderr
+    exported = json.loads((tmp_path / "history.json").read_text())
+    assert len(exported) >= 1 and exported[0]["content"]["metrics"]["toolpath.pocket"] == 1  # exported first
+    assert app.history.entries() == []  # then cleared

@@ -227,3 +227,22 @@ def test_declining_to_resume_after_an_administrative_off_turns_it_off(
     lifted.answer_prompt(Answer.NO)
     assert lifted.state.status is Status.OFF and not lifted.paused and not lifted.is_on
     lifted.close(0)
+
+
+def test_turning_it_off_erases_the_contents_of_the_local_history_and_keeps_the_deletion(
+    tmp_path: Path, registry: Registry, clock: ManualClock, scripted: ScriptedCollector
+) -> None:
+    feedback = make_feedback(registry, tmp_path, scripted.url, clock)
+    assert feedback.turn_on()
+    feedback.count("toolpath.pocket", 7)
+    clock.advance(86400)
+    assert feedback.flush(5)
+    assert feedback.history.entries()[0].content["metrics"]["toolpath.pocket"] == 7
+    HelpMenu(feedback).turn_off()
+    assert feedback.flush(5)
+    entries = feedback.history.entries()
+    assert [e.result for e in entries][0] == "accepted" and entries[0].content is None  # when and how, not what
+    assert entries[-1].content is not None and "installation_id" in entries[-1].content  # the deletion request
+    assert b"toolpath.pocket" not in feedback.paths.history_file.read_bytes()
+    assert "erased from this computer" in HelpMenu(feedback).sent_data_text()
+    feedback.close(1)
