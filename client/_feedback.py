@@ -51,6 +51,7 @@ SESSION_STARTS: Final = "session.starts"
 SESSION_LENGTH: Final = "session.length"
 SESSION_USAGE: Final = "session.usage_seconds"
 CLIENT_COUNTERS: Final = ("dropped", "evicted", "rejected")  # as in the contract's report format
+LEFTOVER_AGE_S: Final = 60.0  # older than any write under way: another process may be writing right now
 MAX_CLIENT_COUNT: Final = (1 << 31) - 1  # the contract's MAX_COUNTER: a report never fails its own check
 
 
@@ -134,6 +135,7 @@ class Feedback:
         except OSError:
             _debug("optin: consent file unavailable; feedback stays off")
             self._state = ConsentState(first_run=self._now())
+        self._remove_leftovers()
         if self._admin is not None and self._state.is_on and not self._state.admin_paused:
             try:
                 self._state = self._store.pause(self._state)
@@ -141,6 +143,16 @@ class Feedback:
                 _debug("optin: could not record the administrative off")  # is_on is False all the same
         _LIVE.add(self)
         self._apply()
+
+    def _remove_leftovers(self) -> None:
+        """Temp files of writes a crash interrupted (a history's can hold a report) go at start, in every folder."""
+        from ._files import remove_leftovers
+
+        for folder in (self.paths.config_dir, self.paths.data_dir):
+            try:
+                remove_leftovers(folder, LEFTOVER_AGE_S)
+            except OSError:
+                _debug("optin: could not remove leftovers of interrupted writes")
 
     # --- parts created when first needed ------------------------------------------------------
 

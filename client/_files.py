@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from pathlib import Path
 
@@ -46,10 +47,17 @@ def write_atomic(path: Path, data: bytes) -> None:
     fsync_dir(path.parent)
 
 
-def remove_leftovers(folder: Path) -> int:
+def remove_leftovers(folder: Path, older_than_s: float | None = None) -> int:
+    """Remove temp files of interrupted writes; with ``older_than_s``, only those at least that old (a write
+    by another process, the `optin` command say, may be under way in the same folder)."""
     removed = 0
     if folder.is_dir():
+        cutoff = None if older_than_s is None else time.time() - older_than_s
         for leftover in folder.glob(TMP_PREFIX + "*"):
-            leftover.unlink(missing_ok=True)
-            removed += 1
+            try:
+                if cutoff is None or leftover.stat().st_mtime <= cutoff:
+                    leftover.unlink()
+                    removed += 1
+            except FileNotFoundError:
+                continue
     return removed

@@ -6,6 +6,8 @@ and an administrative off that still lets the user turn feedback off and have th
 from __future__ import annotations
 
 import gzip
+import os
+import time
 from pathlib import Path
 
 import orjson
@@ -246,3 +248,23 @@ def test_turning_it_off_erases_the_contents_of_the_local_history_and_keeps_the_d
     assert b"toolpath.pocket" not in feedback.paths.history_file.read_bytes()
     assert "erased from this computer" in HelpMenu(feedback).sent_data_text()
     feedback.close(1)
+
+
+def test_leftovers_of_interrupted_writes_are_removed_at_start_in_every_folder(
+    tmp_path: Path, registry: Registry, clock: ManualClock
+) -> None:
+    first = make_feedback(registry, tmp_path, "http://127.0.0.1:9", clock, transport=InMemoryTransport())
+    assert first.turn_on()
+    first.count("toolpath.pocket")
+    assert first.close(5)
+    # A crash in the middle of writes left temp files: one of the history's holds a report's content.
+    old = time.time() - 3600
+    leftovers = [tmp_path / "config" / ".tmp-consent", tmp_path / "data" / ".tmp-history"]
+    fresh = tmp_path / "data" / ".tmp-being-written-now"  # another process's write under way: left alone
+    for path in (*leftovers, fresh):
+        path.write_bytes(b'{"metrics": {"toolpath.pocket": 1}}')
+    for path in leftovers:
+        os.utime(path, (old, old))
+    second = make_feedback(registry, tmp_path, "http://127.0.0.1:9", clock, environ={"DO_NOT_TRACK": "1"})
+    assert [p.exists() for p in leftovers] == [False, False] and fresh.exists()  # even while forced off
+    second.close(0)
