@@ -11,6 +11,8 @@ import venv
 from pathlib import Path
 from typing import Final
 
+import pytest
+
 ROOT: Final = Path(__file__).resolve().parents[2]
 # A host that builds sys.path from absolute paths it knows and imports without `site` (no .pth files read).
 HOST: Final = r"""
@@ -44,6 +46,7 @@ def run_host(python: Path, data: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow  # a wheel build and a virtual environment: over a minute; the default run is near its budget
 def test_the_wheel_imports_in_a_host_that_rewrites_sys_path(tmp_path: Path) -> None:
     wheels = tmp_path / "wheels"
     subprocess.run(
