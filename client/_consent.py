@@ -14,10 +14,11 @@ from pathlib import Path
 import orjson
 
 from ._files import private_dir, write_atomic
-from ._values import Value
+from ._light import NamedTuple
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
 
@@ -36,15 +37,15 @@ class Answer(StrEnum):
     DISMISSED = "dismissed"  # closed the dialog without choosing: counts as a decline
 
 
-# Values here are `Value` classes (see _values.py): they are defined at every app start.
+# Values here are `NamedTuple` classes (see _light.py): they are defined at every app start.
 
 
-class Prompt(Value):
+class Prompt(NamedTuple):
     at: int
     answer: Answer
 
 
-class ConsentState(Value):
+class ConsentState(NamedTuple):
     status: Status = Status.UNDECIDED
     first_run: int = 0
     changed_at: int | None = None
@@ -180,9 +181,9 @@ class ConsentStore:
                 self.save(state)
         return state
 
-    def save(self, state: ConsentState) -> None:
+    def save(self, state: ConsentState, before_replace: Callable[[], None] | None = None) -> None:
         private_dir(self.path.parent)
-        write_atomic(self.path, state.to_json())
+        write_atomic(self.path, state.to_json(), before_replace)
         self.invalid = False
 
     def turn_on(
@@ -210,9 +211,11 @@ class ConsentStore:
         self.save(new)
         return new
 
-    def turn_off(self, state: ConsentState, now: int, surface: str) -> ConsentState:
+    def turn_off(
+        self, state: ConsentState, now: int, surface: str, before_replace: Callable[[], None] | None = None
+    ) -> ConsentState:
         new = self.off_state(state, now, surface)
-        self.save(new)
+        self.save(new, before_replace)
         return new
 
     @staticmethod

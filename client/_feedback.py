@@ -4,7 +4,8 @@ While feedback is off (the default) its recording methods are those of `NullReco
 return at once, and no thread, socket or file other than the consent file exists. The user's
 explicit action (`turn_on`, from the Help menu or the ask dialog) switches it to the live
 `Recorder`, starts the one background thread and the durable queue. `turn_off` purges
-everything, forgets the installation id and asks the collector to delete what it had.
+everything, forgets the installation id and asks the collector to delete what it had; a crash
+at any point of it leaves nothing of the old installation that could be sent (see `turn_off`).
 
 Everything the "on" state needs (registry parsing, queue, uploader, thread, system facts) is
 imported when first needed, so constructing a `Feedback` that is off costs almost nothing.
@@ -19,6 +20,8 @@ import weakref
 from contextlib import contextmanager
 
 import orjson
+
+from optin.contract import CLIENT_COUNTERS, MAX_COUNTER
 
 from ._clock import SystemClock
 from ._consent import Answer, ConsentState, ConsentStore
@@ -50,9 +53,7 @@ PREVIEW_INSTALLATION_ID: Final = "00000000-0000-4000-8000-000000000000"  # shown
 SESSION_STARTS: Final = "session.starts"
 SESSION_LENGTH: Final = "session.length"
 SESSION_USAGE: Final = "session.usage_seconds"
-CLIENT_COUNTERS: Final = ("dropped", "evicted", "rejected")  # as in the contract's report format
-LEFTOVER_AGE_S: Final = 60.0  # older than any write under way: another process may be writing right now
-MAX_CLIENT_COUNT: Final = (1 << 31) - 1  # the contract's MAX_COUNTER: a report never fails its own check
+STALE_TEMP_S: Final = 60.0  # a temp file in the consent folder this old is no other process's write in progress
 
 
 def _debug(message: str) -> None:
@@ -136,6 +137,8 @@ class Feedback:
             _debug("optin: consent file unavailable; feedback stays off")
             self._state = ConsentState(first_run=self._now())
         self._remove_leftovers()
+        if not self._state.is_on:
+            self._sweep(None)  # every start while off: what a crash left of an earlier installation goes
         if self._admin is not None and self._state.is_on and not self._state.admin_paused:
             try:
                 self._state = self._store.pause(self._state)
@@ -150,7 +153,7 @@ class Feedback:
 
         for folder in (self.paths.config_dir, self.paths.data_dir):
             try:
-                remove_leftovers(folder, LEFTOVER_AGE_S)
+                remove_leftovers(folder, min_age_s=STALE_TEMP_S)
             except OSError:
                 _debug("optin: could not remove leftovers of interrupted writes")
 
@@ -250,22 +253,47 @@ class Feedback:
                 return
             if on_disk is None or on_disk == self._state:
                 return
-            was_on = self.is_on
+            was_on, old_id = self.is_on, self._state.installation_id
             self._state = on_disk
-            if was_on and not self.is_on:  # turned off elsewhere: stop here too, as turn_off does
-                self._stop_recording()
+            # Turned off elsewhere (perhaps on again since, under a new id): stop here too, as
+            # turn_off does; values recorded here so far belong to the erased installation.
+            if was_on and (not self.is_on or on_disk.installation_id != old_id):
+                self._stop_recording(on_disk.installation_id if on_disk.is_on else None)
             self._apply()
 
-    def _stop_recording(self) -> None:
+    def _stop_recording(self, keep: str | None = None) -> None:
+        """Drop the period's values and counters; purge queued reports of every id but ``keep``."""
+        from . import _counts
+        from ._steps import reached
+
         self._recorder = NullRecorder()
         self._counters = dict.fromkeys(CLIENT_COUNTERS, 0)
         self._session_started = None
         try:
-            self.queue.purge()
-            self.paths.counters_file.unlink(missing_ok=True)
+            self.queue.purge(keep, on_removed=lambda: reached("report_removed"))
+            reached("queue_purged")
+            _counts.drop_unless(self.paths.counters_file, keep)
+            reached("counters_removed")
             self.history.erase_contents()  # "turning it off erases what was sent": here too
         except OSError:
             _debug("optin: could not purge the queue")
+
+    def _sweep(self, keep: str | None) -> None:
+        """Remove what an earlier installation left behind (a purge a crash interrupted): queued
+        reports and counters of any id but ``keep``, and a consent file a crash left unrenamed.
+        Costs three file lookups when there is none."""
+        from ._files import remove_leftovers
+
+        try:
+            if self.paths.queue_dir.is_dir():
+                self.queue.purge(keep)
+            if self.paths.counters_file.exists():
+                from . import _counts
+
+                _counts.drop_unless(self.paths.counters_file, keep)
+            remove_leftovers(self.paths.config_dir, min_age_s=STALE_TEMP_S)
+        except OSError:
+            _debug("optin: could not remove what an earlier installation left")
 
     def turn_on(self, surface: str = "help_menu", categories: tuple[str, ...] | None = None) -> bool:
         """The user's explicit action, after being shown ``categories`` (default: all) and the wording.
@@ -298,20 +326,36 @@ class Feedback:
             except OSError:
                 _debug("optin: could not save consent; feedback stays off")
                 return False
+            self._sweep(self._state.installation_id)  # nothing of an earlier installation survives into this one
             self._apply()
         return True
 
     def turn_off(self, surface: str = "help_menu") -> None:
-        """Stop at once: purge queue and values, forget the id, request deletion of what was sent."""
+        """Stop at once: purge queue and values, forget the id, request deletion of what was sent.
+
+        Ordered for crashes (steps in `_steps.TURN_OFF_STEPS`): values in memory go first; then
+        the consent file says off (one atomic rename; before it, it is as if the user had not
+        clicked); from then on no report of the old id can be sent, because only reports of the
+        current id are ever sent and while off there is none. The queue and counters are purged
+        last; what a crash leaves of them is removed at the next start (or turn-on).
+        """
+        from ._steps import reached
+
         with self._lock:
             self._sync_consent()
+            reached("begin")
+            self._recorder = NullRecorder()
             try:
-                self._state = self._store.turn_off(self._state, self._now(), surface)
+                self._state = self._store.turn_off(
+                    self._state, self._now(), surface, before_replace=lambda: reached("consent_staged")
+                )
             except OSError:  # off in memory at least; the file still says on only if it cannot be written
                 _debug("optin: could not save consent")
                 self._state = ConsentStore.off_state(self._state, self._now(), surface)
+            reached("consent_saved")
             self._stop_recording()
             self._apply()
+            reached("done")
         if self._worker is not None:
             self._worker.wake()
 
@@ -398,7 +442,8 @@ class Feedback:
         taken = recorder.drain() if drain else recorder.peek()
         counters = dict(self._counters)
         counters["dropped"] += taken.dropped
-        counters = {name: min(count, MAX_CLIENT_COUNT) for name, count in counters.items()}
+        # Capped at the contract's MAX_COUNTER: a report never fails its own check.
+        counters = {name: min(count, MAX_COUNTER) for name, count in counters.items()}
         report = assemble(
             self.registry,
             installation_id=self._state.installation_id,
@@ -422,23 +467,17 @@ class Feedback:
         self._save_counters()
 
     def _save_counters(self) -> None:
-        path = self.paths.counters_file
-        try:
-            if any(self._counters.values()):
-                from ._files import write_atomic
+        from . import _counts
 
-                write_atomic(path, orjson.dumps(self._counters))
-            else:
-                path.unlink(missing_ok=True)
+        try:
+            _counts.save(self.paths.counters_file, self._state.installation_id, self._counters)
         except OSError:
             _debug("optin: could not save the client counters")
 
     def _load_counters(self) -> None:
-        try:
-            saved = orjson.loads(self.paths.counters_file.read_bytes())
-            self._counters = {name: int(saved.get(name, 0)) for name in CLIENT_COUNTERS}
-        except (OSError, ValueError, AttributeError, TypeError):
-            pass
+        from . import _counts
+
+        self._counters = _counts.load(self.paths.counters_file, self._state.installation_id) or self._counters
 
     def _period_end(self) -> int:
         return (self._period_start // self.period_s + 1) * self.period_s
@@ -446,6 +485,8 @@ class Feedback:
     def _roll(self, final: bool) -> None:
         """Close the period (when due, or at clean exit) and persist its report durably."""
         with self._lock:
+            if final:  # at exit: never persist values of an installation erased meanwhile in another process
+                self._sync_consent()
             if not self.is_on:
                 return
             now = self._now()
@@ -502,7 +543,7 @@ class Feedback:
 
     def _pass(self) -> float | None:
         """One pass; returns seconds until the next, None when there is nothing left to do."""
-        from ._upload import MAX_DELETION_ATTEMPTS, Outcome
+        from ._upload import MAX_DELETION_ATTEMPTS, Delivery
 
         self._sync_consent()
         if self.is_on:
@@ -519,19 +560,20 @@ class Feedback:
             if not uploader.backoff.ready(self.clock.now()) or not self.is_on:
                 break
             with self._lock:
-                if not self.is_on:
+                current = self._state.installation_id
+                if not self.is_on or current is None:
                     break
                 if not self._state.ever_sent:  # before the first attempt: a lost answer may hide a stored report
                     try:
                         self._state = self._store.mark_sent(self._state)
                     except OSError:
                         break  # unsaved, a later deletion could not know to run: do not send
-            outcome = uploader.send_report(self.queue, path)
-            if outcome is Outcome.DROPPED:
+            outcome = uploader.send_report(self.queue, path, current)  # only reports of the current id leave
+            if outcome in (Delivery.DROPPED, Delivery.DISCARDED):
                 with self._lock:
-                    if self.is_on:  # never carry an old installation's count into a new one
-                        self._add_counters({"rejected": 1})
-            elif outcome is Outcome.RETRY:
+                    if self.is_on and self._state.installation_id == current:  # never into another installation
+                        self._add_counters({"rejected" if outcome is Delivery.DROPPED else "discarded": 1})
+            elif outcome is Delivery.RETRY:
                 break
         wait = min(POLL_S, max(0.0, self._period_end() - self.clock.now()))
         if self.queue.pending():

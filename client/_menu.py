@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Final
 
 import orjson
 
-from ._values import Value
+from ._light import NamedTuple
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -34,7 +34,7 @@ OFF_ERASING: Final = (
 )
 
 
-class MenuItem(Value):
+class MenuItem(NamedTuple):
     label: str  # the program's name and its state in words: "Customer Feedback Program: On"
     checked: bool  # the user's choice
     enabled: bool  # False only when it cannot be changed (an administrator forced it off and it is off)

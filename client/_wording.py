@@ -13,7 +13,7 @@ from pathlib import Path
 
 import orjson
 
-from ._values import Value
+from ._light import NamedTuple
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -33,7 +33,7 @@ KEYS: Final = ("never_sent", "privacy_policy", "contact")
 MAX_CHARS: Final = 600  # a paragraph a person reads in a dialog, not a document
 
 
-class Wording(Value):
+class Wording(NamedTuple):
     """The application's sentences in the dialogs (see the module docstring)."""
 
     never_sent: str = EXAMPLE_NEVER_SENT  # one paragraph: what is never sent, in the application's terms

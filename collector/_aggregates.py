@@ -12,16 +12,14 @@ import contextlib
 import datetime as dt
 import hmac
 from collections.abc import Callable, Mapping
-from typing import Any, Final
+from typing import Any
 
 import duckdb
 
 from optin.analysis import QUESTIONS, Gateway, Table, Window, day_range, table_to_dict
-from optin.contract import Registry
+from optin.contract import MAX_WINDOW_DAYS, Registry
 
 from ._ingest import Rejected
-
-MAX_WINDOW_DAYS: Final = 3660  # ten years: anything longer is a typo, and an expensive one
 
 
 def check_token(configured: str, authorization: str, query_token: str = "") -> None:

@@ -13,11 +13,13 @@ from optin.contract import Registry, bundled_registry, load_registry_folder
 
 from . import _handlers as h
 from ._config import Config
-from ._keys import CLOCK, CONFIG, IN_FLIGHT, REGISTRIES, STORE
+from ._disk import log_disk_at_start
+from ._keys import CLOCK, CONFIG, IN_FLIGHT, REGISTRIES, STORE, TOMBSTONES
 from ._logs import http_logger
 from ._maintenance import maintenance_ctx
 from ._server import QuietRunner
 from ._store import Store
+from ._tombstones import Tombstones, tombstones_path
 
 
 def _registries(config: Config) -> dict[tuple[str, int], Registry]:
@@ -35,11 +37,21 @@ async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
         config.batch_max_reports,
         config.batch_max_wait_ms / 1000,
         config.max_pending_reports,
+        config.min_free_bytes,
     )
     await asyncio.to_thread(store.open)
+    log_disk_at_start(store.path, config.min_free_bytes)  # /healthz reports it from the first request
     app[STORE] = store
     yield
     await asyncio.to_thread(store.close)  # drain, commit, checkpoint
+
+
+async def _tombstones_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Confirmed deletions, read before the first request (see _tombstones.py)."""
+    tombstones = Tombstones(tombstones_path(app[CONFIG].resolved_db()))
+    await asyncio.to_thread(tombstones.load)
+    app[TOMBSTONES] = tombstones
+    yield
 
 
 async def start(config: Config, clock: Callable[[], float] = time.time) -> web.AppRunner:
@@ -75,7 +87,8 @@ def create_app(config: Config, clock: Callable[[], float] = time.time) -> web.Ap
     app[REGISTRIES] = _registries(config)
     app[IN_FLIGHT] = [0]
     app[CLOCK] = clock
-    app.cleanup_ctx.append(_store_ctx)
+    app.cleanup_ctx.append(_store_ctx)  # creates the database folder
+    app.cleanup_ctx.append(_tombstones_ctx)
     app.cleanup_ctx.append(maintenance_ctx)  # cleaned up first: no maintenance runs while the store drains
     app.router.add_post("/v1/reports", h.post_report)
     app.router.add_post("/v1/deletions", h.post_deletion)

@@ -10,8 +10,9 @@ from typing import Any, Final
 
 import platformdirs
 
+from optin.contract import MIN_AGGREGATE_K
+
 ENV_PREFIX: Final = "OPTIN_COLLECTOR_"
-MIN_AGGREGATE_K: Final = 10  # the analysis gateway's floor; refusing less at start beats a 500 per request
 
 
 def default_db_path() -> Path:
@@ -32,12 +33,13 @@ class Config:
     max_pending_reports: int = 4096  # write queue bound; beyond it ingest answers 503 with Retry-After
     max_requests_in_flight: int = 512  # bodies being read or checked at once; bounds memory
     retry_after_s: int = 5
+    min_free_bytes: int = 64 << 20  # below this much room under the database the disk counts as full (not ready)
     retention_days: int = 400  # raw rows older than this are rolled up into daily aggregates and deleted
     maintenance_interval_s: float = (
         3600.0  # retention (and a snapshot, if snapshot_dir is set) at start and then this often
     )
     snapshot_dir: Path | None = None  # Parquet snapshots are written here on the maintenance schedule
-    aggregate_k: int = 10  # smallest group the aggregate endpoints show (analysis refuses less)
+    aggregate_k: int = MIN_AGGREGATE_K  # smallest group the aggregate endpoints show (analysis refuses less)
     aggregate_timeout_s: float = 30.0  # an aggregate query is interrupted after this long (503)
     tls_cert: Path | None = None
     tls_key: Path | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import functools
 import logging
@@ -15,8 +16,9 @@ from optin.analysis import render_html
 from optin.contract import ReportError, decode_json
 
 from . import _aggregates as agg
+from ._disk import disk_state
 from ._ingest import Rejected, check_headers, inflate, ingest
-from ._keys import CLOCK, CONFIG, IN_FLIGHT, REGISTRIES, STORE
+from ._keys import CLOCK, CONFIG, IN_FLIGHT, REGISTRIES, STORE, TOMBSTONES
 from ._maintenance import snapshot_now
 from ._openapi import openapi_document
 from ._prometheus import render_metrics
@@ -95,6 +97,11 @@ async def post_report(request: web.Request) -> web.Response:
             config.max_body_bytes,
         )
         del body
+        # Erased data never comes back: a report of an installation whose deletion was confirmed
+        # is refused for good (410: the client drops it and counts it). Checked just before the
+        # hand-over, in the same turn, so a deletion handed over later also removes what passed.
+        if request.app[TOMBSTONES].contains(report.installation_id):
+            raise Rejected(410, "installation_deleted", "installation_id", "this installation's data was erased")
         outcome = await store.submit(report, received)
     except Rejected as rejected:
         return _reject(request, rejected)
@@ -116,6 +123,12 @@ async def post_deletion(request: web.Request) -> web.Response:
         except ReportError as error:
             raise Rejected(error.status, error.code) from None
         installation_id = _installation_id(doc)
+        # The tombstone is durable before the rows go, so a confirmed (202) deletion is never undone
+        # by a retried or stale report (see _tombstones.py); a failed write is answered 503.
+        try:
+            await asyncio.to_thread(request.app[TOMBSTONES].add, installation_id)
+        except OSError:
+            raise StoreUnavailable("tombstone not written") from None
         await request.app[STORE].delete(installation_id)
     except Rejected as rejected:
         return _reject(request, rejected)
@@ -138,10 +151,20 @@ def _installation_id(doc: object) -> str:
 
 
 async def healthz(request: web.Request) -> web.Response:
-    store = request.app[STORE]
-    if store.healthy:
-        return _json(200, {"status": "ok"})
-    return _json(503, {"status": "degraded", "reason": "storage is failing; reports are refused, not lost"})
+    store, config = request.app[STORE], request.app[CONFIG]
+    if not store.healthy:
+        return _json(503, {"status": "degraded", "reason": "storage is failing; reports are refused, not lost"})
+    # The disk as it is now (from the first request after a start on a full disk, not from the first failed write).
+    try:
+        disk = disk_state(store.path)
+    except OSError:
+        disk = None
+    if disk is not None and disk.full(config.min_free_bytes):
+        return _json(
+            503,
+            {"status": "not_ready", "reason": "disk_full", "free_bytes": disk.free_bytes, "device": disk.device},
+        )
+    return _json(200, {"status": "ok"})
 
 
 async def metrics(request: web.Request) -> web.Response:

@@ -14,7 +14,7 @@ from typing import Final
 
 import orjson
 
-_FIELDS: Final = ("event", "status", "reason", "field", "port", "db", "count", "where")
+_FIELDS: Final = ("event", "status", "reason", "field", "port", "db", "count", "where", "free_bytes", "device")
 HTTP_LOGGER: Final = "optin.collector.http"  # the logger handed to aiohttp's request handler
 _AIOHTTP_LOGGERS: Final = ("aiohttp.server", "aiohttp.web", "aiohttp.internal", "aiohttp.access")
 

@@ -129,7 +129,9 @@ def openapi_document() -> dict[str, Any]:
                 "type": "object",
                 "additionalProperties": False,
                 "required": ["dropped", "evicted", "rejected"],
-                "properties": {k: {"type": "integer", "minimum": 0} for k in ("dropped", "evicted", "rejected")},
+                "properties": {
+                    k: {"type": "integer", "minimum": 0} for k in ("dropped", "evicted", "rejected", "discarded")
+                },
             },
         },
     }
@@ -158,6 +160,10 @@ def openapi_document() -> dict[str, Any]:
                             " nesting deeper than 6 or wider than 1024, bad UUID"
                         ),
                         "413": _error("body too large, compressed or decompressed"),
+                        "410": _error(
+                            "installation_deleted: the deletion of this installation id was confirmed;"
+                            " its reports are never stored again"
+                        ),
                         "415": _error("not application/json, or an unsupported Content-Encoding"),
                         "422": _error(
                             "schema violation: undeclared metric, value outside the declared set or bounds, wrong type"
@@ -195,7 +201,10 @@ def openapi_document() -> dict[str, Any]:
             "/healthz": {
                 "get": {
                     "summary": "Readiness",
-                    "responses": {"200": {"description": "ready"}, "503": {"description": "degraded: storage failing"}},
+                    "responses": {
+                        "200": {"description": "ready"},
+                        "503": {"description": "not ready: storage failing, or the disk is full (reason in the body)"},
+                    },
                 }
             },
             "/metrics": {

@@ -30,6 +30,7 @@ import pyarrow.compute as pc
 
 from optin.contract import REPORT_COLUMN_NAMES, CheckedReport, Registry, ReportChecker, label_names
 
+from ._disk import log_commit_failure
 from ._migrations import migrate
 from ._retention import roll_up
 from ._seen import SeenIds
@@ -86,6 +87,7 @@ _REPORT_SCHEMA: Final = pa.schema(
         ("dropped", pa.int32()),
         ("evicted", pa.int32()),
         ("rejected", pa.int32()),
+        ("discarded", pa.int32()),
     ]
 )
 assert tuple(_REPORT_SCHEMA.names) == REPORT_COLUMN_NAMES
@@ -125,8 +127,10 @@ class Store:
         batch_max: int,
         batch_wait_s: float,
         max_pending: int,
+        min_free_bytes: int = 0,
     ) -> None:
         self.path = path
+        self.min_free_bytes = min_free_bytes  # for the log line of a failed commit (see _disk.py)
         self.registries = registries
         self.checker = ReportChecker(
             registries
@@ -381,7 +385,7 @@ class Store:
                 con.execute("ROLLBACK")
             self._healthy = False
             self.stats.write_errors += 1
-            log.error("store: batch of %d failed to commit (%s)", len(batch), type(error).__name__)
+            log_commit_failure(self.path, len(batch), error, self.min_free_bytes)  # "disk full" when it is
             self._resolve([(job, StoreUnavailable("write failed")) for job in batch])
             self._load_keys()  # caches may hold keys of the rolled-back transaction (if this fails, the writer stops)
             return
@@ -470,6 +474,7 @@ class Store:
                     report.dropped,
                     report.evicted,
                     report.rejected,
+                    report.discarded,
                 )
             )
             rows.value_reports += array("q", (key,)) * len(report.ordinals)

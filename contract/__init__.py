@@ -13,7 +13,16 @@ if TYPE_CHECKING:
     from ._checker import CheckedReport, ReportChecker
     from ._errors import RegistryError, ReportError
     from ._lazy import lazy_exports
-    from ._limits import MAX_BODY_BYTES, MAX_JSON_DEPTH, MAX_JSON_WIDTH, SCHEMA_VERSION
+    from ._limits import (
+        CLIENT_COUNTERS,
+        MAX_BODY_BYTES,
+        MAX_COUNTER,
+        MAX_JSON_DEPTH,
+        MAX_JSON_WIDTH,
+        MAX_WINDOW_DAYS,
+        MIN_AGGREGATE_K,
+        SCHEMA_VERSION,
+    )
     from ._registry import (
         Category,
         Kind,
@@ -26,7 +35,6 @@ if TYPE_CHECKING:
     )
     from ._registry_file import RegistryFile, bundled_registry_file
     from ._report import (
-        CLIENT_COUNTERS,
         Report,
         Value,
         check_report,
@@ -38,6 +46,8 @@ if TYPE_CHECKING:
     from ._storage import (
         REPORT_COLUMN_NAMES,
         REPORT_COLUMNS,
+        REPORT_COLUMNS_ADDED,
+        REPORT_COLUMNS_V1,
         SCHEMA_V1,
         SNAPSHOT_PARTITION_COLUMN,
         SNAPSHOT_PARTITIONED,
@@ -52,7 +62,16 @@ _HOME = {
     "_errors": ("RegistryError", "ReportError"),
     "_lazy": ("lazy_exports",),
     "_checker": ("CheckedReport", "ReportChecker"),
-    "_limits": ("MAX_BODY_BYTES", "MAX_JSON_DEPTH", "MAX_JSON_WIDTH", "SCHEMA_VERSION"),
+    "_limits": (
+        "CLIENT_COUNTERS",
+        "MAX_BODY_BYTES",
+        "MAX_COUNTER",
+        "MAX_JSON_DEPTH",
+        "MAX_JSON_WIDTH",
+        "MAX_WINDOW_DAYS",
+        "MIN_AGGREGATE_K",
+        "SCHEMA_VERSION",
+    ),
     "_registry": (
         "Category",
         "Kind",
@@ -65,7 +84,6 @@ _HOME = {
     ),
     "_registry_file": ("RegistryFile", "bundled_registry_file"),
     "_report": (
-        "CLIENT_COUNTERS",
         "Report",
         "Value",
         "check_report",
@@ -85,6 +103,8 @@ _HOME = {
         "report_columns_ddl",
         "REPORT_COLUMN_NAMES",
         "REPORT_COLUMNS",
+        "REPORT_COLUMNS_ADDED",
+        "REPORT_COLUMNS_V1",
     ),
 }
 __all__ = [
@@ -93,10 +113,15 @@ __all__ = [
     "CheckedReport",
     "Kind",
     "MAX_BODY_BYTES",
+    "MAX_COUNTER",
     "MAX_JSON_DEPTH",
     "MAX_JSON_WIDTH",
+    "MAX_WINDOW_DAYS",
+    "MIN_AGGREGATE_K",
     "Metric",
     "REPORT_COLUMNS",
+    "REPORT_COLUMNS_ADDED",
+    "REPORT_COLUMNS_V1",
     "REPORT_COLUMN_NAMES",
     "Registry",
     "RegistryError",

@@ -22,25 +22,35 @@ from typing import Any, Final, NamedTuple
 import orjson
 
 from ._limits import (
+    CLIENT_COUNTERS,
+    HASH_PATTERN,
     MAX_CLOCK_SKEW_SECONDS,
     MAX_COUNTER,
     MAX_JSON_WIDTH,
     MAX_PERIOD_SECONDS,
     MAX_REGISTRY_VERSION,
     MIN_EPOCH_SECONDS,
+    REPORT_KEYS,
+    REQUIRED_CLIENT_COUNTERS,
     SCHEMA_VERSION,
+    UUID4_PATTERN,
+    UUID_PATTERN,
+    VERSION_PATTERN,
 )
 from ._registry import Kind, Registry
-from ._report import _HEX64, _TOP_KEYS, _VERSION, CLIENT_COUNTERS, Report, report_from_json
+from ._report import Report, report_from_json
 from ._storage import encode_value
 
-_UUID: Final = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-_UUID4: Final = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
+_UUID: Final = re.compile(UUID_PATTERN)
+_UUID4: Final = re.compile(UUID4_PATTERN)
+_VERSION: Final = re.compile(VERSION_PATTERN)
+_HEX64: Final = re.compile(HASH_PATTERN)
 _APP_KEYS: Final = frozenset({"name", "version"})
 _REGISTRY_KEYS: Final = frozenset({"version", "hash"})
 _PERIOD_KEYS: Final = frozenset({"start", "end"})
 _CLIENT_KEYS: Final = frozenset(CLIENT_COUNTERS)
-_FIXED_KEYS: Final = len(_TOP_KEYS) + 2 + 2 + 2 + len(CLIENT_COUNTERS)  # keys of every report besides the metrics
+_CLIENT_KEYS_BEFORE_DISCARDED: Final = frozenset(REQUIRED_CLIENT_COUNTERS)  # clients built before "discarded"
+_FIXED_KEYS: Final = len(REPORT_KEYS) + 2 + 2 + 2  # keys of every report besides the metrics and client counters
 _FLOAT_LIMIT: Final = 2.0**63  # orjson reads integers beyond 64 bits as floats: leave those to the contract
 
 _PLAIN, _LABELLED, _BOOLEAN, _ENUM, _QUANTITY, _HISTOGRAM = range(6)
@@ -64,6 +74,7 @@ class CheckedReport(NamedTuple):
     dropped: int
     evicted: int
     rejected: int
+    discarded: int
     # Value rows as machine-typed columns, so the writer copies memory instead of converting
     # each value again: ordinal ('i', an index of ReportChecker.metric_names), label_key ('h': 0, or
     # 1..n into the metric's closed set as contract.label_names lists it) and value ('q').
@@ -239,6 +250,7 @@ class ReportChecker:
             client.get("dropped", 0),
             client.get("evicted", 0),
             client.get("rejected", 0),
+            client.get("discarded", 0),
             ordinals,
             labels,
             values,
@@ -246,52 +258,28 @@ class ReportChecker:
 
     def _fast(self, doc: Any, body: bytes, now: int) -> CheckedReport | None:
         """The common case, checked in one pass; None when anything at all is unusual."""
-        if type(doc) is not dict or doc.keys() != _TOP_KEYS:
+        if type(doc) is not dict or doc.keys() != REPORT_KEYS:
             return None
-        app, registry, period, client, metrics = (
-            doc["app"],
-            doc["registry"],
-            doc["period"],
-            doc["client"],
-            doc["metrics"],
-        )
-        if (
-            type(app) is not dict
-            or type(registry) is not dict
-            or type(period) is not dict
-            or type(client) is not dict
-            or type(metrics) is not dict
-        ):
+        app, registry, period = doc["app"], doc["registry"], doc["period"]
+        client, metrics = doc["client"], doc["metrics"]
+        if type(app) is not dict or type(registry) is not dict or type(period) is not dict:
             return None
-        if (
-            app.keys() != _APP_KEYS
-            or registry.keys() != _REGISTRY_KEYS
-            or period.keys() != _PERIOD_KEYS
-            or client.keys() != _CLIENT_KEYS
-        ):
+        if type(client) is not dict or type(metrics) is not dict:
             return None
-        report_id, installation_id, name, app_version = (
-            doc["report_id"],
-            doc["installation_id"],
-            app["name"],
-            app["version"],
-        )
-        if (
-            type(report_id) is not str
-            or type(installation_id) is not str
-            or type(name) is not str
-            or type(app_version) is not str
-        ):
+        if app.keys() != _APP_KEYS or registry.keys() != _REGISTRY_KEYS or period.keys() != _PERIOD_KEYS:
+            return None
+        if client.keys() != _CLIENT_KEYS and client.keys() != _CLIENT_KEYS_BEFORE_DISCARDED:
+            return None
+        report_id, installation_id = doc["report_id"], doc["installation_id"]
+        name, app_version = app["name"], app["version"]
+        if type(report_id) is not str or type(installation_id) is not str:
+            return None
+        if type(name) is not str or type(app_version) is not str:
             return None
         if not (_UUID.fullmatch(report_id) and _UUID4.fullmatch(installation_id) and _VERSION.fullmatch(app_version)):
             return None
-        schema, version, start, end, sent_at = (
-            doc["schema"],
-            registry["version"],
-            period["start"],
-            period["end"],
-            doc["sent_at"],
-        )
+        schema, version, sent_at = doc["schema"], registry["version"], doc["sent_at"]
+        start, end = period["start"], period["end"]
         if type(schema) is not int or schema != SCHEMA_VERSION or type(version) is not int:
             return None
         compiled = self._compiled.get((name, version))
@@ -307,9 +295,12 @@ class ReportChecker:
         ):
             return None
         dropped, evicted, rejected = client["dropped"], client["evicted"], client["rejected"]
+        discarded = client.get("discarded", 0)
         if type(dropped) is not int or type(evicted) is not int or type(rejected) is not int:
             return None
-        if not (0 <= dropped <= MAX_COUNTER and 0 <= evicted <= MAX_COUNTER and 0 <= rejected <= MAX_COUNTER):
+        if type(discarded) is not int or not (0 <= dropped <= MAX_COUNTER and 0 <= evicted <= MAX_COUNTER):
+            return None
+        if not (0 <= rejected <= MAX_COUNTER and 0 <= discarded <= MAX_COUNTER):
             return None
         if len(metrics) > MAX_JSON_WIDTH:
             return None
@@ -320,7 +311,7 @@ class ReportChecker:
         # Every string of an accepted report is an identifier without ':' (names, labels, UUIDs,
         # versions, the hash), so each ':' of the body separates one key from its value. More
         # colons than parsed keys means a key was repeated (orjson keeps the last): strict path.
-        if body.count(b":") != _FIXED_KEYS + metric_keys:
+        if body.count(b":") != _FIXED_KEYS + len(client) + metric_keys:
             return None
         return CheckedReport(
             report_id,
@@ -334,6 +325,7 @@ class ReportChecker:
             dropped,
             evicted,
             rejected,
+            discarded,
             ordinals,
             labels,
             values,

@@ -94,10 +94,6 @@ class Registry:
     metrics: Mapping[str, Metric]
     hash: str
 
-    def in_categories(self, categories: Iterable[str]) -> tuple[Metric, ...]:
-        wanted = set(categories)
-        return tuple(m for m in self.metrics.values() if m.category in wanted)
-
     def categories_hash(self, categories: Iterable[str]) -> str:
         """Hash of the given categories' names and descriptions: what the user agreed to."""
         chosen = sorted(set(categories) & set(self.categories))

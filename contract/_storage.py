@@ -26,9 +26,9 @@ TABLES: Final = (
     "daily_rollup",
 )
 
-# The columns of `reports`, in order: the writer, the migrations and the snapshot name them from here.
+# The columns of `reports` in schema v1 (SCHEMA_V1 and the collector's migration 2 make exactly these).
 # report_key orders reports by arrival; `day` is the skew-corrected UTC day the period ended.
-REPORT_COLUMNS: Final = (
+REPORT_COLUMNS_V1: Final = (
     ("report_key", "BIGINT"),
     ("report_id", "UUID"),
     ("inst_key", "INTEGER"),
@@ -41,12 +41,17 @@ REPORT_COLUMNS: Final = (
     ("evicted", "INTEGER"),
     ("rejected", "INTEGER"),
 )
+# Columns added since, in order, each by a migration of its own that fills older rows with 0:
+# `discarded` (the client's fourth counter) by the collector's migration 3.
+REPORT_COLUMNS_ADDED: Final = (("discarded", "INTEGER"),)
+# The columns of `reports` now, in order: the writer and the snapshot name them from here.
+REPORT_COLUMNS: Final = REPORT_COLUMNS_V1 + REPORT_COLUMNS_ADDED
 REPORT_COLUMN_NAMES: Final = tuple(name for name, _ in REPORT_COLUMNS)
 
 
 def report_columns_ddl(*, primary_key: bool) -> str:
-    """The column list of `reports` for CREATE TABLE, with or without report_key's PRIMARY KEY."""
-    first, *rest = REPORT_COLUMNS
+    """The v1 column list of `reports` for CREATE TABLE, with or without report_key's PRIMARY KEY."""
+    first, *rest = REPORT_COLUMNS_V1
     key = " PRIMARY KEY" if primary_key else " NOT NULL"
     return ", ".join([f"{first[0]} {first[1]}{key}", *(f"{name} {kind} NOT NULL" for name, kind in rest)])
 
