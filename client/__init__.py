@@ -10,6 +10,7 @@ from optin.contract import lazy_exports
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from ._admin import EnterprisePolicy
     from ._clock import ManualClock, SystemClock
     from ._consent import Answer, ConsentState, Status
     from ._feedback import Feedback
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from ._wording import Wording
 
 _HOME = {
+    "_admin": ("EnterprisePolicy",),
     "_clock": ("ManualClock", "SystemClock"),
     "_consent": ("Answer", "ConsentState", "Status"),
     "_feedback": ("Feedback",),
@@ -42,6 +44,7 @@ __all__ = [
     "AskPolicy",
     "Clock",
     "ConsentState",
+    "EnterprisePolicy",
     "Feedback",
     "HelpMenu",
     "HttpTransport",

@@ -23,6 +23,7 @@ import orjson
 
 from optin.contract import CLIENT_COUNTERS, MAX_COUNTER
 
+from ._admin import EnterprisePolicy
 from ._clock import SystemClock
 from ._consent import Answer, ConsentState, ConsentStore
 from ._null import NullRecorder
@@ -95,12 +96,14 @@ class Feedback:
         viewer: bool = False,
         wording: Wording | None = None,
         admin_variable: str | None = None,
+        enterprise: EnterprisePolicy | None = None,
     ) -> None:
         """``viewer``: a tool looking at the state (the CLI): no thread unless flushed, no report at close.
 
         ``wording``: the application's own sentences in the dialogs (what is never sent, privacy
         policy, contact), from its configuration. ``admin_variable``: the environment variable an
-        administrator sets to ``off`` (default ``<APP>_FEEDBACK``).
+        administrator sets to ``off`` (default ``<APP>_FEEDBACK``). ``enterprise``: the names IT uses
+        for this app in Windows policy keys and macOS managed preferences (default `EnterprisePolicy.for_app`).
         """
         self._registry_source = registry
         self._viewer = viewer
@@ -123,7 +126,13 @@ class Feedback:
         self._worker: Worker | None = None
         self._lock = threading.RLock()  # consent transitions, report rolls, consent-file writes
         self._store = ConsentStore(self.paths.consent_file)
-        self._admin = admin_off(self.app, self.paths.policy_file, environ, admin_variable)
+        self._admin = admin_off(
+            self.app,
+            self.paths.policy_file,
+            environ,
+            enterprise or EnterprisePolicy.for_app(self.app),
+            admin_variable,
+        )
         self._counters = dict.fromkeys(CLIENT_COUNTERS, 0)
         self._deletion_attempts = 0
         self._session_started: float | None = None
@@ -218,10 +227,13 @@ class Feedback:
             try:
                 from ._recorder import Recorder
 
+                if self.app_version not in self.registry.app_versions:
+                    # The collector would refuse every report (422 undeclared_version): record nothing.
+                    raise ValueError("app version not declared in the registry")
                 live = Recorder(self.registry)
                 self.queue.open()
             except (OSError, ValueError):  # an unusable data folder or registry: nothing runs, nothing raises
-                _debug("optin: cannot record (data folder or registry unusable)")
+                _debug("optin: cannot record (data folder or registry unusable, or app version undeclared)")
             else:
                 self._recorder = live
                 self._period_start = self._now()

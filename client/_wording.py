@@ -13,6 +13,7 @@ from pathlib import Path
 
 import orjson
 
+from ._i18n import N_
 from ._light import NamedTuple
 
 TYPE_CHECKING = False
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
 # The version of the client's own sentences in the ask and turn-on dialogs; raise it when they change
 # in meaning, so that a user who agreed to the old words is shown the new ones once (AskPolicy).
 WORDING_VERSION: Final = 1
-EXAMPLE_NEVER_SENT: Final = (
+EXAMPLE_NEVER_SENT: Final = N_(
     "Never sent: your models or anything that could re-create them (geometry, dimensions, names, "
     "file names or paths), your user or computer name, or your network address."
 )
@@ -63,15 +64,6 @@ class Wording(NamedTuple):
             if not isinstance(value, str) or len(value) > MAX_CHARS or (key == "never_sent" and not value.strip()):
                 raise ValueError(f"{where}: feedback.{key} must be a text of 1 to {MAX_CHARS} characters")
         return cls(**{key: " ".join(value.split()) for key, value in table.items()})
-
-    def contact_lines(self) -> list[str]:
-        """The privacy policy and contact lines that are set, for the end of a dialog."""
-        lines = []
-        if self.privacy_policy:
-            lines.append(f"Privacy policy: {self.privacy_policy}")
-        if self.contact:
-            lines.append(f"Questions: {self.contact}")
-        return lines
 
     def digest(self, registry: Registry, categories: Iterable[str]) -> str:
         """What the user agreed to: the client's sentences (by version), these, and the categories' words."""

@@ -27,44 +27,68 @@ from tkinter import filedialog, ttk
 from typing import TYPE_CHECKING, Final
 
 from ._consent import Answer
-from ._menu import PROGRAM_LABEL, VIEW_SENT_LABEL, WHAT_IS_SENT_LABEL, HelpMenu
+from ._menu import (
+    CANCEL_LABEL,
+    CLEAR_LABEL,
+    CLOSE_LABEL,
+    EXPORT_LABEL,
+    EXPORT_TITLE,
+    NEVER_LABEL,
+    NO_LABEL,
+    OFF_TITLE,
+    PROGRAM_LABEL,
+    SENT_DATA_TITLE,
+    TURN_ON_LABEL,
+    TURN_ON_TITLE,
+    VIEW_SENT_LABEL,
+    WHAT_IS_SENT_LABEL,
+    WHAT_IS_SENT_TITLE,
+    YES_LABEL,
+    HelpMenu,
+)
+
+__all__ = [
+    "CANCEL_LABEL",
+    "NEVER_LABEL",
+    "NO_LABEL",
+    "TURN_ON_LABEL",
+    "YES_LABEL",
+    "AskDialog",
+    "TextWindow",
+    "TkHelpMenu",
+    "TurnOnDialog",
+    "count_binding",
+]
 
 if TYPE_CHECKING:
     from ._feedback import Feedback
 
 WRAP_PX: Final = 520  # dialog text width: long enough for a sentence, short enough to read
 PAD_PX: Final = 12
-YES_LABEL: Final = "Yes, take part"
-NO_LABEL: Final = "No, thanks"
-NEVER_LABEL: Final = "Don't ask me again"
-TURN_ON_TITLE: Final = f"Turn on the {PROGRAM_LABEL}"
-TURN_ON_LABEL: Final = "Turn on"
-CANCEL_LABEL: Final = "Cancel"
-OFF_TITLE: Final = f"{PROGRAM_LABEL}: off"
 
 
 class AskDialog:
     """A modal dialog asking once; "yes" and "no" are equal buttons, closing it counts as "no"."""
 
-    def __init__(self, parent: tk.Misc, feedback: Feedback, app_name: str) -> None:
+    def __init__(self, parent: tk.Misc, feedback: Feedback, app_name: str, language: str | None = None) -> None:
+        words = HelpMenu(feedback, language=language)
         self.answer = Answer.DISMISSED
         self.window = window = tk.Toplevel(parent)
-        window.title(PROGRAM_LABEL)
+        window.title(words.text(PROGRAM_LABEL))
         window.resizable(False, False)
         window.transient(parent.winfo_toplevel())
         body = ttk.Frame(window, padding=PAD_PX)
         body.pack(fill="both", expand=True)
-        _paragraphs(body, HelpMenu(feedback).ask_paragraphs(app_name))
+        _paragraphs(body, words.ask_paragraphs(app_name))
         self.never = tk.BooleanVar(master=window, value=False)
-        ttk.Checkbutton(body, text=NEVER_LABEL, variable=self.never, underline=0).pack(
-            anchor="w", pady=(PAD_PX // 2, PAD_PX)
-        )
+        never = ttk.Checkbutton(body, text=words.text(NEVER_LABEL), variable=self.never, underline=0)
+        never.pack(anchor="w", pady=(PAD_PX // 2, PAD_PX))
         yes, no = _two_buttons(
-            body, (YES_LABEL, lambda: self._close(Answer.YES)), (NO_LABEL, lambda: self._close(Answer.NO))
+            body,
+            (words.text(YES_LABEL), lambda: self._close(Answer.YES)),
+            (words.text(NO_LABEL), lambda: self._close(Answer.NO)),
         )
-        window.bind("<Alt-y>", lambda _e: yes.invoke())
-        window.bind("<Alt-n>", lambda _e: no.invoke())
-        window.bind("<Alt-d>", lambda _e: self.never.set(not self.never.get()))
+        _bind_underlined(window, yes, no, never)
         window.bind("<Escape>", lambda _e: self._close(Answer.DISMISSED))
         window.protocol("WM_DELETE_WINDOW", lambda: self._close(Answer.DISMISSED))
         self.yes_button, self.no_button = yes, no
@@ -92,7 +116,7 @@ class TurnOnDialog:
     def __init__(self, parent: tk.Misc, model: HelpMenu, app_name: str) -> None:
         self.chosen: tuple[str, ...] | None = None
         self.window = window = tk.Toplevel(parent)
-        window.title(TURN_ON_TITLE)
+        window.title(model.text(TURN_ON_TITLE))
         window.resizable(False, False)
         window.transient(parent.winfo_toplevel())
         body = ttk.Frame(window, padding=PAD_PX)
@@ -108,10 +132,9 @@ class TurnOnDialog:
             )
         _paragraphs(body, closing)
         self.turn_on_button, self.cancel_button = _two_buttons(
-            body, (TURN_ON_LABEL, self._turn_on), (CANCEL_LABEL, window.destroy)
+            body, (model.text(TURN_ON_LABEL), self._turn_on), (model.text(CANCEL_LABEL), window.destroy)
         )
-        window.bind("<Alt-t>", lambda _e: self.turn_on_button.invoke())
-        window.bind("<Alt-c>", lambda _e: window.destroy())
+        _bind_underlined(window, self.turn_on_button, self.cancel_button)
         window.bind("<Escape>", lambda _e: window.destroy())
         window.protocol("WM_DELETE_WINDOW", window.destroy)
         _place_over(window, parent)
@@ -132,7 +155,7 @@ class TurnOnDialog:
 class Notice:
     """A short message in a small window of its own (what turning feedback off did)."""
 
-    def __init__(self, parent: tk.Misc, title: str, text: str) -> None:
+    def __init__(self, parent: tk.Misc, title: str, text: str, ok_label: str = CLOSE_LABEL) -> None:
         self.window = window = tk.Toplevel(parent)
         window.title(title)
         window.resizable(False, False)
@@ -141,7 +164,7 @@ class Notice:
         body.pack(fill="both", expand=True)
         self.label = ttk.Label(body, text=text, wraplength=WRAP_PX * 3 // 4, justify="left")
         self.label.pack(anchor="w", pady=(0, PAD_PX))
-        ok = ttk.Button(body, text="OK", command=window.destroy)
+        ok = ttk.Button(body, text=ok_label, command=window.destroy)
         ok.pack(anchor="e")
         for key in ("<Return>", "<Escape>"):
             window.bind(key, lambda _e: window.destroy())
@@ -153,7 +176,12 @@ class TextWindow:
     """A read-only text window (what is sent, sent data) with optional extra buttons."""
 
     def __init__(
-        self, parent: tk.Misc, title: str, text: str, buttons: tuple[tuple[str, Callable[[], None]], ...] = ()
+        self,
+        parent: tk.Misc,
+        title: str,
+        text: str,
+        buttons: tuple[tuple[str, Callable[[], None]], ...] = (),
+        close_label: str = CLOSE_LABEL,
     ) -> None:
         self.window = window = tk.Toplevel(parent)
         window.title(title)
@@ -166,7 +194,7 @@ class TextWindow:
         self.set_text(text)
         row = ttk.Frame(frame)
         row.pack(side="bottom", fill="x", pady=(PAD_PX // 2, 0))
-        ttk.Button(row, text="Close", command=window.destroy).pack(side="right")
+        ttk.Button(row, text=close_label, command=window.destroy).pack(side="right")
         for label, action in buttons:
             ttk.Button(row, text=label, command=action).pack(side="right", padx=(0, PAD_PX // 2))
         scroll.pack(side="right", fill="y")
@@ -286,8 +314,9 @@ class TkHelpMenu:
             if text:  # Tk menus have no tooltips: the reason is a line of its own, the setting a second, greyed out
                 at += 1
                 menu.insert_command(at, label=text, state="disabled", command=self._command(key))
-        menu.insert_command(at + 1, label=WHAT_IS_SENT_LABEL, underline=0, command=self._command("what"))
-        menu.insert_command(at + 2, label=VIEW_SENT_LABEL, underline=0, command=self._command("sent"))
+        what, sent = self.model.text(WHAT_IS_SENT_LABEL), self.model.text(VIEW_SENT_LABEL)
+        menu.insert_command(at + 1, label=what, underline=0, command=self._command("what"))
+        menu.insert_command(at + 2, label=sent, underline=0, command=self._command("sent"))
         self.refresh()
 
     def remove(self) -> None:
@@ -307,7 +336,8 @@ class TkHelpMenu:
         """The user clicked the check item: turn off (saying what that did), or choose and turn on."""
         model = self.model
         if model.feedback.state.is_on:
-            self.notice = Notice(self.parent, OFF_TITLE, model.turn_off())
+            text = model.turn_off()
+            self.notice = Notice(self.parent, model.text(OFF_TITLE), text, model.text(CLOSE_LABEL))
         elif model.feedback.forced_off is None:
             chosen = TurnOnDialog(self.parent, model, self.app_name).run()
             if chosen:
@@ -319,16 +349,16 @@ class TkHelpMenu:
         feedback = self.model.feedback
         if not feedback.should_ask():
             return None
-        answer = AskDialog(self.parent, feedback, self.app_name).run()
-        was_on = feedback.is_on
-        feedback.answer_prompt(answer)
-        if feedback.is_on != was_on:
-            self.model.changed()
+        answer = AskDialog(self.parent, feedback, self.app_name, self.model.language).run()
+        self.model.answer(answer)
         self.refresh()
         return answer
 
     def show_what_is_sent(self) -> TextWindow:
-        return TextWindow(self.parent, f"What is sent — {PROGRAM_LABEL}", self.model.what_is_sent())
+        model = self.model
+        return TextWindow(
+            self.parent, model.text(WHAT_IS_SENT_TITLE), model.what_is_sent(), close_label=model.text(CLOSE_LABEL)
+        )
 
     def show_sent_data(self) -> TextWindow:
         model = self.model
@@ -336,7 +366,7 @@ class TkHelpMenu:
 
         def export() -> None:
             target = filedialog.asksaveasfilename(
-                parent=window.window, title="Export sent data", defaultextension=".json"
+                parent=window.window, title=model.text(EXPORT_TITLE), defaultextension=".json"
             )
             if target:
                 model.export_sent_data(Path(target))
@@ -347,9 +377,10 @@ class TkHelpMenu:
 
         window = TextWindow(
             self.parent,
-            f"Sent data — {PROGRAM_LABEL}",
+            model.text(SENT_DATA_TITLE),
             self.model.sent_data_text(),
-            (("Clear", clear), ("Export…", export)),
+            ((model.text(CLEAR_LABEL), clear), (model.text(EXPORT_LABEL), export)),
+            close_label=model.text(CLOSE_LABEL),
         )
         return window
 
@@ -398,6 +429,18 @@ def _two_buttons(
         )
         made.append(button)
     return made[0], made[1]
+
+
+def _bind_underlined(window: tk.Toplevel, *widgets: ttk.Button | ttk.Checkbutton) -> None:
+    """Alt + the underlined first letter invokes each widget, in whatever language the labels are in."""
+    for widget in widgets:
+        key = str(widget.cget("text"))[:1].lower()
+        if key.isascii() and key.isalnum():  # Tk names other keys differently; they keep Tab and a click
+            window.bind(f"<Alt-{key}>", _invoke_on_key(widget))
+
+
+def _invoke_on_key(widget: ttk.Button | ttk.Checkbutton) -> Callable[[tk.Event[tk.Misc]], object]:
+    return lambda _event: widget.invoke()
 
 
 def _modal(window: tk.Toplevel) -> None:

@@ -98,5 +98,7 @@ def create_app(config: Config, clock: Callable[[], float] = time.time) -> web.Ap
     app.router.add_get("/v1/aggregates", h.list_aggregates)
     app.router.add_get("/v1/aggregates/{question}", h.get_aggregate)
     app.router.add_post("/v1/snapshots", h.post_snapshot)
+    app.router.add_get("/v1/budget", h.get_budget)
+    app.router.add_post("/v1/releases", h.post_releases)
     app.router.add_get("/dashboard", h.dashboard)
     return app

@@ -22,6 +22,7 @@ from ._keys import CLOCK, CONFIG, IN_FLIGHT, REGISTRIES, STORE, TOMBSTONES
 from ._maintenance import snapshot_now
 from ._openapi import openapi_document
 from ._prometheus import render_metrics
+from ._releases import release_due
 from ._store import Outcome, StoreUnavailable
 
 log = logging.getLogger("optin.collector")
@@ -214,6 +215,36 @@ async def get_aggregate(request: web.Request) -> web.Response:
     return _json(200, doc, {"Cache-Control": "no-store"})
 
 
+async def get_budget(request: web.Request) -> web.Response:
+    """The privacy ledger of one application: ρ spent and remaining per budget week, refused releases."""
+    app, config = request.app, request.app[CONFIG]
+    try:
+        _authorize(request)
+        name = agg.app_name(request.query, app[REGISTRIES])
+        doc = await agg.run_read(
+            app[STORE].reader(),
+            lambda con: agg.budget(con, name, config.privacy_budget_rho),
+            config.aggregate_timeout_s,
+        )
+    except Rejected as rejected:
+        return _refused(request, rejected)
+    except StoreUnavailable:
+        return _refused(request, Rejected(503, "unavailable", detail="storage is not open; retry later"))
+    return _json(200, doc, {"Cache-Control": "no-store"})
+
+
+async def post_releases(request: web.Request) -> web.Response:
+    """Make every due release now (same token; the maintenance schedule does this on its own too)."""
+    try:
+        _authorize(request)
+        run = await release_due(request.app)
+    except Rejected as rejected:
+        return _refused(request, rejected)
+    except StoreUnavailable:
+        return _refused(request, Rejected(503, "unavailable", detail="storage is not open; retry later"))
+    return _json(200, {"status": "done", "made": run.made, "refused": run.refused})
+
+
 def _refused(request: web.Request, rejected: Rejected) -> web.Response:
     """An aggregate, dashboard or snapshot request refused: 401 says how to authenticate, 503 when to retry."""
     headers = {"Cache-Control": "no-store"}
@@ -261,5 +292,5 @@ async def dashboard(request: web.Request) -> web.Response:
         return _refused(request, rejected)
     except StoreUnavailable:
         return _refused(request, Rejected(503, "unavailable", detail="storage is not open; retry later"))
-    page = render_html(tables, f"{name}: customer feedback, in aggregate")
+    page = render_html(tables, f"{name}: customer feedback, released in aggregate")
     return web.Response(text=page, content_type="text/html", charset="utf-8", headers=_PAGE_HEADERS)

@@ -1,4 +1,4 @@
-"""Maintenance on a schedule inside the collector: retention, then a Parquet snapshot if configured."""
+"""Maintenance on a schedule inside the collector: privacy releases, retention, then a snapshot if configured."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from ._keys import CLOCK, CONFIG, STORE
+from ._releases import release_due
 from ._snapshot import SnapshotInfo, write_snapshot
 
 log = logging.getLogger("optin.collector")
@@ -25,8 +26,10 @@ class MaintenanceResult:
 
 
 async def maintain(app: web.Application) -> MaintenanceResult:
-    """Roll up and delete raw rows older than the retention age (by the collector's clock), then snapshot."""
+    """Release closed periods, roll up and delete raw rows older than the retention age (by the
+    collector's clock), then snapshot. Releases go first: retention must not take rows a due release needs."""
     config, store = app[CONFIG], app[STORE]
+    await release_due(app)
     today = dt.datetime.fromtimestamp(app[CLOCK](), dt.UTC).date()
     cutoff = today - dt.timedelta(days=config.retention_days)
     removed = await store.retain(cutoff)

@@ -6,7 +6,7 @@ from typing import Final
 
 import duckdb
 
-from optin.contract import REPORT_COLUMNS_ADDED, REPORT_COLUMNS_V1, SCHEMA_V1, report_columns_ddl
+from optin.contract import REPORT_COLUMNS_ADDED, REPORT_COLUMNS_V1, SCHEMA_RELEASES, SCHEMA_V1, report_columns_ddl
 
 _V1_COLUMNS: Final = ", ".join(name for name, _ in REPORT_COLUMNS_V1)
 
@@ -34,6 +34,7 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
     SCHEMA_V1,  # 1: the at-rest contract v1
     _WITHOUT_INDEXES,  # 2
     _DISCARDED,  # 3
+    SCHEMA_RELEASES,  # 4: privacy releases, their cells, the ledger and refusals (SPEC §4a); IF NOT EXISTS throughout
 )
 
 

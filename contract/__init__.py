@@ -44,10 +44,12 @@ if TYPE_CHECKING:
         report_from_json,
     )
     from ._storage import (
+        RELEASE_TABLES,
         REPORT_COLUMN_NAMES,
         REPORT_COLUMNS,
         REPORT_COLUMNS_ADDED,
         REPORT_COLUMNS_V1,
+        SCHEMA_RELEASES,
         SCHEMA_V1,
         SNAPSHOT_PARTITION_COLUMN,
         SNAPSHOT_PARTITIONED,
@@ -93,6 +95,8 @@ _HOME = {
         "report_from_json",
     ),
     "_storage": (
+        "RELEASE_TABLES",
+        "SCHEMA_RELEASES",
         "SCHEMA_V1",
         "SNAPSHOT_PARTITIONED",
         "SNAPSHOT_PARTITION_COLUMN",
@@ -119,6 +123,7 @@ __all__ = [
     "MAX_WINDOW_DAYS",
     "MIN_AGGREGATE_K",
     "Metric",
+    "RELEASE_TABLES",
     "REPORT_COLUMNS",
     "REPORT_COLUMNS_ADDED",
     "REPORT_COLUMNS_V1",
@@ -129,6 +134,7 @@ __all__ = [
     "Report",
     "ReportChecker",
     "ReportError",
+    "SCHEMA_RELEASES",
     "SCHEMA_V1",
     "SCHEMA_VERSION",
     "SNAPSHOT_PARTITIONED",

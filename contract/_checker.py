@@ -89,6 +89,7 @@ class _Compiled:
     def __init__(self, registry: Registry, ordinal: Mapping[str, int]) -> None:
         self.hash = registry.hash
         self.metrics = registry.metrics
+        self.app_versions = frozenset(registry.app_versions)
         # The duplicate-key count in ReportChecker._fast relies on declared strings holding no ':' (the
         # registry's name and label patterns forbid it, its hash is hex), and the fast path checks
         # the report's registry reference only by equality; a registry built some other way that
@@ -283,7 +284,12 @@ class ReportChecker:
         if type(schema) is not int or schema != SCHEMA_VERSION or type(version) is not int:
             return None
         compiled = self._compiled.get((name, version))
-        if compiled is None or not compiled.fast or registry["hash"] != compiled.hash:
+        if (
+            compiled is None
+            or not compiled.fast
+            or registry["hash"] != compiled.hash
+            or app_version not in compiled.app_versions
+        ):
             return None
         upper = now + MAX_CLOCK_SKEW_SECONDS
         if type(start) is not int or type(end) is not int or type(sent_at) is not int:

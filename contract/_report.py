@@ -306,6 +306,8 @@ def check_report(obj: Any, registries: Mapping[tuple[str, int], Registry], now: 
     reg_hash = registry_ref["hash"]
     if not isinstance(reg_hash, str) or not _HEX64.fullmatch(reg_hash) or reg_hash != registry.hash:
         raise ReportError("registry_mismatch", "registry.hash")
+    if app_version not in registry.app_versions:
+        raise ReportError("undeclared_version", "app.version", detail="the registry does not declare this version")
     period = _obj(top["period"], "period", {"start", "end"})
     upper = (now if now is not None else (1 << 40)) + MAX_CLOCK_SKEW_SECONDS
     start = _int(period["start"], "period.start", MIN_EPOCH_SECONDS, upper)

@@ -333,3 +333,20 @@ def test_opting_out_purges_sends_the_deletion_request_and_then_opens_no_socket(
     results = [e.result for e in feedback.history.entries()]
     assert results == ["accepted"] * 3 + ["deletion: answered 202"]
     assert stored_installations(db) == {}
+
+
+def test_an_app_version_the_registry_does_not_declare_records_and_sends_nothing(
+    tmp_path: Path, registry: Registry, clock: ManualClock, socket_guard: SocketGuard
+) -> None:
+    """App versions are a closed set: the collector would answer 422 undeclared_version, so the client refuses first."""
+    assert "9.9.9" not in registry.app_versions
+    feedback = make_feedback(registry, tmp_path / "app", "http://127.0.0.1:9", clock, app_version="9.9.9")
+    feedback.turn_on()  # the user's choice is kept; nothing is recorded under an undeclared version
+    assert feedback.is_on
+    assert feedback._worker is None  # no recorder, no queue, no worker thread: nothing to send
+    for _day in range(2):
+        feedback.count("toolpath.drill", 4)
+        clock.advance(DAY)
+        feedback.flush(1)
+    feedback.close(1)
+    assert feedback.queue.pending() == [] and socket_guard.events == []

@@ -2,10 +2,11 @@
 
 For each step of `_steps.TURN_OFF_STEPS` (and for the first and the last queued report removed), a
 real client process that has delivered two reports and then queued more while the collector was
-down is killed with SIGKILL the moment it reaches that step of `turn_off()`. It is restarted against
-the collector (a real process on a real DuckDB file), the deletion of the old id is confirmed, the
-user turns feedback on again and the client flushes. Afterwards no row of the old installation id
-exists, no report of it was sent after the restart, and the collector never had to refuse one.
+unreachable (connections refused) is killed with SIGKILL the moment it reaches that step of
+`turn_off()`. It is restarted against the collector (one real process on a real DuckDB file for
+every step), the deletion of the old id is confirmed, the user turns feedback on again and the
+client flushes. Afterwards no row of the old installation id exists, no report of it was sent
+after the restart, and the collector never had to refuse one.
 
 Before the flush, one report of the old installation is put back into the queue, standing for a
 stale writer (a second instance of the app that built its report before the user turned off and
@@ -21,15 +22,15 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import duckdb
-import pytest
 
 from optin.client._steps import TURN_OFF_STEPS
-from optin.contract import Registry
 from tests.helpers import CollectorProcess, request, start_collector, stop_process
+from tests.reliability.harness import Proxy
 
 from .conftest import START
 
@@ -65,7 +66,7 @@ step, occurrence = sys.argv[4], int(sys.argv[5])
 feedback.turn_on()
 period(); period()
 say(event="delivered", installation_id=feedback.state.installation_id)
-sys.stdin.readline()  # the collector is stopped now
+sys.stdin.readline()  # the collector is unreachable now
 for _ in range(int(sys.argv[6])):
     period()
 say(event="queued", files=len(feedback.queue.pending()))
@@ -141,16 +142,24 @@ def _history(root: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_bytes().splitlines() if line.strip()] if path.exists() else []
 
 
-@pytest.mark.parametrize(("step", "occurrence"), _crash_points(), ids=lambda v: str(v))
-def test_a_kill_9_at_any_step_of_turning_off_never_brings_erased_data_back(
-    tmp_path: Path, registry: Registry, step: str, occurrence: int
-) -> None:
-    root, db = tmp_path / "app", tmp_path / "collector" / "optin.duckdb"
-    collector = start_collector(db, tmp_path / "collector-1.log")
-    child = Child(BEFORE, str(root), collector.url, str(START), step, str(occurrence), str(QUEUED))
+@dataclass
+class Ran:
+    """One crash point's run: the installation the user erased and the one they turned on after."""
+
+    step: str
+    occurrence: int
+    old_id: str
+    new_id: str
+
+
+def _crash_and_restart(root: Path, collector: CollectorProcess, step: str, occurrence: int) -> Ran:
+    """Deliver two reports, queue more while the collector is unreachable, turn off and be killed at
+    ``step``; restart, erase, turn on, put back a stale report of the old id, flush; check the client side."""
+    proxy = Proxy(collector.port)  # the way to the collector, until it is cut
+    child = Child(BEFORE, str(root), proxy.url, str(START), step, str(occurrence), str(QUEUED))
     try:
         old_id = child.read()["installation_id"]
-        assert collector.stop() == 0
+        proxy.set_mode("refuse")  # the collector is unreachable: connections are refused
         child.go()
         assert child.read() == {"event": "queued", "files": QUEUE_BOUND}
         old_reports = {p.name: p.read_bytes() for p in (root / "data" / "queue").iterdir()}
@@ -159,6 +168,7 @@ def test_a_kill_9_at_any_step_of_turning_off_never_brings_erased_data_back(
         assert child.proc.wait() == -signal.SIGKILL
     finally:
         stop_process(child.proc, signal.SIGKILL)
+        proxy.close()
 
     # What the crash left on disk: "off" is either not written at all (as if never clicked) or whole.
     consent = json.loads((root / "config" / "consent.json").read_bytes())
@@ -174,11 +184,9 @@ def test_a_kill_9_at_any_step_of_turning_off_never_brings_erased_data_back(
         os.utime(leftover, (time.time() - 3600, time.time() - 3600))
     restarted_at = int(START + 100 * 86400)
 
-    collector = start_collector(db, tmp_path / "collector-2.log")
     child = Child(AFTER, str(root), collector.url, str(restarted_at))
     try:
-        started = child.read()
-        assert started["on"] is not clicked
+        assert child.read()["on"] is not clicked
         on = child.read()
         new_id = on["installation_id"]
         assert new_id not in (None, old_id) and on["pending_deletion"] == []
@@ -192,10 +200,8 @@ def test_a_kill_9_at_any_step_of_turning_off_never_brings_erased_data_back(
         child.go()
         assert child.read() == {"event": "flushed", "queued": 0}
         assert child.proc.wait(60) == 0
-        refused_as_deleted = _metric(collector, 'optin_requests_rejected_total{reason="installation_deleted"}')
     finally:
         stop_process(child.proc)
-        collector.stop()
 
     # Nothing of the old installation was sent after the restart, except what the user still
     # had on (a crash before the click took effect) and erased again before turning on anew.
@@ -209,25 +215,38 @@ def test_a_kill_9_at_any_step_of_turning_off_never_brings_erased_data_back(
     assert late == [] if clicked else all(e["at"] < restarted_at + 7 * 86400 for e in late)
     assert not (queue / stale_name).exists()
     assert list((root / "config").glob(".tmp-*")) == []
-    assert refused_as_deleted == 0  # the client never even tried: the collector's tombstone was not needed
+    return Ran(step, occurrence, old_id, new_id)
 
-    with duckdb.connect(str(db), read_only=True) as con:
-        old_rows = con.execute(
-            "SELECT count(*) FROM reports r JOIN installations i USING (inst_key) WHERE i.installation_id = ?",
-            [old_id],
-        ).fetchone()
-        new = con.execute(
-            "SELECT count(*), sum(discarded), sum(evicted) FROM reports r JOIN installations i USING (inst_key)"
-            " WHERE i.installation_id = ?",
-            [new_id],
-        ).fetchone()
-        old_installations = con.execute(
-            "SELECT count(*) FROM installations WHERE installation_id = ?", [old_id]
-        ).fetchone()
-    assert old_rows == (0,) and old_installations == (0,)
-    assert new is not None and new[0] >= 2
-    assert new[1] == 1  # the stale report: discarded unsent, counted, and the count reached the collector
-    assert new[2] == 0  # the old installation's evictions never travel with the new one
+
+def test_a_kill_9_at_every_step_of_turning_off_never_brings_erased_data_back(tmp_path: Path) -> None:
+    """Every crash point against one real collector process; its database is read once it has stopped."""
+    collector = start_collector(tmp_path / "collector" / "optin.duckdb", tmp_path / "collector.log")
+    runs: list[Ran] = []
+    try:
+        for step, occurrence in _crash_points():
+            runs.append(_crash_and_restart(tmp_path / f"app-{len(runs)}", collector, step, occurrence))
+        # No client even tried to send a report of an erased id: the collector's tombstones were not needed.
+        assert _metric(collector, 'optin_requests_rejected_total{reason="installation_deleted"}') == 0
+    finally:
+        assert collector.stop() == 0  # DuckDB opens the file read-only only once the collector let go
+    assert [(r.step, r.occurrence) for r in runs] == _crash_points()
+
+    with duckdb.connect(str(collector.db), read_only=True) as con:
+        for ran in runs:
+            old = con.execute(
+                "SELECT (SELECT count(*) FROM installations WHERE installation_id = ?),"
+                " (SELECT count(*) FROM reports r JOIN installations i USING (inst_key) WHERE i.installation_id = ?)",
+                [ran.old_id, ran.old_id],
+            ).fetchone()
+            new = con.execute(
+                "SELECT count(*), sum(discarded), sum(evicted) FROM reports r JOIN installations i USING (inst_key)"
+                " WHERE i.installation_id = ?",
+                [ran.new_id],
+            ).fetchone()
+            assert old == (0, 0), ran  # no row of the erased installation
+            assert new is not None and new[0] >= 2, ran
+            assert new[1] == 1, ran  # the stale report: discarded unsent, counted, and the count reached the collector
+            assert new[2] == 0, ran  # the old installation's evictions never travel with the new one
 
 
 def test_every_step_of_turning_off_is_reached_in_order(tmp_path: Path) -> None:
