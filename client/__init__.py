@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from ._policy import AdminOff, AskPolicy
     from ._protocols import Clock
     from ._transport import Response, Transport
+    from ._wording import Wording
 
 _HOME = {
     "_admin": ("EnterprisePolicy",),
@@ -34,6 +35,7 @@ _HOME = {
     "_protocols": ("Clock",),
     "_http": ("HttpTransport",),
     "_transport": ("Response", "Transport"),
+    "_wording": ("Wording",),
 }
 __all__ = [
     "AdminOff",
@@ -53,6 +55,7 @@ __all__ = [
     "Status",
     "SystemClock",
     "Transport",
+    "Wording",
 ]
 
 

@@ -2,7 +2,7 @@
 
     optin [--app NAME] [--registry FILE] [--root DIR] [--endpoint URL] COMMAND
 
-Commands: status, enable, disable, preview, history [--export FILE | --clear], export FILE,
+Commands: status, enable [--categories A,B], disable, preview, history [--export FILE | --clear], export FILE,
 and agent (for hosts in other languages: JSON lines on stdin/stdout, see docs/agent.md).
 `enable` is the user's explicit action (recorded with the surface "cli"); `disable` purges the
 queue and requests deletion (now, if --endpoint is given; otherwise the app sends it next run).
@@ -24,6 +24,7 @@ from ._files import write_atomic
 from ._i18n import N_, translations
 from ._menu import NOTHING_SENT
 from ._paths import AppPaths
+from ._policy import ADMIN_REASON
 
 CLI_CLOSE_S = 5.0
 STATES = {"on": N_("on"), "off": N_("off"), "undecided": N_("undecided")}
@@ -64,7 +65,7 @@ def status(feedback: Feedback, args: argparse.Namespace) -> int:
         )
     )
     if feedback.forced_off:
-        print(_("  forced off: {reason}").format(reason=_reason(feedback)))
+        print(f"  {_(ADMIN_REASON)}: {_reason(feedback)}")
     changed = _("  last changed: {when}").format(when=_when(state.changed_at))
     print(changed + (_(" from {surface}").format(surface=state.surface) if state.surface else ""))
     if state.categories:
@@ -78,8 +79,24 @@ def status(feedback: Feedback, args: argparse.Namespace) -> int:
 
 
 def enable(feedback: Feedback, args: argparse.Namespace) -> int:
-    if not feedback.turn_on(surface="cli"):
-        reason = _reason(feedback) if feedback.forced_off else _("the consent file could not be written")
+    """Show what each category sends, then turn on with the categories chosen (default: all of them)."""
+    categories = {category.name: category for category in feedback.categories()}
+    chosen = tuple(args.categories.split(",")) if args.categories else tuple(categories)
+    unknown = [name for name in chosen if name not in categories]
+    if unknown or not chosen:
+        message = _("Unknown categories: {unknown}; known: {known}")
+        print(message.format(unknown=", ".join(unknown), known=", ".join(categories)), file=sys.stderr)
+        return 2
+    code = translations(None).info().get("language", "")
+    for name, category in categories.items():
+        title, description = category.in_language(code)
+        print(f"[{'x' if name in chosen else ' '}] {title} ({name})\n    {description}")
+    print(_(feedback.wording.never_sent))
+    if not feedback.turn_on(surface="cli", categories=chosen):
+        if feedback.forced_off:
+            reason = f"{_(ADMIN_REASON)} ({_reason(feedback)})"
+        else:
+            reason = _("the consent file could not be written")
         print(_("Not turned on: {reason}").format(reason=reason), file=sys.stderr)
         return 1
     print(_("Customer Feedback Program: on"))
@@ -103,17 +120,17 @@ def preview(feedback: Feedback, args: argparse.Namespace) -> int:
 
 
 def history(feedback: Feedback, args: argparse.Namespace) -> int:
-    if args.clear:
-        feedback.history.clear()
-        print(_("Local history cleared."))
-        return 0
-    if args.export:
+    if args.export:  # first: `--export F --clear` keeps a copy of what it clears
         count = feedback.history.export(args.export)
         print(
             _n("Exported {count} entry to {file}", "Exported {count} entries to {file}", count).format(
                 count=count, file=args.export
             )
         )
+    if args.clear:
+        feedback.history.clear()
+        print(_("Local history cleared (on this computer only)."))
+    if args.export or args.clear:
         return 0
     entries = feedback.history.entries()
     if not entries:
@@ -158,8 +175,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--endpoint", help="collector URL, to send a deletion request at once")
     sub = parser.add_subparsers(dest="command", required=True)
-    for name in ("status", "enable", "disable", "preview"):
+    for name in ("status", "disable", "preview"):
         sub.add_parser(name)
+    enable_parser = sub.add_parser("enable", help="show what is sent and turn the program on")
+    enable_parser.add_argument(
+        "--categories", help="comma-separated category names to agree to (default: all, as listed)"
+    )
     hist = sub.add_parser("history")
     hist.add_argument("--export", type=Path)
     hist.add_argument("--clear", action="store_true")

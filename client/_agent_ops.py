@@ -96,7 +96,7 @@ def status(feedback: Feedback) -> Result:
     return {
         "on": feedback.is_on,
         "status": state.status.value,
-        "forced_off": forced.reason if forced else None,
+        "forced_off": f"{forced.reason} ({forced.detail})" if forced else None,
         "categories": list(state.categories),
         "should_ask": feedback.should_ask(),
         "queued": len(feedback.queue.pending()),
@@ -113,7 +113,7 @@ def menu_of(menu: HelpMenu) -> Result:
         "label": item.label,
         "checked": item.checked,
         "enabled": item.enabled,
-        "reason": item.reason,
+        "reason": f"{item.reason} ({item.detail})" if item.detail else item.reason,
         "actions": actions,
     }
 

@@ -29,6 +29,7 @@ from ._consent import Answer, ConsentState, ConsentStore
 from ._null import NullRecorder
 from ._paths import AppPaths
 from ._policy import AdminOff, AskPolicy, admin_off
+from ._wording import WORDING_VERSION, Wording
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -93,11 +94,17 @@ class Feedback:
         timeout_s: float = DEFAULT_TIMEOUT_S,
         queue: ReportQueue | None = None,
         viewer: bool = False,
+        wording: Wording | None = None,
+        admin_variable: str | None = None,
         enterprise: EnterprisePolicy | None = None,
     ) -> None:
         """``viewer``: a tool looking at the state (the CLI): no thread unless flushed, no report at close.
-        ``enterprise``: the names IT uses for this app in Windows policy keys and macOS managed
-        preferences (default `EnterprisePolicy.for_app`)."""
+
+        ``wording``: the application's own sentences in the dialogs (what is never sent, privacy
+        policy, contact), from its configuration. ``admin_variable``: the environment variable an
+        administrator sets to ``off`` (default ``<APP>_FEEDBACK``). ``enterprise``: the names IT uses
+        for this app in Windows policy keys and macOS managed preferences (default `EnterprisePolicy.for_app`).
+        """
         self._registry_source = registry
         self._viewer = viewer
         self.app = registry.app
@@ -106,6 +113,7 @@ class Feedback:
         self.paths = paths or AppPaths.for_app(self.app)
         self.clock = clock or SystemClock()
         self.ask_policy = ask_policy or AskPolicy()
+        self.wording = wording or Wording()
         self.period_s = period_s
         self._transport = transport
         self._ca_bundle = ca_bundle
@@ -119,22 +127,44 @@ class Feedback:
         self._lock = threading.RLock()  # consent transitions, report rolls, consent-file writes
         self._store = ConsentStore(self.paths.consent_file)
         self._admin = admin_off(
-            self.app, self.paths.policy_file, environ, enterprise or EnterprisePolicy.for_app(self.app)
+            self.app,
+            self.paths.policy_file,
+            environ,
+            enterprise or EnterprisePolicy.for_app(self.app),
+            admin_variable,
         )
         self._counters = dict.fromkeys(CLIENT_COUNTERS, 0)
         self._deletion_attempts = 0
         self._session_started: float | None = None
+        self._session_wanted = False  # the host's session is open (start_session) whether or not feedback is on
+        self._closed = False
         self._period_start = self._now()
         self._recorder: Recorder | NullRecorder = NullRecorder()
         try:
-            self._state = self._store.load(self._now())
+            self._state = self._store.load(self._now(), save=not viewer)  # looking creates nothing
         except OSError:
             _debug("optin: consent file unavailable; feedback stays off")
             self._state = ConsentState(first_run=self._now())
+        self._remove_leftovers()
         if not self._state.is_on:
             self._sweep(None)  # every start while off: what a crash left of an earlier installation goes
+        if self._admin is not None and self._state.is_on and not self._state.admin_paused:
+            try:
+                self._state = self._store.pause(self._state)
+            except OSError:
+                _debug("optin: could not record the administrative off")  # is_on is False all the same
         _LIVE.add(self)
         self._apply()
+
+    def _remove_leftovers(self) -> None:
+        """Temp files of writes a crash interrupted (a history's can hold a report) go at start, in every folder."""
+        from ._files import remove_leftovers
+
+        for folder in (self.paths.config_dir, self.paths.data_dir):
+            try:
+                remove_leftovers(folder, min_age_s=STALE_TEMP_S)
+            except OSError:
+                _debug("optin: could not remove leftovers of interrupted writes")
 
     # --- parts created when first needed ------------------------------------------------------
 
@@ -177,7 +207,14 @@ class Feedback:
 
     @property
     def is_on(self) -> bool:
-        return self._state.is_on and self._admin is None
+        """Recording and sending: the user's "on", no administrative off, and none since the user last decided."""
+        return self._state.is_on and self._admin is None and not self._state.admin_paused
+
+    @property
+    def paused(self) -> bool:
+        """The user's choice is on, but an administrative off holds or held since: nothing is sent until the
+        user has seen the decision again (`should_ask` is true) or changed it."""
+        return self._state.is_on and not self.is_on
 
     @property
     def forced_off(self) -> AdminOff | None:
@@ -203,8 +240,10 @@ class Feedback:
                 self._load_counters()
         if not self.is_on:
             self._recorder = NullRecorder()
-            if self._state.pending_deletion and self._admin is None and not self._viewer:
-                self._worker_().start()  # only to send the deletion request(s), then it ends
+            if self._state.pending_deletion and not self._viewer:
+                # only to send the deletion request(s), then it ends; also under an administrative off,
+                # which stops sending usage, not the erasure the user asked for
+                self._worker_().start()
         elif not isinstance(self._recorder, NullRecorder) and not self._viewer:
             self._worker_().start()
         recorder = self._recorder
@@ -213,6 +252,8 @@ class Feedback:
         self.choose = recorder.choose
         self.quantity = recorder.quantity
         self.duration = recorder.duration
+        if self._session_wanted and self._session_started is None:
+            self.start_session()  # turned on while the host's session is open: it counts from now
 
     def _sync_consent(self) -> None:
         """Adopt a change another process made to the consent file (the `optin` CLI, a second
@@ -245,6 +286,7 @@ class Feedback:
             reached("queue_purged")
             _counts.drop_unless(self.paths.counters_file, keep)
             reached("counters_removed")
+            self.history.erase_contents()  # "turning it off erases what was sent": here too
         except OSError:
             _debug("optin: could not purge the queue")
 
@@ -266,7 +308,10 @@ class Feedback:
             _debug("optin: could not remove what an earlier installation left")
 
     def turn_on(self, surface: str = "help_menu", categories: tuple[str, ...] | None = None) -> bool:
-        """The user's explicit action. Returns False (and changes nothing) when forced off or unsaved."""
+        """The user's explicit action, after being shown ``categories`` (default: all) and the wording.
+
+        Returns False (and changes nothing) when forced off, when no known category was chosen, or unsaved.
+        """
         if self._admin is not None:
             return False
         try:
@@ -277,11 +322,18 @@ class Feedback:
         chosen = tuple(
             sorted(registry.categories if categories is None else set(categories) & set(registry.categories))
         )
+        if not chosen:
+            return False  # agreeing to nothing is not turning it on
         with self._lock:
             self._sync_consent()
             try:
                 self._state = self._store.turn_on(
-                    self._state, self._now(), surface, chosen, registry.categories_hash(chosen)
+                    self._state,
+                    self._now(),
+                    surface,
+                    chosen,
+                    registry.categories_hash(chosen),
+                    (WORDING_VERSION, self.wording.digest(registry, chosen)),
                 )
             except OSError:
                 _debug("optin: could not save consent; feedback stays off")
@@ -324,10 +376,12 @@ class Feedback:
         if self._admin is not None:
             return False
         state = self._state
+        if state.admin_paused:
+            return True  # the administrative off was lifted: the user decides again before anything is sent
         if state.is_on:
             registry = self.registry
             agreed = tuple(c for c in state.categories if c in registry.categories)
-            changed = registry.categories_hash(agreed) != state.categories_hash
+            changed = self.wording.digest(registry, agreed) != state.wording_hash  # what the user read has changed
             return self.ask_policy.should_ask(
                 state, self._now(), tuple(registry.categories), descriptions_changed=changed
             )
@@ -343,6 +397,8 @@ class Feedback:
                 _debug("optin: could not save the answer")
         if answer is Answer.YES:
             self.turn_on(surface="prompt")
+        elif self._state.admin_paused:
+            self.turn_off(surface="prompt")  # asked whether to resume after an administrative off: no
 
     def categories(self) -> list[Category]:
         return list(self.registry.categories.values())
@@ -358,11 +414,14 @@ class Feedback:
             self.duration(name, time.perf_counter() - start)
 
     def start_session(self) -> None:
+        """The host's session begins. If feedback is off, it is counted from when the user turns it on."""
+        self._session_wanted = True
         if self.is_on:
             self._session_started = self.clock.now()
             self.count(SESSION_STARTS)
 
     def end_session(self) -> None:
+        self._session_wanted = False
         started, self._session_started = self._session_started, None
         if started is not None and self.is_on:
             length = max(0.0, self.clock.now() - started)
@@ -503,7 +562,7 @@ class Feedback:
             self._system_facts()  # psutil runs here, on the worker thread, not on the UI thread
         self._roll(final=False)
         uploader = self._get_uploader()
-        if self._state.pending_deletion and self._admin is None:
+        if self._state.pending_deletion:
             self._send_deletions(uploader, MAX_DELETION_ATTEMPTS)
         if not self.is_on:
             if self._state.pending_deletion and self._deletion_attempts < MAX_DELETION_ATTEMPTS:
@@ -549,7 +608,7 @@ class Feedback:
 
     def flush(self, timeout_s: float = 5.0) -> bool:
         """Run one pass now (close a due period, send what is queued); wait at most ``timeout_s``."""
-        if not (self.is_on or (self._state.pending_deletion and self._admin is None)):
+        if not (self.is_on or self._state.pending_deletion):
             return True
         worker = self._worker_()
         worker.start()
@@ -559,14 +618,19 @@ class Feedback:
         """Clean exit: persist the current period's report, try to send within the budget, stop.
 
         Returns within ``timeout_s`` even if the network hangs; what is unsent stays on disk.
+        Idempotent: a host with several exit paths (window close, ``atexit``) may call it from each;
+        a later call only waits (within its own budget) for the thread the first one stopped.
         """
         deadline = time.monotonic() + max(0.0, timeout_s)
-        try:
-            self.end_session()
-            if not self._viewer:
-                self._roll(final=True)
-        except Exception:
-            _debug("optin: could not persist the final report")
+        with self._lock:
+            first, self._closed = not self._closed, True
+        if first:
+            try:
+                self.end_session()
+                if not self._viewer:
+                    self._roll(final=True)
+            except Exception:
+                _debug("optin: could not persist the final report")
         if self._worker is None:
             return True
         return self._worker.stop(deadline - time.monotonic())

@@ -54,10 +54,14 @@ class AskPolicy(NamedTuple):
         return now >= max(declines) + self.reask_days * DAY_SECONDS
 
 
+ADMIN_REASON: Final = N_("Turned off by your administrator")
+
+
 class AdminOff(NamedTuple):
     """Why feedback is forced off (`admin_off` returns None when it is not).
 
-    ``message`` is one of the words below (translated where it is shown), ``setting`` what it names.
+    The user reads ``reason`` ("Turned off by your administrator") as the main text and ``detail`` on a
+    line of its own: ``message`` (one of the words below, translated where it is shown) naming ``setting``.
     """
 
     message: str
@@ -65,7 +69,12 @@ class AdminOff(NamedTuple):
 
     @property
     def reason(self) -> str:
-        """The reason in English (logs, the CLI's fallback); `HelpMenu.item` shows it translated."""
+        """The main text in English (logs, the CLI's fallback); `HelpMenu.item` shows it translated."""
+        return ADMIN_REASON
+
+    @property
+    def detail(self) -> str:
+        """Which setting forces it off, in English; `HelpMenu.item` shows it translated."""
         return self.message.format(setting=self.setting)
 
 
@@ -76,7 +85,7 @@ POLICY_OFF: Final = N_("your administrator has turned feedback off")
 
 
 def app_env_var(app: str) -> str:
-    return f"{app.upper().replace('.', '_')}_FEEDBACK"
+    return f"{app.upper().replace('.', '_').replace('-', '_')}_FEEDBACK"
 
 
 def admin_off(
@@ -84,16 +93,18 @@ def admin_off(
     policy_file: Path,
     environ: Mapping[str, str] | None = None,
     enterprise: EnterprisePolicy | None = None,
+    variable: str | None = None,
 ) -> AdminOff | None:
-    """``DO_NOT_TRACK=1``, ``<APP>_FEEDBACK=off``, ``feedback = "off"`` in the policy file, or the
-    platform's managed policy (``enterprise``: Windows policy keys, macOS managed preferences) force it off.
+    """``DO_NOT_TRACK=1``, ``<APP>_FEEDBACK=off`` (or ``variable``), ``feedback = "off"`` in the policy file,
+    or the platform's managed policy (``enterprise``: Windows policy keys, macOS managed preferences) force
+    it off.
 
     Any other value of those settings is ignored: they can never turn feedback on.
     """
     env = os.environ if environ is None else environ
     if env.get("DO_NOT_TRACK", "").strip().lower() in {"1", "true", "yes"}:
         return AdminOff(DO_NOT_TRACK_OFF, "DO_NOT_TRACK")
-    var = app_env_var(app)
+    var = variable or app_env_var(app)
     if env.get(var, "").strip().lower() in {"0", "off", "false", "no", "disabled"}:
         return AdminOff(APP_VARIABLE_OFF, var)
     forced = _policy_file_off(policy_file)

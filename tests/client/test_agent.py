@@ -139,7 +139,7 @@ def test_every_message_the_agent_emits_fits_its_schema_and_bad_lines_are_answere
         assert "unknown field 'lable'" in errors[5]["message"] and "longer than" in errors[9]["message"]
 
         menu = agent.request("menu")["result"]
-        assert menu["label"] == "Customer Feedback Program" and not menu["checked"] and menu["enabled"]
+        assert menu["label"] == "Customer Feedback Program: Off" and not menu["checked"] and menu["enabled"]
         ask = agent.request("ask")["result"]
         assert ask["yes"] == "Yes, take part" and any(p["title"] == "Feature usage" for p in ask["paragraphs"])
         assert "Millwright" in ask["paragraphs"][0]["text"]

@@ -18,8 +18,8 @@ from .conftest import ScriptedCollector
 from .test_agent import stored
 
 SOURCE = Path(__file__).resolve().parents[2] / "examples" / "cpp" / "host.cpp"
-MENU_OFF = "Help\n  [ ] Customer Feedback Program\n      What is sent…\n      View sent data…\n"
-MENU_ON = MENU_OFF.replace("[ ]", "[x]")
+MENU_OFF = "Help\n  [ ] Customer Feedback Program: Off\n      What is sent…\n      View sent data…\n"
+MENU_ON = MENU_OFF.replace("[ ]", "[x]").replace(": Off", ": On")
 
 
 @pytest.fixture(scope="module")

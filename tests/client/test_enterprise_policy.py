@@ -66,7 +66,7 @@ def test_windows_policy_keys_force_feedback_off_never_on(values: dict[tuple[str,
     forced = enterprise_off(registry_of(values))
     assert (forced is not None) is off
     if forced is not None:
-        assert KEY in forced.reason
+        assert KEY in forced.detail and forced.reason == "Turned off by your administrator"
 
 
 @pytest.mark.parametrize(
@@ -87,7 +87,7 @@ def test_macos_managed_preferences_force_feedback_off_never_on(
     forced = enterprise_off(mac_with(tmp_path, machine, user))
     assert (forced is not None) is off
     if forced is not None:
-        assert "com.millwright.cam.plist" in forced.reason and "alice" not in forced.reason  # no user name shown
+        assert "com.millwright.cam.plist" in forced.detail and "alice" not in forced.detail  # no user name shown
 
 
 def test_on_linux_only_the_policy_file_and_environment_count(tmp_path: Path) -> None:
@@ -102,9 +102,10 @@ def test_a_managed_off_disables_the_menu_item_refuses_turn_on_and_touches_nothin
     policy = registry_of({("HKLM", "Feedback"): 0})
     feedback = make_feedback(registry, tmp_path, "http://127.0.0.1:9", clock, enterprise=policy)
     item = HelpMenu(feedback, language="en").item()
-    assert not item.enabled and item.reason == f"your administrator has turned feedback off (HKLM\\{KEY}\\Feedback)"
+    assert not item.enabled and item.reason == "Turned off by your administrator"
+    assert item.detail == f"your administrator has turned feedback off (HKLM\\{KEY}\\Feedback)"
     assert (
-        HelpMenu(feedback, language="de").item().reason.startswith("Ihr Administrator hat das Feedback ausgeschaltet")
+        HelpMenu(feedback, language="de").item().detail.startswith("Ihr Administrator hat das Feedback ausgeschaltet")
     )
     assert feedback.turn_on() is False and HelpMenu(feedback).toggle() is False
     assert not feedback.is_on and feedback.state.status is Status.UNDECIDED and not feedback.should_ask()
@@ -153,6 +154,6 @@ def test_the_real_windows_registry_reader(tmp_path: Path) -> None:
             winreg.SetValueEx(opened, "Feedback", 0, winreg.REG_DWORD, 0)
         try:
             forced = enterprise_off(EnterprisePolicy("optin-test", "millwright", "x"))
-            assert forced is not None and key in forced.reason
+            assert forced is not None and key in forced.detail
         finally:
             winreg.DeleteKey(winreg.HKEY_CURRENT_USER, key)

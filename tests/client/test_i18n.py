@@ -107,11 +107,11 @@ def test_the_language_is_the_hosts_choice_else_the_systems(
     assert system_language({"LC_ALL": "", "LC_MESSAGES": "de_DE", "LANG": "en_US"}) == "de"
     feedback = make_feedback(registry, tmp_path, "http://127.0.0.1:9", clock=None)  # type: ignore[arg-type]
     monkeypatch.setenv("LANGUAGE", "de")
-    assert HelpMenu(feedback).item().label == "Kundenfeedback-Programm"  # the system's
-    assert HelpMenu(feedback, language="en").item().label == "Customer Feedback Program"  # the host's choice wins
-    assert HelpMenu(feedback, language="fr").item().label == "Customer Feedback Program"  # none shipped: English
+    assert HelpMenu(feedback).item().label == "Kundenfeedback-Programm: Aus"  # the system's
+    assert HelpMenu(feedback, language="en").item().label == "Customer Feedback Program: Off"  # the host's choice wins
+    assert HelpMenu(feedback, language="fr").item().label == "Customer Feedback Program: Off"  # none shipped: English
     monkeypatch.setenv("LANGUAGE", "en")
-    assert HelpMenu(feedback, language="de").item().label == "Kundenfeedback-Programm"
+    assert HelpMenu(feedback, language="de").item().label == "Kundenfeedback-Programm: Aus"
     feedback.close(0)
 
 
@@ -165,7 +165,9 @@ def test_the_cli_speaks_the_systems_language(tmp_path: Path) -> None:
         return subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env, check=True).stdout
 
     assert "Kundenfeedback-Programm für millwright: aus (nicht entschieden)" in optin("status")
-    assert optin("enable").strip() == "Kundenfeedback-Programm: ein"
+    enabled = optin("enable")
+    assert enabled.strip().splitlines()[-1] == "Kundenfeedback-Programm: ein"
+    assert "Niemals gesendet" in enabled and "Grundlegende Systeminformationen" in enabled  # what is, is not sent
     assert "Von diesem Computer wurde nichts gesendet." in optin("history")
 
 
@@ -173,7 +175,7 @@ def test_the_agent_returns_every_word_in_the_hosts_language(tmp_path: Path) -> N
     agent = AgentChild()
     assert agent.request("hello", **hello(tmp_path, "http://127.0.0.1:9", language="de"))["ok"]
     menu = agent.request("menu")["result"]
-    assert menu["label"] == "Kundenfeedback-Programm"
+    assert menu["label"] == "Kundenfeedback-Programm: Aus"
     assert [a["label"] for a in menu["actions"]] == ["Was gesendet wird…", "Gesendete Daten anzeigen…"]
     ask = agent.request("ask")["result"]
     assert (ask["yes"], ask["no"], ask["never"]) == ("Ja, teilnehmen", "Nein, danke", "Künftig nicht mehr fragen")

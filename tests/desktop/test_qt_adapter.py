@@ -32,7 +32,7 @@ except ImportError as error:  # a system library Qt needs (libEGL, libxkbcommon.
     )
 
 from optin.client import Answer, AppPaths, AskPolicy, Feedback, HelpMenu, ManualClock
-from optin.client.qt import AskDialog, QtHelpMenu
+from optin.client.qt import AskDialog, QtHelpMenu, TurnOnDialog
 from optin.client.tk import NEVER_LABEL, NO_LABEL, YES_LABEL
 from optin.collector import CollectorThread
 from optin.contract import Registry
@@ -98,6 +98,22 @@ def answer_when_shown(act: Callable[[AskDialog], object]) -> None:
     QTimer.singleShot(20, poll)
 
 
+def turn_on_when_shown(untick: tuple[str, ...] = ()) -> None:
+    """Answer the turn-on dialog: untick the named category titles, then press "Turn on"."""
+
+    def poll() -> None:
+        dialog = QApplication.activeModalWidget()
+        if isinstance(dialog, TurnOnDialog) and dialog.isVisible():
+            shoot(dialog, "turn-on-dialog")
+            for title in untick:
+                next(tick for tick in dialog.ticks.values() if tick.text() == title).click()
+            dialog.turn_on_button.click()
+        else:
+            QTimer.singleShot(20, poll)
+
+    QTimer.singleShot(20, poll)
+
+
 def test_importing_optin_client_does_not_import_qt() -> None:
     code = "import sys, optin.client; from optin.client import HelpMenu; print('PySide6' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
@@ -115,7 +131,7 @@ def test_the_action_follows_consent_and_the_windows_show_what_is_and_was_sent(
     try:
         labels = [(a.text(), a.isEnabled(), a.isCheckable()) for a in menu.actions()]
         assert labels == [
-            ("Customer Feedback Program", True, True),
+            ("Customer Feedback Program: Off", True, True),
             ("What is sent…", True, False),
             ("View sent data…", True, False),
         ]
@@ -123,8 +139,11 @@ def test_the_action_follows_consent_and_the_windows_show_what_is_and_was_sent(
         menu.popup(window.mapToGlobal(QPoint(10, 30)))
         shoot(menu, "help-menu-off")
         menu.hide()
-        items.action.trigger()  # the user clicks the check item
+        turn_on_when_shown(untick=(registry.categories["sessions"].title,))
+        items.action.trigger()  # the user clicks the check item, unticks a category and presses "Turn on"
         assert feedback.is_on and items.action.isChecked() and feedback.state.surface == "help_menu"
+        assert feedback.state.categories == ("system", "usage")
+        assert items.action.text() == "Customer Feedback Program: On"
         menu.popup(window.mapToGlobal(QPoint(10, 30)))
         shoot(menu, "help-menu-on")
         menu.hide()
@@ -149,6 +168,8 @@ def test_the_action_follows_consent_and_the_windows_show_what_is_and_was_sent(
 
         items.action.trigger()  # off again: purge, forget the id, request deletion
         assert not feedback.is_on and not items.action.isChecked() and changes == [True, False]
+        assert items.notice is not None and "being erased" in items.notice.text()
+        items.notice.close()
         assert feedback.flush(30) and feedback.state.pending_deletion == ()
     finally:
         feedback.close(5)
@@ -161,9 +182,12 @@ def test_forced_off_shows_the_action_disabled_with_the_reason(
     menu = window.menuBar().addMenu("&Help")
     items = QtHelpMenu(menu, HelpMenu(feedback), parent=window)
     actions = menu.actions()
-    assert (actions[0].text(), actions[0].isEnabled()) == ("Customer Feedback Program", False)
+    assert (actions[0].text(), actions[0].isEnabled()) == ("Customer Feedback Program: Off", False)
     assert "DO_NOT_TRACK" in actions[0].toolTip() and menu.toolTipsVisible()
-    assert actions[1].text().startswith("Off: ") and "DO_NOT_TRACK" in actions[1].text() and not actions[1].isEnabled()
+    assert [(a.text(), a.isEnabled()) for a in actions[1:3]] == [
+        ("Turned off by your administrator", False),
+        ("(DO_NOT_TRACK is set on this computer)", False),
+    ]
     menu.popup(window.mapToGlobal(QPoint(10, 30)))
     shoot(menu, "help-menu-forced-off")
     menu.hide()
@@ -238,7 +262,7 @@ def test_the_qt_dialog_speaks_the_hosts_language(window: QMainWindow, registry: 
     menu = window.menuBar().addMenu("&Hilfe")
     QtHelpMenu(menu, HelpMenu(feedback, language="de"), parent=window)
     assert [a.text() for a in menu.actions()] == [
-        "Kundenfeedback-Programm",
+        "Kundenfeedback-Programm: Aus",
         "Was gesendet wird…",
         "Gesendete Daten anzeigen…",
     ]

@@ -23,7 +23,7 @@ from optin.client import AppPaths, AskPolicy, Feedback, HelpMenu, ManualClock
 from optin.client import _menu as menu_words
 from optin.client._policy import APP_VARIABLE_OFF, DO_NOT_TRACK_OFF, POLICY_OFF, POLICY_UNREADABLE
 from optin.client.testing import InMemoryTransport
-from optin.client.tk import AskDialog, TkHelpMenu
+from optin.client.tk import AskDialog, TkHelpMenu, TurnOnDialog
 from optin.contract import Registry
 
 from ._x11 import Display, Geometry, wait_for
@@ -112,7 +112,11 @@ def test_the_tk_menu_and_dialogs_in_german_show_no_english(
     menubar.add_cascade(label="Hilfe", menu=help_menu)
     root.configure(menu=menubar)
     items = TkHelpMenu(help_menu, HelpMenu(feedback, language="de"), app_name="Millwright", parent=root)
-    assert menu_labels(help_menu) == ["Kundenfeedback-Programm", "Was gesendet wird…", "Gesendete Daten anzeigen…"]
+    assert menu_labels(help_menu) == [
+        "Kundenfeedback-Programm: Aus",
+        "Was gesendet wird…",
+        "Gesendete Daten anzeigen…",
+    ]
     shoot_menu(root, help_menu, display, "help-menu")
 
     dialog = AskDialog(root, feedback, "Millwright", language="de")
@@ -122,6 +126,14 @@ def test_the_tk_menu_and_dialogs_in_german_show_no_english(
     assert_german(shown, registry)
     display.screenshot(SHOTS / "ask-dialog.png")
     dialog.window.destroy()
+
+    turn_on = TurnOnDialog(root, HelpMenu(feedback, language="de"), "Millwright")
+    turn_on.window.update()
+    shown = texts_of(turn_on.window) + [turn_on.window.title()]
+    assert "Einschalten" in shown and "Abbrechen" in shown and "Kundenfeedback-Programm einschalten" in shown
+    assert_german(shown, registry)
+    display.screenshot(SHOTS / "turn-on-dialog.png")
+    turn_on.window.destroy()
 
     what = items.show_what_is_sent()
     root.update()
@@ -144,6 +156,10 @@ def test_the_forced_off_reason_is_german_too(root: tk.Tk, display: Display, regi
     help_menu = tk.Menu(root, tearoff=False)
     TkHelpMenu(help_menu, HelpMenu(feedback, language="de"), parent=root)
     labels = menu_labels(help_menu)
-    assert labels[1] == "Aus: MILLWRIGHT_FEEDBACK schaltet das Feedback auf diesem Computer aus"
+    assert labels[:3] == [
+        "Kundenfeedback-Programm: Aus",
+        "Von Ihrem Administrator ausgeschaltet",
+        "(MILLWRIGHT_FEEDBACK schaltet das Feedback auf diesem Computer aus)",
+    ]
     assert_german(labels, registry)
     shoot_menu(root, help_menu, display, "help-menu-forced-off")
