@@ -114,6 +114,7 @@ def _installation_id(doc: object) -> str:
 
 async def healthz(request: web.Request) -> web.Response:
     worker = request.app[WORKER]
+    await worker.heartbeat()  # the loader's state now, not as of the last heartbeat (up to 0.2 s old)
     if not worker.healthy:
         return json_response(503, {"status": "degraded", "reason": "storage is failing; reports are refused, not lost"})
     # The disk as it is now (from the first request after a start on a full disk, not the first failed write).

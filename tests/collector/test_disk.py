@@ -121,6 +121,8 @@ def test_a_really_full_disk_is_reported_refused_with_503_and_logged_as_disk_full
             while post_json(collector.url, make_report(registry))[0] != 202 and time.monotonic() < deadline:
                 time.sleep(0.2)
             assert post_json(collector.url, make_report(registry))[0] == 202
+            while _health(collector.url)[0] != 200 and time.monotonic() < deadline + 15:
+                time.sleep(0.2)  # the loader's next commit succeeds, and /healthz says so
             assert _health(collector.url)[0] == 200
         finally:
             collector.stop()
