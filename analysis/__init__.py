@@ -1,10 +1,11 @@
 """optin analysis: differentially private releases of closed periods, and the questions answered from them."""
 
+from ._catalog import QUESTIONS
 from ._export import table_to_csv, tables_to_csv, tables_to_json
-from ._html import render_html
+from ._html import PAGE_CSP, render_html
 from ._noise import epsilon
 from ._publish import publish
-from ._questions import QUESTIONS, Asker, Question
+from ._questions import Asker, Question
 from ._release_job import ReleaseRun, run_releases
 from ._release_plan import DEFAULT_BUDGET_RHO, DEFAULT_GRACE_DAYS
 from ._releases import ReleaseReader, WeekBudget
@@ -21,6 +22,7 @@ __all__ = [
     "DEFAULT_GRACE_DAYS",
     "DEFAULT_K",
     "LocalSource",
+    "PAGE_CSP",
     "PERIODS",
     "Period",
     "QUESTIONS",

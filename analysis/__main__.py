@@ -15,17 +15,17 @@ import sys
 from pathlib import Path
 from typing import Protocol
 
+from ._catalog import QUESTIONS
 from ._export import tables_to_csv, tables_to_json
 from ._html import render_html
 from ._progress import Progress
-from ._questions import QUESTIONS
 from ._releases import WeekBudget
 from ._remote import RemoteError, RemoteSource
 from ._render import render_table
 from ._source import LocalSource, open_database, open_snapshot
 from ._table import DEFAULT_K, Table
 from ._tools import add_tool_commands, run_tool
-from ._window import PERIODS, Window
+from ._window import APP_NAME, PERIODS, Window
 
 TOKEN_ENV = "OPTIN_ANALYSIS_TOKEN"
 
@@ -71,7 +71,7 @@ def _parser() -> argparse.ArgumentParser:
         "--k",
         type=_k,
         default=DEFAULT_K,
-        help=f"display threshold: smaller noisy counts read 'fewer than k' (at least {DEFAULT_K})",
+        help=f"display threshold: rows with a smaller noisy count are hidden (at least {DEFAULT_K})",
     )
     common.add_argument("--format", choices=("table", "json", "csv", "html"), default="table")
     common.add_argument("--out", type=Path, help="write here instead of standard output")
@@ -146,64 +146,70 @@ def _budget(source: Source, app: str, fmt: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _refusal(args: argparse.Namespace) -> str | None:
+    """What is wrong with the arguments, checked before any source is opened or queried."""
+    if not APP_NAME.fullmatch(args.app):
+        return f"--app {args.app!r} is not an application name (lower-case letters, digits, _ and .)"
+    if args.out is not None and not args.out.parent.is_dir():
+        return f"--out: the folder {args.out.parent} does not exist"
+    if args.out is not None and args.out.is_dir():
+        return f"--out: {args.out} is a folder; give a file name"
+    return None
+
+
+def _answer(args: argparse.Namespace, source: Source) -> tuple[int, str]:
+    """The text to write for a question, `report` or `budget` (exit code 0), or an exit code and a message."""
+    if args.question == "budget":
+        return 0, _budget(source, args.app, args.format)
+    first, last = args.first, args.last
+    if first is None or last is None:
+        days = source.days(args.app)
+        if days is None:
+            return 1, f"Nothing released for {args.app} yet (periods are released after they close)."
+        first, last = first or days[0], last or days[1]
+    try:
+        window = Window(args.app, first, last, args.period)
+    except ValueError as error:
+        return 2, f"optin-analysis: {error}"
+    names = list(QUESTIONS) if args.question == "report" else [args.question]
+    tables: dict[str, Table] = {}
+    progress = Progress(sys.stderr, source.progress)
+    for i, name in enumerate(names, 1):
+        label = f"[{i}/{len(names)}] {name}" if len(names) > 1 else name
+
+        def work(name: str = name) -> None:
+            tables[name] = source.ask(name, window)
+
+        progress.run(label, work)
+    return 0, _render(args.format, tables, window)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.question in ("release", "publish"):
         return run_tool(args)
-    if args.question == "budget":
-        try:
-            source = _source(args)
-        except FileNotFoundError as error:
-            print(f"optin-analysis: {error}", file=sys.stderr)
-            return 2
-        try:
-            text = _budget(source, args.app, args.format)
-        except RemoteError as error:
-            print(f"optin-analysis: {error}", file=sys.stderr)
-            return 1
-        finally:
-            source.close()
-        sys.stdout.write(text) if not args.out else args.out.write_text(text, encoding="utf-8")
-        return 0
+    refusal = _refusal(args)
+    if refusal is not None:
+        print(f"optin-analysis: {refusal}", file=sys.stderr)
+        return 2
     try:
         source = _source(args)
     except FileNotFoundError as error:
         print(f"optin-analysis: {error}", file=sys.stderr)
         return 2
     try:
-        first, last = args.first, args.last
-        if first is None or last is None:
-            days = source.days(args.app)
-            if days is None:
-                print(f"Nothing released for {args.app} yet (periods are released after they close).", file=sys.stderr)
-                return 1
-            first, last = first or days[0], last or days[1]
-        try:
-            window = Window(args.app, first, last, args.period)
-        except ValueError as error:
-            print(f"optin-analysis: {error}", file=sys.stderr)
-            return 2
-        names = list(QUESTIONS) if args.question == "report" else [args.question]
-        tables: dict[str, Table] = {}
-        progress = Progress(sys.stderr, source.progress)
-        for i, name in enumerate(names, 1):
-            label = f"[{i}/{len(names)}] {name}" if len(names) > 1 else name
-
-            def work(name: str = name) -> None:
-                tables[name] = source.ask(name, window)
-
-            progress.run(label, work)
-        text = _render(args.format, tables, window)
+        code, text = _answer(args, source)
     except RemoteError as error:
-        print(f"optin-analysis: {error}", file=sys.stderr)
-        return 1
+        code, text = 1, f"optin-analysis: {error}"
     finally:
         source.close()
-    if args.out:
+    if code != 0:
+        print(text, file=sys.stderr)
+    elif args.out:
         args.out.write_text(text, encoding="utf-8")
     else:
         sys.stdout.write(text)
-    return 0
+    return code
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 A window is answered as the released periods it holds (of the window's period kind): trends
 show every one, the other questions the latest. Counts are the released noisy integers; shares
 and per-installation figures are computed from noisy numbers; every number has its 95 %
-interval; a row whose count is under k reads "fewer than k".
+interval; a row whose noisy count is under k is hidden (no number shown).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 
 from ._noise import Z95, half_width
 from ._releases import Cell, Released, ReleaseReader, cost_note
-from ._table import DEFAULT_K, Table, with_intervals
+from ._table import DEFAULT_K, HIDDEN, Table, with_intervals
 from ._window import Window
 
 SECONDS_PER_HOUR = 3600.0
@@ -55,7 +55,7 @@ def _interval(value: float, sd: float) -> float:
     return Z95 * sd
 
 
-def _ratio(num: Cell | tuple[float, float], den: Cell) -> tuple[float | None, float | None]:
+def ratio(num: Cell | tuple[float, float], den: Cell) -> tuple[float | None, float | None]:
     """num / den with a 95 % interval by the delta method; None when the denominator is not positive."""
     value, sd = (num.value, num.sd) if isinstance(num, Cell) else num
     if den.value <= 0:
@@ -64,7 +64,7 @@ def _ratio(num: Cell | tuple[float, float], den: Cell) -> tuple[float | None, fl
     return ratio, Z95 * math.sqrt(sd**2 + (ratio * den.sd) ** 2) / den.value
 
 
-def _row(
+def answer_row(
     asker: Asker, keys: tuple[Any, ...], count: Cell, measures: list[tuple[float | None, float | None]]
 ) -> tuple[Any, ...]:
     if count.value < asker.k:
@@ -75,12 +75,19 @@ def _row(
     return tuple(out)
 
 
-def _table(
-    asker: Asker, title: str, keys: list[str], measures: list[str], rows: list[tuple[Any, ...]], notes: list[str]
+def make_table(
+    asker: Asker,
+    title: str,
+    keys: list[str],
+    measures: list[str],
+    rows: list[tuple[Any, ...]],
+    notes: list[str],
+    chart: str = "",
 ) -> Table:
     n_keys = len(keys)
     hidden = sum(1 for r in rows if r[n_keys] is None)
-    return Table(title, with_intervals(keys, ["installations", *measures]), rows, asker.k, hidden, tuple(notes))
+    columns = with_intervals(keys, ["installations", *measures])
+    return Table(title, columns, rows, asker.k, hidden, tuple(notes), chart)
 
 
 def _active_of(asker: Asker, w: Window, kind: str) -> dict[Any, Cell]:
@@ -100,17 +107,17 @@ def _shares(asker: Asker, w: Window, question: str, title: str, column: str, tre
         total = Cell("", sum(c.value for c in cells), math.sqrt(sum(c.sd**2 for c in cells)))
         for cell in sorted(cells, key=lambda c: -c.value):
             keys = (release.start, cell.key) if trend else (cell.key,)
-            rows.append(_row(asker, keys, cell, [_ratio(cell, total)]))
+            rows.append(answer_row(asker, keys, cell, [ratio(cell, total)]))
     if not trend and found:
         notes.insert(0, f"the latest released {found[0].period}: {found[0].start} to {found[0].end}")
     notes.append("share: of the installations counted in the table (noisy counts over their noisy sum)")
     names = ["period", column] if trend else [column]
-    return _table(
+    return make_table(
         asker, f"{title} by {found[0].period if found else w.period}" if trend else title, names, ["share"], rows, notes
     )
 
 
-def _question(question: str, title: str, column: str, trend: bool) -> Callable[[Asker, Window], Table]:
+def share_question(question: str, title: str, column: str, trend: bool) -> Callable[[Asker, Window], Table]:
     def ask(asker: Asker, w: Window) -> Table:
         return _shares(asker, w, question, title, column, trend)
 
@@ -129,25 +136,25 @@ def feature_usage(asker: Asker, w: Window) -> Table:
         total = active.get(release.start)
         order = sorted(range(len(users)), key=lambda i: (-users[i].value, users[i].key))
         for i in order:
-            share = _ratio(users[i], total) if total else (None, None)
-            per_active = _ratio(uses[i], total) if total else (None, None)
-            rows.append(_row(asker, (users[i].key,), users[i], [share, per_active]))
+            share = ratio(users[i], total) if total else (None, None)
+            per_active = ratio(uses[i], total) if total else (None, None)
+            rows.append(answer_row(asker, (users[i].key,), users[i], [share, per_active]))
         if total:
             notes.insert(0, f"active installations: {_fmt_count(asker, total)}")
         notes.insert(0, f"the latest released {release.period}: {release.start} to {release.end}")
     notes.append("uses are clamped per installation and period to the registry's release_bound before noise")
-    return _table(asker, "Feature usage", ["feature"], ["share_of_active", "uses_per_active"], rows, notes)
+    return make_table(asker, "Feature usage", ["feature"], ["share_of_active", "uses_per_active"], rows, notes)
 
 
 def _fmt_count(asker: Asker, cell: Cell) -> str:
-    return f"fewer than {asker.k}" if cell.value < asker.k else f"{cell.value} ± {half_width(cell.sd)}"
+    return HIDDEN if cell.value < asker.k else f"{cell.value} ± {half_width(cell.sd)}"
 
 
-def _active(kind: str) -> Callable[[Asker, Window], Table]:
+def active(kind: str) -> Callable[[Asker, Window], Table]:
     def ask(asker: Asker, w: Window) -> Table:
         found, notes = asker.releases(w, "active", kind)
-        rows = [_row(asker, (r.start,), r.cells["installations"][0], []) for r in found]
-        return _table(asker, f"Active installations per {kind}", ["period"], [], rows, notes)
+        rows = [answer_row(asker, (r.start,), r.cells["installations"][0], []) for r in found]
+        return make_table(asker, f"Active installations per {kind}", ["period"], [], rows, notes)
 
     ask.__doc__ = f"Distinct installations that reported, per released {kind}."
     return ask
@@ -160,16 +167,17 @@ def usage_time(asker: Asker, w: Window) -> Table:
     for release in found:
         users, seconds = release.cells["installations"][0], release.cells["seconds"][0]
         hours = (seconds.value / SECONDS_PER_HOUR, seconds.sd / SECONDS_PER_HOUR)
-        per = _ratio(hours, users)
-        rows.append(_row(asker, (release.start,), users, [(hours[0], Z95 * hours[1]), per]))
+        per = ratio(hours, users)
+        rows.append(answer_row(asker, (release.start,), users, [(hours[0], Z95 * hours[1]), per]))
     notes.append("seconds are clamped per installation and period to the registry's release_bound before noise")
-    return _table(
+    return make_table(
         asker,
         f"Usage time by {found[0].period if found else w.period}",
         ["period"],
         ["hours", "hours_per_installation"],
         rows,
         notes,
+        chart="hours",  # what a product team asks of usage time: hours, not how many used it
     )
 
 
@@ -182,9 +190,11 @@ def session_lengths(asker: Asker, w: Window) -> Table:
         notes.insert(0, f"the latest released {release.period}: {release.start} to {release.end}")
         for users, sessions in zip(release.cells["installations"], release.cells["sessions"], strict=True):
             rows.append(
-                _row(asker, (users.key,), users, [(sessions.value, _interval(0, sessions.sd)), _ratio(sessions, users)])
+                answer_row(
+                    asker, (users.key,), users, [(sessions.value, _interval(0, sessions.sd)), ratio(sessions, users)]
+                )
             )
-    return _table(asker, "Session lengths", ["length"], ["sessions", "sessions_per_installation"], rows, notes)
+    return make_table(asker, "Session lengths", ["length"], ["sessions", "sessions_per_installation"], rows, notes)
 
 
 def client_losses(asker: Asker, w: Window) -> Table:
@@ -195,13 +205,15 @@ def client_losses(asker: Asker, w: Window) -> Table:
     for release in found:
         total = active.get(release.start)
         for users, lost in zip(release.cells["installations"], release.cells["lost"], strict=True):
-            share = _ratio(users, total) if total else (None, None)
-            rows.append(_row(asker, (release.start, users.key), users, [(lost.value, _interval(0, lost.sd)), share]))
+            share = ratio(users, total) if total else (None, None)
+            rows.append(
+                answer_row(asker, (release.start, users.key), users, [(lost.value, _interval(0, lost.sd)), share])
+            )
     notes.append(
         "dropped: recording calls refused or over limits; evicted: queued reports discarded when the queue was"
         " full; rejected: reports the collector refused. Losses are clamped per installation and period"
     )
-    return _table(
+    return make_table(
         asker,
         f"Client-side losses by {found[0].period if found else w.period}",
         ["period", "counter"],
@@ -212,24 +224,3 @@ def client_losses(asker: Asker, w: Window) -> Table:
 
 
 Question = Callable[[Asker, Window], Table]
-
-# Every canned question by its CLI and endpoint name; the collector's aggregate endpoints serve exactly these.
-QUESTIONS: dict[str, Question] = {
-    "features": feature_usage,
-    "os": _question("os", "Operating systems", "value", False),
-    "os-version": _question("os-version", "Operating system versions", "value", False),
-    "versions": _question("versions", "App version adoption", "version", False),
-    "active-daily": _active("day"),
-    "active-weekly": _active("week"),
-    "active-monthly": _active("month"),
-    "os-trend": _question("os", "Operating systems", "value", True),
-    "os-version-trend": _question("os-version", "Operating system versions", "value", True),
-    "cpu-cores-trend": _question("cpu-cores", "CPU cores", "value", True),
-    "ram-trend": _question("ram", "RAM (GiB)", "value", True),
-    "display-trend": _question("display", "Main display class", "value", True),
-    "displays-trend": _question("displays", "Number of displays", "value", True),
-    "versions-trend": _question("versions", "App version adoption", "version", True),
-    "usage-time": usage_time,
-    "session-lengths": session_lengths,
-    "client-losses": client_losses,
-}

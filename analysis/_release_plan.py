@@ -24,13 +24,27 @@ PERIOD_SHARE: Final = {"day": 0.05 / 7, "week": 0.55, "month": 0.20}
 LOSS_BOUND: Final = 10  # client-side losses: what one installation adds per counter and period
 
 
+# The dimensions feature usage is broken down by: name -> (title, the metric holding an installation's
+# value (None: its app version), the release counting active installations per value).
+DIMENSIONS: Final = {
+    "os": ("OS family", "system.os_family", "os"),
+    "version": ("app version", None, "versions"),
+    "cpu-cores": ("CPU cores", "system.cpu_cores", "cpu-cores"),
+    "ram": ("RAM (GiB)", "system.ram_gib", "ram"),
+    "display": ("display class", "system.display_class", "display"),
+    "language": ("language", "system.language", "language"),
+}
+MAIN_DIMENSIONS: Final = ("os", "version")  # asked most: a larger share of the budget, less noise
+BREAKDOWN_SEP: Final = "|"  # a breakdown cell's key: "<value>|<feature>" (neither holds it: registry names)
+
+
 @dataclass(frozen=True, slots=True)
 class Spec:
     """One released question: its name, what it counts, its parts' weights, the periods it is made for."""
 
     name: str
     title: str
-    source: str  # "active" | "enum" | "version" | "features" | "usage" | "sessions" | "losses"
+    source: str  # "active" | "enum" | "version" | "features" | "breakdown" | "usage" | "sessions" | "losses"
     metric: str | None = None
     weight: float = 1.0  # its share of its period kind's budget, relative to the others
     kinds: tuple[str, ...] = ("week", "month")
@@ -45,7 +59,13 @@ SPECS: Final = (
     Spec("ram", "RAM (GiB)", "enum", "system.ram_gib", 0.5),
     Spec("display", "Main display class", "enum", "system.display_class", 0.5),
     Spec("displays", "Number of displays", "enum", "system.displays", 0.5),
+    Spec("language", "Interface language", "enum", "system.language", 0.5),
     Spec("features", "Feature usage", "features", weight=3.0),
+    *(
+        Spec(f"features-by-{name}", f"Feature usage by {title}", "breakdown", metric, weight)
+        for name, (title, metric, _) in DIMENSIONS.items()
+        for weight in [1.0 if name in MAIN_DIMENSIONS else 0.5]
+    ),
     Spec("usage-time", "Usage time", "usage", "session.usage_seconds"),
     Spec("session-lengths", "Session lengths", "sessions", "session.length"),
     Spec("client-losses", "Client-side losses", "losses"),
@@ -57,6 +77,7 @@ PARTS: Final = {
     "enum": (("installations", 1.0),),
     "version": (("installations", 1.0),),
     "features": (("installations", 0.6), ("uses", 0.4)),
+    "breakdown": (("installations", 0.6), ("uses", 0.4)),
     "usage": (("installations", 0.5), ("seconds", 0.5)),
     "sessions": (("installations", 0.5), ("sessions", 0.5)),
     "losses": (("installations", 0.5), ("lost", 0.5)),

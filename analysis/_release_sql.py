@@ -23,7 +23,7 @@ import duckdb
 from optin.contract import Kind, Registry, label_names
 
 from ._noise import l2_bound
-from ._release_plan import LOSS_BOUND, Spec
+from ._release_plan import BREAKDOWN_SEP, LOSS_BOUND, Spec
 
 IN_PERIOD = "r.app_key = $app AND r.day BETWEEN $first AND $last"
 
@@ -98,11 +98,40 @@ class Bounding:
 
     def _features(self, spec: Spec, first: dt.date, last: dt.date) -> Bounded:
         """Per usage counter: installations that used it, and uses clamped per installation."""
+        return self._feature_cells(first, last, ("",), "", {})
+
+    def _breakdown(self, spec: Spec, first: dt.date, last: dt.date) -> Bounded:
+        """Feature usage per value of one dimension: each installation counts in the cells of its latest value."""
+        if spec.metric is None:  # by app version, from the registry's closed set
+            versions = self.registry.app_versions
+            dim = f"""SELECT x.inst_key, p.cell FROM (
+                    SELECT r.inst_key, arg_max(r.version_key, r.report_key) AS version_key
+                    FROM reports r WHERE {IN_PERIOD} GROUP BY r.inst_key
+                ) x JOIN app_versions v USING (version_key)
+                JOIN (SELECT unnest($versions) AS version, unnest($cells_of) AS cell) p ON p.version = v.version"""
+            more = {"versions": list(versions), "cells_of": list(range(1, len(versions) + 1))}
+            return self._feature_cells(first, last, versions, dim, more)
+        dim = f"""SELECT r.inst_key, arg_max(v.label_key, r.report_key) AS cell
+                FROM reports r JOIN report_values v ON v.report_key = r.report_key
+                WHERE {IN_PERIOD} AND v.metric_key = $dim GROUP BY r.inst_key"""
+        values = label_names(self.registry.metrics[spec.metric])
+        return self._feature_cells(first, last, values, dim, {"dim": self.metric_keys.get(spec.metric, -1)})
+
+    def _feature_cells(
+        self, first: dt.date, last: dt.date, values: Sequence[str], dim: str, more: dict[str, Any]
+    ) -> Bounded:
+        """Installations and clamped uses per (value, usage counter); ``dim`` maps inst_key to a cell 1..len(values).
+
+        Without ``dim`` there is one value. Each installation keeps at most ``max_features`` counters
+        (chosen by a hash of installation and metric keys, not by any value) in the one cell of its value.
+        """
         features = [m for m in self.registry.metrics.values() if m.kind is Kind.COUNTER and m.category == "usage"]
         cells = min(self.registry.max_features, len(features))
         known = [(i, m) for i, m in enumerate(features, start=1) if m.name in self.metric_keys]
         index = {self.metric_keys[m.name]: i for i, m in known}
         bounds = {self.metric_keys[m.name]: m.release_bound for _, m in known}
+        by = f", dim AS ({dim})" if dim else ""
+        cell, join = ("(d.cell - 1) * $n + f.position", "JOIN dim d USING (inst_key)") if dim else ("f.position", "")
         sql = f"""WITH feature_keys AS (
                 SELECT unnest($keys) AS metric_key, unnest($positions) AS position, unnest($bounds) AS bound
             ), per_installation AS (
@@ -113,25 +142,27 @@ class Bounding:
             ), kept AS (
                 SELECT *, row_number() OVER (PARTITION BY inst_key ORDER BY hash(inst_key, metric_key)) AS nth
                 FROM per_installation
-            )
-            SELECT f.position, count(*), sum(least(k.uses, f.bound))
-            FROM kept k JOIN feature_keys f USING (metric_key) WHERE k.nth <= $cells GROUP BY f.position"""
+            ){by}
+            SELECT {cell}, count(*), sum(least(k.uses, f.bound))
+            FROM kept k JOIN feature_keys f USING (metric_key) {join} WHERE k.nth <= $cells GROUP BY 1"""
         keys = list(index)
-        rows = self._rows(
-            sql,
-            first,
-            last,
-            cells=cells,
-            keys=keys,
-            positions=[index[k] for k in keys],
-            bounds=[bounds[k] for k in keys],
-        )
+        params = {
+            "cells": cells,
+            "keys": keys,
+            "positions": [index[k] for k in keys],
+            "bounds": [bounds[k] for k in keys],
+        }
+        if dim:
+            params |= {"n": len(features), **more}
+        rows = self._rows(sql, first, last, **params)
         top = max((m.release_bound for m in features), default=1)
+        size = len(values) * len(features)
+        names = [m.name for m in features]
         return Bounded(
-            tuple(m.name for m in features),
+            tuple(f"{v}{BREAKDOWN_SEP}{n}" if dim else n for v in values for n in names),
             {
-                "installations": (_vector(rows, len(features)), l2_bound(1, cells)),
-                "uses": (_vector(rows, len(features), 2), l2_bound(top, cells)),
+                "installations": (_vector(rows, size), l2_bound(1, cells)),
+                "uses": (_vector(rows, size, 2), l2_bound(top, cells)),
             },
         )
 

@@ -7,6 +7,7 @@ floor is refused, and any row whose noisy count is under k has its numbers blank
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import urllib.error
@@ -14,7 +15,7 @@ import urllib.parse
 import urllib.request
 from typing import Any, Final
 
-from ._questions import QUESTIONS
+from ._catalog import QUESTIONS
 from ._releases import WeekBudget
 from ._serialize import table_from_dict
 from ._table import COUNT_COLUMNS, DEFAULT_K, Table
@@ -43,7 +44,7 @@ def checked(table: Table, k: int) -> Table:
             blanked += 1
         else:
             rows.append(row)
-    return Table(table.title, table.columns, rows, max(k, table.k), table.suppressed + blanked, table.notes)
+    return dataclasses.replace(table, rows=rows, k=max(k, table.k), suppressed=table.suppressed + blanked)
 
 
 class RemoteSource:

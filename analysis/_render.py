@@ -4,11 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._table import COUNT_COLUMNS, Table, is_interval
-
-
-def fewer_than(k: int) -> str:
-    return f"fewer than {k}"
+from ._table import COUNT_COLUMNS, HIDDEN, Table, hidden_why, is_interval
 
 
 def format_value(value: Any, column: str) -> str:
@@ -22,9 +18,9 @@ def format_value(value: Any, column: str) -> str:
 
 
 def format_cell(value: Any, column: str, k: int, ci: Any = None) -> str:
-    """A number as people read it: ``value ± interval``; under k, the count reads "fewer than k"."""
+    """A number as people read it: ``value ± interval``; under k, the count reads "hidden"."""
     if value is None:
-        return fewer_than(k) if column in COUNT_COLUMNS else "–"
+        return HIDDEN if column in COUNT_COLUMNS else "–"
     text = format_value(value, column)
     return text if ci is None else f"{text} ± {format_value(ci, column)}"
 
@@ -59,5 +55,5 @@ def render_table(table: Table) -> str:
         )
     lines.append("(numbers are noisy releases: ± is the 95 % interval)")
     if table.suppressed:
-        lines.append(f"({table.suppressed} row(s) with fewer than {table.k} installations: numbers not shown)")
+        lines.append(f"({table.suppressed} row(s) {hidden_why(table.k)})")
     return "\n".join(lines) + "\n"

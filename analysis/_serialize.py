@@ -24,6 +24,7 @@ def table_to_dict(table: Table) -> dict[str, Any]:
         "k": table.k,
         "suppressed": table.suppressed,
         "notes": list(table.notes),
+        "chart": table.chart,
     }
 
 
@@ -35,4 +36,5 @@ def table_from_dict(doc: dict[str, Any]) -> Table:
         k=int(doc["k"]),
         suppressed=int(doc["suppressed"]),
         notes=tuple(doc.get("notes", ())),
+        chart=str(doc.get("chart", "")),
     )

@@ -13,7 +13,8 @@ import duckdb
 
 from optin.contract import RELEASE_TABLES, SCHEMA_RELEASES
 
-from ._questions import QUESTIONS, Asker
+from ._catalog import QUESTIONS
+from ._questions import Asker
 from ._releases import ReleaseReader, WeekBudget
 from ._table import DEFAULT_K, Table
 from ._window import Window
@@ -27,7 +28,13 @@ def open_database(path: str | Path) -> duckdb.DuckDBPyConnection:
 
 
 def _literal(path: Path) -> str:
-    return "'" + str(path).replace("'", "''") + "'"
+    """``path`` as a SQL string that DuckDB's file functions read as that one file, never as a pattern.
+
+    read_parquet expands ``*``, ``?`` and ``[...]`` anywhere in a path (a folder named ``snap*`` would
+    read its siblings too); each becomes a one-character class (``[*]``), which matches only itself.
+    """
+    text = "".join(f"[{c}]" if c in "*?[" else c for c in str(path))
+    return "'" + text.replace("'", "''") + "'"
 
 
 def open_snapshot(folder: str | Path) -> duckdb.DuckDBPyConnection:

@@ -1,9 +1,10 @@
 """A question's answer as the analyst sees it: released numbers with their 95 % intervals.
 
 Every measure column ``x`` is followed by ``x_ci95``, the half-width of its 95 % interval (the
-number is ``x ± x_ci95``). A row whose noisy count is under the display threshold k shows
-"fewer than k": its numbers are None. That is post-processing of a release (it costs no
-privacy), and it keeps rows that are mostly noise from being read as facts.
+number is ``x ± x_ci95``). A row whose noisy count is under the display threshold k is
+shown as "hidden": its numbers are None. That is post-processing of a release (it costs no
+privacy), and it keeps rows that are mostly noise from being read as facts. It claims nothing
+about the true count, which noise may have pushed under k from above.
 """
 
 from __future__ import annotations
@@ -17,7 +18,16 @@ from optin.contract import MIN_AGGREGATE_K
 
 DEFAULT_K: Final = MIN_AGGREGATE_K  # the display threshold; operators may raise it, never lower it
 CI_SUFFIX: Final = "_ci95"
-COUNT_COLUMNS: Final = ("installations",)  # what a row counts; under k it reads "fewer than k"
+COUNT_COLUMNS: Final = ("installations",)  # what a row counts; under k the row is hidden
+HIDDEN: Final = "hidden"  # what a hidden row's count reads: no claim about the count, which may be false
+
+
+def hidden_why(k: int) -> str:
+    """Why a row is hidden (shown as a tooltip and a footnote)."""
+    return (
+        f"hidden: its noisy count is under the display threshold k = {k}, so it would be mostly noise;"
+        " the true count may be below or above k"
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,8 +38,9 @@ class Table:
     columns: tuple[str, ...]
     rows: list[tuple[Any, ...]]
     k: int
-    suppressed: int = 0  # rows shown as "fewer than k"
+    suppressed: int = 0  # rows shown as hidden
     notes: tuple[str, ...] = field(default_factory=tuple)
+    chart: str = ""  # the measure column its chart plots ("": a share if there is one, else the count)
 
 
 def sort_key(keys: Sequence[Any]) -> tuple[tuple[int, Any], ...]:

@@ -11,8 +11,8 @@ import asyncio
 import contextlib
 import datetime as dt
 import hmac
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Final
 
 import duckdb
 
@@ -29,6 +29,29 @@ def check_token(configured: str, authorization: str, query_token: str = "") -> N
     given = authorization[7:].strip() if authorization[:7].lower() == "bearer " else query_token
     if not given or not hmac.compare_digest(given.encode("utf-8", "surrogateescape"), configured.encode("utf-8")):
         raise Rejected(401, "unauthorized", detail="send Authorization: Bearer <token>")
+
+
+# The query parameters each endpoint reads; any other is refused, never ignored (a typo must not
+# silently answer another question). `k` is the collector's aggregate_k: nobody can ask for it.
+WINDOW_PARAMS: Final = ("app", "from", "to", "period")
+BUDGET_PARAMS: Final = ("app",)
+NO_PARAMS: Final = ()
+_WHY_NOT: Final = {
+    "k": "the display threshold is the collector's aggregate_k; it cannot be asked for",
+    "token": "send the token as Authorization: Bearer (only /dashboard takes ?token=)",
+}
+
+
+def check_params(items: Iterable[tuple[str, str]], allowed: tuple[str, ...]) -> None:
+    """400 for a parameter the endpoint does not read, or one given twice, naming it and why."""
+    seen: set[str] = set()
+    for name, _ in items:
+        if name not in allowed:
+            accepted = ", ".join(allowed) if allowed else "none"
+            raise Rejected(400, "unknown_parameter", name, _WHY_NOT.get(name, f"this endpoint accepts: {accepted}"))
+        if name in seen:
+            raise Rejected(400, "repeated_parameter", name, "give each parameter once")
+        seen.add(name)
 
 
 def _day(value: str, name: str) -> dt.date:
@@ -103,7 +126,7 @@ def tables(con: duckdb.DuckDBPyConnection, app: str, query: Mapping[str, str], t
     """Every canned question over one window (for the dashboard page)."""
     asker = Asker(ReleaseReader(con), k)
     chosen = window(con, app, query, today)
-    return [QUESTIONS[name](asker, chosen) for name in sorted(QUESTIONS)]
+    return [QUESTIONS[name](asker, chosen) for name in QUESTIONS]
 
 
 async def run_read(

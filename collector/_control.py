@@ -21,7 +21,7 @@ from typing import Any, Final
 import orjson
 from aiohttp import web
 
-from optin.analysis import render_html
+from optin.analysis import PAGE_CSP, render_html
 
 from . import _aggregates as agg
 from ._app import registries_of
@@ -162,6 +162,7 @@ def _today(request: web.Request) -> dt.date:
 
 async def list_aggregates(request: web.Request) -> web.Response:
     _authorize(request)
+    agg.check_params(request.query.items(), agg.NO_PARAMS)
     return json_response(200, {"questions": agg.question_names()}, {"Cache-Control": "no-store"})
 
 
@@ -169,6 +170,7 @@ async def get_aggregate(request: web.Request) -> web.Response:
     app, config = request.app, request.app[CONFIG]
     _authorize(request)
     question = agg.known_question(request.match_info["question"])
+    agg.check_params(request.query.items(), agg.WINDOW_PARAMS)
     name = agg.app_name(request.query, app[REGISTRIES])
     query, today, k = dict(request.query), _today(request), config.aggregate_k
     loader = await _caught_up(request)
@@ -181,6 +183,7 @@ async def get_aggregate(request: web.Request) -> web.Response:
 async def post_snapshot(request: web.Request) -> web.Response:
     """Write a Parquet snapshot now (same token as the aggregates; 409 without a snapshot folder)."""
     _authorize(request)
+    agg.check_params(request.query.items(), agg.NO_PARAMS)
     config = request.app[CONFIG]
     if config.snapshot_dir is None:
         raise Rejected(409, "no_snapshot_dir", detail="start the collector with snapshot_dir")
@@ -193,6 +196,7 @@ async def get_budget(request: web.Request) -> web.Response:
     """The privacy ledger of one application: ρ spent and remaining per budget week, refused releases."""
     app, config = request.app, request.app[CONFIG]
     _authorize(request)
+    agg.check_params(request.query.items(), agg.BUDGET_PARAMS)
     name = agg.app_name(request.query, app[REGISTRIES])
     loader = await _caught_up(request)
     doc = await agg.run_read(
@@ -205,6 +209,7 @@ async def post_releases(request: web.Request) -> web.Response:
     """Make every due release now (same token; the maintenance schedule does this on its own too)."""
     app, config = request.app, request.app[CONFIG]
     _authorize(request)
+    agg.check_params(request.query.items(), agg.NO_PARAMS)
     loader = await _caught_up(request)
     work = loader.call(lambda running: release_due(running, config, app[REGISTRIES], app[CLOCK]))
     try:
@@ -217,7 +222,7 @@ async def post_releases(request: web.Request) -> web.Response:
 # The page is self-contained: nothing may be fetched from elsewhere, and no referrer leaves with the token.
 _PAGE_HEADERS: Final = {
     "Cache-Control": "no-store",
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src data:",
+    "Content-Security-Policy": PAGE_CSP,
     "Referrer-Policy": "no-referrer",
     "X-Content-Type-Options": "nosniff",
 }

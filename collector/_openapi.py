@@ -30,9 +30,10 @@ _TABLE = {
             "description": "keys, then each released measure followed by its 95 % half-width (`<column>_ci95`);"
             " the numbers of a row whose noisy count is under k are null",
         },
-        "k": {"type": "integer", "description": "display threshold: smaller noisy counts read 'fewer than k'"},
-        "suppressed": {"type": "integer", "description": "rows shown as 'fewer than k'"},
+        "k": {"type": "integer", "description": "display threshold: rows with a smaller noisy count are hidden"},
+        "suppressed": {"type": "integer", "description": "rows shown as hidden (noisy count under k)"},
         "notes": {"type": "array", "items": {"type": "string"}},
+        "chart": {"type": "string", "description": "the measure column a chart of the table plots"},
     },
 }
 _BEARER: list[dict[str, list[str]]] = [{"bearer": []}]

@@ -42,6 +42,8 @@ FEATURES = (
 )
 RARE = {"surface.patch": 0.01, "toolpath.multiaxis": 0.08}  # few users: these rows get suppressed
 REASONS = ("schema", "malformed", "too_large")
+LANGUAGES = ("en", "de", "ja", "fr")  # by installation number, not drawn: the other draws stay as they were
+SWITCH_DAY = 20  # every 7th installation switches its interface to German on this day
 
 
 @dataclass
@@ -96,6 +98,7 @@ def generate(seed: int, installations: int = 300, days: int = 45, other_app: int
                     "system.displays": displays,
                     "session.usage_seconds": rng.choice([0, 600, 3600, 7200, 30000]),
                     "session.length": [rng.randint(0, 2) for _ in range(6)],
+                    "system.language": "de" if inst % 7 == 0 and day >= SWITCH_DAY else LANGUAGES[inst % 4],
                 }
                 for feature in users:
                     if rng.random() < 0.5:
@@ -439,6 +442,8 @@ def bounded_truth(
         keys = registry.app_versions if source == "version" else label_names(registry.metrics[str(metric)])
         return {"installations": [sum(1 for v in latest.values() if v == k) for k in keys]}
     per: dict[tuple[int, str], int] = defaultdict(int)
+    if source == "breakdown":
+        return _breakdown_truth(reports, registry, metric)
     if source == "features":
         names = [m.name for m in registry.metrics.values() if m.kind.value == "counter" and m.category == "usage"]
         for r in reports:
@@ -472,3 +477,33 @@ def _counted(
     users = [sum(1 for (_, n), v in per.items() if n == name and v > 0) for name in names]
     sums = [sum(min(v, bounds[name]) for (_, n), v in per.items() if n == name and v > 0) for name in names]
     return {"installations": users, measure: sums}
+
+
+def usage_counters(registry: Registry) -> list[str]:
+    return [m.name for m in registry.metrics.values() if m.kind.value == "counter" and m.category == "usage"]
+
+
+def latest_value(reports: list[Report], metric: str | None) -> dict[int, str]:
+    """Each installation's latest value of ``metric`` (None: its app version) in ``reports``, by arrival."""
+    latest: dict[int, str] = {}
+    for r in sorted(reports, key=lambda r: r.key):
+        if metric is None:
+            latest[r.inst] = r.version
+        elif metric in r.values:
+            latest[r.inst] = str(r.values[metric])
+    return latest
+
+
+def _breakdown_truth(reports: list[Report], registry: Registry, metric: str | None) -> dict[str, list[int]]:
+    """Per (value, usage counter): installations whose latest value it is that used the counter, and clamped uses."""
+    names = usage_counters(registry)
+    values = registry.app_versions if metric is None else label_names(registry.metrics[metric])
+    latest = latest_value(reports, metric)
+    per: dict[tuple[int, str], int] = defaultdict(int)
+    for r in reports:
+        if r.inst in latest:
+            for name in names:
+                if name in r.values:
+                    per[(r.inst, f"{latest[r.inst]}|{name}")] += _total(r.values[name])
+    keys = [f"{v}|{n}" for v in values for n in names]
+    return _counted(per, keys, {k: registry.metrics[k.split("|")[1]].release_bound for k in keys}, "uses")

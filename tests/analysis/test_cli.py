@@ -135,7 +135,7 @@ def test_k_can_only_be_raised_and_bad_input_is_refused(
     assert run(capsys, "os", "--db", str(db), "--from", "2026-03-09", "--to", "2026-03-01")[0] == 2
     assert run(capsys, "os", "--db", str(db.parent / "missing.duckdb"))[0] == 2
     code, out, _ = run(capsys, "os", "--db", str(db), "--k", "100000")
-    assert code == 0 and "fewer than 100000" in out
+    assert code == 0 and "hidden" in out and "under the display threshold k = 100000" in out
 
 
 def test_the_console_script_runs_the_same_cli(stores: tuple[F.Fleet, Path, Path]) -> None:

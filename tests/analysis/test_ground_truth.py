@@ -23,36 +23,13 @@ from optin.analysis import (
     open_snapshot,
     render_html,
     render_table,
-    run_releases,
     tables_to_csv,
     tables_to_json,
 )
 from optin.contract import Registry
 
 from . import fleet as F
-
-SEED = 7
-TODAY = F.START + dt.timedelta(days=70)  # every week and month of the 45-day fleet has closed
-
-
-def release_all(db: Path, registries: list[Registry], today: dt.date = TODAY, budget: float = 0.5) -> None:
-    con = duckdb.connect(str(db))
-    try:
-        con.execute("BEGIN TRANSACTION")
-        run_releases(con, {(r.app, r.version): r for r in registries}, today, budget)
-        con.execute("COMMIT")
-    finally:
-        con.close()
-
-
-@pytest.fixture(scope="module")
-def released(tmp_path_factory: pytest.TempPathFactory, registry: Registry) -> tuple[F.Fleet, Path, list[Registry]]:
-    folder = tmp_path_factory.mktemp("truth")
-    fleet = F.generate(SEED)
-    registries = [registry, dataclasses.replace(registry, app="lathekit")]
-    db = F.write_database(fleet, registries, folder / "fleet.duckdb")
-    release_all(db, registries)
-    return fleet, db, registries
+from .conftest import TODAY, release_all
 
 
 def cells(db: Path) -> list[tuple[Any, ...]]:
@@ -169,7 +146,7 @@ def test_every_question_in_every_format_shows_releases_with_intervals_and_no_cou
         assert any("privacy cost: ρ" in note for note in table.notes), name
         assert any("covers" in note for note in table.notes), name
     text = "".join(render_table(t) for t in tables.values())
-    assert "±" in text and "fewer than 10" in text
+    assert "±" in text and "hidden" in text and "fewer than" not in text
     assert "installations_ci95" in tables_to_csv(list(tables.values()))
     assert '"installations_ci95"' in tables_to_json(tables)
     page = render_html(list(tables.values()), "t")

@@ -255,4 +255,31 @@ def test_no_dashboard_cell_shows_a_number_for_a_row_under_k(live: Live) -> None:
         found = re.search(rf"<tr><td>{re.escape(html.escape(str(row[0])))}</td>(.*?)</tr>", page)
         assert found is not None, row[0]
         tds = re.findall(r"<td[^>]*>(.*?)</td>", found.group(1))
-        assert tds[0] == f"fewer than {K}" and set(tds[1:]) <= {"–"}, row[0]
+        assert tds[0] == "hidden" and set(tds[1:]) <= {"–"}, row[0]
+
+
+@pytest.mark.parametrize(
+    ("path", "name", "code"),
+    [
+        ("/v1/aggregates/os?k=1", "k", "unknown_parameter"),
+        ("/v1/aggregates/os?perod=month", "perod", "unknown_parameter"),
+        ("/v1/aggregates/os?app=millwright&app=lathekit", "app", "repeated_parameter"),
+        ("/v1/aggregates/os?period=fortnight", "period", "bad_period"),
+        ("/v1/aggregates?app=millwright", "app", "unknown_parameter"),
+        ("/v1/budget?from=2026-01-01", "from", "unknown_parameter"),
+        ("/v1/budget?token=x", "token", "unknown_parameter"),
+    ],
+)
+def test_an_undeclared_or_invalid_parameter_is_refused_with_400_and_its_reason(
+    live: Live, path: str, name: str, code: str
+) -> None:
+    status, _, body = request(live.url, "GET", path, headers={"Authorization": f"Bearer {TOKEN}"})
+    assert status == 400, body
+    doc = json.loads(body)
+    assert doc["error"] == code and doc["path"] == name and doc["detail"], doc
+
+
+def test_the_release_and_snapshot_endpoints_take_no_parameters(live: Live) -> None:
+    for path in ("/v1/releases?today=2030-01-01", "/v1/snapshots?folder=x"):
+        status, _, body = request(live.url, "POST", path, headers={"Authorization": f"Bearer {TOKEN}"})
+        assert status == 400 and json.loads(body)["error"] == "unknown_parameter", body

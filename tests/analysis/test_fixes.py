@@ -1,0 +1,113 @@
+"""What a small fleet showed wrong: hidden-row labels, the usage-time chart, snapshot paths, --out, --app."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from optin.analysis import LocalSource, Window, open_database, open_snapshot, publish, render_html, render_table
+from optin.analysis.__main__ import main
+
+from .released import Hand, write_releases
+
+WEEK = dt.date(2026, 3, 2)
+SUNDAY = WEEK + dt.timedelta(days=6)
+OS = Hand(
+    "os",
+    "week",
+    WEEK,
+    SUNDAY,
+    {"installations": [("windows", 500, 5.0), ("macos", 6, 5.0), ("linux", 80, 5.0), ("other", 2, 5.0)]},
+)
+USAGE = Hand(
+    "usage-time",
+    "week",
+    WEEK,
+    SUNDAY,
+    {"installations": [("", 50, 3.0)], "seconds": [("", 1_800_000, 4000.0)]},  # 500 hours over 50 installations
+)
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    return write_releases(tmp_path / "released.duckdb", [OS, USAGE])
+
+
+def test_a_hidden_row_says_hidden_with_why_and_never_claims_a_count(db: Path) -> None:
+    source = LocalSource(open_database(db))
+    table = source.ask("os", Window("millwright", WEEK, SUNDAY))
+    source.close()
+    assert table.suppressed == 2
+    page = render_html([table], "t")
+    bars = page[page.index('<svg class="chart bars"') : page.index("</svg>")]
+    hidden = re.findall(r'<text class="hidden"[^>]*><title>([^<]*)</title>([^<]*)</text>', bars)
+    assert [label for _, label in hidden] == ["hidden", "hidden"]
+    assert all("under the display threshold k = 10" in why and "true count may be" in why for why, _ in hidden)
+    assert re.search(r'<td class="suppressed" title="hidden: [^"]+">hidden</td>', page)
+    text = render_table(table)
+    for surface in (page, text):
+        assert "fewer than" not in surface and "&lt;10" not in surface and "<10" not in surface
+    assert "hidden" in text.splitlines()[-1]
+
+
+def test_the_usage_time_chart_plots_hours(db: Path) -> None:
+    source = LocalSource(open_database(db))
+    table = source.ask("usage-time", Window("millwright", WEEK, SUNDAY))
+    source.close()
+    assert table.chart == "hours"
+    chart = render_html([table], "t")
+    chart = chart[chart.index('<svg class="chart lines"') : chart.index("</svg>")]
+    assert "hours of use (h)" in chart
+    point = re.search(r'<circle class="point[^"]*"[^>]*><title>([^<]*)</title>', chart)
+    assert point is not None and point.group(1).startswith("hours of use (h), 2026-03-02: 500 ±")
+    ticks = [t for t in re.findall(r'<text class="tick" [^>]*text-anchor="end">([^<]*)</text>', chart)]
+    assert float(ticks[-1].replace(",", "")) >= 500  # the axis reaches the hours, not the 50 installations
+
+
+@pytest.mark.parametrize("name", ["snap*", "snap[1]", "snap?", "it's"])
+def test_a_snapshot_folder_name_with_glob_characters_is_read_as_that_one_folder(
+    db: Path, tmp_path: Path, name: str
+) -> None:
+    con = open_database(db)
+    publish(con, tmp_path / name)
+    con.close()
+    for sibling in ("snapA", "snap1", "snapB"):  # what a pattern would also match
+        shutil.copytree(tmp_path / name, tmp_path / sibling)
+    snapshot = LocalSource(open_snapshot(tmp_path / name))
+    database = LocalSource(open_database(db))
+    window = Window("millwright", WEEK, SUNDAY)
+    for question in ("os", "usage-time"):
+        assert snapshot.ask(question, window) == database.ask(question, window)
+    assert len(snapshot.budget("millwright")) == 1 and snapshot.budget("millwright")[0].releases == 2
+    snapshot.close()
+    database.close()
+
+
+def test_out_into_a_missing_folder_is_a_clear_error(
+    db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "no-such-folder" / "report.html"
+    assert main(["report", "--db", str(db), "--format", "html", "--out", str(target)]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == f"optin-analysis: --out: the folder {target.parent} does not exist"
+    assert not target.parent.exists()
+    assert main(["budget", "--db", str(db), "--out", str(tmp_path)]) == 2
+    assert "is a folder" in capsys.readouterr().err
+    assert main(["os", "--db", str(db), "--out", str(tmp_path / "os.txt")]) == 0
+    assert "windows" in (tmp_path / "os.txt").read_text()
+
+
+@pytest.mark.parametrize("app", ["Millwright", "robert'); drop table releases;--", "a b", ""])
+def test_the_cli_refuses_a_bad_app_name_before_any_query(
+    app: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Nothing listens on port 1: had the CLI asked the collector first, it would fail with exit 1.
+    monkeypatch.setenv("OPTIN_ANALYSIS_TOKEN", "t")
+    for question in ("os", "budget", "report"):
+        assert main([question, "--url", "http://127.0.0.1:1", "--app", app]) == 2
+        err = capsys.readouterr().err
+        assert "--app" in err and "not an application name" in err and "reach" not in err
