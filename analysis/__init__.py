@@ -1,6 +1,8 @@
 """optin analysis: differentially private releases of closed periods, and the questions answered from them."""
 
 from ._catalog import QUESTIONS
+from ._compare import compare
+from ._dashboard import DASHBOARD_PARAMS, BadFilter, Filters, dashboard_window, filter_form, parse_filters
 from ._export import table_to_csv, tables_to_csv, tables_to_json
 from ._html import PAGE_CSP, render_html
 from ._noise import epsilon
@@ -18,9 +20,12 @@ from ._window import PERIODS, Period, Window
 
 __all__ = [
     "Asker",
+    "BadFilter",
+    "DASHBOARD_PARAMS",
     "DEFAULT_BUDGET_RHO",
     "DEFAULT_GRACE_DAYS",
     "DEFAULT_K",
+    "Filters",
     "LocalSource",
     "PAGE_CSP",
     "PERIODS",
@@ -34,10 +39,14 @@ __all__ = [
     "Table",
     "WeekBudget",
     "Window",
+    "compare",
+    "dashboard_window",
     "day_range",
     "epsilon",
+    "filter_form",
     "open_database",
     "open_snapshot",
+    "parse_filters",
     "publish",
     "render_html",
     "render_table",

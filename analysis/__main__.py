@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Protocol
 
 from ._catalog import QUESTIONS
+from ._compare import compare
 from ._export import tables_to_csv, tables_to_json
 from ._html import render_html
 from ._progress import Progress
@@ -85,6 +86,15 @@ def _parser() -> argparse.ArgumentParser:
         doc = (question.__doc__ or name).strip().splitlines()[0]
         sub.add_parser(name, parents=[common], help=doc, description=doc)
     sub.add_parser("report", parents=[common], help="every question above, in one output")
+    compare = sub.add_parser(
+        "compare",
+        parents=[common],
+        help="one question in two periods side by side: the change, and whether it exceeds the noise",
+        description="The latest released period in --before-from..--before-to against the latest in --from..--to.",
+    )
+    compare.add_argument("name", choices=list(QUESTIONS), metavar="QUESTION", help="any question above")
+    compare.add_argument("--before-from", type=dt.date.fromisoformat, required=True, help="YYYY-MM-DD")
+    compare.add_argument("--before-to", type=dt.date.fromisoformat, required=True, help="YYYY-MM-DD")
     sub.add_parser("budget", parents=[common], help="privacy budget spent and refused releases, per week")
     add_tool_commands(sub)
     return parser
@@ -171,6 +181,14 @@ def _answer(args: argparse.Namespace, source: Source) -> tuple[int, str]:
         window = Window(args.app, first, last, args.period)
     except ValueError as error:
         return 2, f"optin-analysis: {error}"
+    if args.question == "compare":
+        try:
+            before = Window(args.app, args.before_from, args.before_to, args.period)
+        except ValueError as error:
+            return 2, f"optin-analysis: --before-from/--before-to: {error}"
+        return 0, _render(
+            args.format, {"compare": compare(source.ask(args.name, before), source.ask(args.name, window))}, window
+        )
     names = list(QUESTIONS) if args.question == "report" else [args.question]
     tables: dict[str, Table] = {}
     progress = Progress(sys.stderr, source.progress)

@@ -35,7 +35,10 @@ def breakdown(dimension: str) -> Callable[[Asker, Window], Table]:
         for release in found:
             active = _active_per_value(asker, w, base, release.period, release.start)
             users, uses = release.cells["installations"], release.cells["uses"]
-            cells = [(*u.key.split(BREAKDOWN_SEP, 1), u, s) for u, s in zip(users, uses, strict=True)]
+            cells: list[tuple[str, str, Cell, Cell]] = []
+            for u, s in zip(users, uses, strict=True):
+                value, feature = u.key.split(BREAKDOWN_SEP, 1)
+                cells.append((value, feature, u, s))
             weight: dict[str, int] = {}
             for _, feature, u, _ in cells:
                 weight[feature] = weight.get(feature, 0) + u.value

@@ -60,6 +60,8 @@ def measure_column(table: Table) -> str:
 
 def axis_title(column: str) -> str:
     """An axis title with its unit."""
+    if column.endswith("_change"):
+        return "change of " + axis_title(column.removesuffix("_change"))
     if column == "share_of_active":
         return "share of active installations (%)"
     if column.startswith("share"):
@@ -149,8 +151,16 @@ def bar_chart(table: Table) -> str:
     rows = [(" / ".join(key_text(v) for v in row[:n_keys]), row[at], _ci(table, row, at)) for row in table.rows]
     if not rows:
         return ""
-    top = max((float(v) + ci for _, v, ci in rows if v is not None), default=0.0) or 1.0
+    # Bars grow from zero, to the left for a negative value (a change); the scale holds every interval.
+    low_end = min((float(v) - ci for _, v, ci in rows if v is not None), default=0.0)
+    high_end = max((float(v) + ci for _, v, ci in rows if v is not None), default=0.0)
+    lo, hi = min(0.0, low_end), max(0.0, high_end)
+    hi = hi if hi > lo else lo + 1.0
     plot = WIDTH_PX - LABEL_WIDTH_PX - 80
+
+    def x(v: float) -> float:
+        return LABEL_WIDTH_PX + plot * (v - lo) / (hi - lo)
+
     axis_y = 4 + len(rows) * BAR_HEIGHT_PX
     height = axis_y + 24
     why = _e(hidden_why(table.k))
@@ -165,24 +175,23 @@ def bar_chart(table: Table) -> str:
             f"<title>{_e(label)}</title>{_e(shorten(label, LABEL_WIDTH_PX - 12))}</text>"
         )
         if value is None:
-            parts.append(
-                f'<text class="hidden" x="{LABEL_WIDTH_PX + 4}" y="{y + 13}"><title>{why}</title>{HIDDEN}</text>'
-            )
+            parts.append(f'<text class="hidden" x="{x(0) + 4:.1f}" y="{y + 13}"><title>{why}</title>{HIDDEN}</text>')
             continue
-        w = max(1.0, plot * max(0.0, float(value)) / top)
-        tip = _e(_tip(label, float(value), ci, column))
+        v = float(value)
+        tip = _e(_tip(label, v, ci, column))
+        left, w = min(x(0), x(v)), max(1.0, abs(x(v) - x(0)))
         parts.append(
-            f'<rect class="bar c0" x="{LABEL_WIDTH_PX}" y="{y + 2}" width="{w:.1f}" height="{BAR_HEIGHT_PX - 5}">'
+            f'<rect class="bar c0" x="{left:.1f}" y="{y + 2}" width="{w:.1f}" height="{BAR_HEIGHT_PX - 5}">'
             f"<title>{tip}</title></rect>"
         )
-        low = LABEL_WIDTH_PX + plot * max(0.0, float(value) - ci) / top
-        high = LABEL_WIDTH_PX + plot * (max(0.0, float(value)) + ci) / top
         parts.append(
-            f'<line class="errorbar" x1="{low:.1f}" x2="{high:.1f}" y1="{y + 8:.1f}" y2="{y + 8:.1f}">'
+            f'<line class="errorbar" x1="{x(v - ci):.1f}" x2="{x(v + ci):.1f}" y1="{y + 8:.1f}" y2="{y + 8:.1f}">'
             f"<title>{tip}</title></line>"
         )
-        parts.append(f'<text class="value" x="{high + 5:.1f}" y="{y + 13}">{_e(_fmt(float(value), column))}</text>')
-    parts.append(f'<line class="axis" x1="{LABEL_WIDTH_PX}" y1="2" x2="{LABEL_WIDTH_PX}" y2="{axis_y}"/>')
+        parts.append(
+            f'<text class="value" x="{max(x(v + ci), x(0)) + 5:.1f}" y="{y + 13}">{_e(_fmt(v, column))}</text>'
+        )
+    parts.append(f'<line class="axis" x1="{x(0):.1f}" y1="2" x2="{x(0):.1f}" y2="{axis_y}"/>')
     parts.append(
         f'<text class="axis-title" x="{LABEL_WIDTH_PX}" y="{axis_y + 16}">{_e(axis_title(column))};'
         " bars: 95 % intervals</text></svg>"

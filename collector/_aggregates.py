@@ -16,7 +16,21 @@ from typing import Any, Final
 
 import duckdb
 
-from optin.analysis import PERIODS, QUESTIONS, Asker, ReleaseReader, Table, Window, day_range, epsilon, table_to_dict
+from optin.analysis import (
+    PERIODS,
+    QUESTIONS,
+    Asker,
+    BadFilter,
+    Filters,
+    ReleaseReader,
+    Table,
+    Window,
+    dashboard_window,
+    day_range,
+    epsilon,
+    parse_filters,
+    table_to_dict,
+)
 from optin.contract import MAX_WINDOW_DAYS, Registry
 
 from ._ingest import Rejected
@@ -122,11 +136,23 @@ def budget(con: duckdb.DuckDBPyConnection, app: str, budget_rho: float) -> dict[
     }
 
 
-def tables(con: duckdb.DuckDBPyConnection, app: str, query: Mapping[str, str], today: dt.date, k: int) -> list[Table]:
-    """Every canned question over one window (for the dashboard page)."""
-    asker = Asker(ReleaseReader(con), k)
-    chosen = window(con, app, query, today)
-    return [QUESTIONS[name](asker, chosen) for name in QUESTIONS]
+def dashboard_filters(items: Iterable[tuple[str, str]], registries: Mapping[tuple[str, int], Registry]) -> Filters:
+    """The dashboard's filters from its query (400 naming the parameter and why)."""
+    try:
+        return parse_filters(items, sorted({app for app, _ in registries}))
+    except BadFilter as bad:
+        raise Rejected(400, "bad_filter", bad.name, bad.reason) from None
+
+
+def dashboard_tables(con: duckdb.DuckDBPyConnection, filters: Filters, today: dt.date, k: int) -> list[Table]:
+    """The dashboard's questions over its window, in reading order (runs on a worker thread)."""
+    reader = ReleaseReader(con)
+    try:
+        chosen = dashboard_window(reader, filters, today)
+    except BadFilter as bad:
+        raise Rejected(400, "bad_filter", bad.name, bad.reason) from None
+    asker = Asker(reader, k)
+    return [QUESTIONS[name](asker, chosen) for name in filters.questions()]
 
 
 async def run_read(

@@ -21,7 +21,7 @@ from typing import Any, Final
 import orjson
 from aiohttp import web
 
-from optin.analysis import PAGE_CSP, render_html
+from optin.analysis import PAGE_CSP, filter_form, render_html
 
 from . import _aggregates as agg
 from ._app import registries_of
@@ -229,16 +229,18 @@ _PAGE_HEADERS: Final = {
 
 
 async def dashboard(request: web.Request) -> web.Response:
-    """Every canned question as one HTML page; the token may come as ?token= so a browser can open it."""
+    """The canned questions as one HTML page, filtered by a plain GET form; the token may come as ?token=."""
     app, config = request.app, request.app[CONFIG]
     _authorize(request, allow_query_token=True)
-    name = agg.app_name(request.query, app[REGISTRIES])
-    query, today, k = dict(request.query), _today(request), config.aggregate_k
+    filters = agg.dashboard_filters(request.query.items(), app[REGISTRIES])
+    today, k = _today(request), config.aggregate_k
     loader = await _caught_up(request)
     tables = await agg.run_read(
-        _reader(loader), lambda con: agg.tables(con, name, query, today, k), config.aggregate_timeout_s
+        _reader(loader), lambda con: agg.dashboard_tables(con, filters, today, k), config.aggregate_timeout_s
     )
-    page = render_html(tables, f"{name}: customer feedback, released in aggregate")
+    apps = sorted({name for name, _ in app[REGISTRIES]})
+    form = filter_form(filters, apps, request.query.get("token", ""))
+    page = render_html(tables, f"{filters.app}: customer feedback, released in aggregate", form)
     return web.Response(text=page, content_type="text/html", charset="utf-8", headers=_PAGE_HEADERS)
 
 

@@ -27,6 +27,8 @@ SURFACES = {
     "optin.analysis._html",
     "optin.analysis._charts",
     "optin.analysis._catalog",
+    "optin.analysis._compare",
+    "optin.analysis._dashboard",
     "optin.analysis._breakdowns",
     "optin.analysis._export",
     "optin.analysis._serialize",

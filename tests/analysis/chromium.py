@@ -40,7 +40,34 @@ COUNT_JS = """JSON.stringify({
   sections: document.querySelectorAll('section').length,
   drawnWidth: Array.from(document.querySelectorAll('svg.chart rect.bar')).reduce((s, r) => s + r.getBBox().width, 0),
   scripts: document.scripts.length,
-  title: document.title
+  title: document.title,
+  forms: document.querySelectorAll('form[method=get]').length,
+  styled: document.querySelectorAll('[style]').length,
+  sectionsDetail: Array.from(document.querySelectorAll('section')).map(s => ({
+    title: s.querySelector('h2').textContent,
+    charts: s.querySelectorAll('svg.chart').length,
+    rows: s.querySelectorAll('tbody tr').length,
+    marks: s.querySelectorAll('svg.chart rect.bar, svg.chart circle.point').length
+  })),
+  overlaps: (() => {
+    const found = [];
+    document.querySelectorAll('svg.chart').forEach((svg, s) => {
+      const frame = svg.getBoundingClientRect();
+      const boxes = Array.from(svg.querySelectorAll('text')).map(t => [t.textContent, t.getBoundingClientRect()]);
+      for (let i = 0; i < boxes.length; i++) {
+        const [text, a] = boxes[i];
+        if (a.left < frame.left - 0.5 || a.right > frame.right + 0.5) found.push([s, text, 'outside the chart']);
+        for (let j = i + 1; j < boxes.length; j++) {
+          const b = boxes[j][1];
+          const w = Math.min(a.right, b.right) - Math.max(a.left, b.left);
+          const h = Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top);
+          if (w > 0.5 && h > 0.5) found.push([s, text, boxes[j][0]]);
+        }
+      }
+    });
+    return found;
+  })(),
+  labels: document.querySelectorAll('svg.chart text').length
 })"""
 
 

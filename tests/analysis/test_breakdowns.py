@@ -68,7 +68,7 @@ def test_every_breakdown_holds_the_plain_python_truth_within_its_intervals_at_th
     for dimension, (_, metric, _) in DIMENSIONS.items():
         for kind in ("week", "month"):
             for start, end in periods_between(F.START, F.START + dt.timedelta(days=44), kind):
-                table = source.ask(f"features-by-{dimension}", Window("millwright", start, end, kind))  # type: ignore[arg-type]
+                table = source.ask(f"features-by-{dimension}", Window("millwright", start, end, kind))
                 if end > F.START + dt.timedelta(days=44):
                     continue
                 exact = truth(fleet, metric, start, end)

@@ -30,6 +30,7 @@ from optin.analysis import (
     open_snapshot,
     table_to_dict,
 )
+from optin.analysis._dashboard import SECTIONS
 from optin.collector import CollectorThread, Config
 from optin.contract import Registry
 
@@ -233,11 +234,10 @@ def test_the_dashboard_renders_in_headless_chromium_with_charts_intervals_and_no
     assert page.failed == [], page.failed
     assert all(url.startswith(live.url) for url in page.requests), page.requests  # nothing from elsewhere
     drawn = page.drawn
-    assert drawn["sections"] == len(QUESTIONS) and drawn["scripts"] == 0
-    assert drawn["charts"] == sum(1 for t in live.remote.values() if t.rows)  # every question with data has a chart
-    visible_bars = sum(
-        1 for t in live.remote.values() if t.columns[0] != "period" for row in t.rows if row[1] is not None
-    )
+    shown = [live.remote[name] for name in SECTIONS]  # without a breakdown: every question but those
+    assert drawn["sections"] == len(SECTIONS) and drawn["scripts"] == 0
+    assert drawn["charts"] == sum(1 for t in shown if t.rows)  # every question with data has a chart
+    visible_bars = sum(1 for t in shown if t.columns[0] != "period" for row in t.rows if row[1] is not None)
     assert drawn["bars"] == visible_bars and drawn["drawnWidth"] > 0
     assert drawn["points"] > 0 and drawn["errorbars"] == visible_bars + drawn["points"]  # an interval on every mark
     png = live.screenshot.read_bytes()
@@ -283,3 +283,67 @@ def test_the_release_and_snapshot_endpoints_take_no_parameters(live: Live) -> No
     for path in ("/v1/releases?today=2030-01-01", "/v1/snapshots?folder=x"):
         status, _, body = request(live.url, "POST", path, headers={"Authorization": f"Bearer {TOKEN}"})
         assert status == 400 and json.loads(body)["error"] == "unknown_parameter", body
+
+
+# Filter combinations a product team would choose: (screenshot name, query beyond the token).
+FILTERS = {
+    "breakdown-os": "question=features&breakdown=os",
+    "version-breakdown-3-weeks": "breakdown=version&periods=3",
+    "months": "period=month",
+    "days": "period=day&periods=14&question=active-daily",
+    "usage-time": "question=usage-time&periods=4",
+}
+
+
+@pytest.mark.skipif(chromium.CHROMIUM is None, reason="chromium is not installed (tasks.py installs it with apt-get)")
+@pytest.mark.parametrize("name", list(FILTERS))
+def test_the_filtered_dashboard_draws_one_chart_per_answer_with_no_overlapping_text(live: Live, name: str) -> None:
+    shot = live.screenshot.with_name(f"dashboard-{name}.png")
+    page = chromium.load_page(f"{live.url}/dashboard?token={TOKEN}&{FILTERS[name]}", shot)
+    assert page.errors == [] and page.failed == [], (page.errors, page.failed)  # a CSP violation is an error
+    assert all(url.startswith(live.url) for url in page.requests), page.requests
+    drawn = page.drawn
+    assert drawn["scripts"] == 0 and drawn["styled"] == 0 and drawn["forms"] == 1
+    assert drawn["overlaps"] == [], drawn["overlaps"]
+    sections = drawn["sectionsDetail"]
+    assert sections and any(s["rows"] for s in sections), sections
+    for section in sections:  # a chart exactly where there is data, and a mark on it
+        assert section["charts"] == (1 if section["rows"] else 0), section
+    assert drawn["labels"] > 0 and shot.read_bytes().startswith(b"\x89PNG")
+
+
+def test_the_dashboard_shows_the_chosen_breakdown_after_feature_usage_in_reading_order(live: Live) -> None:
+    status, headers, body = request(live.url, "GET", f"/dashboard?token={TOKEN}&breakdown=os&periods=2")
+    assert status == 200, body
+    titles = re.findall(r"<h2>(.*?)</h2>", body.decode())
+    assert titles[:3] == ["Feature usage", "Feature usage by OS family", "App version adoption"], titles
+    assert (
+        titles.index("Active installations per week")
+        < titles.index("Operating systems")
+        < titles.index("Client-side losses by week")
+    )
+    csp = headers["content-security-policy"]
+    assert csp.startswith("default-src 'none'; style-src 'sha256-") and "unsafe" not in csp
+    assert '<form class="filters" method="get" action="/dashboard">' in body.decode()
+    assert '<option value="os" selected>' in body.decode()
+
+
+@pytest.mark.parametrize(
+    ("query", "name"),
+    [
+        ("breakdown=shoe-size", "breakdown"),
+        ("question=raw-rows", "question"),
+        ("period=fortnight", "period"),
+        ("periods=0", "periods"),
+        ("periods=many", "periods"),
+        ("k=1", "k"),
+        ("from=yesterday", "from"),
+        ("app=lathekit", "app"),
+        ("breakdown=os&breakdown=ram", "breakdown"),
+    ],
+)
+def test_a_bad_dashboard_filter_is_refused_with_400_naming_it(live: Live, query: str, name: str) -> None:
+    status, _, body = request(live.url, "GET", f"/dashboard?token={TOKEN}&{query}")
+    assert status == 400, body
+    doc = json.loads(body)
+    assert doc["error"] == "bad_filter" and doc["path"] == name and doc["detail"], doc

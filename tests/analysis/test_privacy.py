@@ -20,7 +20,7 @@ import pytest
 
 from optin.analysis import LocalSource, open_database, run_releases
 from optin.analysis._noise import epsilon, l2_bound, release
-from optin.analysis._release_plan import SPEC_BY_NAME, release_rho
+from optin.analysis._release_plan import DIMENSIONS, SPEC_BY_NAME, release_rho
 from optin.analysis._release_sql import Bounding
 from optin.contract import Registry, Value
 
@@ -133,3 +133,40 @@ def test_sums_beyond_32_bits_are_released() -> None:
     """A week's clamped seconds of use over a large fleet passes 2^31: the mechanism takes 64-bit integers."""
     noisy, sd, spent = release([3_000_000_000, 0], 288000, 0.01)
     assert abs(noisy[0] - 3_000_000_000) < 20 * sd and 0 < spent <= 0.01
+
+
+@pytest.mark.parametrize("dimension", list(DIMENSIONS))
+def test_an_installation_that_changes_its_value_mid_period_still_moves_a_breakdown_by_at_most_its_sensitivity(
+    tmp_path: Path, registry: Registry, dimension: str
+) -> None:
+    """Worst case for a breakdown: every feature used at 10⁶, and every dimension's value changed twice."""
+    fleet = F.generate(5, installations=30, days=7, other_app=0)
+    usage = [m for m in registry.metrics.values() if m.kind.value == "counter" and m.category == "usage"]
+    heavy: dict[str, Value] = {m.name: ({m.labels[0]: 10**6} if m.labels else 10**6) for m in usage}
+    changes: list[tuple[str, dict[str, Value]]] = [
+        ("2025.1.4", {"system.os_family": "windows", "system.cpu_cores": 4, "system.ram_gib": 8,
+                      "system.display_class": "hd", "system.language": "en"}),
+        ("2025.3.0", {"system.os_family": "linux", "system.cpu_cores": 64, "system.ram_gib": 256,
+                      "system.display_class": "4k", "system.language": "de"}),
+        ("2025.2.1", {"system.os_family": "macos", "system.cpu_cores": 8, "system.ram_gib": 16,
+                      "system.display_class": "qhd", "system.language": "ja"}),
+    ]  # fmt: skip
+    base = fleet.reports[0]
+    extra = [
+        dataclasses.replace(base, key=len(fleet.reports) + i + 1, inst=10**6, version=v, values={**heavy, **facts})
+        for i, (v, facts) in enumerate(changes)
+    ]
+    with_one = dataclasses.replace(fleet, reports=[*fleet.reports, *extra])
+    spec = SPEC_BY_NAME[f"features-by-{dimension}"]
+    parts = []
+    for name, plan in (("without", fleet), ("with", with_one)):
+        db = F.write_database(plan, [registry], tmp_path / f"{name}.duckdb")
+        con = duckdb.connect(str(db), read_only=True)
+        parts.append(Bounding(con, registry).bounded(spec, F.START, F.START + dt.timedelta(days=6)).parts)
+        con.close()
+    cells = registry.max_features
+    for measure, bound in (("installations", 1), ("uses", max(m.release_bound for m in usage))):
+        (x0, d_in), (x1, _) = parts[0][measure], parts[1][measure]
+        moved = [b - a for a, b in zip(x0, x1, strict=True)]
+        assert sum(m != 0 for m in moved) == cells and all(0 <= m <= bound for m in moved), (measure, moved)
+        assert math.sqrt(sum(m * m for m in moved)) <= d_in == l2_bound(bound, cells)

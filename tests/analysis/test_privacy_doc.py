@@ -21,11 +21,13 @@ def sensitivity(spec: Spec, measure: str) -> int:
     """The L2 bound the job calibrates for (as `_release_sql.Bounding` states it), for the demo registry."""
     registry = bundled_registry("millwright")
     features = [m for m in registry.metrics.values() if m.kind is Kind.COUNTER and m.category == "usage"]
-    cells = {"features": min(registry.max_features, len(features)), "sessions": 6, "losses": 3}.get(spec.source, 1)
+    top = min(registry.max_features, len(features))
+    cells = {"features": top, "breakdown": top, "sessions": 6, "losses": 3}.get(spec.source, 1)
     if measure == "installations":
         return l2_bound(1, cells)
     bound = {
         "features": max(m.release_bound for m in features),
+        "breakdown": max(m.release_bound for m in features),
         "usage": registry.metrics["session.usage_seconds"].release_bound,
         "sessions": registry.metrics["session.length"].release_bound,
         "losses": LOSS_BOUND,
