@@ -50,11 +50,9 @@ def breakdown(dimension: str) -> Callable[[Asker, Window], Table]:
                 total = active[value]
                 rows.append(answer_row(asker, (feature, value), u, [ratio(u, total), ratio(s, total)]))
             notes.insert(0, f"the latest released {release.period}: {release.start} to {release.end}")
-            notes.append(
-                "active installations per value: "
-                + ", ".join(f"{v} {active[v].value}" for v in shown)
-                + (f"; {HIDDEN} (under k, left out): {', '.join(left_out)}" if left_out else "")
-            )
+            counts = ", ".join(f"{v} {active[v].value}" for v in shown) or "none shown"
+            hidden = f"; {HIDDEN} (under k, left out): {', '.join(left_out)}" if left_out else ""
+            notes.append(f"active installations per value: {counts}{hidden}")
         notes.append(
             f"each installation counts under its latest {title} in the period; uses are clamped per installation"
             " to the registry's release_bound before noise; share: of the value's active installations"

@@ -35,6 +35,8 @@ PALETTE: Final = (
     "#999999",
     "#8c564b",
 )
+NO_ESTIMATE: Final = "no estimate"
+NO_ESTIMATE_WHY: Final = "no estimate: the noisy total this figure divides by is not positive"
 PALETTE_SIZE: Final = len(PALETTE)  # classes c0..c9, in the page's stylesheet (no inline style: strict CSP)
 
 
@@ -149,6 +151,7 @@ def bar_chart(table: Table) -> str:
     column = measure_column(table)
     at = table.columns.index(column)
     rows = [(" / ".join(key_text(v) for v in row[:n_keys]), row[at], _ci(table, row, at)) for row in table.rows]
+    counted = [row[n_keys] is not None for row in table.rows]
     if not rows:
         return ""
     # Bars grow from zero, to the left for a negative value (a change); the scale holds every interval.
@@ -174,8 +177,9 @@ def bar_chart(table: Table) -> str:
             f'<text class="label" x="{LABEL_WIDTH_PX - 8}" y="{y + 13}" text-anchor="end">'
             f"<title>{_e(label)}</title>{_e(shorten(label, LABEL_WIDTH_PX - 12))}</text>"
         )
-        if value is None:
-            parts.append(f'<text class="hidden" x="{x(0) + 4:.1f}" y="{y + 13}"><title>{why}</title>{HIDDEN}</text>')
+        if value is None:  # hidden, or a ratio whose noisy denominator is not positive
+            text, tip = (NO_ESTIMATE, NO_ESTIMATE_WHY) if counted[i] else (HIDDEN, why)
+            parts.append(f'<text class="hidden" x="{x(0) + 4:.1f}" y="{y + 13}"><title>{tip}</title>{text}</text>')
             continue
         v = float(value)
         tip = _e(_tip(label, v, ci, column))

@@ -24,7 +24,7 @@ body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:
 header{background:#1d3557;color:#fff;padding:18px 28px}
 header h1{margin:0;font-size:22px}header p{margin:4px 0 0;opacity:.85}
 main{max-width:1180px;margin:0 auto;padding:16px 28px 40px}
-nav{margin:8px 0 16px;line-height:1.9}nav a{margin-right:14px;color:#1d3557;white-space:nowrap}
+nav{margin:8px 0 16px;display:flex;flex-wrap:wrap;gap:4px 16px}nav a{color:#1d3557}
 form.filters{display:flex;flex-wrap:wrap;gap:10px 18px;align-items:end;background:#fff;border:1px solid #dde1e6;
 border-radius:6px;padding:12px 18px;margin:0 0 12px}
 form.filters label{display:flex;flex-direction:column;font-size:12px;color:#58616b;gap:2px}
@@ -89,7 +89,11 @@ def render_html(tables: Sequence[Table], title: str, form: str = "") -> str:
         notes = "".join(f'<p class="note">{_e(n)}</p>' for n in table.notes)
         if table.suppressed:
             notes += f'<p class="note">{table.suppressed} row(s) {_e(hidden_why(table.k))}.</p>'
-        chart = chart_svg(table) if table.rows else '<p class="note">No released period in this window.</p>'
+        chart = (
+            chart_svg(table)
+            if table.rows
+            else '<p class="note">Nothing to draw: no released period in this window, or every row hidden.</p>'
+        )
         sections.append(
             f'<section id="{_anchor(i)}"><h2>{_e(table.title)}</h2>{notes}{chart}'
             f"<details><summary>Table</summary>{_table_html(table)}</details></section>"

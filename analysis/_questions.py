@@ -133,17 +133,26 @@ def feature_usage(asker: Asker, w: Window) -> Table:
     rows = []
     for release in found:
         users, uses = release.cells["installations"], release.cells["uses"]
-        total = active.get(release.start)
+        total = _shown(asker, active.get(release.start))
         order = sorted(range(len(users)), key=lambda i: (-users[i].value, users[i].key))
         for i in order:
             share = ratio(users[i], total) if total else (None, None)
             per_active = ratio(uses[i], total) if total else (None, None)
             rows.append(answer_row(asker, (users[i].key,), users[i], [share, per_active]))
-        if total:
-            notes.insert(0, f"active installations: {_fmt_count(asker, total)}")
+        notes.insert(
+            0,
+            f"active installations: {_fmt_count(asker, active[release.start])}"
+            if release.start in active
+            else "active installations: not released",
+        )
         notes.insert(0, f"the latest released {release.period}: {release.start} to {release.end}")
     notes.append("uses are clamped per installation and period to the registry's release_bound before noise")
     return make_table(asker, "Feature usage", ["feature"], ["share_of_active", "uses_per_active"], rows, notes)
+
+
+def _shown(asker: Asker, total: Cell | None) -> Cell | None:
+    """A denominator, if it is shown: a share of a hidden total would be mostly noise (840 % of a count near 0)."""
+    return total if total is not None and total.value >= asker.k else None
 
 
 def _fmt_count(asker: Asker, cell: Cell) -> str:
@@ -203,7 +212,7 @@ def client_losses(asker: Asker, w: Window) -> Table:
     active = _active_of(asker, w, found[0].period) if found else {}
     rows = []
     for release in found:
-        total = active.get(release.start)
+        total = _shown(asker, active.get(release.start))
         for users, lost in zip(release.cells["installations"], release.cells["lost"], strict=True):
             share = ratio(users, total) if total else (None, None)
             rows.append(
