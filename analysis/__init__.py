@@ -3,6 +3,7 @@
 from ._catalog import QUESTIONS
 from ._compare import compare
 from ._dashboard import DASHBOARD_PARAMS, BadFilter, Filters, dashboard_window, filter_form, parse_filters
+from ._dashboard import SECTIONS as DASHBOARD_SECTIONS
 from ._export import table_to_csv, tables_to_csv, tables_to_json
 from ._html import PAGE_CSP, render_html
 from ._noise import epsilon
@@ -10,6 +11,7 @@ from ._publish import publish
 from ._questions import Asker, Question
 from ._release_job import ReleaseRun, run_releases
 from ._release_plan import DEFAULT_BUDGET_RHO, DEFAULT_GRACE_DAYS
+from ._release_plan import DIMENSIONS as BREAKDOWN_DIMENSIONS
 from ._releases import ReleaseReader, WeekBudget
 from ._remote import RemoteError, RemoteSource
 from ._render import render_table
@@ -20,8 +22,10 @@ from ._window import PERIODS, Period, Window
 
 __all__ = [
     "Asker",
+    "BREAKDOWN_DIMENSIONS",
     "BadFilter",
     "DASHBOARD_PARAMS",
+    "DASHBOARD_SECTIONS",
     "DEFAULT_BUDGET_RHO",
     "DEFAULT_GRACE_DAYS",
     "DEFAULT_K",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Final
 
+from ._adoption import adoption
 from ._breakdowns import BREAKDOWNS
 from ._questions import (
     Question,
@@ -25,6 +26,7 @@ QUESTIONS: Final[dict[str, Question]] = {
     **BREAKDOWNS,
     "versions": share_question("versions", "App version adoption", "version", False),
     "versions-trend": share_question("versions", "App version adoption", "version", True),
+    "adoption": adoption,
     "active-weekly": active("week"),
     "active-monthly": active("month"),
     "active-daily": active("day"),

@@ -35,6 +35,8 @@ PALETTE: Final = (
     "#999999",
     "#8c564b",
 )
+# The first keys drawn as a line over an x axis, and the axis title.
+X_TITLES: Final = {"period": "period (first day)", "days_since_first": "days since the version was first seen"}
 NO_ESTIMATE: Final = "no estimate"
 NO_ESTIMATE_WHY: Final = "no estimate: the noisy total this figure divides by is not positive"
 PALETTE_SIZE: Final = len(PALETTE)  # classes c0..c9, in the page's stylesheet (no inline style: strict CSP)
@@ -206,7 +208,7 @@ def bar_chart(table: Table) -> str:
 def _series(table: Table, column: str) -> tuple[list[str], dict[str, dict[str, float | None]], dict[Any, float]]:
     n_keys = count_index(table)
     at = table.columns.index(column)
-    periods = sorted({key_text(row[0]) for row in table.rows})
+    periods = [key_text(v) for v in sorted({row[0] for row in table.rows})]  # dates, or days as numbers
     series: dict[str, dict[str, float | None]] = {}
     intervals: dict[Any, float] = {}
     for row in table.rows:
@@ -273,7 +275,8 @@ def line_chart(table: Table) -> str:
             points = " ".join(f"{px:.1f},{py:.1f}" for px, py in run)
             parts.append(f'<polyline class="series {colour}" points="{points}"/>')
     parts.append(
-        f'<text class="axis-title" x="{left}" y="{LINE_HEIGHT_PX - 6}">period (first day); bars: 95 % intervals;'
+        f'<text class="axis-title" x="{left}" y="{LINE_HEIGHT_PX - 6}">{X_TITLES[table.columns[0]]};'
+        " bars: 95 % intervals;"
         f" gaps: {HIDDEN} rows</text></svg>"
     )
     return "".join(parts) + (_legend(names, series, table.k) if count_index(table) > 1 else "")
@@ -292,4 +295,4 @@ def chart_svg(table: Table) -> str:
     """The chart for one table: lines over time when the first key is a period, bars otherwise."""
     if not any(c in COUNT_COLUMNS for c in table.columns):
         return ""
-    return line_chart(table) if table.columns[0] == "period" else bar_chart(table)
+    return line_chart(table) if table.columns[0] in X_TITLES else bar_chart(table)

@@ -12,7 +12,10 @@ Generates (once, cached under bench/out/) a collector database of at least a mil
    ratio is printed too, as a noise gauge). Target: <= 1.2x.
 2. the release job itself: the time to release one closed week of 25,000 installations (its
    7 days and the week, every question, noise from OpenDP, ledger), on a copy of the database.
-3. answering every canned question from the releases (what analysts run), for reference.
+3. each breakdown of feature usage (features-by-*): the time to bound one week (its SQL) and to
+   noise it (OpenDP), the two steps of its release.
+4. answering every canned question from the releases (what analysts run; breakdowns, adoption and
+   comparisons are post-processing of releases), for reference.
 """
 
 from __future__ import annotations
@@ -29,7 +32,8 @@ from pathlib import Path
 import duckdb
 
 from optin.analysis import QUESTIONS, LocalSource, Window, open_database, run_releases
-from optin.analysis._release_plan import SPECS
+from optin.analysis._noise import release
+from optin.analysis._release_plan import DIMENSIONS, PARTS, SPECS, release_rho
 from optin.analysis._release_sql import Bounding
 from optin.contract import SCHEMA_V1, Registry, bundled_registry, label_names
 
@@ -123,6 +127,29 @@ def latest(metric: str) -> str:
         GROUP BY label_key"""
 
 
+FEATURE_USES = f"""
+    SELECT *, row_number() OVER (PARTITION BY inst_key ORDER BY hash(inst_key, metric_key)) AS nth FROM (
+        SELECT r.inst_key, v.metric_key, sum(v.value) AS uses
+        FROM reports r JOIN report_values v USING (report_key)
+        WHERE {RANGE}
+          AND v.metric_key IN (SELECT metric_key FROM metrics WHERE kind = 'counter' AND category = 'usage')
+        GROUP BY ALL HAVING sum(v.value) > 0)"""
+
+
+def breakdown(metric: str | None) -> str:
+    """Feature usage per value of a dimension: each installation under its latest value, as by hand."""
+    value = (
+        f"SELECT r.inst_key, arg_max(r.version_key, r.report_key) AS cell FROM reports r WHERE {RANGE} GROUP BY ALL"
+        if metric is None
+        else f"""SELECT r.inst_key, arg_max(v.label_key, r.report_key) AS cell
+            FROM reports r JOIN report_values v USING (report_key)
+            WHERE {RANGE} AND v.metric_key = {METRIC.format(metric)} GROUP BY r.inst_key"""
+    )
+    return f"""
+        SELECT d.cell, u.metric_key, count(*), sum(least(u.uses, 25))
+        FROM ({FEATURE_USES}) u JOIN ({value}) d USING (inst_key) WHERE u.nth <= 16 GROUP BY ALL"""
+
+
 HAND: dict[str, str] = {
     "active": f"SELECT count(DISTINCT r.inst_key) FROM reports r WHERE {RANGE}",
     "os": latest("system.os_family"),
@@ -155,6 +182,8 @@ HAND: dict[str, str] = {
             SELECT r.inst_key, v.label_key, sum(v.value) AS s FROM reports r JOIN report_values v USING (report_key)
             WHERE {RANGE} AND v.metric_key = {METRIC.format("session.length")} GROUP BY ALL HAVING sum(v.value) > 0)
         GROUP BY label_key""",
+    "language": latest("system.language"),
+    **{f"features-by-{name}": breakdown(metric) for name, (_, metric, _) in DIMENSIONS.items()},
     "client-losses": f"""
         SELECT count(*) FILTER (WHERE d > 0), sum(least(d, 10)), count(*) FILTER (WHERE e > 0), sum(least(e, 10)),
                count(*) FILTER (WHERE j > 0), sum(least(j, 10))
@@ -225,6 +254,14 @@ def main() -> int:
         spread = statistics.median(ours) / statistics.median(hand)
         print(f"{name:18} {a * 1000:9.1f} {b * 1000:12.1f} {a / b:6.2f}x {spread:13.2f}x", flush=True)
     print(f"\nworst {max(ratios):.2f}x, geometric mean {statistics.geometric_mean(ratios):.2f}x (target <= 1.2x)\n")
+    print(f"{'breakdown release':26} {'bound ms':>9} {'noise ms':>9} {'cells':>6}")
+    for spec in (s for s in SPECS if s.source == "breakdown"):
+        bounded = bounding.bounded(spec, week, params["last"])
+        bound_s = min(timed(lambda spec=spec: bounding.bounded(spec, week, params["last"])) for _ in range(3))
+        rho = release_rho(spec, "week", 0.5)
+        parts = [(bounded.parts[m], rho * share) for m, share in PARTS[spec.source]]
+        noise_s = min(timed(lambda parts=parts: [release(v, d, r) for (v, d), r in parts]) for _ in range(3))
+        print(f"{spec.name:26} {bound_s * 1000:9.1f} {noise_s * 1000:9.1f} {len(bounded.keys):6d}", flush=True)
     con.close()
     release_one_week(db, week, registries)  # warm: OpenDP calibrates each noise scale once per process
     seconds, made = release_one_week(db, week, registries)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from optin.analysis import BREAKDOWN_DIMENSIONS, DASHBOARD_SECTIONS, PERIODS
 from optin.contract import MAX_BODY_BYTES, SCHEMA_VERSION
 
 _ERROR = {
@@ -277,7 +278,7 @@ def openapi_document() -> dict[str, Any]:
                             "description": "a table",
                             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Table"}}},
                         },
-                        "400": _error("unknown app, bad date or window"),
+                        "400": _error("unknown app, bad date or window, or a parameter not listed here"),
                         **_AUTH_ERRORS,
                         "503": _retry("the query passed its deadline, or storage is unavailable"),
                     },
@@ -298,10 +299,27 @@ def openapi_document() -> dict[str, Any]:
                         {"name": "app", "in": "query", "schema": {"type": "string"}},
                         {"name": "from", "in": "query", "schema": {"type": "string", "format": "date"}},
                         {"name": "to", "in": "query", "schema": {"type": "string", "format": "date"}},
+                        {"name": "period", "in": "query", "schema": {"type": "string", "enum": list(PERIODS)}},
+                        {
+                            "name": "periods",
+                            "in": "query",
+                            "schema": {"type": "integer", "minimum": 1},
+                            "description": "the latest N released periods",
+                        },
+                        {
+                            "name": "question",
+                            "in": "query",
+                            "schema": {"type": "string", "enum": ["", *DASHBOARD_SECTIONS]},
+                        },
+                        {
+                            "name": "breakdown",
+                            "in": "query",
+                            "schema": {"type": "string", "enum": ["", *BREAKDOWN_DIMENSIONS]},
+                        },
                     ],
                     "responses": {
                         "200": {"description": "HTML page", "content": {"text/html": {}}},
-                        "400": _error("unknown app, bad date or window"),
+                        "400": _error("a parameter the dashboard does not take, given twice, or out of its set"),
                         **_AUTH_ERRORS,
                         "503": _retry("query deadline passed"),
                     },

@@ -27,6 +27,7 @@ SURFACES = {
     "optin.analysis._html",
     "optin.analysis._charts",
     "optin.analysis._catalog",
+    "optin.analysis._adoption",
     "optin.analysis._compare",
     "optin.analysis._dashboard",
     "optin.analysis._breakdowns",

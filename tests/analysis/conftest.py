@@ -36,3 +36,14 @@ def released(tmp_path_factory: pytest.TempPathFactory, registry: Registry) -> tu
     db = F.write_database(fleet, registries, folder / "fleet.duckdb")
     release_all(db, registries)
     return fleet, db, registries
+
+
+@pytest.fixture(scope="session")
+def generous(
+    released: tuple[F.Fleet, Path, list[Registry]], tmp_path_factory: pytest.TempPathFactory
+) -> tuple[F.Fleet, Path, list[Registry]]:
+    """The same fleet released again at a large budget (independent noise, sd about 3 on breakdown counts)."""
+    fleet, _, registries = released
+    db = F.write_database(fleet, registries, tmp_path_factory.mktemp("generous") / "fleet.duckdb")
+    release_all(db, registries, budget=40.0)
+    return fleet, db, registries

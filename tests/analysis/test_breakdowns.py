@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import pytest
 
 from optin.analysis import QUESTIONS, LocalSource, Window, open_database
 from optin.analysis._release_plan import DIMENSIONS, SPEC_BY_NAME, periods_between
@@ -23,21 +22,12 @@ from optin.analysis._release_sql import Bounding
 from optin.contract import Registry
 
 from . import fleet as F
-from .conftest import release_all
 
 Released = tuple[F.Fleet, Path, list[Registry]]
 # Rows whose true count is at least this are checked: at the budget below the noise sd of a breakdown
 # count is about 3, so such a row is shown (its noisy count is over k = 10) all but never. Smaller rows
 # are shown only when noise lifts them over k, so their coverage would be biased by that selection.
 CLEAR = 25
-
-
-@pytest.fixture(scope="module")
-def generous(released: Released, tmp_path_factory: pytest.TempPathFactory) -> Released:
-    fleet, _, registries = released
-    db = F.write_database(fleet, registries, tmp_path_factory.mktemp("generous") / "fleet.duckdb")
-    release_all(db, registries, budget=40.0)
-    return fleet, db, registries
 
 
 def truth(fleet: F.Fleet, metric: str | None, first: dt.date, last: dt.date) -> dict[str, Any]:
