@@ -239,7 +239,7 @@ def main() -> int:
     print(f"{n_reports:,} reports, {n_values:,} values, {first} to {last}; one week: {week} (best of {args.repeats})\n")
     bounding = Bounding(con, registry)
     by_name = {s.name: s for s in SPECS}
-    print(f"{'release SQL':18} {'job ms':>9} {'hand SQL ms':>12} {'ratio':>7} {'median ratio':>14}")
+    print(f"{'release SQL':22} {'job ms':>9} {'hand SQL ms':>12} {'ratio':>7} {'median ratio':>14}")
     ratios = []
     for name in args.only or list(HAND):
         spec = by_name[name]
@@ -252,7 +252,7 @@ def main() -> int:
         a, b = min(ours), min(hand)
         ratios.append(a / b)
         spread = statistics.median(ours) / statistics.median(hand)
-        print(f"{name:18} {a * 1000:9.1f} {b * 1000:12.1f} {a / b:6.2f}x {spread:13.2f}x", flush=True)
+        print(f"{name:22} {a * 1000:9.1f} {b * 1000:12.1f} {a / b:6.2f}x {spread:13.2f}x", flush=True)
     print(f"\nworst {max(ratios):.2f}x, geometric mean {statistics.geometric_mean(ratios):.2f}x (target <= 1.2x)\n")
     print(f"{'breakdown release':26} {'bound ms':>9} {'noise ms':>9} {'cells':>6}")
     for spec in (s for s in SPECS if s.source == "breakdown"):
