@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
-import shutil
 from pathlib import Path
 
 import pytest
@@ -75,14 +75,17 @@ def test_a_snapshot_folder_name_with_glob_characters_is_read_as_that_one_folder(
     con = open_database(db)
     publish(con, tmp_path / name)
     con.close()
-    for sibling in ("snapA", "snap1", "snapB"):  # what a pattern would also match
-        shutil.copytree(tmp_path / name, tmp_path / sibling)
+    other = write_releases(tmp_path / "other.duckdb", [OS, USAGE, dataclasses.replace(OS, question="os-version")])
+    con = open_database(other)
+    for sibling in ("snapA", "snap1", "snapB", "it"):  # what a pattern would also match, holding other numbers
+        publish(con, tmp_path / sibling)
+    con.close()
     snapshot = LocalSource(open_snapshot(tmp_path / name))
     database = LocalSource(open_database(db))
     window = Window("millwright", WEEK, SUNDAY)
     for question in ("os", "usage-time"):
         assert snapshot.ask(question, window) == database.ask(question, window)
-    assert len(snapshot.budget("millwright")) == 1 and snapshot.budget("millwright")[0].releases == 2
+    assert [w.releases for w in snapshot.budget("millwright")] == [2]  # the siblings hold 3 releases
     snapshot.close()
     database.close()
 
