@@ -3,7 +3,7 @@
 Only the installations whose user turned feedback on from the Help menu send anything; the
 rest never open a socket. The report at the end is what a product team sees: differentially
 private releases of the closed weeks (noisy counts with 95 % intervals, rows under k shown as
-"fewer than k"); the current, unclosed week is not released and not shown.
+"hidden"); the current, unclosed week is not released and not shown.
 """
 
 from __future__ import annotations
