@@ -2,16 +2,22 @@
 
 from ._catalog import QUESTIONS
 from ._compare import compare
-from ._dashboard import DASHBOARD_PARAMS, BadFilter, Filters, dashboard_window, filter_form, parse_filters
-from ._dashboard import SECTIONS as DASHBOARD_SECTIONS
+from ._dashboard import (
+    DASHBOARD_PARAMS,
+    SECTIONS as DASHBOARD_SECTIONS,
+    BadFilter,
+    Filters,
+    dashboard_window,
+    filter_form,
+    parse_filters,
+)
 from ._export import table_to_csv, tables_to_csv, tables_to_json
 from ._html import PAGE_CSP, render_html
 from ._noise import epsilon
 from ._publish import publish
 from ._questions import Asker, Question
 from ._release_job import ReleaseRun, run_releases
-from ._release_plan import DEFAULT_BUDGET_RHO, DEFAULT_GRACE_DAYS
-from ._release_plan import DIMENSIONS as BREAKDOWN_DIMENSIONS
+from ._release_plan import DEFAULT_BUDGET_RHO, DEFAULT_GRACE_DAYS, DIMENSIONS as BREAKDOWN_DIMENSIONS
 from ._releases import ReleaseReader, WeekBudget
 from ._remote import RemoteError, RemoteSource
 from ._render import render_table
