@@ -226,15 +226,17 @@ def line_chart(table: Table) -> str:
         return ""
     weight = {name: sum(v for v in points.values() if v is not None) for name, points in series.items()}
     names = sorted(series, key=lambda n: (-weight[n], n))
-    shown = [v + intervals[(n, p)] for n, points in series.items() for p, v in points.items() if v is not None]
-    top = nice_top(max(shown, default=0.0))
+    marks = [(v, intervals[(n, p)]) for n, points in series.items() for p, v in points.items() if v is not None]
+    top = nice_top(max((v + ci for v, ci in marks), default=0.0))
+    lowest = min((v - ci for v, ci in marks), default=0.0)  # a noisy sum can be negative: show it, never clip
+    bottom_v = -nice_top(-lowest) if lowest < 0 else 0.0
     left, right, top_px, bottom = 84, 24, 28, 48
     plot_w, plot_h = WIDTH_PX - left - right, LINE_HEIGHT_PX - top_px - bottom
     step = plot_w / max(1, len(periods) - 1)
     xs = [left + (i * step if len(periods) > 1 else plot_w / 2) for i in range(len(periods))]
 
     def y(v: float) -> float:
-        return top_px + plot_h * (1 - max(0.0, v) / top)
+        return top_px + plot_h * (top - v) / (top - bottom_v)
 
     parts = [
         f'<svg class="chart lines" viewBox="0 0 {WIDTH_PX} {LINE_HEIGHT_PX}" preserveAspectRatio="xMinYMin meet"'
@@ -242,7 +244,7 @@ def line_chart(table: Table) -> str:
         f'<text class="axis-title" x="{left}" y="14">{_e(axis_title(column))}</text>',
     ]
     for tick in range(5):
-        v = top * tick / 4
+        v = bottom_v + (top - bottom_v) * tick / 4
         parts.append(f'<line class="grid" x1="{left}" x2="{WIDTH_PX - right}" y1="{y(v):.1f}" y2="{y(v):.1f}"/>')
         parts.append(
             f'<text class="tick" x="{left - 8}" y="{y(v) + 4:.1f}" text-anchor="end">{_e(_fmt(v, column))}</text>'

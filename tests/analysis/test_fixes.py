@@ -114,3 +114,17 @@ def test_the_cli_refuses_a_bad_app_name_before_any_query(
         assert main([question, "--url", "http://127.0.0.1:1", "--app", app]) == 2
         err = capsys.readouterr().err
         assert "--app" in err and "not an application name" in err and "reach" not in err
+
+
+def test_a_noisy_sum_below_zero_is_drawn_below_the_zero_line_not_clipped_to_it(tmp_path: Path) -> None:
+    negative = dataclasses.replace(USAGE, cells={"installations": [("", 50, 3.0)], "seconds": [("", -720_000, 4e5)]})
+    db = write_releases(tmp_path / "negative.duckdb", [negative])
+    source = LocalSource(open_database(db))
+    table = source.ask("usage-time", Window("millwright", WEEK, SUNDAY))
+    source.close()
+    chart = render_html([table], "t")
+    zero = re.search(r'<line class="axis" x1="\d+" x2="\d+" y1="([\d.]+)"', chart)
+    point = re.search(r'<circle class="point[^"]*" cx="[\d.]+" cy="([\d.]+)"', chart)
+    assert zero is not None and point is not None
+    assert float(point.group(1)) > float(zero.group(1)) + 10  # below the zero line (SVG y grows downwards)
+    assert re.search(r'text-anchor="end">-[\d,]+</text>', chart)  # the axis has negative ticks
