@@ -17,11 +17,11 @@ from ._config import Config
 from ._errors import json_response
 from ._ingest import Rejected, check_headers, inflate, ingest
 from ._openapi import openapi_document
-from ._worker import Worker
+from ._seam import IngestWorker
 
 log = logging.getLogger("optin.collector")
 
-WORKER = web.AppKey("worker", Worker)
+WORKER = web.AppKey[IngestWorker]("worker")
 
 
 def count_rejection(request: web.Request, rejected: Rejected) -> None:
@@ -32,7 +32,7 @@ def count_rejection(request: web.Request, rejected: Rejected) -> None:
     )
 
 
-async def _read_body(request: web.Request, worker: Worker) -> bytes:
+async def _read_body(request: web.Request, worker: IngestWorker) -> bytes:
     """At most max_body_bytes, within body_timeout_s (a body trickling in holds an in-flight slot: 408)."""
     config: Config = worker.config
     check_headers(

@@ -1,0 +1,128 @@
+"""`optin-collector loader --journal nats://...`: the one loader of a stream, as a process of its own.
+
+It owns the DuckDB file and answers, on its own port, what reads the database: `/healthz`,
+`/metrics` (the loader's counters and how many messages wait in the stream), the token-protected
+aggregates, dashboard and snapshots (the same handlers as the single-machine loader's). Retention
+and snapshots run on its schedule. Collectors never talk to it: the stream is between them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Final
+
+from aiohttp import web
+
+from . import _control as ctl
+from ._app import registries_of
+from ._config import Config
+from ._errors import InFlight, error_middleware, json_response
+from ._jobs import scheduled
+from ._logs import http_logger
+from ._nats_loader import NatsLoader, StreamSource
+from ._prometheus import _metric, render_metrics
+
+log = logging.getLogger("optin.collector")
+
+REFRESH_S: Final = 1.0
+SOURCE = web.AppKey("source", StreamSource)
+
+
+async def healthz(request: web.Request) -> web.Response:
+    loader, source = request.app[ctl.LOADER], request.app[SOURCE]
+    if loader.running and source.connected:
+        return json_response(200, {"status": "ok"})
+    return json_response(503, {"status": "degraded", "reason": "the database or the stream is not available"})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    loader, source = request.app[ctl.LOADER], request.app[SOURCE]
+    assert isinstance(loader, NatsLoader)
+    lines: list[str] = []
+    _metric(
+        lines,
+        "optin_stream_pending_messages",
+        "gauge",
+        "Messages in the stream not yet loaded (-1: unknown).",
+        source.pending,
+    )
+    _metric(
+        lines,
+        "optin_stream_errors_total",
+        "counter",
+        "Fetches, acks and table reads that failed.",
+        loader.stream_errors,
+    )
+    _metric(lines, "optin_stream_rewinds_total", "counter", "Times the consumer was recreated.", loader.rewinds)
+    _metric(lines, "optin_stream_reachable", "gauge", "1 when connected to the stream.", 1 if source.connected else 0)
+    text = render_metrics(loader) + "\n".join(lines) + "\n"
+    return web.Response(text=text, content_type="text/plain", charset="utf-8")
+
+
+def create_loader_app(
+    loader: NatsLoader, source: StreamSource, config: Config, clock: Callable[[], float]
+) -> web.Application:
+    app = web.Application(
+        middlewares=[error_middleware(config.retry_after_s, InFlight(limit=1 << 30), lambda r, e: None)],
+        client_max_size=1 << 20,
+    )
+    app[ctl.LOADER], app[ctl.CONFIG], app[ctl.CLOCK], app[SOURCE] = loader, config, clock, source
+    app[ctl.REGISTRIES] = loader.registries
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/v1/aggregates", ctl.list_aggregates)
+    app.router.add_get("/v1/aggregates/{question}", ctl.get_aggregate)
+    app.router.add_post("/v1/snapshots", ctl.post_snapshot)
+    app.router.add_get("/dashboard", ctl.dashboard)
+    return app
+
+
+@contextlib.asynccontextmanager
+async def running_loader(config: Config, clock: Callable[[], float] = time.time) -> AsyncIterator[int]:
+    """Connect, open the database, serve; yields the port. On exit: stop serving, load what waits, close."""
+    source = StreamSource(config)
+    await source.open()
+    loader = NatsLoader(config, registries_of(config), source, asyncio.get_running_loop(), clock)
+    loader.periodic.extend(scheduled(config, clock))
+    await asyncio.to_thread(loader.open)
+    runner = web.AppRunner(
+        create_loader_app(loader, source, config, clock), handle_signals=False, access_log=None, logger=http_logger()
+    )
+    await runner.setup()
+
+    async def refresh() -> None:
+        while True:
+            await source.refresh()
+            await asyncio.sleep(REFRESH_S)
+
+    refresher = asyncio.create_task(refresh(), name="optin-stream-refresh")
+    try:
+        site = web.TCPSite(runner, config.host, config.port)
+        await site.start()
+        yield int(next(addr[1] for addr in runner.addresses if isinstance(addr, tuple)))
+    finally:
+        refresher.cancel()
+        await runner.cleanup()
+        await asyncio.to_thread(loader.close)
+        await source.close()
+
+
+def run_loader(config: Config) -> int:
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        async with running_loader(config) as port:
+            log.info("ready", extra={"event": "ready", "port": port, "db": config.resolved_db().name})
+            await stop.wait()
+            log.info("stopping", extra={"event": "stopping"})
+        log.info("stopped", extra={"event": "stopped"})
+
+    asyncio.run(main())
+    return 0

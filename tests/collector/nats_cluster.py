@@ -1,0 +1,162 @@
+"""Real processes for the NATS layout: a three-node JetStream cluster, stateless collectors, one loader, senders."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from optin.collector._cluster import Cluster
+from optin.contract import Registry
+from tests.helpers import READY, CollectorProcess, make_report
+
+METRICS = {"toolpath.pocket": 3, "file.import": {"step": 2}, "system.os_family": "windows", "ui.theme": "dark"}
+
+
+def launch(command: list[str], db: Path, log: Path, timeout_s: float = 60) -> CollectorProcess:
+    """`python -m optin.collector [loader] ... --db DB --host 127.0.0.1 --port 0`, waited on until it logs its port."""
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "optin.collector", *command, "--db", str(db), "--host", "127.0.0.1", "--port", "0"],
+            stdout=out,
+            stderr=out,
+            env=dict(os.environ),
+        )
+    deadline = time.monotonic() + timeout_s
+    seen = log.stat().st_size if log.exists() else 0
+    while time.monotonic() < deadline:
+        match = READY.search(log.read_bytes()[seen:]) if log.exists() else None
+        if match:
+            return CollectorProcess(proc, int(match.group(1)), db, log)
+        if proc.poll() is not None:
+            raise RuntimeError(f"exited with {proc.returncode}: {log.read_text()[-3000:]}")
+        time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError(f"not ready: {log.read_text()[-3000:]}")
+
+
+@dataclass
+class Layout:
+    """Two collectors and one loader on one stream of ``cluster``; each piece can be killed and started again."""
+
+    cluster: Cluster
+    tmp: Path
+    stream: str = field(default_factory=lambda: "T" + uuid.uuid4().hex[:10])
+    flags: tuple[str, ...] = ()
+    collectors: list[CollectorProcess | None] = field(default_factory=lambda: [None, None])
+    loader: CollectorProcess | None = None
+
+    @property
+    def db(self) -> Path:
+        return self.tmp / "db" / "optin.duckdb"
+
+    def common(self) -> list[str]:
+        return ["--journal", self.cluster.urls, "--nats-stream", self.stream, "--nats-replicas", "3", *self.flags]
+
+    def start_collector(self, index: int) -> CollectorProcess:
+        running = launch(
+            [*self.common(), "--workers", "1"], self.tmp / f"c{index}" / "unused.duckdb", self.tmp / f"c{index}.log"
+        )
+        self.collectors[index] = running
+        return running
+
+    def start_loader(self) -> CollectorProcess:
+        self.loader = launch(["loader", *self.common()], self.db, self.tmp / "loader.log")
+        return self.loader
+
+    def urls(self) -> list[str]:
+        return [c.url for c in self.collectors if c is not None and c.proc.poll() is None]
+
+    def stop(self) -> None:
+        """Collectors first, then the loader, which loads everything the stream holds before it exits."""
+        for running in self.collectors:
+            if running is not None:
+                running.stop()
+        if self.loader is not None:
+            assert self.loader.stop(timeout_s=120) == 0, self.loader.log.read_text()[-3000:]
+
+    def stored(self) -> list[str]:
+        con = duckdb.connect(str(self.db), read_only=True)
+        try:
+            return [row[0] for row in con.execute("SELECT CAST(report_id AS VARCHAR) FROM reports").fetchall()]
+        finally:
+            con.close()
+
+
+class Senders:
+    """Threads that post report after report to whichever collectors are up, and remember every answer."""
+
+    def __init__(self, layout: Layout, registry: Registry, threads: int = 4) -> None:
+        self.layout, self.registry = layout, registry
+        self.lock = threading.Lock()
+        self.bodies: dict[str, bytes] = {}
+        self.acked: set[str] = set()
+        self.answers: dict[int, int] = {}
+        self.stop_event = threading.Event()
+        self.threads = [threading.Thread(target=self._run, args=(i,), daemon=True) for i in range(threads)]
+
+    def __enter__(self) -> Senders:
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop_event.set()
+        for thread in self.threads:
+            thread.join(60)
+
+    def _run(self, index: int) -> None:
+        count = 0
+        while not self.stop_event.is_set() and count < 5000:
+            urls = self.layout.urls()
+            if not urls:
+                time.sleep(0.05)
+                continue
+            doc = make_report(self.registry, METRICS)
+            body = json.dumps(doc).encode()
+            with self.lock:
+                self.bodies[doc["report_id"]] = body
+            self.post(urls[(index + count) % len(urls)], doc["report_id"], body)
+            count += 1
+
+    def post(self, url: str, report_id: str, body: bytes) -> int:
+        host, port = url.removeprefix("http://").split(":")
+        conn = http.client.HTTPConnection(host, int(port), timeout=15)
+        try:
+            conn.request("POST", "/v1/reports", body=body, headers={"Content-Type": "application/json"})
+            answer = conn.getresponse()
+            answer.read()
+            status = answer.status
+        except (OSError, http.client.HTTPException):
+            status = 0
+        finally:
+            conn.close()
+        with self.lock:
+            self.answers[status] = self.answers.get(status, 0) + 1
+            if status in (200, 202):
+                self.acked.add(report_id)
+        if status not in (0, 200, 202, 503):
+            raise AssertionError(f"unexpected answer {status}")
+        return status
+
+    def retry_unacked(self, rounds: int = 40) -> None:
+        """As a client would: every report without a 2xx is sent again (to any collector) until one comes."""
+        for _ in range(rounds):
+            with self.lock:
+                todo = [(rid, body) for rid, body in self.bodies.items() if rid not in self.acked]
+            if not todo:
+                return
+            for i, (report_id, body) in enumerate(todo):
+                urls = self.layout.urls()
+                self.post(urls[i % len(urls)], report_id, body)
+            time.sleep(0.2)
+        raise AssertionError(f"reports never acknowledged: {len(todo)}")

@@ -1,0 +1,248 @@
+"""The NATS layout against real processes: a three-node JetStream cluster on loopback (replicas 3),
+two stateless collectors, one loader owning DuckDB.
+
+Every test ends like the single-machine fault tests: every report answered 2xx is stored
+exactly once, nothing is stored that was not sent. Each test uses a stream of its own on one
+cluster per module. The long fault form is marked slow.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from optin.collector._cluster import Cluster, free_ports, server_binary
+from optin.contract import Registry
+from tests.collector.nats_cluster import METRICS, Layout, Senders, launch
+from tests.helpers import make_report, post_json, request
+
+try:
+    server_binary()
+    HAVE_SERVER = True
+except FileNotFoundError:
+    HAVE_SERVER = False
+
+pytestmark = pytest.mark.skipif(not HAVE_SERVER, reason="nats-server not installed (python3 tasks.py test installs it)")
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    with Cluster(tmp_path_factory.mktemp("nats"), 3) as running:
+        yield running
+
+
+@pytest.fixture
+def layout(cluster: Cluster, tmp_path: Path) -> Iterator[Layout]:
+    running = Layout(cluster, tmp_path)
+    try:
+        yield running
+    finally:
+        for index in range(len(cluster.nodes)):  # a test that killed a node leaves the cluster whole
+            node = cluster.nodes[index]
+            if node.proc is None or node.proc.poll() is not None:
+                cluster.start_node(node)
+        for c in [*running.collectors, running.loader]:
+            if c is not None:
+                c.stop(timeout_s=5)
+
+
+def _wait_healthy(url: str, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        status, _, _ = request(url, "GET", "/healthz")
+        if status == 200:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"{url} never healthy")
+
+
+def _check_exactly_once(layout: Layout, senders: Senders) -> list[str]:
+    stored = layout.stored()
+    counts = Counter(stored)
+    assert not [rid for rid, n in counts.items() if n > 1], "a report stored twice"
+    assert set(stored) <= set(senders.bodies), "something stored that was not sent"
+    assert senders.acked <= set(stored), f"{len(senders.acked - set(stored))} reports answered 2xx are missing"
+    return stored
+
+
+def test_two_collectors_one_loader_retry_on_the_other_collector_and_deletion_order(
+    layout: Layout, registry: Registry
+) -> None:
+    layout.start_loader()
+    one, two = layout.start_collector(0), layout.start_collector(1)
+    for running in (one, two, layout.loader):
+        assert running is not None
+        _wait_healthy(running.url)
+    sent: set[str] = set()
+    for i in range(40):
+        doc = make_report(registry, METRICS)
+        status, _ = post_json((one, two)[i % 2].url, doc)
+        assert status == 202
+        sent.add(doc["report_id"])
+    # A lost response: the client sends the same report again, and this time it lands on the other collector.
+    retried = make_report(registry, METRICS)
+    assert post_json(one.url, retried)[0] == 202
+    assert post_json(two.url, retried)[0] == 200  # JetStream's duplicate window: answered as a duplicate
+    sent.add(retried["report_id"])
+    # A deletion is ordered after the reports acknowledged before it, and before those after it.
+    installation = retried["installation_id"]
+    before = make_report(registry, METRICS, installation_id=installation)
+    assert post_json(two.url, before)[0] == 202
+    assert post_json(one.url, {"installation_id": installation}, path="/v1/deletions")[0] == 202
+    after = make_report(registry, METRICS, installation_id=installation)
+    assert post_json(two.url, after)[0] == 202
+    sent |= {after["report_id"]}
+    # A rejection is counted (through the stream) and not stored.
+    bad = make_report(registry, {"no.such.metric": 1})
+    assert post_json(one.url, bad)[0] == 422
+    time.sleep(1.5)  # the collectors send their rejection counts about once a second
+    one.stop()
+    two.stop()
+    assert layout.loader is not None and layout.loader.stop(timeout_s=120) == 0
+    stored = layout.stored()
+    assert sorted(stored) == sorted(sent - {retried["report_id"]}), "deleted reports gone, the rest once"
+    con = duckdb.connect(str(layout.db), read_only=True)
+    try:
+        reasons = dict(con.execute("SELECT reason, sum(count) FROM rejections GROUP BY reason").fetchall())
+    finally:
+        con.close()
+    assert reasons.get("undeclared_metric") == 1, reasons
+
+
+def test_stream_messages_carry_no_sender_metadata(layout: Layout, registry: Registry) -> None:
+    """In the stream: the report's own fields, the report id and the table id; no request metadata."""
+    collector = layout.start_collector(0)
+    _wait_healthy(collector.url)
+    doc = make_report(registry, METRICS)
+    body = json.dumps(doc).encode()
+    status, _, _ = request(
+        collector.url,
+        "POST",
+        "/v1/reports",
+        body,
+        {
+            "Content-Type": "application/json",
+            "User-Agent": "Millwright/9.9 (ws-7731.corp)",
+            "X-Forwarded-For": "10.66.77.88",
+        },
+    )
+    assert status == 202
+
+    async def read_all() -> list[tuple[dict[str, str], bytes]]:
+        import nats
+
+        nc = await nats.connect(layout.cluster.urls)
+        try:
+            js = nc.jetstream()
+            info = await js.stream_info(layout.stream)
+            out = []
+            for seq in range(info.state.first_seq, info.state.last_seq + 1):
+                msg = await js.get_msg(layout.stream, seq)
+                out.append((dict(msg.headers or {}), msg.data or b""))
+            return out
+        finally:
+            await nc.close()
+
+    messages = asyncio.run(read_all())
+    reports = [(h, d) for h, d in messages if d[:1] == b"R"]
+    assert len(reports) == 1
+    headers, data = reports[0]
+    assert set(headers) == {"Nats-Msg-Id", "Optin-Table"} and headers["Nats-Msg-Id"] == doc["report_id"]
+    everything = b"".join(d + json.dumps(h).encode() for h, d in messages)
+    for secret in (b"127.0.0.1", b"10.66.77.88", b"Millwright/9.9", b"ws-7731", b"python", b"localhost"):
+        assert secret not in everything
+
+
+def test_unreachable_stream_and_full_stream_answer_503_with_retry_after(
+    cluster: Cluster, tmp_path: Path, registry: Registry
+) -> None:
+    (nowhere,) = free_ports(1)
+    down = launch(
+        ["--journal", f"nats://127.0.0.1:{nowhere}", "--workers", "1"], tmp_path / "a" / "x.duckdb", tmp_path / "a.log"
+    )
+    try:
+        assert request(down.url, "GET", "/healthz")[0] == 503
+        status, headers, body = request(
+            down.url,
+            "POST",
+            "/v1/reports",
+            json.dumps(make_report(registry)).encode(),
+            {"Content-Type": "application/json"},
+        )
+        assert status == 503 and headers["retry-after"] and json.loads(body)["error"] == "stream_unreachable"
+    finally:
+        down.stop()
+    # A stream that holds at most a few reports: full until the loader has taken them.
+    small = Layout(cluster, tmp_path / "small", flags=("--nats-max-bytes", "3000"))
+    collector = small.start_collector(0)
+    try:
+        _wait_healthy(collector.url)
+        answers = [post_json(collector.url, make_report(registry, METRICS))[0] for _ in range(12)]
+        assert 202 in answers and answers[-1] == 503, answers
+        status, headers, body = request(
+            collector.url,
+            "POST",
+            "/v1/reports",
+            json.dumps(make_report(registry)).encode(),
+            {"Content-Type": "application/json"},
+        )
+        assert status == 503 and headers["retry-after"] and json.loads(body)["error"] == "stream_full"
+        small.start_loader()
+        deadline = time.monotonic() + 60
+        while post_json(collector.url, make_report(registry, METRICS))[0] != 202:
+            assert time.monotonic() < deadline, "the stream never had room again"
+            time.sleep(0.2)
+    finally:
+        small.stop()
+    assert len(small.stored()) == answers.count(202) + 1
+
+
+def _ingest_with_kills(layout: Layout, registry: Registry, rounds: int, seconds: float) -> None:
+    """kill -9 of a JetStream node, of a collector, of the loader, then of all three together, ``rounds`` times."""
+    layout.start_loader()
+    for index in (0, 1):
+        _wait_healthy(layout.start_collector(index).url)
+    with Senders(layout, registry) as senders:
+        for round_ in range(rounds):
+            for victim in ("node", "collector", "loader", "together"):
+                time.sleep(seconds)
+                node = round_ % len(layout.cluster.nodes)
+                if victim in ("node", "together"):
+                    layout.cluster.kill(node)
+                if victim in ("collector", "together"):
+                    collector = layout.collectors[round_ % 2]
+                    assert collector is not None
+                    collector.stop(signal.SIGKILL)
+                if victim in ("loader", "together"):
+                    assert layout.loader is not None
+                    layout.loader.stop(signal.SIGKILL)
+                time.sleep(seconds)
+                if victim in ("node", "together"):
+                    layout.cluster.start_node(layout.cluster.nodes[node])
+                if victim in ("collector", "together"):
+                    layout.start_collector(round_ % 2)
+                if victim in ("loader", "together"):
+                    layout.start_loader()
+                layout.cluster.wait_ready()
+    assert senders.acked, senders.answers
+    senders.retry_unacked()
+    layout.stop()
+    stored = _check_exactly_once(layout, senders)
+    assert set(stored) == set(senders.bodies), "after the retries, every report sent is stored"
+
+
+def test_kill_node_collector_loader_during_ingest(layout: Layout, registry: Registry) -> None:
+    _ingest_with_kills(layout, registry, rounds=1, seconds=1.0)
+
+
+@pytest.mark.slow
+def test_kill_node_collector_loader_during_ingest_long(layout: Layout, registry: Registry) -> None:
+    _ingest_with_kills(layout, registry, rounds=3, seconds=3.0)
