@@ -16,6 +16,7 @@ metadata is ever in a message or a header.
 from __future__ import annotations
 
 import hashlib
+import logging
 import ssl
 from collections.abc import Mapping
 from typing import Any, Final
@@ -32,6 +33,8 @@ from ._config import Config
 COUNTS: Final = b"C"  # rejection counts of one collector: {"day": {"reason": n}}
 TABLE_HEADER: Final = "Optin-Table"
 MSG_ID_HEADER: Final = "Nats-Msg-Id"
+
+log = logging.getLogger("optin.collector")
 
 
 def subject(config: Config, kind: str) -> str:
@@ -80,6 +83,11 @@ async def connect(config: Config, name: str) -> Client:
         "ping_interval": 5,
         "max_outstanding_pings": 2,
     }
+
+    async def on_error(error: Exception) -> None:  # the client's own handler prints tracebacks: one line instead
+        log.warning("nats: %s", type(error).__name__, extra={"event": "nats_error"})
+
+    options["error_cb"] = on_error
     tls = _tls(config)
     if tls is not None:
         options["tls"] = tls

@@ -143,8 +143,9 @@ class StreamSource:
         return self.nc is not None and self.nc.is_connected
 
     async def close(self) -> None:
+        """Close without draining: every ack was flushed after its commit, and a drain would wait for the open pull."""
         if self.nc is not None:
-            await self.nc.drain()
+            await self.nc.close()
 
 
 class NatsLoader(Loader):

@@ -24,6 +24,7 @@ METRICS = {"toolpath.pocket": 3, "file.import": {"step": 2}, "system.os_family":
 
 def launch(command: list[str], db: Path, log: Path, timeout_s: float = 60) -> CollectorProcess:
     """`python -m optin.collector [loader] ... --db DB --host 127.0.0.1 --port 0`, waited on until it logs its port."""
+    log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "optin.collector", *command, "--db", str(db), "--host", "127.0.0.1", "--port", "0"],

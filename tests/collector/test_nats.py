@@ -139,7 +139,7 @@ def test_stream_messages_carry_no_sender_metadata(layout: Layout, registry: Regi
     async def read_all() -> list[tuple[dict[str, str], bytes]]:
         import nats
 
-        nc = await nats.connect(layout.cluster.urls)
+        nc = await nats.connect(layout.cluster.urls.split(","))
         try:
             js = nc.jetstream()
             info = await js.stream_info(layout.stream)
@@ -232,11 +232,25 @@ def _ingest_with_kills(layout: Layout, registry: Registry, rounds: int, seconds:
                 if victim in ("loader", "together"):
                     layout.start_loader()
                 layout.cluster.wait_ready()
+                _wait_for_progress(senders, victim)
     assert senders.acked, senders.answers
     senders.retry_unacked()
     layout.stop()
     stored = _check_exactly_once(layout, senders)
     assert set(stored) == set(senders.bodies), "after the retries, every report sent is stored"
+
+
+def _wait_for_progress(senders: Senders, after: str, timeout_s: float = 60) -> None:
+    """Ingest goes on after a restart: more reports are acknowledged within ``timeout_s``."""
+    with senders.lock:
+        before = len(senders.acked)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with senders.lock:
+            if len(senders.acked) > before + 10:
+                return
+        time.sleep(0.05)
+    raise AssertionError(f"no ingest after the {after} kill: {senders.answers}")
 
 
 def test_kill_node_collector_loader_during_ingest(layout: Layout, registry: Registry) -> None:
