@@ -35,8 +35,8 @@ class Config:
     max_unloaded_bytes: int = 256 << 20  # a worker's journal may be this far ahead of the loader; beyond it 503
     segment_bytes: int = 32 << 20  # journal segments are preallocated to this size
     max_requests_in_flight: int = 512  # bodies being read or checked at once; bounds memory
-    body_timeout_s: float = 10.0
-    keepalive_timeout_s: float = 15.0  # an idle keep-alive connection is closed after this long  # a body not received within this long is answered 408 (a slow sender)
+    body_timeout_s: float = 10.0  # a body not received within this long is answered 408 (a slow sender)
+    keepalive_timeout_s: float = 15.0  # an idle keep-alive connection is closed after this long
     retry_after_s: int = 5
     retention_days: int = 400  # raw rows older than this are rolled up into daily aggregates and deleted
     maintenance_interval_s: float = (

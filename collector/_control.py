@@ -30,14 +30,15 @@ from ._errors import InFlight, Unavailable, error_middleware, json_response
 from ._ingest import Rejected
 from ._jobs import scheduled, snapshot
 from ._loader import Loader, LoaderUnavailable
-from ._prometheus import render_metrics
 from ._logs import http_logger
+from ._prometheus import LIVE_S, render_metrics
 from ._stats import WorkerStats
 from ._worker import PORT_FILE
 
 log = logging.getLogger("optin.collector")
 
 SECRET_HEADER: Final = "X-Optin-Internal"
+FRESH_WAIT_S: Final = 1.0  # /metrics waits at most this long for every worker's next heartbeat
 LOADER = web.AppKey("loader", Loader)
 CONFIG = web.AppKey("config", Config)
 CLOCK = web.AppKey[Callable[[], float]]("clock")
@@ -74,6 +75,7 @@ def create_control_app(
     app[LOADER], app[CONFIG], app[CLOCK], app[SECRET], app[REGISTRIES] = loader, config, clock, secret, registries
     app.router.add_post("/internal/heartbeat", heartbeat)
     app.router.add_get("/internal/metrics", metrics)
+    app.router.add_get("/internal/stored/{report_id}", stored)
     app.router.add_get("/v1/aggregates", list_aggregates)
     app.router.add_get("/v1/aggregates/{question}", get_aggregate)
     app.router.add_post("/v1/snapshots", post_snapshot)
@@ -102,7 +104,20 @@ async def heartbeat(request: web.Request) -> web.Response:
     )
 
 
+async def stored(request: web.Request) -> web.Response:
+    """Whether a report id is in the database (a worker asks for ids the shared filter calls "maybe")."""
+    loader = await _caught_up(request)  # a copy journaled by another worker is loaded first
+    found = await asyncio.to_thread(loader.stored, request.match_info["report_id"])
+    return json_response(200, {"stored": found})
+
+
 async def metrics(request: web.Request) -> web.Response:
+    """Sums over the loader and every live worker, each as of a heartbeat sent after this request arrived."""
+    loader, asked = request.app[LOADER], time.monotonic()
+    while time.monotonic() - asked < FRESH_WAIT_S and any(
+        asked - LIVE_S < w.heard_at < asked for w in list(loader.workers.values())
+    ):
+        await asyncio.sleep(0.02)
     return web.Response(text=render_metrics(request.app[LOADER]), content_type="text/plain", charset="utf-8")
 
 

@@ -1,4 +1,4 @@
-"""One error middleware: `Rejected` and the unavailable-storage errors become answers, requests in flight are counted."""
+"""One error middleware: `Rejected` and unavailable storage become answers; requests in flight are counted."""
 
 from __future__ import annotations
 

@@ -105,12 +105,16 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.Response:
-    """Summed over every worker and the loader (this worker's counters sent first, so they are current)."""
+    """Summed over every worker and the loader, each as of its heartbeat after this request (this one's first)."""
     worker = request.app[WORKER]
     await worker.heartbeat()
     status, headers, body = await worker.proxy("GET", "/internal/metrics", {})
     return web.Response(
-        status=status, body=body, content_type="text/plain", charset="utf-8", headers={"X-Content-Type-Options": "nosniff"}
+        status=status,
+        body=body,
+        content_type="text/plain",
+        charset="utf-8",
+        headers={"X-Content-Type-Options": "nosniff"},
     )
 
 

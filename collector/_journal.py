@@ -37,6 +37,7 @@ log = logging.getLogger("optin.collector")
 
 HEADER: Final = struct.Struct("<II")
 SUFFIX: Final = ".seg"
+RECOVER_S: Final = 1.0  # a journal that failed tries a new segment this often, even without records
 
 
 class JournalUnavailable(Exception):
@@ -175,8 +176,9 @@ class JournalWriter:
     def open(self, loop: asyncio.AbstractEventLoop) -> None:
         """Cut a torn tail left by a crash, start a new segment, start the writer thread."""
         self._loop = loop
-        self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        os.chmod(self.folder, 0o700)
+        for folder in (self.folder.parent, self.folder):  # the journal root and this journal: 0700
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            os.chmod(folder, 0o700)
         known = segments(self.folder)
         for seq in known:
             path = self.folder / segment_name(seq)
@@ -245,7 +247,12 @@ class JournalWriter:
         while True:
             with self._cond:
                 while not self._pending and not self._closing:
-                    self._cond.wait()
+                    if self._broken:  # try a new segment now and then, so health returns without traffic
+                        self._cond.wait(RECOVER_S)
+                        if not self._pending and not self._closing:
+                            self._recover()
+                    else:
+                        self._cond.wait()
                 if not self._pending and self._closing:
                     return
             if self.group_wait_s > 0 and not self._closing:
@@ -256,17 +263,23 @@ class JournalWriter:
             self._write_group(group)
 
     def _write_group(self, group: list[tuple[bytes, asyncio.Future[None]]]) -> None:
-        data = b"".join(record for record, _ in group)
         error: BaseException | None = None
+        started = time.perf_counter()
         try:
-            if self._broken or self.offset + len(data) > self.segment_bytes:
-                self._new_segment()
-            started = time.perf_counter()
-            written = os.pwrite(self._fd, data, self.offset)
-            if written != len(data):
-                raise OSError(errno.EIO, "short write")
-            os.fdatasync(self._fd)
-            elapsed = time.perf_counter() - started
+            # A group larger than what is left of the segment is split: the rest goes to the next one.
+            chunk: list[bytes] = []
+            room = self.segment_bytes - self.offset if not self._broken else 0
+            for record, _ in group:
+                if chunk and len(record) > room:
+                    self._write(b"".join(chunk))
+                    chunk = []
+                    room = 0
+                if len(record) > room:
+                    self._new_segment()
+                    room = self.segment_bytes - self.offset
+                chunk.append(record)
+                room -= len(record)
+            self._write(b"".join(chunk))
         except OSError as failure:
             # Never retry a failed fsync on the same file (its pages may be gone): the next group
             # goes to a new segment; the loader stops reading this one at its first bad record.
@@ -275,17 +288,30 @@ class JournalWriter:
             self.stats.failures += 1
             log.error("journal: group not written (%s)", self._broken, extra={"event": "journal_failed"})
         else:
-            self.offset += len(data)
-            self.ends[self.seq] = self.offset
+            elapsed = time.perf_counter() - started
             stats = self.stats
             stats.records += len(group)
-            stats.bytes += len(data)
             stats.groups += 1
             stats.fsync_seconds_sum += elapsed
             stats.fsync_seconds_max = max(stats.fsync_seconds_max, elapsed)
         assert self._loop is not None
         with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits any more
             self._loop.call_soon_threadsafe(_settle, [future for _, future in group], error)
+
+    def _write(self, data: bytes) -> None:
+        written = os.pwrite(self._fd, data, self.offset)
+        if written != len(data):
+            raise OSError(errno.EIO, "short write")
+        os.fdatasync(self._fd)
+        self.offset += len(data)
+        self.ends[self.seq] = self.offset
+        self.stats.bytes += len(data)
+
+    def _recover(self) -> None:
+        try:
+            self._new_segment()
+        except OSError:
+            return
 
     def _new_segment(self) -> None:
         """Close the current segment and start the next one, preallocated, with its header record."""
@@ -306,6 +332,8 @@ class JournalWriter:
             os.close(self._fd)
         self._fd, self.seq, self.offset = fd, seq, len(self.header)
         self.ends[seq] = self.offset
+        if self._broken:
+            log.info("journal: writing again", extra={"event": "journal_recovered"})
         self._broken = ""
         self.stats.segments_created += 1
 

@@ -39,7 +39,7 @@ from . import _records as rec
 from ._journal import HEADER, read_segment, segment_name, segments
 from ._migrations import migrate
 from ._rows import Rows, insert
-from ._seen import SeenIds
+from ._seen import SEEN_FILE, SeenIds
 from ._stats import LoaderStats, WorkerStats
 from ._surrogates import Keys
 
@@ -150,6 +150,7 @@ class Loader:
                 log.warning("loader: final checkpoint failed")
             self._con.close()
             self._con = None
+            self._seen.close()
         self.ready = False
 
     @property
@@ -161,6 +162,17 @@ class Loader:
         if self._con is None or not self.ready:
             raise LoaderUnavailable("database not open")
         return self._con.cursor()
+
+    def stored(self, report_id: str) -> bool:
+        """Another thread: whether ``report_id`` is in the database (the workers ask this for a "maybe")."""
+        if not self._seen.maybe(report_id):
+            return False
+        cursor = self.reader()
+        try:
+            row = cursor.execute("SELECT count(*) FROM reports WHERE report_id = ?::UUID", [report_id]).fetchone()
+        finally:
+            cursor.close()
+        return bool(row and row[0])
 
     def positions(self) -> dict[str, tuple[int, int]]:
         return {name: (c.seq, c.offset) for name, c in list(self._cursors.items())}
@@ -208,16 +220,18 @@ class Loader:
             migrate(con)
             self.keys.load(con)
             con.execute("BEGIN TRANSACTION")
-            infos = rec.decode_metrics(rec.encode_metrics(ReportChecker(self.registries).metric_names, dict(self.registries)))
+            infos = rec.decode_metrics(
+                rec.encode_metrics(ReportChecker(self.registries).metric_names, dict(self.registries))
+            )
             self.keys.register(con, infos)
             con.execute("COMMIT")
-            rows = con.execute('SELECT journal, segment, "offset" FROM journal_positions').fetchall()
+            rows = con.execute("SELECT journal, segment, segment_offset FROM journal_positions").fetchall()
             ids = con.execute("SELECT CAST(report_id AS VARCHAR) FROM reports").fetchall()
         except BaseException:
             con.close()
             raise
         self._cursors = {name: _Cursor(name, seq, offset) for name, seq, offset in rows}
-        self._seen = SeenIds((row[0] for row in ids), len(ids))
+        self._seen = SeenIds((row[0] for row in ids), len(ids), self.root / SEEN_FILE)
         self._con = con
         self.healthy = self.ready = True
 
@@ -385,7 +399,8 @@ class Loader:
             inst_key = self.keys.installations.get(deletion.installation_id)
             if inst_key is not None:
                 after += [
-                    f"DELETE FROM report_values WHERE report_key IN (SELECT report_key FROM reports WHERE inst_key = {inst_key:d})",
+                    "DELETE FROM report_values WHERE report_key IN"
+                    f" (SELECT report_key FROM reports WHERE inst_key = {inst_key:d})",
                     f"DELETE FROM reports WHERE inst_key = {inst_key:d}",
                     f"DELETE FROM installations WHERE inst_key = {inst_key:d}",
                 ]
@@ -394,8 +409,9 @@ class Loader:
         for read in reads:
             if (read.seq, read.offset) != (read.cursor.seq, read.cursor.offset):
                 after.append(
-                    f"INSERT INTO journal_positions VALUES ('{_safe(read.cursor.name)}', {read.seq:d}, {read.offset:d}) "
-                    'ON CONFLICT (journal) DO UPDATE SET segment = excluded.segment, "offset" = excluded."offset"'
+                    f"INSERT INTO journal_positions VALUES ('{_safe(read.cursor.name)}', {read.seq:d}, {read.offset:d})"
+                    " ON CONFLICT (journal) DO UPDATE"
+                    " SET segment = excluded.segment, segment_offset = excluded.segment_offset"
                 )
         try:
             insert(con, rows, after, transaction=True)
@@ -404,7 +420,9 @@ class Loader:
                 con.execute("ROLLBACK")
             self.healthy = False
             self.stats.write_errors += 1
-            log.error("loader: batch of %d failed (%s)", len(batch), type(error).__name__, extra={"event": "load_failed"})
+            log.error(
+                "loader: batch of %d failed (%s)", len(batch), type(error).__name__, extra={"event": "load_failed"}
+            )
             with contextlib.suppress(duckdb.Error):
                 self.keys.load(con)
             for cursor in self._cursors.values():
@@ -437,7 +455,8 @@ class Loader:
         con = self._con
         if self._seen.full:
             rows = con.execute("SELECT CAST(report_id AS VARCHAR) FROM reports").fetchall()
-            self._seen = SeenIds((row[0] for row in rows), len(rows))
+            old, self._seen = self._seen, SeenIds((row[0] for row in rows), len(rows), self.root / SEEN_FILE)
+            old.close()
         maybe = [i for i in ids if self._seen.maybe(i)]  # almost always none: no lookup at all
         if not maybe:
             return set()
@@ -504,7 +523,8 @@ class Loader:
         try:
             for (day, reason), count in pending.items():
                 self._con.execute(
-                    "INSERT INTO rejections VALUES (?, ?, ?) ON CONFLICT (day, reason) DO UPDATE SET count = count + excluded.count",
+                    "INSERT INTO rejections VALUES (?, ?, ?)"
+                    " ON CONFLICT (day, reason) DO UPDATE SET count = count + excluded.count",
                     [day, reason, count],
                 )
         except duckdb.Error:

@@ -25,7 +25,8 @@ _WITHOUT_INDEXES: Final = (
 
 # 3: the loader's place in each worker's journal, committed with the rows it loaded (exactly once).
 _JOURNAL_POSITIONS: Final = (
-    'CREATE TABLE journal_positions (journal VARCHAR PRIMARY KEY, segment BIGINT NOT NULL, "offset" BIGINT NOT NULL)',
+    "CREATE TABLE journal_positions"
+    " (journal VARCHAR PRIMARY KEY, segment BIGINT NOT NULL, segment_offset BIGINT NOT NULL)",
 )
 
 MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (

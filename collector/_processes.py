@@ -68,7 +68,13 @@ def _child(config: Config, parent: int, main: Callable[[asyncio.Event], Coroutin
             loop.add_signal_handler(sig, stop.set)
         await main(stop)
 
-    asyncio.run(run())
+    try:
+        asyncio.run(run())
+    except Exception as error:  # one JSON line, never a traceback (it could quote request data)
+        log.error(
+            "%s stopped (%s)", multiprocessing.current_process().name, type(error).__name__, extra={"event": "crashed"}
+        )
+        raise SystemExit(1) from None
 
 
 def loader_main(config: Config, secret: str, parent: int, ready: Connection) -> None:
@@ -79,7 +85,9 @@ def loader_main(config: Config, secret: str, parent: int, ready: Connection) -> 
         await service.start()
         ready.send(os.getpid())
         await stop.wait()
+        log.info("loader stopping", extra={"event": "stopping", "role": "loader", "pid": os.getpid()})
         await service.stop()
+        log.info("loader stopped", extra={"event": "stopped", "role": "loader", "pid": os.getpid()})
 
     _child(config, parent, main)
 
@@ -103,7 +111,9 @@ def worker_main(config: Config, name: str, port: int, secret: str, parent: int, 
         await serve_worker(runner, config, port, reuse_port=REUSE_PORT)
         ready.send(os.getpid())
         await stop.wait()
+        log.info("worker stopping", extra={"event": "stopping", "role": "worker", "pid": os.getpid()})
         await runner.cleanup()
+        log.info("worker stopped", extra={"event": "stopped", "role": "worker", "pid": os.getpid()})
 
     _child(config, parent, main)
 
@@ -157,7 +167,10 @@ class Supervisor:
             raise RuntimeError(f"{role} did not start")
         receive.recv()
         receive.close()
-        log.info("started", extra={"event": "started", "role": "loader" if role == "loader" else "worker", "pid": process.pid})
+        log.info(
+            "started",
+            extra={"event": "started", "role": "loader" if role == "loader" else "worker", "pid": process.pid},
+        )
         child = self.children[role] = _Child(role, process, time.monotonic())
         return child
 
@@ -189,7 +202,10 @@ class Supervisor:
     def shutdown(self) -> None:
         log.info("stopping", extra={"event": "stopping"})
         workers = [c.process for role, c in self.children.items() if role != "loader"]
-        for group, timeout_s in ((workers, 40.0), ([c.process for r, c in self.children.items() if r == "loader"], 300.0)):
+        for group, timeout_s in (
+            (workers, 40.0),
+            ([c.process for r, c in self.children.items() if r == "loader"], 300.0),
+        ):
             for process in group:
                 if process.exitcode is None:
                     with contextlib.suppress(ProcessLookupError):

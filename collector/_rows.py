@@ -111,13 +111,21 @@ def insert(con: duckdb.DuckDBPyConnection, rows: Rows, after: list[str], transac
         statements.append("INSERT INTO installations SELECT inst_key, installation_id::UUID FROM _batch_installations")
     if rows.reports:
         _batch_reports = pa.table(
-            [pa.array(column, type=f.type) for column, f in zip(zip(*rows.reports, strict=True), _REPORT_SCHEMA, strict=True)],
+            [
+                pa.array(column, type=f.type)
+                for column, f in zip(zip(*rows.reports, strict=True), _REPORT_SCHEMA, strict=True)
+            ],
             schema=_REPORT_SCHEMA,
         )
         runs = [pc.take(keys_of, _arrow(ordinals, pa.int32())) for keys_of, ordinals in rows.ordinals]
         metric_keys = pa.concat_arrays(runs) if runs else pa.array([], pa.int32())
         _batch_values = pa.table(
-            [_arrow(rows.value_reports, pa.int64()), metric_keys, _arrow(rows.labels, pa.int16()), _arrow(rows.values, pa.int64())],
+            [
+                _arrow(rows.value_reports, pa.int64()),
+                metric_keys,
+                _arrow(rows.labels, pa.int16()),
+                _arrow(rows.values, pa.int64()),
+            ],
             schema=_VALUE_SCHEMA,
         )
         statements.append(

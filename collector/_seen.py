@@ -1,42 +1,70 @@
-"""A Bloom filter of the report ids already stored, so most batches skip the duplicate lookup.
+"""A Bloom filter of the report ids already stored, kept by the loader in a file the workers map.
 
-Looking a batch's ids up in `reports` scans the report_id column, which grows with the
-database. The filter answers "certainly new" for almost every id (about 0.07 % false
-"maybe" at 16 bits and 7 probes per id), and only the "maybe" ids are looked up. A "maybe"
-never decides anything on its own, so the filter can only cost time, never correctness: ids
-are added as they are written and the filter is rebuilt from the database at start and when
-it fills up. Deleted ids stay in it as harmless "maybe"s.
+The loader checks a batch's ids against it and looks up only the "maybe" ones (about 0.07 %
+false "maybe" at 16 bits and 7 probes per id). The workers map the same file read-only: an id
+the filter has never seen is certainly not stored, and for a "maybe" a worker asks the loader
+(an exact lookup) before it answers 200. A "maybe" never decides anything on its own, so the
+filter can only cost time, never correctness.
+
+Each worker keeps one too, of the ids it has journaled (`w0.seen`, ...), so a copy sent to
+another worker is recognised before the first is loaded. The hash is deterministic (BLAKE2b,
+64 bits, split in two for double hashing) so that every process agrees. A file is a u64
+capacity, then the bits. When it fills up the loader
+writes a bigger one beside it and renames it into place; the workers notice the new file and map it.
 """
 
 from __future__ import annotations
 
+import mmap
+import os
+import struct
 from collections.abc import Iterable
+from hashlib import blake2b
+from pathlib import Path
 from typing import Final
 
-_MASK64: Final = (1 << 64) - 1
-_MASK32: Final = (1 << 32) - 1
+SEEN_SUFFIX: Final = ".seen"
+SEEN_FILE: Final = "loader" + SEEN_SUFFIX
 _PROBES: Final = 7
 _BITS_PER_ID: Final = 16
 _MIN_CAPACITY: Final = 1 << 16
+_HEAD: Final = struct.Struct("<Q")
 
 
 def _mix(report_id: str) -> tuple[int, int]:
-    # Python's string hash (64 bits, computed in C, cached on the string, salted per process,
-    # which is fine: the filter lives only as long as the process) split into the two halves
-    # that double hashing needs; the step is odd so the probes differ.
-    value = hash(report_id) & _MASK64
-    return value & _MASK32, (value >> 32) | 1
+    value = int.from_bytes(blake2b(report_id.encode(), digest_size=8).digest(), "little")
+    return value & 0xFFFFFFFF, (value >> 32) | 1  # the step is odd so the probes differ
+
+
+def _size(capacity: int) -> int:
+    return 1 << (capacity * _BITS_PER_ID - 1).bit_length()
 
 
 class SeenIds:
-    def __init__(self, ids: Iterable[str], expected: int) -> None:
+    def __init__(self, ids: Iterable[str], expected: int, path: Path | None = None) -> None:
+        """A filter for about ``expected`` ids (twice that before it is full); in ``path`` when given."""
         self.capacity = max(_MIN_CAPACITY, 2 * expected)
-        bits = 1 << (self.capacity * _BITS_PER_ID - 1).bit_length()
+        bits = _size(self.capacity)
         self._mask = bits - 1
-        self._bits = bytearray(bits // 8)
+        self._map: mmap.mmap | None = None
+        if path is None:
+            self._bits: bytearray | mmap.mmap = bytearray(bits // 8)
+        else:
+            temporary = path.with_name(path.name + ".new")
+            fd = os.open(temporary, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+            try:
+                os.ftruncate(fd, _HEAD.size + bits // 8)
+                self._map = mmap.mmap(fd, _HEAD.size + bits // 8)
+            finally:
+                os.close(fd)
+            _HEAD.pack_into(self._map, 0, self.capacity)
+            self._bits = self._map
+        self._offset = 0 if path is None else _HEAD.size
         self.count = 0
         for report_id in ids:
             self.add(report_id)
+        if path is not None:
+            os.replace(path.with_name(path.name + ".new"), path)
 
     @property
     def full(self) -> bool:
@@ -44,18 +72,58 @@ class SeenIds:
 
     def add(self, report_id: str) -> None:
         h1, h2 = _mix(report_id)
-        bits, mask = self._bits, self._mask
+        bits, mask, base = self._bits, self._mask, self._offset
         for i in range(_PROBES):
             position = (h1 + i * h2) & mask
-            bits[position >> 3] |= 1 << (position & 7)
+            bits[base + (position >> 3)] |= 1 << (position & 7)
         self.count += 1
 
     def maybe(self, report_id: str) -> bool:
         """False: certainly never added. True: perhaps added (look it up)."""
-        h1, h2 = _mix(report_id)
-        bits, mask = self._bits, self._mask
-        for i in range(_PROBES):
-            position = (h1 + i * h2) & mask
-            if not bits[position >> 3] & (1 << (position & 7)):
-                return False
-        return True
+        return _maybe(self._bits, self._offset, self._mask, report_id)
+
+    def close(self) -> None:
+        if self._map is not None:
+            self._map.close()
+
+
+def _maybe(bits: bytearray | mmap.mmap, base: int, mask: int, report_id: str) -> bool:
+    h1, h2 = _mix(report_id)
+    for i in range(_PROBES):
+        position = (h1 + i * h2) & mask
+        if not bits[base + (position >> 3)] & (1 << (position & 7)):
+            return False
+    return True
+
+
+class SeenView:
+    """A worker's read-only view of the loader's filter file (none yet: nothing is "maybe")."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._map: mmap.mmap | None = None
+        self._inode = -1
+        self._mask = 0
+
+    def refresh(self) -> None:
+        """Map the file again if the loader replaced it (called with every heartbeat)."""
+        try:
+            inode = os.stat(self.path).st_ino
+            if inode == self._inode:
+                return
+            with open(self.path, "rb") as f:
+                mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        except (OSError, ValueError):
+            return
+        capacity = _HEAD.unpack_from(mapped, 0)[0]
+        if len(mapped) != _HEAD.size + _size(capacity) // 8:
+            mapped.close()
+            return
+        if self._map is not None:
+            self._map.close()
+        self._map, self._inode, self._mask = mapped, inode, _size(capacity) - 1
+
+    def maybe(self, report_id: str) -> bool:
+        if self._map is None:
+            return False
+        return _maybe(self._map, _HEAD.size, self._mask, report_id)

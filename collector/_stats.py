@@ -38,11 +38,14 @@ class WorkerStats:
     fsync_seconds_sum: float = 0.0
     fsync_seconds_max: float = 0.0
     unloaded_bytes: int = 0
+    journal_healthy: bool = True
     rejections: Counter[str] = field(default_factory=Counter)
     heard_at: float = 0.0  # the loader's monotonic clock when this arrived (gauges count only live workers)
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        doc = asdict(self)
+        doc["rejections"] = {str(reason): count for reason, count in self.rejections.items()}
+        return doc
 
     @classmethod
     def from_json(cls, doc: dict[str, Any]) -> WorkerStats:

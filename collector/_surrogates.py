@@ -53,11 +53,15 @@ class Keys:
             if (app_key, info.name) not in self.metrics:
                 key = max(self.metrics.values(), default=0) + 1
                 self.metrics[(app_key, info.name)] = key
-                con.execute("INSERT INTO metrics VALUES (?, ?, ?, ?, ?)", [key, app_key, info.name, info.kind, info.category])
+                con.execute(
+                    "INSERT INTO metrics VALUES (?, ?, ?, ?, ?)", [key, app_key, info.name, info.kind, info.category]
+                )
             metric_key = self.metrics[(app_key, info.name)]
             for index, label in enumerate(info.labels, start=1):
                 if (metric_key, index) not in self.labels:  # only new ones: a restart runs no statement here
-                    con.execute("INSERT INTO labels VALUES (?, ?, ?) ON CONFLICT DO NOTHING", [metric_key, index, label])
+                    con.execute(
+                        "INSERT INTO labels VALUES (?, ?, ?) ON CONFLICT DO NOTHING", [metric_key, index, label]
+                    )
                     self.labels.add((metric_key, index))
 
     def ordinal_keys(self, infos: list[MetricInfo]) -> pa.Array:

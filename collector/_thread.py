@@ -17,8 +17,8 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from ._app import create_app, runner_of, serve_worker
-from ._control import LoaderService
 from ._config import Config
+from ._control import LoaderService
 from ._jobs import MaintenanceResult, maintain
 from ._worker import Worker
 

@@ -32,6 +32,7 @@ from . import _records as rec
 from ._config import Config
 from ._errors import InFlight, Unavailable
 from ._journal import JournalUnavailable, JournalWriter
+from ._seen import SEEN_SUFFIX, SeenIds, SeenView
 from ._stats import WorkerStats
 
 log = logging.getLogger("optin.collector")
@@ -74,6 +75,10 @@ class Worker:
         self._rejections: Counter[tuple[str, str]] = Counter()  # (day, reason) not yet sent to the loader
         self._journaling: dict[str, asyncio.Future[None]] = {}
         self._recent: dict[str, None] = {}
+        # Filters of report ids: the loader's (stored) and every worker's (journaled), all files in the
+        # journal folder; this worker writes its own and maps the others read-only.
+        self.mine = SeenIds((), 0)  # in memory until start() makes the file
+        self.views: dict[str, SeenView] = {}
         self._session: aiohttp.ClientSession | None = None
         self._task: asyncio.Task[None] | None = None
         self._port = 0
@@ -82,6 +87,7 @@ class Worker:
 
     async def start(self, wait_for_loader_s: float = 60.0) -> None:
         self.journal.open(asyncio.get_running_loop())
+        self.mine = SeenIds((), RECENT_IDS, self.root / f"{self.name}{SEEN_SUFFIX}")
         self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.config.aggregate_timeout_s + 5))
         deadline = time.monotonic() + wait_for_loader_s
         while not await self.heartbeat() and time.monotonic() < deadline:
@@ -95,6 +101,7 @@ class Worker:
                 await self._task
         await asyncio.to_thread(self.journal.close)
         await self.heartbeat()  # the last counts and rejections
+        self.mine.close()
         if self._session is not None:
             await self._session.close()
 
@@ -124,7 +131,9 @@ class Worker:
                 continue  # the first copy was not written: this one tries
             self.stats.duplicates += 1
             return False
-        if report_id in self._recent:
+        if report_id in self._recent or (
+            any(view.maybe(report_id) for view in self.views.values()) and await self._stored(report_id)
+        ):
             self.stats.duplicates += 1
             return False
         future = self._append(rec.encode_report(report, received_s))
@@ -133,6 +142,10 @@ class Worker:
             await self._settled(future)
         finally:
             del self._journaling[report_id]
+        if self.mine.full:
+            self.mine.close()
+            self.mine = SeenIds((), RECENT_IDS, self.root / f"{self.name}{SEEN_SUFFIX}")
+        self.mine.add(report_id)
         recent = self._recent
         recent[report_id] = None
         if len(recent) > RECENT_IDS:
@@ -143,6 +156,14 @@ class Worker:
     async def journal_deletion(self, installation_id: str, received_s: int) -> None:
         await self._settled(self._append(rec.encode_deletion(installation_id, received_s)))
         self.stats.deletions += 1
+
+    async def _stored(self, report_id: str) -> bool:
+        """Ask the loader about a "maybe" of the shared filter; if it cannot say, journal (it stores once)."""
+        try:
+            status, _, body = await self.proxy("GET", f"/internal/stored/{report_id}", {})
+        except Unavailable:
+            return False
+        return status == 200 and bool(orjson.loads(body)["stored"])
 
     def _append(self, payload: bytes) -> asyncio.Future[None]:
         try:
@@ -188,8 +209,12 @@ class Worker:
         journal = self.journal.stats
         stats = self.stats
         stats.in_flight = self.in_flight.count
-        stats.journal_records, stats.journal_bytes, stats.journal_groups = journal.records, journal.bytes, journal.groups
-        stats.journal_failures = journal.failures
+        stats.journal_records, stats.journal_bytes, stats.journal_groups = (
+            journal.records,
+            journal.bytes,
+            journal.groups,
+        )
+        stats.journal_failures, stats.journal_healthy = journal.failures, self.journal.healthy
         stats.fsync_seconds_sum, stats.fsync_seconds_max = journal.fsync_seconds_sum, journal.fsync_seconds_max
         position = self.reply["position"] if self.reply and self.reply["position"] else (0, 0)
         stats.unloaded_bytes = self.journal.unloaded_bytes(*position)
@@ -197,7 +222,7 @@ class Worker:
         self._rejections = Counter()
         by_day: dict[str, dict[str, int]] = {}
         for (day, reason), count in sent.items():
-            by_day.setdefault(day, {})[reason] = count
+            by_day.setdefault(day, {})[str(reason)] = count
         body = orjson.dumps({"journal": self.name, "pid": os.getpid(), "stats": stats.to_json(), "rejections": by_day})
         try:
             async with self._session.post(
@@ -211,9 +236,18 @@ class Worker:
             self._rejections.update(sent)
             return False
         self.reply, self.reply_at = reply, time.monotonic()
+        self._refresh_views()
         if reply["position"]:
             self.journal.forget(int(reply["position"][0]))
         return True
+
+    def _refresh_views(self) -> None:
+        try:
+            names = [n for n in os.listdir(self.root) if n.endswith(SEEN_SUFFIX) and n != f"{self.name}{SEEN_SUFFIX}"]
+        except OSError:
+            return
+        for name in names:
+            self.views.setdefault(name, SeenView(self.root / name)).refresh()
 
     async def _beat(self) -> None:
         while True:
@@ -223,9 +257,7 @@ class Worker:
             except Exception as error:  # never let the heartbeat die
                 log.warning("heartbeat failed (%s)", type(error).__name__, extra={"event": "heartbeat_failed"})
 
-    async def proxy(
-        self, method: str, path_qs: str, headers: Mapping[str, str]
-    ) -> tuple[int, dict[str, str], bytes]:
+    async def proxy(self, method: str, path_qs: str, headers: Mapping[str, str]) -> tuple[int, dict[str, str], bytes]:
         """Forward a request that reads the database to the loader."""
         assert self._session is not None
         forward = {SECRET_HEADER: self.secret}

@@ -22,6 +22,7 @@ from typing import Any
 from optin.contract import Registry, Report
 
 READY = re.compile(rb'"event":"ready","port":(\d+)')
+STARTED = re.compile(rb'"event":"started","role":"(\w+)","pid":(\d+)')
 
 
 @dataclass
@@ -36,7 +37,37 @@ class CollectorProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def stop(self, sig: int = signal.SIGTERM, timeout_s: float = 30) -> int:
-        return stop_process(self.proc, sig, timeout_s)
+        code = stop_process(self.proc, sig, timeout_s)
+        wait_gone(self.children())
+        return code
+
+    def children(self, role: str = "") -> list[int]:
+        """Process ids of the loader and workers this collector started (as its log names them)."""
+        return [int(pid) for r, pid in STARTED.findall(self.log.read_bytes()) if not role or r.decode() == role]
+
+
+def wait_gone(pids: list[int], timeout_s: float = 30) -> None:
+    """Wait until none of ``pids`` runs any more (a collector's processes die with it)."""
+    deadline = time.monotonic() + timeout_s
+    for pid in pids:
+        while _alive(pid):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"process {pid} still runs")
+            time.sleep(0.01)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().split(b") ")[1][:1] != b"Z"  # a zombie has exited
+    except FileNotFoundError:
+        return False
+    except OSError:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
 
 
 def stop_process(proc: subprocess.Popen[Any], sig: int = signal.SIGTERM, timeout_s: float = 30) -> int:

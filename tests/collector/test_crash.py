@@ -1,7 +1,8 @@
-"""kill -9 of the collector at random moments during sustained ingest, again and again.
+"""kill -9 of a worker, of the loader and of the whole collector at random moments of sustained ingest.
 
-After every kill the database must open, and every report that was answered 202 must be in
-it exactly once; nothing may be in it that was not sent. At the end, the reports whose answer
+After every kill (and a restart, which loads what the journals hold) the database must open,
+and every report that was answered 202 must be in it exactly once; nothing may be in it that
+was not sent. At the end, the reports whose answer
 was lost are retried (as a client would) and each is then stored exactly once.
 """
 
@@ -18,14 +19,15 @@ import uuid
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from optin.contract import Registry
-from tests.helpers import make_report, start_collector
+from tests.helpers import make_report, start_collector, wait_gone
 
-KILLS = 20
-WORKERS = 6  # concurrent connections, each sending report after report
-# Small batches and a short wait, so a kill lands between, inside and during commits.
-FLAGS = ("--batch-max-reports", "8", "--batch-max-wait-ms", "3", "--maintenance-interval-s", "3600")
+KILLS = 21  # seven each of: a worker, the loader, every process
+SENDERS = 6  # concurrent connections, each sending report after report
+# Small load transactions and a short interval, so a kill lands between, inside and during loads.
+FLAGS = ("--batch-max-reports", "16", "--load-interval-ms", "5", "--workers", "2", "--maintenance-interval-s", "3600")
 
 METRICS = {
     "toolpath.pocket": 3,
@@ -78,7 +80,10 @@ def _sender(port: int, ledger: Ledger, registry: Registry, stop: threading.Event
         try:
             status = _send(port, body, conn)
         except (OSError, http.client.HTTPException):
-            return  # the collector is gone; this report's answer is lost
+            conn.close()  # this report's answer is lost (a worker died, or all of the collector): go on
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            time.sleep(0.01)
+            continue
         if status == 202:
             ledger.ack(report_id)
         elif status not in (429, 503):
@@ -94,44 +99,71 @@ def _stored(db: Path) -> list[str]:
         con.close()
 
 
+def _check(db: Path, ledger: Ledger, context: str) -> list[str]:
+    stored = _stored(db)
+    assert len(stored) == len(set(stored)), f"a report stored twice ({context})"
+    with ledger.lock:
+        missing = ledger.acked - set(stored)
+        unknown = set(stored) - set(ledger.bodies)
+    assert not missing, f"{len(missing)} acknowledged reports lost ({context})"
+    assert not unknown, f"stored reports nobody sent ({context})"
+    return stored
+
+
 def test_kill_9_at_random_moments_loses_no_acknowledged_report(tmp_path: Path, registry: Registry) -> None:
+    """Two of each kill in the default run (the long form below does seven of each)."""
+    _kill_rounds(tmp_path, registry, 6)
+
+
+@pytest.mark.slow
+def test_kill_9_twenty_one_times_loses_no_acknowledged_report(tmp_path: Path, registry: Registry) -> None:
+    _kill_rounds(tmp_path, registry, KILLS)
+
+
+def _kill_rounds(tmp_path: Path, registry: Registry, kills: int) -> None:
+    """kill -9 of a worker, of the loader, or of every process, at random moments of sustained ingest."""
     seed = int.from_bytes(os.urandom(4), "big")
     rng = random.Random(seed)
     db = tmp_path / "db" / "optin.duckdb"
     ledger = Ledger()
-    for round_ in range(KILLS):
-        running = start_collector(
-            db, tmp_path / f"collector-{round_}.log", *FLAGS
-        )  # a log each: the ready line is per process
+    targets = ["collector", "worker", "loader"] * (kills // 3)
+    rng.shuffle(targets)
+    for round_, target in enumerate(targets):
+        log = tmp_path / f"collector-{round_}.log"
+        running = start_collector(db, log, *FLAGS)  # a log each: the ready line is per run
         stop = threading.Event()
         threads = [
             threading.Thread(target=_sender, args=(running.port, ledger, registry, stop), daemon=True)
-            for _ in range(WORKERS)
+            for _ in range(SENDERS)
         ]
         for thread in threads:
             thread.start()
         # The random moment: after a random number of further acknowledgements, plus a random
-        # fraction of a batch's time, so the kill falls anywhere in the write cycle.
-        target = ledger.acked_count() + rng.randint(1, 50)
+        # fraction of a group's or a load's time, so the kill falls anywhere in the cycle.
+        target_acks = ledger.acked_count() + rng.randint(1, 200)
         deadline = time.monotonic() + 20
-        while ledger.acked_count() < target and time.monotonic() < deadline and all(t.is_alive() for t in threads):
+        while ledger.acked_count() < target_acks and time.monotonic() < deadline:
             time.sleep(0.001)
-        time.sleep(rng.uniform(0, 0.01))
-        running.proc.send_signal(signal.SIGKILL)
-        running.proc.wait(10)
+        time.sleep(rng.uniform(0, 0.05))
+        context = f"seed {seed}, round {round_}, kill -9 of the {target}"
+        if target == "collector":
+            running.stop(signal.SIGKILL)  # the supervisor; its loader and workers die with it
+        else:
+            victim = rng.choice(running.children(target))
+            os.kill(victim, signal.SIGKILL)
+            wait_gone([victim])
+            time.sleep(rng.uniform(0.5, 1.5))  # ingest goes on while the supervisor starts it again
         stop.set()
         for thread in threads:
             thread.join(15)
             assert not thread.is_alive()
-        stored = _stored(db)
-        context = f"seed {seed}, round {round_}"
-        assert len(stored) == len(set(stored)), f"a report stored twice ({context})"
-        with ledger.lock:
-            missing = ledger.acked - set(stored)
-            unknown = set(stored) - set(ledger.bodies)
-        assert not missing, f"{len(missing)} acknowledged reports lost ({context})"
-        assert not unknown, f"stored reports nobody sent ({context})"
-        print(f"round {round_}: {len(stored)} stored, {ledger.acked_count()} acknowledged, {len(ledger.bodies)} sent")
+        if target == "collector":
+            running = start_collector(db, tmp_path / f"collector-{round_}-again.log", *FLAGS)
+        if target != "collector":
+            assert '"event":"restarted"' in log.read_text(), context
+        assert running.stop() == 0, context  # SIGTERM: the loader loads what the journals hold, then exits
+        stored = _check(db, ledger, context)
+        print(f"{context}: {len(stored)} stored, {ledger.acked_count()} acknowledged, {len(ledger.bodies)} sent")
 
     # Clients retry what got no answer: each is stored exactly once, acknowledged ones answer 200.
     running = start_collector(db, tmp_path / "collector-final.log", *FLAGS)
@@ -145,4 +177,4 @@ def test_kill_9_at_random_moments_loses_no_acknowledged_report(tmp_path: Path, r
         assert running.stop() == 0
     stored = _stored(db)
     assert sorted(stored) == sorted(ledger.bodies)
-    assert len(ledger.acked) > KILLS
+    assert len(ledger.acked) > kills

@@ -145,6 +145,7 @@ def test_no_address_user_agent_header_or_path_like_string_reaches_any_file(tmp_p
         for path in _files(running.db.parent):
             shutil.copy(path, live / path.name)
         assert any(p.name.endswith(".wal") for p in _files(live)), "expected a WAL while running"
+        assert any(p.suffix == ".seg" for p in _files(live)), "expected journal segments while running"
     finally:
         assert running.stop() == 0
 
@@ -170,6 +171,9 @@ def test_no_address_user_agent_header_or_path_like_string_reaches_any_file(tmp_p
 
     for path in _files(data):
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
-    for folder in [data / "db", snapshots, *[p for p in snapshots.rglob("*") if p.is_dir()]]:
+    journal = data / "db" / "optin.duckdb.journal"
+    journals = [p for p in journal.iterdir() if p.is_dir()]
+    assert journals, "expected a journal folder per worker"
+    for folder in [data / "db", journal, *journals, snapshots, *[p for p in snapshots.rglob("*") if p.is_dir()]]:
         assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
     assert not [p for p in os.listdir(data) if p.startswith(".snapshots.")]  # no staging folder left behind

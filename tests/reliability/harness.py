@@ -189,9 +189,20 @@ class Collector:
         return self
 
     def kill(self) -> None:
+        """kill -9 of the supervisor; its loader and workers die with it (waited for)."""
         if self.running is not None and self.running.proc.poll() is None:
-            self.running.proc.send_signal(signal.SIGKILL)
-            self.running.proc.wait(10)
+            self.running.stop(signal.SIGKILL)
+
+    def pids(self) -> list[int]:
+        """The supervisor, the loader and the workers (restarted ones included) that still run."""
+        assert self.running is not None
+        return [p for p in [self.running.proc.pid, *self.running.children()] if psutil.pid_exists(p)]
+
+    def limit_file_size(self, soft: int | None) -> None:
+        """RLIMIT_FSIZE on every process of the collector (None: back to the hard limit): a full "disk"."""
+        for pid in self.pids():
+            hard = resource.prlimit(pid, resource.RLIMIT_FSIZE)[1]
+            resource.prlimit(pid, resource.RLIMIT_FSIZE, (hard if soft is None else soft, hard))
 
     def stop(self) -> int:
         """SIGTERM: drain, commit, checkpoint; the exit status."""
@@ -623,10 +634,10 @@ class Load:
 
 
 class Sampler:
-    """RSS, open file descriptors and WAL size of a process, every ``interval_s`` on a thread."""
+    """RSS and open file descriptors summed over processes (a collector's), and WAL size, every ``interval_s``."""
 
-    def __init__(self, pid: int, wal: Path, interval_s: float = 0.2) -> None:
-        self.process = psutil.Process(pid)
+    def __init__(self, pids: list[int], wal: Path, interval_s: float = 0.2) -> None:
+        self.processes = [psutil.Process(pid) for pid in pids]
         self.wal = wal
         self.interval_s = interval_s
         self.samples: list[tuple[float, int, int, int]] = []  # (t, rss, fds, wal bytes)
@@ -641,7 +652,8 @@ class Sampler:
         t0 = time.monotonic()
         while not self._stop.is_set():
             try:
-                rss, fds = self.process.memory_info().rss, self.process.num_fds()
+                rss = sum(p.memory_info().rss for p in self.processes)
+                fds = sum(p.num_fds() for p in self.processes)
             except psutil.Error:
                 return
             try:

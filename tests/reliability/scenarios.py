@@ -206,6 +206,8 @@ def _release_slots(held: list[tuple[socket.socket, str, bytes]], ledger: Ledger)
 def overload(tmp: Path, long: bool = False) -> Row:
     count, conns = (20000, 256) if long else (3000, 128)
     flags = (
+        "--workers",  # the in-flight bound is per worker: one worker, so the held uploads fill every slot
+        "1",
         "--max-pending-reports",
         "16",
         "--max-requests-in-flight",
@@ -258,7 +260,7 @@ def overload(tmp: Path, long: bool = False) -> Row:
             for b, a in zip(before, shed_first, strict=False)
         ]
         quiet = [attempts[k + i] == attempts[2 * k + i] for i in range(k)]
-        sampler = Sampler(collector.pid, collector.db.with_name("optin.duckdb.wal"), 0.05).start()
+        sampler = Sampler(collector.pids(), collector.db.with_name("optin.duckdb.wal"), 0.05).start()
         poll(lambda: len(sampler.samples) > 0, 5)
         base_rss = sampler.samples[0][1]
         load = Load(collector.url, ledger, ids, concurrency=conns, retry=True, deadline_s=600 if long else 120).start()
@@ -381,6 +383,8 @@ def crash_restart(tmp: Path, long: bool = False) -> Row:
             victim.read()
             with ledger.lock:
                 acked = set(ledger.acked)
+            collector.start()  # the next collector loads what the journals hold
+            collector.stop()
             in_db = stored(collector.db)  # the database opens after every kill
             probe = Row("probe")
             exactly_once(probe, acked | fleet.acked(), ledger.sent | fleet.built(), in_db)
@@ -448,8 +452,7 @@ def _disk_full_cycle(row: Row, collector: Collector, ledger: Ledger, registry: R
     """Fill the "disk" (a file-size limit on the running collector), check it refuses and recovers."""
     wal = collector.db.with_name("optin.duckdb.wal")
     limit = max(wal.stat().st_size if wal.exists() else 0, 1) + 16 * 1024
-    hard = resource.prlimit(collector.pid, resource.RLIMIT_FSIZE)[1]
-    resource.prlimit(collector.pid, resource.RLIMIT_FSIZE, (limit, hard))  # the disk is now "full" (soft limit only)
+    collector.limit_file_size(limit)  # the disk is now "full" (soft limit only)
     answers = _send_until(collector, ledger, registry, {503}, 400)
     refused = [a for a in answers if a[1] == 503]
     row.check(
@@ -476,7 +479,7 @@ def _disk_full_cycle(row: Row, collector: Collector, ledger: Ledger, registry: R
         all(a[1] == 503 for a in more),
         f"answers while full: {Counter(a[1] for a in more)}",
     )
-    resource.prlimit(collector.pid, resource.RLIMIT_FSIZE, (hard, hard))  # space freed
+    collector.limit_file_size(None)  # space freed
     recovered = poll(lambda: _send_until(collector, ledger, registry, set(), 1)[0][1] == 202, 20, 0.2)
     health, _ = collector.get("/healthz")
     row.check(
@@ -512,8 +515,7 @@ def disk_full(tmp: Path, long: bool = False) -> Row:
         retry.join(90)  # clients retry what was refused
         row.faults += f"; {refusals} answered 503; full again during the shutdown checkpoint"
         # The database file may not grow: the final checkpoint fails, the WAL must keep what was committed.
-        hard = resource.prlimit(collector.pid, resource.RLIMIT_FSIZE)[1]
-        resource.prlimit(collector.pid, resource.RLIMIT_FSIZE, (collector.db.stat().st_size, hard))
+        collector.limit_file_size(collector.db.stat().st_size)
     finally:
         code = collector.stop()
     row.check("clean shutdown with the disk full", code == 0, f"exit {code}")
@@ -685,7 +687,7 @@ def soak(tmp: Path, long: bool = False) -> Row:
     collector = Collector(tmp / "collector").start()
     ledger, registry = Ledger(), _registry()
     ids = [ledger.new(registry) for _ in range(rate * seconds)]
-    sampler = Sampler(collector.pid, collector.db.with_name("optin.duckdb.wal"), 0.25).start()
+    sampler = Sampler(collector.pids(), collector.db.with_name("optin.duckdb.wal"), 0.25).start()
     poll(lambda: len(sampler.samples) > 0, 5)
     base_fds = sampler.samples[0][2]
     try:

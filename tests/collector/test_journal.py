@@ -1,0 +1,209 @@
+"""The journal and the loader as units, on real files and a real DuckDB file (no HTTP)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import stat
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from optin.collector import _records as rec
+from optin.collector._journal import JournalUnavailable, JournalWriter, read_segment, segment_name, segments
+from optin.collector._loader import Loader
+from optin.contract import CheckedReport, Registry, ReportChecker, check_report, encode_value
+from tests.helpers import make_report, random_metrics
+
+
+def _rows(db: Path, sql: str) -> list[tuple[Any, ...]]:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def _checked(registry: Registry, doc: dict[str, Any]) -> CheckedReport:
+    registries = {(registry.app, registry.version): registry}
+    return ReportChecker(registries).from_report(check_report(doc, registries, int(time.time())))
+
+
+def _writer(folder: Path, registry: Registry, segment_bytes: int = 1 << 20) -> JournalWriter:
+    registries = {(registry.app, registry.version): registry}
+    header = rec.encode_metrics(ReportChecker(registries).metric_names, registries)
+    return JournalWriter(folder, segment_bytes, 0.0, 100_000, header)
+
+
+def _journal(folder: Path, registry: Registry, payloads: list[bytes], segment_bytes: int = 1 << 20) -> None:
+    """Append ``payloads`` to a new journal in ``folder`` (all acknowledged), then close it."""
+
+    async def run() -> None:
+        writer = _writer(folder, registry, segment_bytes)
+        writer.open(asyncio.get_running_loop())
+        await asyncio.gather(*[writer.append(p) for p in payloads])
+        writer.close()
+
+    asyncio.run(run())
+
+
+def _load(tmp: Path, registry: Registry, batch_max: int = 4096) -> Loader:
+    loader = Loader(
+        tmp / "db" / "o.duckdb", tmp / "journal", {(registry.app, registry.version): registry}, batch_max, 0.01
+    )
+    loader.open()
+    loader.close()  # loads everything journaled, checkpoints, deletes loaded segments
+    return loader
+
+
+def test_the_loader_stores_every_kind_exactly_as_the_contract_encodes_it(tmp_path: Path, registry: Registry) -> None:
+    rng = random.Random(6)
+    docs = [make_report(registry, random_metrics(registry, rng)) for _ in range(300)]
+    _journal(
+        tmp_path / "journal" / "w0",
+        registry,
+        [rec.encode_report(_checked(registry, d), int(time.time())) for d in docs],
+    )
+    loader = _load(tmp_path, registry, batch_max=64)
+    assert loader.stats.loaded_reports == 300 and loader.stats.batches >= 5  # 64 at a time
+    db = tmp_path / "db" / "o.duckdb"
+    keys = dict(_rows(db, "SELECT name, metric_key FROM metrics"))
+    by_id = dict(_rows(db, "SELECT CAST(report_id AS VARCHAR), report_key FROM reports"))
+    stored = sorted(_rows(db, "SELECT report_key, metric_key, label_key, value FROM report_values"))
+    expected = sorted(
+        (by_id[doc["report_id"]], keys[name], label, count)
+        for doc in docs
+        for name, value in doc["metrics"].items()
+        for label, count in encode_value(registry.metrics[name], value)
+    )
+    assert stored == expected
+    assert segments(tmp_path / "journal" / "w0") == [1]  # the last segment stays (a worker may still write it)
+
+
+def test_a_deletion_after_reports_of_its_installation_removes_them_in_the_same_transaction(
+    tmp_path: Path, registry: Registry
+) -> None:
+    installation = str(uuid.uuid4())
+    docs = [make_report(registry, installation_id=i) for i in (installation, installation, str(uuid.uuid4()))]
+    now = int(time.time())
+    payloads = [rec.encode_report(_checked(registry, d), now) for d in docs[:2]]
+    payloads += [rec.encode_deletion(installation, now), rec.encode_report(_checked(registry, docs[2]), now)]
+    _journal(tmp_path / "journal" / "w0", registry, payloads)
+    loader = _load(tmp_path, registry)
+    db = tmp_path / "db" / "o.duckdb"
+    assert _rows(db, "SELECT CAST(report_id AS VARCHAR) FROM reports") == [(docs[2]["report_id"],)]
+    assert _rows(db, "SELECT count(*) FROM installations") == [(1,)]
+    assert loader.stats.deletions == 1
+
+
+def test_a_deletion_in_one_journal_waits_for_the_reports_acknowledged_before_it_in_another(
+    tmp_path: Path, registry: Registry
+) -> None:
+    installation = str(uuid.uuid4())
+    now = int(time.time())
+    # w0 (read first) holds the deletion; w1 the report acknowledged before it.
+    _journal(tmp_path / "journal" / "w0", registry, [rec.encode_deletion(installation, now)])
+    _journal(
+        tmp_path / "journal" / "w1",
+        registry,
+        [rec.encode_report(_checked(registry, make_report(registry, installation_id=installation)), now)],
+    )
+    _load(tmp_path, registry)
+    assert _rows(tmp_path / "db" / "o.duckdb", "SELECT count(*) FROM reports") == [(0,)]
+
+
+def test_copies_of_a_report_in_two_journals_and_across_loads_are_stored_once(
+    tmp_path: Path, registry: Registry
+) -> None:
+    doc = make_report(registry)
+    payload = rec.encode_report(_checked(registry, doc), int(time.time()))
+    for name in ("w0", "w1"):
+        _journal(tmp_path / "journal" / name, registry, [payload, payload])
+    first = _load(tmp_path, registry)
+    _journal(tmp_path / "journal" / "w2", registry, [payload])
+    second = _load(tmp_path, registry)
+    assert (first.stats.loaded_reports, first.stats.duplicates, second.stats.duplicates) == (1, 3, 1)
+    assert _rows(tmp_path / "db" / "o.duckdb", "SELECT count(*) FROM reports") == [(1,)]
+
+
+def test_segments_rotate_are_private_and_are_deleted_once_loaded_and_checkpointed(
+    tmp_path: Path, registry: Registry
+) -> None:
+    folder = tmp_path / "journal" / "w0"
+    payloads = [rec.encode_report(_checked(registry, make_report(registry)), int(time.time())) for _ in range(400)]
+    _journal(folder, registry, payloads, segment_bytes=16 << 10)  # several records per segment, many segments
+    assert len(segments(folder)) > 3
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700 and stat.S_IMODE(folder.parent.stat().st_mode) == 0o700
+    assert all(stat.S_IMODE((folder / segment_name(s)).stat().st_mode) == 0o600 for s in segments(folder))
+    assert all((folder / segment_name(s)).stat().st_size == 16 << 10 for s in segments(folder))  # preallocated
+    loader = _load(tmp_path, registry)
+    assert loader.stats.loaded_reports == 400
+    assert len(segments(folder)) == 1 and loader.stats.segments_deleted > 2
+    assert _rows(tmp_path / "db" / "o.duckdb", "SELECT count(*) FROM reports") == [(400,)]
+
+
+def test_a_torn_tail_is_cut_when_the_journal_opens_and_never_loaded(tmp_path: Path, registry: Registry) -> None:
+    folder = tmp_path / "journal" / "w0"
+    docs = [make_report(registry) for _ in range(10)]
+    _journal(folder, registry, [rec.encode_report(_checked(registry, d), int(time.time())) for d in docs])
+    path = folder / segment_name(1)
+    whole = read_segment(path, 0)
+    cut_at = whole.end - 30  # inside the last record
+    with open(path, "r+b") as f:
+        f.truncate(cut_at)
+    assert len(read_segment(path, 0).payloads) == len(whole.payloads) - 1
+    writer = _writer(folder, registry)
+
+    async def reopen() -> None:
+        writer.open(asyncio.get_running_loop())  # cuts the tail, starts segment 2
+        writer.close()
+
+    asyncio.run(reopen())
+    assert segments(folder) == [1, 2] and path.stat().st_size < cut_at
+    _load(tmp_path, registry)
+    stored = {r[0] for r in _rows(tmp_path / "db" / "o.duckdb", "SELECT CAST(report_id AS VARCHAR) FROM reports")}
+    assert stored == {d["report_id"] for d in docs[:-1]}
+
+
+def test_garbage_after_a_record_is_detected_by_its_checksum(tmp_path: Path, registry: Registry) -> None:
+    folder = tmp_path / "journal" / "w0"
+    _journal(folder, registry, [rec.encode_report(_checked(registry, make_report(registry)), 1)])
+    path = folder / segment_name(1)
+    end = read_segment(path, 0).end
+    with open(path, "r+b") as f:
+        f.seek(end - 5)
+        f.write(b"\xff")  # one byte of the last record's values flipped
+    scan = read_segment(path, 0)
+    assert scan.torn and len(scan.payloads) == 1  # only the metrics table before it
+
+
+def test_a_record_appended_as_the_journal_closes_is_written_and_later_ones_refused(
+    tmp_path: Path, registry: Registry
+) -> None:
+    async def run() -> None:
+        writer = _writer(tmp_path / "journal" / "w0", registry)
+        writer.open(asyncio.get_running_loop())
+        future = writer.append(rec.encode_deletion(str(uuid.uuid4()), 1))
+        await asyncio.to_thread(writer.close)
+        await asyncio.wait_for(future, 10)  # written and synced before the writer stopped
+        with pytest.raises(JournalUnavailable):
+            writer.append(rec.encode_deletion(str(uuid.uuid4()), 1))
+
+    asyncio.run(run())
+    assert len(read_segment(tmp_path / "journal" / "w0" / segment_name(1), 0).payloads) == 2
+
+
+def test_the_loader_position_is_committed_with_the_rows(tmp_path: Path, registry: Registry) -> None:
+    folder = tmp_path / "journal" / "w0"
+    _journal(folder, registry, [rec.encode_report(_checked(registry, make_report(registry)), 1) for _ in range(5)])
+    _load(tmp_path, registry)
+    end = read_segment(folder / segment_name(1), 0).end
+    assert _rows(tmp_path / "db" / "o.duckdb", "SELECT journal, segment, segment_offset FROM journal_positions") == [
+        ("w0", 1, end)
+    ]
+    os.sync()
