@@ -52,7 +52,7 @@ class Config:
     journal: str = ""  # empty: the file journal beside the database; nats://HOST:PORT[,nats://HOST:PORT...]
     nats_stream: str = "OPTIN"  # letters, digits and dashes; one loader per stream
     nats_replicas: int = 1  # 3 on a three-node cluster: an acknowledged report is on two nodes at least
-    nats_max_bytes: int = 8 << 30  # the stream refuses more than this (503) until the loader catches up
+    nats_max_bytes: int = 1 << 30  # the stream refuses more than this (503) until the loader catches up
     nats_duplicate_window_s: float = 120.0  # JetStream drops a report id it stored this recently (answered 200)
     nats_publish_timeout_s: float = 5.0  # no acknowledgement within this long: 503 (a retry is stored once)
     nats_creds: Path | None = None  # NATS credentials file (JWT + NKey seed)

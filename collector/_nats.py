@@ -58,6 +58,12 @@ def decode_counts(payload: bytes) -> dict[str, dict[str, int]]:
     return {str(day): {str(k): int(v) for k, v in counts.items()} for day, counts in doc.items()}
 
 
+def describe(error: BaseException) -> str:
+    """The error's type, and the server's own words for a JetStream API error (never anything a client sent)."""
+    description = getattr(error, "description", None)
+    return f"{type(error).__name__}: {description}" if description else type(error).__name__
+
+
 def servers(config: Config) -> list[str]:
     return [url.strip() for url in config.journal.split(",") if url.strip()]
 

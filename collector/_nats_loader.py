@@ -75,7 +75,7 @@ class StreamSource:
                 self.tables = await self.js.key_value(nt.table_bucket(self.config))
                 await self.bind(fresh=False)
             except NATS_ERRORS as error:
-                log.warning("nats: stream not ready (%s); retrying", type(error).__name__, extra={"event": "nats_down"})
+                log.warning("nats: stream not ready (%s); retrying", nt.describe(error), extra={"event": "nats_down"})
                 await asyncio.sleep(0.5)
 
     async def bind(self, fresh: bool) -> None:

@@ -109,7 +109,7 @@ class NatsWorker:
                 self.ready = True
                 log.info("nats: stream ready", extra={"event": "nats_ready"})
             except (nats.errors.Error, OSError, TimeoutError) as error:
-                log.warning("nats: stream not ready (%s)", type(error).__name__, extra={"event": "nats_down"})
+                log.warning("nats: stream not ready (%s)", nt.describe(error), extra={"event": "nats_down"})
                 await asyncio.sleep(CONNECT_RETRY_S)
         while True:
             await asyncio.sleep(COUNTS_EVERY_S)

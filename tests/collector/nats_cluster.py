@@ -52,7 +52,7 @@ class Layout:
     cluster: Cluster
     tmp: Path
     stream: str = field(default_factory=lambda: "T" + uuid.uuid4().hex[:10])
-    flags: tuple[str, ...] = ()
+    flags: tuple[str, ...] = ("--nats-max-bytes", str(64 << 20))  # JetStream reserves it on every node
     collectors: list[CollectorProcess | None] = field(default_factory=lambda: [None, None])
     loader: CollectorProcess | None = None
 
