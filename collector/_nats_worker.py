@@ -77,8 +77,11 @@ class NatsWorker:
     # --- lifecycle ---------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Start serving at once: until the stream is reachable, reports are answered 503."""
+        """Connect; say ready once the stream is, or after nats_publish_timeout_s (then answer 503 until it is)."""
         self._task = asyncio.create_task(self._run(), name="optin-nats")
+        deadline = time.monotonic() + self.config.nats_publish_timeout_s
+        while not self.ready and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
 
     async def stop(self) -> None:
         if self._task is not None:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import subprocess
+import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -22,7 +24,7 @@ import pytest
 from optin.collector._cluster import Cluster, free_ports, server_binary
 from optin.contract import Registry
 from tests.collector.nats_cluster import METRICS, Layout, Senders, launch
-from tests.helpers import make_report, post_json, request
+from tests.helpers import make_report, post_json, request, stop_process
 
 try:
     server_binary()
@@ -166,7 +168,9 @@ def test_unreachable_stream_and_full_stream_answer_503_with_retry_after(
 ) -> None:
     (nowhere,) = free_ports(1)
     down = launch(
-        ["--journal", f"nats://127.0.0.1:{nowhere}", "--workers", "1"], tmp_path / "a" / "x.duckdb", tmp_path / "a.log"
+        ["--journal", f"nats://127.0.0.1:{nowhere}", "--workers", "1", "--nats-publish-timeout-s", "1"],
+        tmp_path / "a" / "x.duckdb",
+        tmp_path / "a.log",
     )
     try:
         assert request(down.url, "GET", "/healthz")[0] == 503
@@ -260,3 +264,39 @@ def test_kill_node_collector_loader_during_ingest(layout: Layout, registry: Regi
 @pytest.mark.slow
 def test_kill_node_collector_loader_during_ingest_long(layout: Layout, registry: Registry) -> None:
     _ingest_with_kills(layout, registry, rounds=3, seconds=3.0)
+
+
+def test_cluster_command_starts_and_stops_everything_on_loopback(tmp_path: Path, registry: Registry) -> None:
+    """`optin-collector cluster --nodes 3 --workers 2`: nodes, collectors and loader up; SIGTERM stops all, loaded."""
+    (port,) = free_ports(1)
+    folder = tmp_path / "cluster"
+    with open(tmp_path / "cluster.log", "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "optin.collector", "cluster", "--nodes", "3", "--workers", "2"]
+            + ["--port", str(port), "--dir", str(folder)],
+            stdout=out,
+            stderr=out,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                if request(url, "GET", "/healthz", timeout_s=2)[0] == 200:
+                    break
+            except OSError:
+                pass
+            assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / "cluster.log").read_text()[-3000:]
+            time.sleep(0.2)
+        sent = [make_report(registry, METRICS) for _ in range(10)]
+        assert [post_json(url, doc)[0] for doc in sent] == [202] * 10
+    finally:
+        assert stop_process(proc, signal.SIGTERM, timeout_s=120) == 0, (tmp_path / "cluster.log").read_text()[-3000:]
+    node_processes = subprocess.run(["pgrep", "-f", str(folder)], capture_output=True, text=True).stdout.split()
+    assert node_processes == [], "a nats-server of the cluster outlived the command"
+    con = duckdb.connect(str(folder / "optin.duckdb"), read_only=True)
+    try:
+        stored = {row[0] for row in con.execute("SELECT CAST(report_id AS VARCHAR) FROM reports").fetchall()}
+    finally:
+        con.close()
+    assert stored == {doc["report_id"] for doc in sent}
