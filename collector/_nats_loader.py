@@ -195,7 +195,8 @@ class NatsLoader(Loader):
             msgs = self.run(self.source.fetch(self.batch_max, self.interval_s))
         except NATS_ERRORS:
             self.stream_errors += 1
-            return 0, False
+            # Stopping with the stream out of reach: what it holds waits there for the next start.
+            return 0, self._stop.is_set()
         if not msgs:
             cursor.caught_up_at = started
             return 0, True

@@ -21,7 +21,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from optin.collector import _nats as nt
 from optin.collector._cluster import Cluster, free_ports, server_binary
+from optin.collector._config import load_config
 from optin.contract import Registry
 from tests.collector.nats_cluster import METRICS, Layout, Senders, launch
 from tests.helpers import make_report, post_json, request, stop_process
@@ -300,3 +302,22 @@ def test_cluster_command_starts_and_stops_everything_on_loopback(tmp_path: Path,
     finally:
         con.close()
     assert stored == {doc["report_id"] for doc in sent}
+
+
+def test_nats_settings_are_checked_before_anything_starts() -> None:
+    assert load_config(environ={}, journal="nats://127.0.0.1:4222,nats://127.0.0.1:4223").uses_nats()
+    assert not load_config(environ={}).uses_nats()  # the file journal stays the default
+    with pytest.raises(ValueError, match="journal"):
+        load_config(environ={}, journal="http://127.0.0.1:4222")
+    with pytest.raises(ValueError, match="nats_stream"):
+        load_config(environ={}, nats_stream="optin.reports")  # a dot would split the stream's subjects
+    result = subprocess.run(
+        [sys.executable, "-m", "optin.collector", "loader", "--db", "x.duckdb"], capture_output=True, text=True
+    )
+    assert result.returncode == 2 and "--journal nats://" in result.stderr
+
+
+def test_rejection_count_records_round_trip() -> None:
+    counts = {"2026-11-29": {"undeclared_metric": 3, "bad_gzip": 1}, "2026-11-30": {"too_large": 2}}
+    payload = nt.encode_counts(counts)
+    assert payload[:1] == nt.COUNTS and nt.decode_counts(payload) == counts
