@@ -21,7 +21,7 @@ from ._config import Config
 from ._errors import error_middleware
 from ._logs import http_logger
 from ._seam import IngestWorker
-from ._server import QuietRunner
+from ._server import QuietRunner, connection_cap
 from ._worker import Worker
 
 # aiohttp would otherwise inflate gzip bodies itself, before our compressed-size limit and bomb check.
@@ -77,7 +77,8 @@ def runner_of(app: web.Application, config: Config) -> web.AppRunner:
         shutdown_timeout=30,
         logger=http_logger(),
         keepalive_timeout=config.keepalive_timeout_s,
-        **SERVER_OPTIONS,  # type: ignore[arg-type]
+        max_connections=connection_cap(config.max_connections),
+        **SERVER_OPTIONS,
     )
 
 

@@ -36,7 +36,8 @@ class Config:
     segment_bytes: int = 32 << 20  # journal segments are preallocated to this size
     max_requests_in_flight: int = 512  # bodies being read or checked at once; bounds memory
     body_timeout_s: float = 10.0  # a body not received within this long is answered 408 (a slow sender)
-    keepalive_timeout_s: float = 15.0  # an idle keep-alive connection is closed after this long
+    max_connections: int = 0  # open connections per worker; 0: 64 below the descriptor limit (read at start)
+    keepalive_timeout_s: float = 15.0  # a connection idle (or with no whole request head) this long is closed
     retry_after_s: int = 5
     retention_days: int = 400  # raw rows older than this are rolled up into daily aggregates and deleted
     maintenance_interval_s: float = (

@@ -98,6 +98,9 @@ async def heartbeat(request: web.Request) -> web.Response:
         200,
         {
             "ready": loader.running,
+            # Health is the whole store's: the loader and every live worker's journal.
+            "healthy": loader.running
+            and all(w.journal_healthy for w in loader.workers.values() if time.monotonic() - w.heard_at < LIVE_S),
             "position": list(position) if position else None,
             "lag_seconds": loader.lag_seconds(),
         },

@@ -8,6 +8,7 @@ from typing import Final
 
 import orjson
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from ._ingest import Rejected
 
@@ -41,7 +42,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 def error_middleware(
     retry_after_s: int, in_flight: InFlight, count: Callable[[web.Request, Rejected], None]
-) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+) -> Middleware:
     """``count`` is told of every refusal of a bounded (ingest) path: it logs and counts it by reason."""
 
     @web.middleware

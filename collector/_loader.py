@@ -110,7 +110,7 @@ class Loader:
         self._calls: list[tuple[Callable[[Loader], Any], concurrent.futures.Future[Any]]] = []
         self._waiters: list[concurrent.futures.Future[None]] = []
         self._lock = threading.Lock()
-        self._to_delete: list[Path] = []
+        self._behind = True  # segments may lie behind the positions (also those a crash left): check after a checkpoint
         self._last_checkpoint = time.monotonic()
         self._rejections: Counter[tuple[dt.date, str]] = Counter()
         self._last_rejection_flush = time.monotonic()
@@ -152,6 +152,11 @@ class Loader:
             self._con = None
             self._seen.close()
         self.ready = False
+
+    @property
+    def alive(self) -> bool:
+        """The loading thread runs (it stops only on close or on an unexpected error)."""
+        return self._thread is not None and self._thread.is_alive()
 
     @property
     def running(self) -> bool:
@@ -246,10 +251,9 @@ class Loader:
                     continue
                 log.info("loader: database opened", extra={"event": "store_available"})
             self._serve()
-        except Exception as error:
+        except Exception as error:  # the process exits (see `alive`) and the supervisor starts it again
             self.healthy = False
             log.error("loader: stopped (%s)", type(error).__name__, extra={"event": "store_stopped"})
-            raise
 
     def _serve(self) -> None:
         while True:
@@ -260,7 +264,8 @@ class Loader:
             loaded, complete = self._round()
             if complete:
                 for waiter in waiters:
-                    waiter.set_result(None)
+                    if waiter.set_running_or_notify_cancel():  # False: its caller gave up waiting
+                        waiter.set_result(None)
             else:
                 with self._lock:
                     self._waiters[:0] = waiters
@@ -268,7 +273,7 @@ class Loader:
             for job in self.periodic:
                 job(self)
             self._flush_rejections()
-            if self._to_delete and (stopping or time.monotonic() - self._last_checkpoint > CHECKPOINT_S):
+            if self._behind and (stopping or time.monotonic() - self._last_checkpoint > CHECKPOINT_S):
                 self._checkpoint()
             if stopping and (complete or not self.healthy):
                 return
@@ -335,7 +340,8 @@ class Loader:
             if read.keys_of is None and read.offset > 0:
                 head = read_segment(path, 0, limit=1)
                 read.keys_of = self._map(head.payloads[0]) if head.payloads else None
-            scan = read_segment(path, read.offset, limit=max(budget - len(read.reports), 0) + 1)
+            limit = max(budget - len(read.reports), 0) + 1
+            scan = read_segment(path, read.offset, limit=limit)
             offset = read.offset
             for payload in scan.payloads:
                 end = offset + HEADER.size + len(payload)
@@ -357,6 +363,8 @@ class Loader:
                 offset = read.offset = end
             if len(read.reports) >= budget and scan.payloads:
                 return read
+            if len(scan.payloads) >= limit:
+                continue  # the scan stopped at its limit (a metrics record took a place): more to read here
             if not later:
                 cursor.caught_up_at = started  # read to the end (a torn tail of a live segment is its end for now)
                 return read
@@ -381,15 +389,18 @@ class Loader:
         con = self._con
         started = time.perf_counter()
         batch = [item for read in reads for item in read.reports]
-        stored = self._existing([report.report_id for report, _, _ in batch])
+        mixed = [self._seen.maybe_mixed(report.report_id) for report, _, _ in batch]
+        stored = self._existing(
+            [report.report_id for (report, _, _), (maybe, _) in zip(batch, mixed, strict=True) if maybe]
+        )
         rows = Rows()
         duplicates = 0
-        for report, received, keys_of in batch:
+        for (report, received, keys_of), (_, pair) in zip(batch, mixed, strict=True):
             if report.report_id in stored:
                 duplicates += 1
                 continue
             stored.add(report.report_id)
-            self._seen.add(report.report_id)  # before the commit: if it rolls back, a "maybe" costs only a lookup
+            self._seen.add(report.report_id, pair)  # before the commit: if it rolls back, a "maybe" costs a lookup
             rows.add(self.keys, report, received, keys_of)
         after: list[str] = []
         gone: list[str] = []
@@ -431,12 +442,17 @@ class Loader:
             return False
         self.healthy = True
         _private_file(self.db.with_name(self.db.name + ".wal"))
+        if self._seen.full:  # a bigger filter, from what is stored now
+            ids = con.execute("SELECT CAST(report_id AS VARCHAR) FROM reports").fetchall()
+            old, self._seen = self._seen, SeenIds((row[0] for row in ids), len(ids), self.root / SEEN_FILE)
+            old.close()
         for installation_id in gone:
             self.keys.installations.pop(installation_id, None)
         for read in reads:
             cursor = read.cursor
             cursor.seq, cursor.offset, cursor.keys_of = read.seq, read.offset, read.keys_of
-            self._to_delete += [self.root / cursor.name / segment_name(s) for s in read.segments_done]
+            if read.segments_done:
+                self._behind = True  # segments to delete after the next checkpoint
         for read in deletions:
             read.cursor.deletion = None
         elapsed = time.perf_counter() - started
@@ -450,14 +466,10 @@ class Loader:
         stats.batch_seconds_max = max(stats.batch_seconds_max, elapsed)
         return True
 
-    def _existing(self, ids: list[str]) -> set[str]:
+    def _existing(self, maybe: list[str]) -> set[str]:
+        """Which of the ids the filter could not rule out are stored (almost always none: no lookup)."""
         assert self._con is not None
         con = self._con
-        if self._seen.full:
-            rows = con.execute("SELECT CAST(report_id AS VARCHAR) FROM reports").fetchall()
-            old, self._seen = self._seen, SeenIds((row[0] for row in rows), len(rows), self.root / SEEN_FILE)
-            old.close()
-        maybe = [i for i in ids if self._seen.maybe(i)]  # almost always none: no lookup at all
         if not maybe:
             return set()
         _batch_ids = pa.table({"id": pa.array(maybe, pa.string())})
@@ -470,6 +482,8 @@ class Loader:
         with self._lock:
             calls, self._calls = self._calls, []
         for work, future in calls:
+            if not future.set_running_or_notify_cancel():
+                continue
             try:
                 result = work(self)
             except Exception as error:
@@ -504,13 +518,16 @@ class Loader:
         self._con.execute("CHECKPOINT")
         self._last_checkpoint = time.monotonic()
         self.stats.checkpoints += 1
-        for path in self._to_delete:
-            try:
-                path.unlink()
-            except FileNotFoundError:
-                continue
-            self.stats.segments_deleted += 1
-        self._to_delete = []
+        # The positions are in the database file now: every segment before a journal's position goes.
+        for cursor in list(self._cursors.values()):
+            folder = self.root / cursor.name
+            for seq in segments(folder):
+                if seq >= cursor.seq:
+                    break
+                with contextlib.suppress(FileNotFoundError):
+                    (folder / segment_name(seq)).unlink()
+                    self.stats.segments_deleted += 1
+        self._behind = False
 
     def _flush_rejections(self, force: bool = False) -> None:
         if not force and time.monotonic() - self._last_rejection_flush < REJECTION_FLUSH_S:

@@ -7,10 +7,12 @@ the logger itself, so whatever handler the host installs sees only the error's t
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import sys
-from typing import Final
+import time
+from typing import Any, Final
 
 import orjson
 
@@ -41,6 +43,32 @@ class Scrub(logging.Filter):
         )
         record.__dict__.update(event="http_error", reason=reason, where=where)
         return True
+
+
+class LoopErrors:
+    """An event loop's exception handler: one JSON line per kind of error at most every ``every_s``.
+
+    Accept errors under a flood of connections (e.g. out of descriptors) would otherwise write a
+    multi-line traceback per attempt; here they are counted and logged by type, without text.
+    """
+
+    def __init__(self, every_s: float = 10.0) -> None:
+        self.every_s = every_s
+        self.last: dict[str, float] = {}
+        self.counts: dict[str, int] = {}
+
+    def __call__(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        error = context.get("exception")
+        kind = type(error).__name__ if error is not None else "error"
+        self.counts[kind] = self.counts.get(kind, 0) + 1
+        now = time.monotonic()
+        if now - self.last.get(kind, -1e9) < self.every_s:
+            return
+        self.last[kind] = now
+        count, self.counts[kind] = self.counts[kind], 0
+        logging.getLogger("optin.collector").error(
+            "event loop error", extra={"event": "loop_error", "reason": kind, "count": count}
+        )
 
 
 def http_logger() -> logging.Logger:

@@ -29,7 +29,7 @@ from multiprocessing.connection import Connection
 from typing import Any, Final
 
 from ._config import Config
-from ._logs import configure
+from ._logs import LoopErrors, configure
 
 log = logging.getLogger("optin.collector")
 
@@ -64,6 +64,7 @@ def _child(config: Config, parent: int, main: Callable[[asyncio.Event], Coroutin
     async def run() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
+        loop.set_exception_handler(LoopErrors())  # e.g. accept errors under a flood: counted, rate-limited
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         await main(stop)
@@ -84,7 +85,12 @@ def loader_main(config: Config, secret: str, parent: int, ready: Connection) -> 
         service = LoaderService(config, secret)
         await service.start()
         ready.send(os.getpid())
-        await stop.wait()
+        while not stop.is_set() and service.loader.alive:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 1.0)
+        if not stop.is_set():  # the loading thread failed: exit, and the supervisor starts a new loader
+            await service.stop()
+            raise SystemExit(1)
         log.info("loader stopping", extra={"event": "stopping", "role": "loader", "pid": os.getpid()})
         await service.stop()
         log.info("loader stopped", extra={"event": "stopped", "role": "loader", "pid": os.getpid()})

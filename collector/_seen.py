@@ -70,8 +70,9 @@ class SeenIds:
     def full(self) -> bool:
         return self.count > self.capacity
 
-    def add(self, report_id: str) -> None:
-        h1, h2 = _mix(report_id)
+    def add(self, report_id: str, mixed: tuple[int, int] | None = None) -> None:
+        """Add an id (``mixed``: its hash pair, when the caller has it already from `maybe_mixed`)."""
+        h1, h2 = mixed or _mix(report_id)
         bits, mask, base = self._bits, self._mask, self._offset
         for i in range(_PROBES):
             position = (h1 + i * h2) & mask
@@ -80,15 +81,20 @@ class SeenIds:
 
     def maybe(self, report_id: str) -> bool:
         """False: certainly never added. True: perhaps added (look it up)."""
-        return _maybe(self._bits, self._offset, self._mask, report_id)
+        return _maybe(self._bits, self._offset, self._mask, _mix(report_id))
+
+    def maybe_mixed(self, report_id: str) -> tuple[bool, tuple[int, int]]:
+        """`maybe`, and the id's hash pair for a later `add`."""
+        mixed = _mix(report_id)
+        return _maybe(self._bits, self._offset, self._mask, mixed), mixed
 
     def close(self) -> None:
         if self._map is not None:
             self._map.close()
 
 
-def _maybe(bits: bytearray | mmap.mmap, base: int, mask: int, report_id: str) -> bool:
-    h1, h2 = _mix(report_id)
+def _maybe(bits: bytearray | mmap.mmap, base: int, mask: int, mixed: tuple[int, int]) -> bool:
+    h1, h2 = mixed
     for i in range(_PROBES):
         position = (h1 + i * h2) & mask
         if not bits[base + (position >> 3)] & (1 << (position & 7)):
@@ -126,4 +132,4 @@ class SeenView:
     def maybe(self, report_id: str) -> bool:
         if self._map is None:
             return False
-        return _maybe(self._map, _HEAD.size, self._mask, report_id)
+        return _maybe(self._map, _HEAD.size, self._mask, _mix(report_id))

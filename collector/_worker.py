@@ -188,7 +188,7 @@ class Worker:
     def healthy(self) -> bool:
         return (
             self.reply is not None
-            and bool(self.reply["ready"])
+            and bool(self.reply["healthy"])
             and time.monotonic() - self.reply_at < FRESH_S
             and self.journal.healthy
         )

@@ -304,6 +304,7 @@ class ReportChecker:
             MIN_EPOCH_SECONDS <= start <= end <= start + MAX_PERIOD_SECONDS
             and end <= upper
             and max(end, now - MAX_CLOCK_SKEW_SECONDS) <= sent_at <= upper
+            and sent_at - end <= MAX_CLOCK_SKEW_SECONDS
         ):
             return None
         dropped, evicted, rejected = client["dropped"], client["evicted"], client["rejected"]

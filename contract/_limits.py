@@ -8,6 +8,8 @@ SCHEMA_VERSION: Final = 1  # bump when the wire format changes, not when a metri
 
 MAX_BODY_BYTES: Final = 1 << 20  # compressed and decompressed; same cap as Glean's ping body limit
 MAX_JSON_DEPTH: Final = 6  # a v1 report nests at most 4 levels; anything deeper is hostile
+MAX_JSON_STRING: Final = 1024  # characters in one string (the longest legal one is a 64-digit hash)
+MAX_JSON_ESCAPES: Final = 256  # backslashes in one body (a report from a client needs none)
 MAX_JSON_WIDTH: Final = 1024  # items in one object or array: the widest legal one is `metrics` (MAX_METRICS_PER_REPORT)
 MAX_METRICS_PER_REPORT: Final = 1024  # a registry may declare at most this many metrics
 MAX_LABELS_PER_METRIC: Final = 256  # closed sets stay small enough to read in the consent dialog

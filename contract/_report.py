@@ -24,6 +24,8 @@ from ._limits import (
     MAX_CLOCK_SKEW_SECONDS,
     MAX_COUNTER,
     MAX_JSON_DEPTH,
+    MAX_JSON_ESCAPES,
+    MAX_JSON_STRING,
     MAX_JSON_WIDTH,
     MAX_PERIOD_SECONDS,
     MAX_REGISTRY_VERSION,
@@ -125,7 +127,10 @@ def _vouch(obj: Any, body: bytes) -> bool:
             return False
         if type(node) is dict:
             keys += len(node)
-            string_colons += "".join(node).count(":")
+            joined = "".join(node)
+            if len(joined) > MAX_JSON_STRING and max(map(len, node)) > MAX_JSON_STRING:
+                return False
+            string_colons += joined.count(":")
             values = node.values()
         else:
             values = node
@@ -134,6 +139,8 @@ def _vouch(obj: Any, body: bytes) -> bool:
             if kind is dict or kind is list:
                 stack.append((value, depth + 1))
             elif kind is str:
+                if len(value) > MAX_JSON_STRING:
+                    return False  # the strict decoder refuses it, before any pattern runs over it
                 string_colons += value.count(":")
             elif kind is float and not -(2.0**63) < value < 2.0**63:
                 return False  # orjson reads integers beyond 64 bits as floats; Python's json keeps them exact
@@ -145,6 +152,7 @@ def _decode_strict(body: bytes) -> Any:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         raise ReportError("bad_encoding", "", status=400, detail="body is not UTF-8") from None
+    _check_bounded(text)
     _check_shape(text)
     try:
         obj, end = _DECODER.raw_decode(text, len(text) - len(text.lstrip(" \t\n\r")))
@@ -161,6 +169,22 @@ def _decode_strict(body: bytes) -> Any:
 # stays linear (a backtracking pattern rescanned to the end from every quote: quadratic).
 _STRING: Final = re.compile(r'"(?:[^"\\]|\\.)*+"?')
 _STRUCTURE: Final = re.compile(r"[\[\]{},]")
+
+
+def _check_bounded(text: str) -> None:
+    """Refuse over-long strings and many escapes first, with C-speed scans: no pattern runs over them.
+
+    Splitting at the quotes gives every string's content in the odd parts; with an escaped quote
+    the parts may shift, so then every part counts. A client's report needs no escapes at all.
+    """
+    if text.count("\\") > MAX_JSON_ESCAPES:
+        raise ReportError("too_many_escapes", "", status=400, detail=f"more than {MAX_JSON_ESCAPES} escapes")
+    parts = text.split('"')
+    strings = parts if '\\"' in text else parts[1::2]
+    if len(text) > MAX_JSON_STRING and max(map(len, strings), default=0) > MAX_JSON_STRING:
+        raise ReportError(
+            "string_too_long", "", status=400, detail=f"a string longer than {MAX_JSON_STRING} characters"
+        )
 
 
 def _check_shape(text: str) -> None:
@@ -314,6 +338,8 @@ def check_report(obj: Any, registries: Mapping[tuple[str, int], Registry], now: 
         raise ReportError("bad_period", "period.end", detail=f"end must follow start by at most {MAX_PERIOD_SECONDS}s")
     sent_floor = end if now is None else max(end, now - MAX_CLOCK_SKEW_SECONDS)
     sent_at = _int(top["sent_at"], "sent_at", sent_floor, upper)
+    if sent_at - end > MAX_CLOCK_SKEW_SECONDS:  # the period, as the receiver's clock sees it, ended over a year ago
+        raise ReportError("out_of_bounds", "period.end", detail="the period ended more than a year before sent_at")
     values: dict[str, Value] = {}
     for metric_name, value in _obj(top["metrics"], "metrics").items():
         metric = registry.metrics.get(metric_name)

@@ -189,6 +189,13 @@ CASES: tuple[Case, ...] = (
     Case("lying-length", _lying_length, 413, "too_large"),
     Case("chunked-too-large", lambda r: _chunked_body(r, 2 * MIB), 413, "too_large"),
     Case("gzip-bomb", _gzip_bomb, 413, "too_large_decompressed"),
+    Case("long-string", lambda r: _post(r, _report(app_version="1" * 170_000)), 400, "string_too_long"),
+    Case(
+        "long-escaped-string",
+        lambda r: _post(r, gzip.compress(_report(app_version=r"\u0031" * 170_000)), {**JSON, "Content-Encoding": "gzip"}),
+        400,
+        "too_many_escapes",
+    ),
     Case(
         "gzip-too-large-compressed",
         lambda r: _post(r, gzip.compress(os.urandom(MIB + 4096), 1), {**JSON, "Content-Encoding": "gzip"}),
@@ -298,6 +305,12 @@ CASES: tuple[Case, ...] = (
     Case("period-backwards", _fields(period={"start": NOW - 100, "end": NOW - 200}), 422, "bad_period"),
     Case("period-too-long", _fields(period={"start": NOW - 90 * 86400, "end": NOW - 60}), 422, "bad_period"),
     Case("sent-before-period-end", _fields(sent_at=NOW - 10 * 86400), 422, "out_of_bounds"),
+    Case(
+        "period-over-a-year-old",
+        _fields(period={"start": NOW - 400 * 86400 - 3600, "end": NOW - 400 * 86400}, sent_at=NOW - 60),
+        422,
+        "out_of_bounds",
+    ),
     Case(
         "deletion-bad-id",
         lambda r: _post(r, b'{"installation_id": "alice"}', path="/v1/deletions"),

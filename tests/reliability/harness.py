@@ -231,6 +231,33 @@ def stored(db: Path) -> Counter[str]:
         con.close()
 
 
+def durable(db: Path) -> Counter[str]:
+    """After a kill: report ids in the database plus those its journals hold beyond the loaded positions.
+
+    What the next start will have stored (the loader stores each id once): the database must open,
+    and the journals are read with the collector's own reader, whole records only.
+    """
+    from optin.collector import _records as records
+    from optin.collector._journal import read_segment, segment_name, segments
+
+    in_db = stored(db)
+    con = duckdb.connect(str(db))
+    try:
+        positions = {n: (s, o) for n, s, o in con.execute("SELECT * FROM journal_positions").fetchall()}
+    finally:
+        con.close()
+    root = db.with_name(db.name + ".journal")
+    pending: set[str] = set()
+    for folder in [p for p in root.iterdir() if p.is_dir()] if root.exists() else []:
+        seq, offset = positions.get(folder.name, (0, 0))
+        for number in [n for n in segments(folder) if n >= seq]:
+            scan = read_segment(folder / segment_name(number), offset if number == seq else 0)
+            pending |= {records.decode_report(p)[0].report_id for p in scan.payloads if p[:1] == records.REPORT}
+    for report_id in pending - set(in_db):
+        in_db[report_id] = 1
+    return in_db
+
+
 def evicted_reported(db: Path) -> dict[str, int]:
     """Per installation: the sum of the `evicted` counters its stored reports carried."""
     con = duckdb.connect(str(db), read_only=True)
