@@ -83,8 +83,10 @@ def create_loader_app(
 
 
 @contextlib.asynccontextmanager
-async def running_loader(config: Config, clock: Callable[[], float] = time.time) -> AsyncIterator[int]:
-    """Connect, open the database, serve; yields the port. On exit: stop serving, load what waits, close."""
+async def running_loader(
+    config: Config, clock: Callable[[], float] = time.time
+) -> AsyncIterator[tuple[int, NatsLoader]]:
+    """Connect, open the database, serve; yields the port and the loader. On exit: stop serving, load, close."""
     source = StreamSource(config)
     await source.open()
     loader = NatsLoader(config, registries_of(config), source, asyncio.get_running_loop(), clock)
@@ -104,7 +106,7 @@ async def running_loader(config: Config, clock: Callable[[], float] = time.time)
     try:
         site = web.TCPSite(runner, config.host, config.port)
         await site.start()
-        yield int(next(addr[1] for addr in runner.addresses if isinstance(addr, tuple)))
+        yield int(next(addr[1] for addr in runner.addresses if isinstance(addr, tuple))), loader
     finally:
         refresher.cancel()
         await runner.cleanup()
@@ -118,11 +120,15 @@ def run_loader(config: Config) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        async with running_loader(config) as port:
+        async with running_loader(config) as (port, loader):
             log.info("ready", extra={"event": "ready", "port": port, "db": config.resolved_db().name})
-            await stop.wait()
+            while not stop.is_set() and loader.alive:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), 1.0)
             log.info("stopping", extra={"event": "stopping"})
         log.info("stopped", extra={"event": "stopped"})
+        if not stop.is_set():  # the loading thread failed: exit non-zero, so the service manager starts it again
+            raise SystemExit(1)
 
     asyncio.run(main())
     return 0
