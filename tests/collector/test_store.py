@@ -527,6 +527,9 @@ def test_numbered_migrations_bring_a_version_1_database_forward_keeping_its_rows
         (41, 7),
         (42, 8),
     ]  # kept, and keys go on after them
+    # Upgraded in place, it journals: the new report came through a journal, loaded with its position.
+    assert [row[0] for row in _rows(db, "SELECT journal FROM journal_positions")] == ["w0"]
+    assert (db.parent / "o.duckdb.journal" / "w0").is_dir()
 
 
 def test_analysis_reads_a_snapshot_and_answers_as_the_live_endpoint_does(tmp_path: Path, registry: Registry) -> None:
