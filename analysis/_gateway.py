@@ -20,9 +20,11 @@ from typing import Any, Final
 
 import duckdb
 
+from optin.contract import MIN_AGGREGATE_K
+
 from ._window import Window
 
-DEFAULT_K: Final = 10  # the smallest group shown; operators may raise it, never lower it
+DEFAULT_K: Final = MIN_AGGREGATE_K  # the smallest group shown; operators may raise it, never lower it
 
 
 @dataclass(frozen=True, slots=True)

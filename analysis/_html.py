@@ -36,12 +36,14 @@ PALETTE: Final = (
 
 _CSS: Final = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#1d232a;background:#f6f7f9}
-header{background:#1d3557;color:#fff;padding:18px 28px}header h1{margin:0;font-size:22px}header p{margin:4px 0 0;opacity:.85}
+header{background:#1d3557;color:#fff;padding:18px 28px}
+header h1{margin:0;font-size:22px}header p{margin:4px 0 0;opacity:.85}
 main{max-width:1100px;margin:0 auto;padding:16px 28px 40px}
 nav{margin:8px 0 16px}nav a{margin-right:14px;color:#1d3557}
 section{background:#fff;border:1px solid #dde1e6;border-radius:6px;padding:14px 18px;margin:0 0 18px}
 section h2{margin:0 0 6px;font-size:17px}.note{color:#58616b;margin:2px 0}
-svg.chart{display:block;margin:10px 0;max-width:100%;height:auto}svg.chart text{font:12px system-ui,sans-serif;fill:#1d232a}
+svg.chart{display:block;margin:10px 0;max-width:100%;height:auto}
+svg.chart text{font:12px system-ui,sans-serif;fill:#1d232a}
 svg.chart .axis{stroke:#b8bfc7}svg.chart .grid{stroke:#eceff2}svg.chart .hidden{fill:#8a939c;font-style:italic}
 table.data{border-collapse:collapse;margin-top:8px;font-variant-numeric:tabular-nums}
 table.data th,table.data td{padding:3px 10px;border-bottom:1px solid #eceff2;text-align:right}
@@ -112,20 +114,23 @@ def _bar_chart(table: Table) -> str:
     plot = WIDTH_PX - LABEL_WIDTH_PX - 70
     height = BAR_HEIGHT_PX * len(rows) + 24
     parts = [
-        f'<svg class="chart bars" viewBox="0 0 {WIDTH_PX} {height}" width="{WIDTH_PX}" height="{height}" role="img" aria-label="{_e(table.title)}: {_e(column)}">'
+        f'<svg class="chart bars" viewBox="0 0 {WIDTH_PX} {height}" width="{WIDTH_PX}" height="{height}"'
+        f' role="img" aria-label="{_e(table.title)}: {_e(column)}">'
     ]
     for i, (label, value) in enumerate(rows):
         y = 4 + i * BAR_HEIGHT_PX
         parts.append(f'<text x="{LABEL_WIDTH_PX - 6}" y="{y + 13}" text-anchor="end">{_e(label[:28])}</text>')
         if value is None:
             parts.append(
-                f'<text class="hidden" x="{LABEL_WIDTH_PX + 4}" y="{y + 13}">suppressed (&lt;{table.k} installations)</text>'
+                f'<text class="hidden" x="{LABEL_WIDTH_PX + 4}" y="{y + 13}">'
+                f"suppressed (&lt;{table.k} installations)</text>"
             )
             continue
         w = max(1.0, plot * float(value) / top)
         colour = PALETTE[0]
         parts.append(
-            f'<rect class="bar" x="{LABEL_WIDTH_PX}" y="{y + 2}" width="{w:.1f}" height="{BAR_HEIGHT_PX - 5}" fill="{colour}"><title>{_e(label)}: {_e(_fmt(float(value), column))}</title></rect>'
+            f'<rect class="bar" x="{LABEL_WIDTH_PX}" y="{y + 2}" width="{w:.1f}" height="{BAR_HEIGHT_PX - 5}"'
+            f' fill="{colour}"><title>{_e(label)}: {_e(_fmt(float(value), column))}</title></rect>'
         )
         parts.append(f'<text x="{LABEL_WIDTH_PX + w + 5:.1f}" y="{y + 13}">{_e(_fmt(float(value), column))}</text>')
     axis_y = 4 + len(rows) * BAR_HEIGHT_PX
@@ -160,7 +165,8 @@ def _line_chart(table: Table) -> str:
         return top_px + plot_h * (1 - v / top)
 
     parts = [
-        f'<svg class="chart lines" viewBox="0 0 {WIDTH_PX} {LINE_HEIGHT_PX}" width="{WIDTH_PX}" height="{LINE_HEIGHT_PX}" role="img" aria-label="{_e(table.title)} over time: {_e(column)}">'
+        f'<svg class="chart lines" viewBox="0 0 {WIDTH_PX} {LINE_HEIGHT_PX}" width="{WIDTH_PX}"'
+        f' height="{LINE_HEIGHT_PX}" role="img" aria-label="{_e(table.title)} over time: {_e(column)}">'
     ]
     for tick in range(5):
         v = top * tick / 4
@@ -183,7 +189,8 @@ def _line_chart(table: Table) -> str:
                 continue
             runs[-1].append((x(i), y(value)))
             parts.append(
-                f'<circle class="point" cx="{x(i):.1f}" cy="{y(value):.1f}" r="2.6" fill="{colour}"><title>{_e(name)}, {_e(period)}: {_e(_fmt(value, column))}</title></circle>'
+                f'<circle class="point" cx="{x(i):.1f}" cy="{y(value):.1f}" r="2.6" fill="{colour}">'
+                f"<title>{_e(name)}, {_e(period)}: {_e(_fmt(value, column))}</title></circle>"
             )
         for run in runs:
             if len(run) > 1:
@@ -192,12 +199,14 @@ def _line_chart(table: Table) -> str:
                     f'<polyline class="series" fill="none" stroke="{colour}" stroke-width="2" points="{points}"/>'
                 )
     parts.append(
-        f'<text x="{left}" y="{LINE_HEIGHT_PX - 6}" class="hidden">{_e(column)} per period; gaps are suppressed cells (&lt;{table.k} installations)</text></svg>'
+        f'<text x="{left}" y="{LINE_HEIGHT_PX - 6}" class="hidden">{_e(column)} per period;'
+        f" gaps are suppressed cells (&lt;{table.k} installations)</text></svg>"
     )
 
     def entry(s: int, name: str) -> str:
         shown = any(v is not None for v in series[name].values())
-        return f'<span><i style="background:{PALETTE[s % len(PALETTE)]}"></i>{_e(name)}{"" if shown else " (suppressed)"}</span>'
+        suffix = "" if shown else " (suppressed)"
+        return f'<span><i style="background:{PALETTE[s % len(PALETTE)]}"></i>{_e(name)}{suffix}</span>'
 
     legend = "".join(entry(s, name) for s, name in enumerate(names))
     return "".join(parts) + (f'<div class="legend">{legend}</div>' if n_keys > 1 else "")
@@ -236,7 +245,10 @@ def render_html(tables: Sequence[Table], title: str) -> str:
     for i, table in enumerate(tables):
         notes = "".join(f'<p class="note">{_e(n)}</p>' for n in table.notes)
         if table.suppressed:
-            notes += f'<p class="note">{table.suppressed} row(s) suppressed: fewer than {table.k} installations, or would reveal one that is.</p>'
+            notes += (
+                f'<p class="note">{table.suppressed} row(s) suppressed: fewer than {table.k} installations,'
+                " or would reveal one that is.</p>"
+            )
         chart = chart_svg(table) if table.rows else '<p class="note">No data in this window.</p>'
         sections.append(
             f'<section id="{_anchor(i)}"><h2>{_e(table.title)}</h2>{notes}{chart}'

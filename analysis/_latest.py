@@ -24,7 +24,10 @@ def latest_share(g: Gateway, w: Window, title: str, metric: str | None, by_perio
         params = [*g.params(w), g.metric_key(w, metric)]
     else:
         column, value = "version", "av.version"
-        latest = f"SELECT {period}r.inst_key, arg_max(r.version_key, r.report_key) AS key FROM reports r WHERE {IN_WINDOW} GROUP BY ALL"
+        latest = (
+            f"SELECT {period}r.inst_key, arg_max(r.version_key, r.report_key) AS key"
+            f" FROM reports r WHERE {IN_WINDOW} GROUP BY ALL"
+        )
         names = "app_versions av ON av.version_key = x.key"
         params = g.params(w)
     sql = f"""

@@ -51,6 +51,7 @@ def client_losses(g: Gateway, w: Window) -> Table:
         ["period", "counter"],
         ["lost", "share_of_active"],
         notes=(
-            "dropped: recording calls refused or over limits; evicted: queued reports discarded when the queue was full; rejected: reports the collector refused",
+            "dropped: recording calls refused or over limits; evicted: queued reports discarded when the queue"
+            " was full; rejected: reports the collector refused",
         ),
     )

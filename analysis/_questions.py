@@ -38,7 +38,9 @@ def feature_usage(g: Gateway, w: Window) -> Table:
             FROM reports r
             JOIN report_values v ON v.report_key = r.report_key
             WHERE {_IN_WINDOW}
-              AND v.metric_key IN (SELECT metric_key FROM metrics WHERE app_key = $1 AND kind = 'counter' AND category = 'usage')
+              AND v.metric_key IN (
+                SELECT metric_key FROM metrics WHERE app_key = $1 AND kind = 'counter' AND category = 'usage'
+              )
             GROUP BY ALL
             HAVING sum(v.value) > 0
         )

@@ -68,7 +68,8 @@ class RemoteSource:
             raise KeyError(question)
         if window.period != "week":  # the endpoints take app, from and to only
             raise RemoteError(
-                "the collector's aggregate endpoints answer trends by week; use a database or snapshot for other periods"
+                "the collector's aggregate endpoints answer trends by week;"
+                " use a database or snapshot for other periods"
             )
         return self._get(
             question, {"app": window.app, "from": window.first_day.isoformat(), "to": window.last_day.isoformat()}

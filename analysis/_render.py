@@ -31,7 +31,11 @@ def render_table(table: Table) -> str:
     lines.append("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=False)))
     lines.append("  ".join("-" * w for w in widths))
     for row in body:
-        lines.append("  ".join(cell.rjust(w) if i else cell.ljust(w) for i, (cell, w) in enumerate(zip(row, widths, strict=False))))
+        lines.append(
+            "  ".join(
+                cell.rjust(w) if i else cell.ljust(w) for i, (cell, w) in enumerate(zip(row, widths, strict=False))
+            )
+        )
     if table.suppressed:
         lines.append(
             f"({table.suppressed} row(s) suppressed: fewer than {table.k} installations, or would reveal one that is)"

@@ -56,9 +56,8 @@ def open_snapshot(folder: str | Path) -> duckdb.DuckDBPyConnection:
         pattern = f"{SNAPSHOT_PARTITION_COLUMN}=*/*.parquet"
         if any((root / name).glob(pattern)):
             # The day is read from the folder names (DuckDB types it DATE), so a window prunes folders.
-            con.execute(
-                f"CREATE VIEW {name} AS SELECT * FROM read_parquet({_literal(root / name / pattern)}, hive_partitioning = true)"
-            )
+            files = _literal(root / name / pattern)
+            con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet({files}, hive_partitioning = true)")
         else:
             con.execute(_empty_table(name))
     for name in SNAPSHOT_SINGLE:

@@ -52,7 +52,8 @@ def session_lengths(g: Gateway, w: Window) -> Table:
             GROUP BY ALL
             HAVING sum(v.value) > 0
         )
-        SELECT length, count(*) AS installations, sum(sessions) AS sessions, sum(sessions) / count(*) AS sessions_per_installation
+        SELECT length, count(*) AS installations, sum(sessions) AS sessions,
+               sum(sessions) / count(*) AS sessions_per_installation
         FROM per_installation GROUP BY bucket, length ORDER BY bucket
     """
     return g.table(

@@ -12,10 +12,11 @@ import re
 from dataclasses import dataclass
 from typing import Final, Literal, get_args
 
+from optin.contract import MAX_WINDOW_DAYS
+
 Period = Literal["day", "week", "month"]
 PERIODS: Final[tuple[str, ...]] = get_args(Period)
 APP_NAME: Final = re.compile(r"(?=.{1,64}$)[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*")  # the registry's rule for names
-MAX_DAYS: Final = 3660  # days between first and last: ten years (the collector's endpoints use the same bound)
 
 # The period a report day falls in; ISO weeks start on Monday. Chosen from this fixed map only.
 PERIOD_SQL: Final[dict[str, str]] = {
@@ -41,8 +42,8 @@ class Window:
             raise TypeError("first_day and last_day must be dates")
         if self.first_day > self.last_day:
             raise ValueError("first_day is after last_day")
-        if (self.last_day - self.first_day).days > MAX_DAYS:
-            raise ValueError(f"a window spans at most {MAX_DAYS} days")
+        if (self.last_day - self.first_day).days > MAX_WINDOW_DAYS:
+            raise ValueError(f"a window spans at most {MAX_WINDOW_DAYS} days")
         if self.period not in PERIODS:
             raise ValueError(f"period must be one of {', '.join(PERIODS)}")
 

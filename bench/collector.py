@@ -180,8 +180,8 @@ def value_rows(registry: Registry, doc: dict[str, Any]) -> int:
 
 
 def start(cmd: list[str], log: Path) -> tuple[subprocess.Popen[bytes], int]:
-    out = open(log, "wb")
-    proc = subprocess.Popen(cmd, stdout=out, stderr=out)
+    with open(log, "wb") as out:  # the child holds its own copy of the descriptor
+        proc = subprocess.Popen(cmd, stdout=out, stderr=out)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         match = READY.search(log.read_bytes())
@@ -320,7 +320,7 @@ def ingest(folder: Path, registry: Registry, args: argparse.Namespace) -> dict[s
     drains: list[float] = []
     answered: dict[int, int] = {}
     try:
-        for name, (proc, port) in procs.items():  # warm all (connections, caches, first DuckDB blocks)
+        for name, (_proc, port) in procs.items():  # warm all (connections, caches, first DuckDB blocks)
             _, statuses, _ = run_wrk(
                 port, wrk_script(folder, templates, args.installations), 1, max(conns), args.wrk_threads
             )

@@ -14,7 +14,7 @@ from pathlib import Path
 import orjson
 
 from ._files import private_dir, write_atomic
-from ._values import Value
+from ._light import NamedTuple
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -36,15 +36,15 @@ class Answer(StrEnum):
     DISMISSED = "dismissed"  # closed the dialog without choosing: counts as a decline
 
 
-# Values here are `Value` classes (see _values.py): they are defined at every app start.
+# Values here are `NamedTuple` classes (see _light.py): they are defined at every app start.
 
 
-class Prompt(Value):
+class Prompt(NamedTuple):
     at: int
     answer: Answer
 
 
-class ConsentState(Value):
+class ConsentState(NamedTuple):
     status: Status = Status.UNDECIDED
     first_run: int = 0
     changed_at: int | None = None

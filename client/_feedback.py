@@ -20,6 +20,8 @@ from contextlib import contextmanager
 
 import orjson
 
+from optin.contract import CLIENT_COUNTERS, MAX_COUNTER
+
 from ._clock import SystemClock
 from ._consent import Answer, ConsentState, ConsentStore
 from ._null import NullRecorder
@@ -49,8 +51,6 @@ PREVIEW_INSTALLATION_ID: Final = "00000000-0000-4000-8000-000000000000"  # shown
 SESSION_STARTS: Final = "session.starts"
 SESSION_LENGTH: Final = "session.length"
 SESSION_USAGE: Final = "session.usage_seconds"
-CLIENT_COUNTERS: Final = ("dropped", "evicted", "rejected")  # as in the contract's report format
-MAX_CLIENT_COUNT: Final = (1 << 31) - 1  # the contract's MAX_COUNTER: a report never fails its own check
 
 
 def _debug(message: str) -> None:
@@ -341,7 +341,8 @@ class Feedback:
         taken = recorder.drain() if drain else recorder.peek()
         counters = dict(self._counters)
         counters["dropped"] += taken.dropped
-        counters = {name: min(count, MAX_CLIENT_COUNT) for name, count in counters.items()}
+        # Capped at the contract's MAX_COUNTER: a report never fails its own check.
+        counters = {name: min(count, MAX_COUNTER) for name, count in counters.items()}
         report = assemble(
             self.registry,
             installation_id=self._state.installation_id,
@@ -445,7 +446,7 @@ class Feedback:
 
     def _pass(self) -> float | None:
         """One pass; returns seconds until the next, None when there is nothing left to do."""
-        from ._upload import MAX_DELETION_ATTEMPTS, Outcome
+        from ._upload import MAX_DELETION_ATTEMPTS, Delivery
 
         self._sync_consent()
         if self.is_on:
@@ -470,11 +471,11 @@ class Feedback:
                     except OSError:
                         break  # unsaved, a later deletion could not know to run: do not send
             outcome = uploader.send_report(self.queue, path)
-            if outcome is Outcome.DROPPED:
+            if outcome is Delivery.DROPPED:
                 with self._lock:
                     if self.is_on:  # never carry an old installation's count into a new one
                         self._add_counters({"rejected": 1})
-            elif outcome is Outcome.RETRY:
+            elif outcome is Delivery.RETRY:
                 break
         wait = min(POLL_S, max(0.0, self._period_end() - self.clock.now()))
         if self.queue.pending():

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Final
 
 import orjson
 
-from ._values import Value
+from ._light import NamedTuple
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -29,7 +29,7 @@ WHAT_IS_SENT_LABEL: Final = "What is sent…"
 VIEW_SENT_LABEL: Final = "View sent data…"
 
 
-class MenuItem(Value):
+class MenuItem(NamedTuple):
     label: str
     checked: bool
     enabled: bool

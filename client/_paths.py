@@ -6,10 +6,10 @@ from pathlib import Path
 
 import platformdirs
 
-from ._values import Value
+from ._light import NamedTuple
 
 
-class AppPaths(Value):
+class AppPaths(NamedTuple):
     config_dir: Path  # the consent file
     data_dir: Path  # queue, history
     site_config_dir: Path  # the machine-wide policy file (written by administrators, read only)

@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 
 from ._consent import Answer, ConsentState
-from ._values import Value
+from ._light import NamedTuple
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -23,7 +23,7 @@ DEFAULT_REASK_DAYS: Final = 180
 DEFAULT_MAX_PROMPTS: Final = 3
 
 
-class AskPolicy(Value):
+class AskPolicy(NamedTuple):
     """Answers "should the app ask now?" from the consent file's dates only."""
 
     grace_days: float = DEFAULT_GRACE_DAYS
@@ -51,7 +51,7 @@ class AskPolicy(Value):
         return now >= max(declines) + self.reask_days * DAY_SECONDS
 
 
-class AdminOff(Value):
+class AdminOff(NamedTuple):
     """Why feedback is forced off, or None when it is not."""
 
     reason: str

@@ -14,6 +14,8 @@ from typing import Final
 
 import orjson
 
+from optin.contract import CLIENT_COUNTERS
+
 from ._files import TMP_PREFIX, private_dir, remove_leftovers, write_atomic
 
 MAX_QUEUED_REPORTS: Final = 400  # more than a year of daily reports
@@ -52,7 +54,7 @@ class ReportQueue:
         files = self.pending()
         sizes = [_size(p) for p in files]
         total = sum(sizes)
-        carried = {"dropped": 0, "evicted": 0, "rejected": 0}
+        carried = dict.fromkeys(CLIENT_COUNTERS, 0)
         while files and (len(files) > self.max_reports or total > self.max_bytes):
             oldest = files.pop(0)
             total -= sizes.pop(0)
@@ -89,7 +91,7 @@ def report_id_of(path: Path) -> str:
 def _client_counters(path: Path) -> dict[str, int]:
     try:
         counters = orjson.loads(path.read_bytes()).get("client", {})
-        return {name: int(counters.get(name, 0)) for name in ("dropped", "evicted", "rejected")}
+        return {name: int(counters.get(name, 0)) for name in CLIENT_COUNTERS}
     except (OSError, ValueError, AttributeError, TypeError):
         return {}
 

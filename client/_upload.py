@@ -29,7 +29,7 @@ DELETIONS_PATH: Final = "/v1/deletions"
 MAX_DELETION_ATTEMPTS: Final = 8  # per process; an unacknowledged deletion stays pending in the consent file
 
 
-class Outcome(Enum):
+class Delivery(Enum):
     SENT = "sent"  # acknowledged (2xx): file removed
     DROPPED = "dropped"  # permanent rejection (4xx): file removed and counted
     RETRY = "retry"  # try again after the backoff
@@ -80,27 +80,27 @@ class Uploader:
         except OSError:
             return None, len(body)
 
-    def _result(self, response: Response | None, now: float) -> Outcome:
+    def _result(self, response: Response | None, now: float) -> Delivery:
         if response is None or is_retryable(response.status):
             self.backoff.failed(now, response.retry_after_s if response else None, self._rng)
-            return Outcome.RETRY
+            return Delivery.RETRY
         self.backoff.succeeded()
-        return Outcome.SENT if 200 <= response.status < 300 else Outcome.DROPPED
+        return Delivery.SENT if 200 <= response.status < 300 else Delivery.DROPPED
 
-    def send_report(self, queue: ReportQueue, path: Path) -> Outcome:
+    def send_report(self, queue: ReportQueue, path: Path) -> Delivery:
         data = queue.read(path)
         if data is None:
-            return Outcome.GONE
+            return Delivery.GONE
         try:
             document = orjson.loads(data)
         except orjson.JSONDecodeError:
             queue.remove(path)  # cannot happen through our own atomic writes; never send a damaged file
-            return Outcome.DROPPED
+            return Delivery.DROPPED
         now = self.clock.now()
         document["sent_at"] = max(int(now), int(document["period"]["end"]))
         response, size = self._post(REPORTS_PATH, document)
         outcome = self._result(response, now)
-        if outcome is not Outcome.RETRY:
+        if outcome is not Delivery.RETRY:
             queue.remove(path)
         status = response.status if response else 0
         result = {200: "duplicate (already stored)", 202: "accepted"}.get(
@@ -126,6 +126,6 @@ class Uploader:
                 document,
             )
         )
-        if outcome is Outcome.DROPPED:  # a 4xx: back off like a failure, keep it pending
+        if outcome is Delivery.DROPPED:  # a 4xx: back off like a failure, keep it pending
             self.backoff.failed(now, None, self._rng)
-        return outcome is Outcome.SENT
+        return outcome is Delivery.SENT

@@ -8,19 +8,18 @@ suppressed); nothing here can return a raw row. Queries run on a worker thread w
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import hmac
 from collections.abc import Callable, Mapping
-from typing import Any, Final
+from typing import Any
 
 import duckdb
 
 from optin.analysis import QUESTIONS, Gateway, Table, Window, day_range, table_to_dict
-from optin.contract import Registry
+from optin.contract import MAX_WINDOW_DAYS, Registry
 
 from ._ingest import Rejected
-
-MAX_WINDOW_DAYS: Final = 3660  # ten years: anything longer is a typo, and an expensive one
 
 
 def check_token(configured: str, authorization: str, query_token: str = "") -> None:
@@ -91,10 +90,10 @@ async def run_read(
     try:
         return await asyncio.wait_for(asyncio.shield(task), timeout_s)
     except TimeoutError:
-        try:
-            cursor.interrupt()  # the thread stops at DuckDB's next check and closes its cursor
-        except duckdb.ConnectionException:
-            pass  # it finished (and closed the cursor) just as the deadline passed
+        # The thread stops at DuckDB's next check and closes its cursor; ConnectionException
+        # means it finished (and closed the cursor) just as the deadline passed.
+        with contextlib.suppress(duckdb.ConnectionException):
+            cursor.interrupt()
         raise Rejected(503, "query_timeout", detail="the aggregate took too long; retry later") from None
     except duckdb.InterruptException:
         raise Rejected(503, "query_timeout", detail="the aggregate took too long; retry later") from None

@@ -10,8 +10,9 @@ from typing import Any, Final
 
 import platformdirs
 
+from optin.contract import MIN_AGGREGATE_K
+
 ENV_PREFIX: Final = "OPTIN_COLLECTOR_"
-MIN_AGGREGATE_K: Final = 10  # the analysis gateway's floor; refusing less at start beats a 500 per request
 
 
 def default_db_path() -> Path:
@@ -44,7 +45,7 @@ class Config:
         3600.0  # retention (and a snapshot, if snapshot_dir is set) at start and then this often
     )
     snapshot_dir: Path | None = None  # Parquet snapshots are written here on the maintenance schedule
-    aggregate_k: int = 10  # smallest group the aggregate endpoints show (analysis refuses less)
+    aggregate_k: int = MIN_AGGREGATE_K  # smallest group the aggregate endpoints show (analysis refuses less)
     aggregate_timeout_s: float = 30.0  # an aggregate query is interrupted after this long (503)
     tls_cert: Path | None = None
     tls_key: Path | None = None

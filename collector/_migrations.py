@@ -6,7 +6,9 @@ from typing import Final
 
 import duckdb
 
-from optin.contract import SCHEMA_V1
+from optin.contract import REPORT_COLUMN_NAMES, SCHEMA_V1, report_columns_ddl
+
+_REPORT_COLUMNS: Final = ", ".join(REPORT_COLUMN_NAMES)
 
 # 2: `reports` and `installations` without their PRIMARY KEY / UNIQUE indexes. The one writer
 # assigns the keys and checks report ids itself (see _store and _seen); the indexes only cost
@@ -16,9 +18,8 @@ _WITHOUT_INDEXES: Final = (
     "INSERT INTO installations_v2 SELECT inst_key, installation_id FROM installations",
     "DROP TABLE installations",
     "ALTER TABLE installations_v2 RENAME TO installations",
-    "CREATE TABLE reports_v2 (report_key BIGINT NOT NULL, report_id UUID NOT NULL, inst_key INTEGER NOT NULL, app_key SMALLINT NOT NULL, version_key INTEGER NOT NULL,"
-    " registry_version INTEGER NOT NULL, day DATE NOT NULL, period_seconds INTEGER NOT NULL, dropped INTEGER NOT NULL, evicted INTEGER NOT NULL, rejected INTEGER NOT NULL)",
-    "INSERT INTO reports_v2 SELECT report_key, report_id, inst_key, app_key, version_key, registry_version, day, period_seconds, dropped, evicted, rejected FROM reports ORDER BY report_key",
+    f"CREATE TABLE reports_v2 ({report_columns_ddl(primary_key=False)})",
+    f"INSERT INTO reports_v2 SELECT {_REPORT_COLUMNS} FROM reports ORDER BY report_key",
     "DROP TABLE reports",
     "ALTER TABLE reports_v2 RENAME TO reports",
 )

@@ -111,7 +111,9 @@ def openapi_document() -> dict[str, Any]:
             "sent_at": {"type": "integer", "description": "client clock at upload; used to correct clock skew"},
             "metrics": {
                 "type": "object",
-                "description": "declared metrics only: counter → integer or {label: integer}; boolean; enum → string of the declared set; quantity → a declared bucket bound; duration → list of bucket counts",
+                "description": "declared metrics only: counter → integer or {label: integer}; boolean;"
+                " enum → string of the declared set; quantity → a declared bucket bound;"
+                " duration → list of bucket counts",
                 "additionalProperties": {
                     "oneOf": [
                         {"type": "integer", "minimum": 0},
@@ -152,7 +154,8 @@ def openapi_document() -> dict[str, Any]:
                         "202": {"description": "stored durably (committed)"},
                         "200": {"description": "duplicate report id: already stored, stored once"},
                         "400": _error(
-                            "malformed: not UTF-8, bad JSON or gzip, duplicate keys, NaN/Infinity, nesting deeper than 6 or wider than 1024, bad UUID"
+                            "malformed: not UTF-8, bad JSON or gzip, duplicate keys, NaN/Infinity,"
+                            " nesting deeper than 6 or wider than 1024, bad UUID"
                         ),
                         "413": _error("body too large, compressed or decompressed"),
                         "415": _error("not application/json, or an unsupported Content-Encoding"),
@@ -265,7 +268,8 @@ def openapi_document() -> dict[str, Any]:
             },
             "/dashboard": {
                 "get": {
-                    "summary": "Every canned question as one self-contained HTML page; the token may also be given as ?token=",
+                    "summary": "Every canned question as one self-contained HTML page;"
+                    " the token may also be given as ?token=",
                     "security": _BEARER,
                     "parameters": [
                         {

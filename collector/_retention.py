@@ -8,7 +8,10 @@ import duckdb
 
 
 def roll_up(con: duckdb.DuckDBPyConnection, cutoff: dt.date) -> tuple[int, list[str]]:
-    """Roll up and delete the raw rows of days before ``cutoff``; returns (reports removed, installation ids forgotten)."""
+    """Roll up and delete the raw rows of days before ``cutoff``.
+
+    Returns (reports removed, installation ids forgotten).
+    """
     row = con.execute("SELECT count(*) FROM reports WHERE day < ?", [cutoff]).fetchone()
     removed = int(row[0]) if row else 0
     if not removed:
@@ -28,6 +31,7 @@ def roll_up(con: duckdb.DuckDBPyConnection, cutoff: dt.date) -> tuple[int, list[
     con.execute("DELETE FROM reports WHERE day < ?", [cutoff])
     # An installation with no raw rows left is forgotten: its UUID is no longer needed for anything.
     gone = con.execute(
-        "DELETE FROM installations WHERE inst_key NOT IN (SELECT DISTINCT inst_key FROM reports) RETURNING CAST(installation_id AS VARCHAR)"
+        "DELETE FROM installations WHERE inst_key NOT IN (SELECT DISTINCT inst_key FROM reports)"
+        " RETURNING CAST(installation_id AS VARCHAR)"
     ).fetchall()
     return removed, [str(installation_id) for (installation_id,) in gone]

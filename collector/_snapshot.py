@@ -20,7 +20,7 @@ from typing import Final
 
 import duckdb
 
-from optin.contract import SNAPSHOT_PARTITION_COLUMN, SNAPSHOT_PARTITIONED, SNAPSHOT_TABLES
+from optin.contract import REPORT_COLUMN_NAMES, SNAPSHOT_PARTITION_COLUMN, SNAPSHOT_PARTITIONED, SNAPSHOT_TABLES
 
 # What each exported table holds; anything not named here (installations, schema_version, ...) stays home.
 _QUERIES: Final = {
@@ -29,10 +29,13 @@ _QUERIES: Final = {
     "metrics": "SELECT metric_key, app_key, name, kind, category FROM metrics",
     "labels": "SELECT metric_key, label_key, label FROM labels",
     "rejections": "SELECT day, reason, count FROM rejections",
-    "reports": "SELECT report_key, inst_key, app_key, version_key, registry_version, day, period_seconds, dropped, evicted, rejected FROM reports",
-    "report_values": "SELECT v.report_key, v.metric_key, v.label_key, v.value, r.day FROM report_values v JOIN reports r ON r.report_key = v.report_key",
+    # Every column but report_id: the snapshot has no use for it.
+    "reports": f"SELECT {', '.join(n for n in REPORT_COLUMN_NAMES if n != 'report_id')} FROM reports",
+    "report_values": "SELECT v.report_key, v.metric_key, v.label_key, v.value, r.day"
+    " FROM report_values v JOIN reports r ON r.report_key = v.report_key",
 }
 assert set(_QUERIES) == set(SNAPSHOT_TABLES)
+_PARQUET: Final = "FORMAT PARQUET, COMPRESSION ZSTD"
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,14 +69,11 @@ def write_snapshot(con: duckdb.DuckDBPyConnection, target: Path) -> SnapshotInfo
             for table in SNAPSHOT_TABLES:
                 if table in SNAPSHOT_PARTITIONED:
                     (staging / table).mkdir(mode=0o700)  # present even when there are no rows yet
-                    con.execute(
-                        f"COPY ({_QUERIES[table]}) TO {_literal(staging / table)} "
-                        f"(FORMAT PARQUET, COMPRESSION ZSTD, PARTITION_BY ({SNAPSHOT_PARTITION_COLUMN}), OVERWRITE_OR_IGNORE)"
-                    )
+                    options = f"{_PARQUET}, PARTITION_BY ({SNAPSHOT_PARTITION_COLUMN}), OVERWRITE_OR_IGNORE"
+                    con.execute(f"COPY ({_QUERIES[table]}) TO {_literal(staging / table)} ({options})")
                 else:
-                    con.execute(
-                        f"COPY ({_QUERIES[table]}) TO {_literal(staging / (table + '.parquet'))} (FORMAT PARQUET, COMPRESSION ZSTD)"
-                    )
+                    destination = _literal(staging / (table + ".parquet"))
+                    con.execute(f"COPY ({_QUERIES[table]}) TO {destination} ({_PARQUET})")
             row = con.execute("SELECT count(*), count(DISTINCT day) FROM reports").fetchone()
         finally:
             con.execute("ROLLBACK")  # read-only: nothing to keep

@@ -13,7 +13,16 @@ if TYPE_CHECKING:
     from ._checker import CheckedReport, ReportChecker
     from ._errors import RegistryError, ReportError
     from ._lazy import lazy_exports
-    from ._limits import MAX_BODY_BYTES, MAX_JSON_DEPTH, MAX_JSON_WIDTH, SCHEMA_VERSION
+    from ._limits import (
+        CLIENT_COUNTERS,
+        MAX_BODY_BYTES,
+        MAX_COUNTER,
+        MAX_JSON_DEPTH,
+        MAX_JSON_WIDTH,
+        MAX_WINDOW_DAYS,
+        MIN_AGGREGATE_K,
+        SCHEMA_VERSION,
+    )
     from ._registry import (
         Category,
         Kind,
@@ -26,7 +35,6 @@ if TYPE_CHECKING:
     )
     from ._registry_file import RegistryFile, bundled_registry_file
     from ._report import (
-        CLIENT_COUNTERS,
         Report,
         Value,
         check_report,
@@ -36,6 +44,8 @@ if TYPE_CHECKING:
         report_from_json,
     )
     from ._storage import (
+        REPORT_COLUMN_NAMES,
+        REPORT_COLUMNS,
         SCHEMA_V1,
         SNAPSHOT_PARTITION_COLUMN,
         SNAPSHOT_PARTITIONED,
@@ -43,13 +53,23 @@ if TYPE_CHECKING:
         TABLES,
         encode_value,
         label_names,
+        report_columns_ddl,
     )
 
 _HOME = {
     "_errors": ("RegistryError", "ReportError"),
     "_lazy": ("lazy_exports",),
     "_checker": ("CheckedReport", "ReportChecker"),
-    "_limits": ("MAX_BODY_BYTES", "MAX_JSON_DEPTH", "MAX_JSON_WIDTH", "SCHEMA_VERSION"),
+    "_limits": (
+        "CLIENT_COUNTERS",
+        "MAX_BODY_BYTES",
+        "MAX_COUNTER",
+        "MAX_JSON_DEPTH",
+        "MAX_JSON_WIDTH",
+        "MAX_WINDOW_DAYS",
+        "MIN_AGGREGATE_K",
+        "SCHEMA_VERSION",
+    ),
     "_registry": (
         "Category",
         "Kind",
@@ -62,7 +82,6 @@ _HOME = {
     ),
     "_registry_file": ("RegistryFile", "bundled_registry_file"),
     "_report": (
-        "CLIENT_COUNTERS",
         "Report",
         "Value",
         "check_report",
@@ -79,6 +98,9 @@ _HOME = {
         "TABLES",
         "encode_value",
         "label_names",
+        "report_columns_ddl",
+        "REPORT_COLUMN_NAMES",
+        "REPORT_COLUMNS",
     ),
 }
 __all__ = [
@@ -87,9 +109,14 @@ __all__ = [
     "CheckedReport",
     "Kind",
     "MAX_BODY_BYTES",
+    "MAX_COUNTER",
     "MAX_JSON_DEPTH",
     "MAX_JSON_WIDTH",
+    "MAX_WINDOW_DAYS",
+    "MIN_AGGREGATE_K",
     "Metric",
+    "REPORT_COLUMNS",
+    "REPORT_COLUMN_NAMES",
     "Registry",
     "RegistryError",
     "RegistryFile",
@@ -115,6 +142,7 @@ __all__ = [
     "load_registry_folder",
     "new_report_id",
     "parse_registry",
+    "report_columns_ddl",
     "report_from_json",
 ]
 

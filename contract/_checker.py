@@ -22,25 +22,33 @@ from typing import Any, Final, NamedTuple
 import orjson
 
 from ._limits import (
+    CLIENT_COUNTERS,
+    HASH_PATTERN,
     MAX_CLOCK_SKEW_SECONDS,
     MAX_COUNTER,
     MAX_JSON_WIDTH,
     MAX_PERIOD_SECONDS,
     MAX_REGISTRY_VERSION,
     MIN_EPOCH_SECONDS,
+    REPORT_KEYS,
     SCHEMA_VERSION,
+    UUID4_PATTERN,
+    UUID_PATTERN,
+    VERSION_PATTERN,
 )
 from ._registry import Kind, Registry
-from ._report import _HEX64, _TOP_KEYS, _VERSION, CLIENT_COUNTERS, Report, report_from_json
+from ._report import Report, report_from_json
 from ._storage import encode_value
 
-_UUID: Final = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-_UUID4: Final = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
+_UUID: Final = re.compile(UUID_PATTERN)
+_UUID4: Final = re.compile(UUID4_PATTERN)
+_VERSION: Final = re.compile(VERSION_PATTERN)
+_HEX64: Final = re.compile(HASH_PATTERN)
 _APP_KEYS: Final = frozenset({"name", "version"})
 _REGISTRY_KEYS: Final = frozenset({"version", "hash"})
 _PERIOD_KEYS: Final = frozenset({"start", "end"})
 _CLIENT_KEYS: Final = frozenset(CLIENT_COUNTERS)
-_FIXED_KEYS: Final = len(_TOP_KEYS) + 2 + 2 + 2 + len(CLIENT_COUNTERS)  # keys of every report besides the metrics
+_FIXED_KEYS: Final = len(REPORT_KEYS) + 2 + 2 + 2 + len(CLIENT_COUNTERS)  # keys of every report besides the metrics
 _FLOAT_LIMIT: Final = 2.0**63  # orjson reads integers beyond 64 bits as floats: leave those to the contract
 
 _PLAIN, _LABELLED, _BOOLEAN, _ENUM, _QUANTITY, _HISTOGRAM = range(6)
@@ -246,52 +254,28 @@ class ReportChecker:
 
     def _fast(self, doc: Any, body: bytes, now: int) -> CheckedReport | None:
         """The common case, checked in one pass; None when anything at all is unusual."""
-        if type(doc) is not dict or doc.keys() != _TOP_KEYS:
+        if type(doc) is not dict or doc.keys() != REPORT_KEYS:
             return None
-        app, registry, period, client, metrics = (
-            doc["app"],
-            doc["registry"],
-            doc["period"],
-            doc["client"],
-            doc["metrics"],
-        )
-        if (
-            type(app) is not dict
-            or type(registry) is not dict
-            or type(period) is not dict
-            or type(client) is not dict
-            or type(metrics) is not dict
-        ):
+        app, registry, period = doc["app"], doc["registry"], doc["period"]
+        client, metrics = doc["client"], doc["metrics"]
+        if type(app) is not dict or type(registry) is not dict or type(period) is not dict:
             return None
-        if (
-            app.keys() != _APP_KEYS
-            or registry.keys() != _REGISTRY_KEYS
-            or period.keys() != _PERIOD_KEYS
-            or client.keys() != _CLIENT_KEYS
-        ):
+        if type(client) is not dict or type(metrics) is not dict:
             return None
-        report_id, installation_id, name, app_version = (
-            doc["report_id"],
-            doc["installation_id"],
-            app["name"],
-            app["version"],
-        )
-        if (
-            type(report_id) is not str
-            or type(installation_id) is not str
-            or type(name) is not str
-            or type(app_version) is not str
-        ):
+        if app.keys() != _APP_KEYS or registry.keys() != _REGISTRY_KEYS:
+            return None
+        if period.keys() != _PERIOD_KEYS or client.keys() != _CLIENT_KEYS:
+            return None
+        report_id, installation_id = doc["report_id"], doc["installation_id"]
+        name, app_version = app["name"], app["version"]
+        if type(report_id) is not str or type(installation_id) is not str:
+            return None
+        if type(name) is not str or type(app_version) is not str:
             return None
         if not (_UUID.fullmatch(report_id) and _UUID4.fullmatch(installation_id) and _VERSION.fullmatch(app_version)):
             return None
-        schema, version, start, end, sent_at = (
-            doc["schema"],
-            registry["version"],
-            period["start"],
-            period["end"],
-            doc["sent_at"],
-        )
+        schema, version, sent_at = doc["schema"], registry["version"], doc["sent_at"]
+        start, end = period["start"], period["end"]
         if type(schema) is not int or schema != SCHEMA_VERSION or type(version) is not int:
             return None
         compiled = self._compiled.get((name, version))

@@ -1,8 +1,14 @@
-"""Limits shared by every component: the client builds within them, the collector enforces them."""
+"""Limits shared by every component: the client builds within them, the collector enforces them.
+
+Each rule is stated here once and imported wherever it is applied. This module imports nothing at
+run time (not even `typing`): the client reads it on its start-up path, which has a budget.
+"""
 
 from __future__ import annotations
 
-from typing import Final
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Final
 
 SCHEMA_VERSION: Final = 1  # bump when the wire format changes, not when a metric is added
 
@@ -23,3 +29,15 @@ NAME_PATTERN: Final = r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*"  # metric and app n
 LABEL_PATTERN: Final = r"[a-z0-9][a-z0-9_.+-]*"  # closed-set values are identifiers, not prose
 MAX_NAME_CHARS: Final = 64
 VERSION_PATTERN: Final = r"[0-9]{1,6}(\.[0-9]{1,6}){0,3}"  # app versions are dotted numbers only
+HASH_PATTERN: Final = r"[0-9a-f]{64}"  # registry hashes: SHA-256, lower-case hex
+UUID_PATTERN: Final = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"  # report ids
+UUID4_PATTERN: Final = (
+    r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"  # installation ids: random
+)
+REPORT_KEYS: Final = frozenset(
+    {"schema", "report_id", "installation_id", "app", "registry", "period", "sent_at", "metrics", "client"}
+)  # the top-level keys of a v1 report, every one required
+CLIENT_COUNTERS: Final = ("dropped", "evicted", "rejected")  # the client's own data-quality counters, in every report
+
+MIN_AGGREGATE_K: Final = 10  # the smallest group any analysis surface shows; operators may raise it, never lower it
+MAX_WINDOW_DAYS: Final = 3660  # days between a window's first and last day: ten years; longer is a typo, and costly

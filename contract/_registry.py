@@ -94,10 +94,6 @@ class Registry:
     metrics: Mapping[str, Metric]
     hash: str
 
-    def in_categories(self, categories: Iterable[str]) -> tuple[Metric, ...]:
-        wanted = set(categories)
-        return tuple(m for m in self.metrics.values() if m.category in wanted)
-
     def categories_hash(self, categories: Iterable[str]) -> str:
         """Hash of the given categories' names and descriptions: what the user agreed to."""
         chosen = sorted(set(categories) & set(self.categories))
@@ -158,7 +154,7 @@ def _metric(name: str, table: Any, categories: Mapping[str, Category]) -> Metric
     if not isinstance(table, dict):
         raise _fail(where, "must be a table")
     try:
-        kind = Kind(table.get("kind"))
+        kind = Kind(str(table.get("kind")))
     except ValueError:
         raise _fail(where, f"kind must be one of {', '.join(k.value for k in Kind)}") from None
     extra = set(table) - _COMMON_KEYS - _ALLOWED_KEYS[kind]

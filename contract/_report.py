@@ -21,6 +21,8 @@ import orjson
 
 from ._errors import ReportError
 from ._limits import (
+    CLIENT_COUNTERS,
+    HASH_PATTERN,
     MAX_CLOCK_SKEW_SECONDS,
     MAX_COUNTER,
     MAX_JSON_DEPTH,
@@ -30,6 +32,7 @@ from ._limits import (
     MAX_PERIOD_SECONDS,
     MAX_REGISTRY_VERSION,
     MIN_EPOCH_SECONDS,
+    REPORT_KEYS,
     SCHEMA_VERSION,
     VERSION_PATTERN,
 )
@@ -37,12 +40,8 @@ from ._registry import Kind, Metric, Registry
 
 Value: TypeAlias = int | bool | str | float | dict[str, int] | list[int]
 
-_VERSION = re.compile(VERSION_PATTERN)
-_HEX64 = re.compile(r"[0-9a-f]{64}")
-_TOP_KEYS: Final = frozenset(
-    {"schema", "report_id", "installation_id", "app", "registry", "period", "sent_at", "metrics", "client"}
-)
-CLIENT_COUNTERS: Final = ("dropped", "evicted", "rejected")  # the client's own data-quality counters
+_VERSION: Final = re.compile(VERSION_PATTERN)
+_HEX64: Final = re.compile(HASH_PATTERN)
 
 
 @dataclass(frozen=True, slots=True)
@@ -309,7 +308,7 @@ def check_report(obj: Any, registries: Mapping[tuple[str, int], Registry], now: 
 
     ``now`` (receiver's Unix time) enables the absurd-timestamp checks. Raises ReportError.
     """
-    top = _obj(obj, "", set(_TOP_KEYS))
+    top = _obj(obj, "", set(REPORT_KEYS))
     if type(top["schema"]) is not int or top["schema"] != SCHEMA_VERSION:
         raise ReportError("unsupported_schema", "schema", status=422, detail=f"expected {SCHEMA_VERSION}")
     report_id = _uuid(top["report_id"], "report_id", version4=False)

@@ -26,18 +26,48 @@ TABLES: Final = (
     "daily_rollup",
 )
 
+# The columns of `reports`, in order: the writer, the migrations and the snapshot name them from here.
+# report_key orders reports by arrival; `day` is the skew-corrected UTC day the period ended.
+REPORT_COLUMNS: Final = (
+    ("report_key", "BIGINT"),
+    ("report_id", "UUID"),
+    ("inst_key", "INTEGER"),
+    ("app_key", "SMALLINT"),
+    ("version_key", "INTEGER"),
+    ("registry_version", "INTEGER"),
+    ("day", "DATE"),
+    ("period_seconds", "INTEGER"),
+    ("dropped", "INTEGER"),
+    ("evicted", "INTEGER"),
+    ("rejected", "INTEGER"),
+)
+REPORT_COLUMN_NAMES: Final = tuple(name for name, _ in REPORT_COLUMNS)
+
+
+def report_columns_ddl(*, primary_key: bool) -> str:
+    """The column list of `reports` for CREATE TABLE, with or without report_key's PRIMARY KEY."""
+    first, *rest = REPORT_COLUMNS
+    key = " PRIMARY KEY" if primary_key else " NOT NULL"
+    return ", ".join([f"{first[0]} {first[1]}{key}", *(f"{name} {kind} NOT NULL" for name, kind in rest)])
+
+
 SCHEMA_V1: Final = (
     "CREATE TABLE apps (app_key SMALLINT PRIMARY KEY, name VARCHAR NOT NULL UNIQUE)",
-    "CREATE TABLE app_versions (version_key INTEGER PRIMARY KEY, app_key SMALLINT NOT NULL, version VARCHAR NOT NULL, UNIQUE (app_key, version))",
+    "CREATE TABLE app_versions (version_key INTEGER PRIMARY KEY, app_key SMALLINT NOT NULL,"
+    " version VARCHAR NOT NULL, UNIQUE (app_key, version))",
     "CREATE TABLE installations (inst_key INTEGER PRIMARY KEY, installation_id UUID NOT NULL UNIQUE)",
-    "CREATE TABLE metrics (metric_key INTEGER PRIMARY KEY, app_key SMALLINT NOT NULL, name VARCHAR NOT NULL, kind VARCHAR NOT NULL, category VARCHAR NOT NULL, UNIQUE (app_key, name))",
-    "CREATE TABLE labels (metric_key INTEGER NOT NULL, label_key SMALLINT NOT NULL, label VARCHAR NOT NULL, PRIMARY KEY (metric_key, label_key))",
-    # report_key orders reports by arrival; `day` is the skew-corrected UTC day the period ended.
-    "CREATE TABLE reports (report_key BIGINT PRIMARY KEY, report_id UUID NOT NULL, inst_key INTEGER NOT NULL, app_key SMALLINT NOT NULL, version_key INTEGER NOT NULL, registry_version INTEGER NOT NULL, day DATE NOT NULL, period_seconds INTEGER NOT NULL, dropped INTEGER NOT NULL, evicted INTEGER NOT NULL, rejected INTEGER NOT NULL)",
-    "CREATE TABLE report_values (report_key BIGINT NOT NULL, metric_key INTEGER NOT NULL, label_key SMALLINT NOT NULL, value BIGINT NOT NULL)",
-    "CREATE TABLE rejections (day DATE NOT NULL, reason VARCHAR NOT NULL, count BIGINT NOT NULL, PRIMARY KEY (day, reason))",
+    "CREATE TABLE metrics (metric_key INTEGER PRIMARY KEY, app_key SMALLINT NOT NULL, name VARCHAR NOT NULL,"
+    " kind VARCHAR NOT NULL, category VARCHAR NOT NULL, UNIQUE (app_key, name))",
+    "CREATE TABLE labels (metric_key INTEGER NOT NULL, label_key SMALLINT NOT NULL, label VARCHAR NOT NULL,"
+    " PRIMARY KEY (metric_key, label_key))",
+    f"CREATE TABLE reports ({report_columns_ddl(primary_key=True)})",
+    "CREATE TABLE report_values (report_key BIGINT NOT NULL, metric_key INTEGER NOT NULL,"
+    " label_key SMALLINT NOT NULL, value BIGINT NOT NULL)",
+    "CREATE TABLE rejections (day DATE NOT NULL, reason VARCHAR NOT NULL, count BIGINT NOT NULL,"
+    " PRIMARY KEY (day, reason))",
     # Retention keeps only these: per day, metric and label, how many installations and how much.
-    "CREATE TABLE daily_rollup (day DATE NOT NULL, app_key SMALLINT NOT NULL, version_key INTEGER NOT NULL, metric_key INTEGER NOT NULL, label_key SMALLINT NOT NULL, installations BIGINT NOT NULL, total BIGINT NOT NULL)",
+    "CREATE TABLE daily_rollup (day DATE NOT NULL, app_key SMALLINT NOT NULL, version_key INTEGER NOT NULL,"
+    " metric_key INTEGER NOT NULL, label_key SMALLINT NOT NULL, installations BIGINT NOT NULL, total BIGINT NOT NULL)",
 )
 
 # Parquet snapshots, the read-only copy for offline analysis and other engines:

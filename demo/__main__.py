@@ -11,6 +11,7 @@ import argparse
 import sys
 import tempfile
 from pathlib import Path
+from typing import TextIO
 
 from optin.analysis import (
     Gateway,
@@ -33,10 +34,10 @@ APP = "millwright"
 
 
 def run_demo(
-    workdir: Path, size: int = FLEET_SIZE, days: int = FLEET_DAYS, seed: int = 2026, out: object = sys.stdout
+    workdir: Path, size: int = FLEET_SIZE, days: int = FLEET_DAYS, seed: int = 2026, out: TextIO = sys.stdout
 ) -> Path:
     """Run the whole demo in ``workdir``; returns the database path. Prints to ``out``."""
-    write = out.write  # type: ignore[attr-defined]
+    write = out.write
     registry = bundled_registry(APP)
     fleet = plan_fleet(size, days, seed)
     start_ts = fleet_start(days)
@@ -63,13 +64,27 @@ def run_demo(
         window = Window(APP, *days_seen)
         gateway = Gateway(con)
         write(
-            f"Aggregate report for {APP}, {days_seen[0]} to {days_seen[1]} (groups under {gateway.k} installations suppressed)\n\n"
+            f"Aggregate report for {APP}, {days_seen[0]} to {days_seen[1]}"
+            f" (groups under {gateway.k} installations suppressed)\n\n"
         )
         for question in (feature_usage, os_share, version_adoption):
             write(render_table(question(gateway, window)) + "\n")
     finally:
         con.close()
     return db
+
+
+def next_steps(workdir: Path, db: Path) -> str:
+    """What to try next on the kept folder: the analysis CLI on its database, and the desktop demo."""
+    python = Path(sys.executable).name if sys.prefix == sys.base_prefix else ".venv/bin/python"
+    return (
+        f"Kept in {workdir}: the collector's database {db} and the simulated users' folders in {workdir / 'fleet'}.\n"
+        "Next, try:\n"
+        f"  {python} -m optin.analysis features --db {db}\n"
+        f"  {python} -m optin.analysis os --db {db} --format html --out {workdir / 'os.html'}\n"
+        f"  {python} -m optin.demo.desktop --collector-db {workdir / 'desktop.duckdb'}"
+        f" --data-dir {workdir / 'desktop'} --ask-after-days 0\n"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -80,11 +95,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", type=Path, help="run in this folder and keep it (default: a throw-away folder)")
     args = parser.parse_args(argv)
     if args.keep:
-        args.keep.mkdir(parents=True, exist_ok=True)
-        run_demo(args.keep, args.installations, args.days, args.seed)
+        workdir = args.keep.resolve()
+        workdir.mkdir(parents=True, exist_ok=True)
+        db = run_demo(workdir, args.installations, args.days, args.seed)
+        sys.stdout.write("\n" + next_steps(workdir, db))
         return 0
     with tempfile.TemporaryDirectory(prefix="optin-demo-") as workdir:
         run_demo(Path(workdir), args.installations, args.days, args.seed)
+    sys.stdout.write(
+        f"\nThe demo ran in {workdir}, which is now deleted (collector database and simulated users alike).\n"
+        "To keep them and see what to try next: python3 tasks.py demo --keep demo-data\n"
+    )
     return 0
 
 

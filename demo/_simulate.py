@@ -110,10 +110,10 @@ class Simulation:
             for day in range(days):
                 morning = self.start_ts + day * DAY_S + OPEN_AT_S
                 self.clock.set(morning)
-                list(pool.map(lambda inst: self._morning(inst, day), self.fleet))
+                list(pool.map(lambda inst, day=day: self._morning(inst, day), self.fleet))
                 # Sessions end at different times; the clock moves to the day's usage end.
                 self.clock.set(self.start_ts + day * DAY_S + CLOSE_AT_S)
-                list(pool.map(lambda inst: self._evening(inst, day), self.fleet))
+                list(pool.map(lambda inst, day=day: self._evening(inst, day), self.fleet))
         self.run.opted_in = sum(1 for inst in self.fleet if inst.opt_in_day is not None)
         self.run.seconds = time.perf_counter() - began
         return self.run

@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +21,7 @@ from typing import Any
 
 from optin.contract import Registry, Report
 
+ROOT = Path(__file__).resolve().parents[1]
 READY = re.compile(rb'"event":"ready","port":(\d+)')
 STARTED = re.compile(rb'"event":"started","role":"(\w+)","pid":(\d+)')
 
@@ -82,27 +83,62 @@ def stop_process(proc: subprocess.Popen[Any], sig: int = signal.SIGTERM, timeout
     return proc.returncode
 
 
-def start_collector(
-    db: Path, log: Path, *extra: str, env: dict[str, str] | None = None, timeout_s: float = 30
+def launch_collector(
+    db: Path,
+    log: Path,
+    *flags: str,
+    port: int = 0,
+    env: dict[str, str] | None = None,
+    preexec_fn: Callable[[], None] | None = None,
+    subcommand: str = "",
 ) -> CollectorProcess:
-    """`python -m optin.collector --db DB --host 127.0.0.1 --port 0`, waited on until it logs its port."""
-    out = open(log, "ab")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "optin.collector", "--db", str(db), "--host", "127.0.0.1", "--port", "0", *extra],
-        stdout=out,
-        stderr=out,
-        env={**os.environ, **(env or {})},
-    )
+    """Start `python -m optin.collector [SUBCOMMAND] --db DB --host 127.0.0.1 --port PORT FLAGS` without waiting.
+
+    The one way tests start a collector process (``subcommand`` "loader": a NATS stream's loader).
+    ``port`` 0 lets the system choose; the port is then known once the process is ready (see
+    `wait_ready`). Output goes to ``log`` (appended).
+    """
+    command = [sys.executable, "-m", "optin.collector", *([subcommand] if subcommand else [])]
+    command += ["--db", str(db), "--host", "127.0.0.1", "--port", str(port)]
+    with open(log, "ab") as out:  # the child holds its own copy of the descriptor
+        proc = subprocess.Popen(
+            [*command, *flags],
+            stdout=out,
+            stderr=out,
+            env={**os.environ, **(env or {})},
+            preexec_fn=preexec_fn,
+            cwd=ROOT,
+        )
+    return CollectorProcess(proc, port, db, log)
+
+
+def wait_ready(running: CollectorProcess, timeout_s: float = 30) -> bool:
+    """True once the process logged "ready" (its port is then set); False if it exited first."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        match = READY.search(log.read_bytes())
+        match = READY.search(running.log.read_bytes())
         if match:
-            return CollectorProcess(proc, int(match.group(1)), db, log)
-        if proc.poll() is not None:
-            raise RuntimeError(f"collector exited with {proc.returncode}: {log.read_text()}")
-        time.sleep(0.05)
-    proc.kill()
-    raise RuntimeError("collector did not become ready")
+            running.port = int(match.group(1))
+            return True
+        if running.proc.poll() is not None:
+            return False
+        time.sleep(0.02)
+    raise TimeoutError("collector neither ready nor exited")
+
+
+def start_collector(
+    db: Path, log: Path, *flags: str, env: dict[str, str] | None = None, timeout_s: float = 30, subcommand: str = ""
+) -> CollectorProcess:
+    """A collector process on a port of the system's choosing, waited on until it is ready."""
+    running = launch_collector(db, log, *flags, env=env, subcommand=subcommand)
+    try:
+        ready = wait_ready(running, timeout_s)
+    except TimeoutError:
+        running.proc.kill()
+        raise
+    if not ready:
+        raise RuntimeError(f"collector exited with {running.proc.returncode}: {log.read_text()}")
+    return running
 
 
 @contextmanager

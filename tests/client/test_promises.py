@@ -17,7 +17,7 @@ from optin.collector import CollectorThread, Config
 from optin.contract import Registry
 from tests.helpers import request
 
-from .conftest import SocketGuard, make_feedback
+from .conftest import ScriptedCollector, SocketGuard, make_feedback
 
 DAY = 86400.0
 
@@ -72,7 +72,7 @@ def stored_installations(db: Path) -> dict[str, int]:
 
 
 def test_promise_1_off_by_default_writes_only_the_consent_file_starts_no_thread_and_opens_no_socket(
-    tmp_path: Path, scripted: object
+    tmp_path: Path, scripted: ScriptedCollector
 ) -> None:
     url = scripted.url
     out = subprocess.run(
@@ -181,7 +181,7 @@ def test_promise_3_the_app_may_ask_again_later_on_the_documented_schedule(
 
 
 def test_promise_3_a_new_category_is_asked_about_and_stays_unsent_until_agreed(
-    tmp_path: Path, registry: Registry, clock: ManualClock, scripted: object
+    tmp_path: Path, registry: Registry, clock: ManualClock, scripted: ScriptedCollector
 ) -> None:
     feedback = make_feedback(registry, tmp_path, scripted.url, clock)
     assert feedback.turn_on(categories=("usage", "system"))  # agreed before "sessions" existed, say

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -17,32 +14,20 @@ import duckdb
 
 from optin.collector._cluster import Cluster
 from optin.contract import Registry
-from tests.helpers import READY, CollectorProcess, make_report
+from tests.helpers import CollectorProcess, make_report, start_collector
 
 METRICS = {"toolpath.pocket": 3, "file.import": {"step": 2}, "system.os_family": "windows", "ui.theme": "dark"}
 
 
 def launch(command: list[str], db: Path, log: Path, timeout_s: float = 60) -> CollectorProcess:
-    """`python -m optin.collector [loader] ... --db DB --host 127.0.0.1 --port 0`, waited on until it logs its port."""
+    """`python -m optin.collector [loader] ...`, waited on until ready; each life logs to a file of its own."""
     log.parent.mkdir(parents=True, exist_ok=True)
-    with open(log, "ab") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "optin.collector", *command, "--db", str(db), "--host", "127.0.0.1", "--port", "0"],
-            stdout=out,
-            stderr=out,
-            env=dict(os.environ),
-        )
-    deadline = time.monotonic() + timeout_s
-    seen = log.stat().st_size if log.exists() else 0
-    while time.monotonic() < deadline:
-        match = READY.search(log.read_bytes()[seen:]) if log.exists() else None
-        if match:
-            return CollectorProcess(proc, int(match.group(1)), db, log)
-        if proc.poll() is not None:
-            raise RuntimeError(f"exited with {proc.returncode}: {log.read_text()[-3000:]}")
-        time.sleep(0.05)
-    proc.kill()
-    raise RuntimeError(f"not ready: {log.read_text()[-3000:]}")
+    life = 1 + sum(1 for _ in log.parent.glob(f"{log.stem}*.log"))
+    subcommand = command[0] if command[:1] == ["loader"] else ""
+    flags = command[1:] if subcommand else command
+    return start_collector(
+        db, log.with_name(f"{log.stem}-{life}.log"), *flags, timeout_s=timeout_s, subcommand=subcommand
+    )
 
 
 @dataclass

@@ -32,10 +32,14 @@ def test_duckdb_and_spark_count_the_same_reports_per_day_in_the_lake(tmp_path: P
             doc = make_report(registry, None, period={"start": end - 3600, "end": end}, sent_at=int(time.time()) - 60)
             assert post_json(running.url, doc)[0] == 202
         running.maintain()  # load, retention, then the snapshot into the lake
-    ours = duckdb.sql(
-        f"SELECT CAST(day AS VARCHAR), count(*) FROM read_parquet('{lake}/reports/*/*.parquet',"
-        " hive_partitioning = true) GROUP BY day ORDER BY day"
-    ).fetchall()
+    ours = (
+        duckdb.connect()
+        .execute(
+            f"SELECT CAST(day AS VARCHAR), count(*) FROM read_parquet('{lake}/reports/*/*.parquet',"
+            " hive_partitioning = true) GROUP BY day ORDER BY day"
+        )
+        .fetchall()
+    )
     spark = (
         pyspark_sql.SparkSession.builder.master("local[1]")
         .config("spark.ui.enabled", "false")

@@ -70,7 +70,7 @@ def test_malformed_json_is_a_400_with_a_reason(body: bytes, code: str) -> None:
 
 def test_absurd_timestamps_and_bad_ids_are_refused(registry: Registry) -> None:
     now = int(time.time())
-    bad = [
+    bad: list[tuple[dict[str, Any], str]] = [
         ({"period": {"start": 0, "end": 10}}, "out_of_bounds"),
         ({"period": {"start": now, "end": now + 10 * 366 * 86400}}, "out_of_bounds"),
         ({"period": {"start": now - 10, "end": now - 20}}, "bad_period"),

@@ -173,7 +173,7 @@ def model_data_in_database(db: Path) -> list[str]:
 
 
 @pytest.fixture
-def tap_and_collector(tmp_path: Path):  # type: ignore[no-untyped-def]
+def tap_and_collector(tmp_path: Path) -> Iterator[tuple[Tap, dict[str, CollectorProcess]]]:
     collector = start_collector(tmp_path / "db" / "optin.duckdb", tmp_path / "collector-1.log")
     tap = Tap(collector.port)
     state = {"collector": collector}
@@ -191,8 +191,12 @@ def app_log(tmp_path: Path) -> Iterator[IO[bytes]]:
 
 
 def test_help_menu_toggle_under_a_real_display(
-    display: Display, tmp_path: Path, registry: Registry, tap_and_collector, app_log: IO[bytes]
-) -> None:  # type: ignore[no-untyped-def]
+    display: Display,
+    tmp_path: Path,
+    registry: Registry,
+    tap_and_collector: tuple[Tap, dict[str, CollectorProcess]],
+    app_log: IO[bytes],
+) -> None:
     tap, state = tap_and_collector
     collector: CollectorProcess = state["collector"]
     data, shots = tmp_path / "millwright", tmp_path / "screenshots"

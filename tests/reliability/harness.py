@@ -27,7 +27,7 @@ import duckdb
 import psutil
 
 from optin.contract import Registry
-from tests.helpers import READY, CollectorProcess, make_report, request
+from tests.helpers import CollectorProcess, launch_collector, make_report, request, wait_ready
 
 WORKER = Path(__file__).with_name("client_worker.py")
 ROOT = Path(__file__).resolve().parents[2]
@@ -146,41 +146,13 @@ class Collector:
             if fsize_limit is not None:
                 resource.setrlimit(resource.RLIMIT_FSIZE, (fsize_limit, fsize_limit))
 
-        out = open(log, "ab")
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "optin.collector",
-                "--db",
-                str(self.db),
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                *self.flags,
-                *more,
-            ],
-            stdout=out,
-            stderr=out,
-            preexec_fn=limits,
-            cwd=ROOT,
-        )
-        out.close()
-        self.running = CollectorProcess(proc, self.port, self.db, log)
-        return proc
+        self.running = launch_collector(self.db, log, *self.flags, *more, port=self.port, preexec_fn=limits)
+        return self.running.proc
 
     def wait_ready(self, timeout_s: float = 30) -> bool:
         """True once the process logged "ready"; False if it exited first."""
         assert self.running is not None
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if READY.search(self.running.log.read_bytes()):
-                return True
-            if self.running.proc.poll() is not None:
-                return False
-            time.sleep(0.02)
-        raise TimeoutError("collector neither ready nor exited")
+        return wait_ready(self.running, timeout_s)
 
     def start(self, *more: str, fsize_limit: int | None = None) -> Collector:
         self.launch(*more, fsize_limit=fsize_limit)

@@ -193,9 +193,9 @@ def _hold_slots(
 
 def _release_slots(held: list[tuple[socket.socket, str, bytes]], ledger: Ledger) -> None:
     """Send the rest of each held body and read its answer (202: acknowledged)."""
-    for sock, rid, body in held:
+    for sock, _rid, body in held:
         sock.sendall(body[8:])
-    for sock, rid, body in held:
+    for sock, rid, _body in held:
         with sock, sock.makefile("rb") as answer:
             status = int(answer.readline().split()[1])
         with ledger.lock:
@@ -271,15 +271,15 @@ def overload(tmp: Path, long: bool = False) -> Row:
         while not load.done:
             before = fleet.all(op="advance", s=60)  # a minute of the clients' time per pass
             after = fleet.all(op="flush", timeout=10)
-            for again, b, a in zip(fleet.clients, before, after, strict=False):
+            for client, b, a in zip(fleet.clients, before, after, strict=True):
                 shed_now = [
                     rid
                     for rid, rs in a["results"].items()
                     if len(rs) > len(b["results"].get(rid, [])) and rs[-1] in ("answered 429", "answered 503")
                 ]
                 if shed_now:
-                    again.send({"op": "flush", "timeout": 10})
-                    c = again.read()
+                    client.send({"op": "flush", "timeout": 10})
+                    c = client.read()
                     backed_off.append(sum(map(len, c["results"].values())) == sum(map(len, a["results"].values())))
             if not any(a["queued"] for a in after):
                 break
@@ -368,7 +368,7 @@ def crash_restart(tmp: Path, long: bool = False) -> Row:
     try:
         for round_ in range(rounds):
             target = len(ledger.acked) + rng.randint(1, 80)
-            poll(lambda: len(ledger.acked) >= target or load.done, 30, 0.001)
+            poll(lambda target=target: len(ledger.acked) >= target or load.done, 30, 0.001)
             victim = rng.choice(fleet.clients)
             for client in fleet.clients:  # the fleet is mid-pass when the kills land
                 client.send({"op": "advance", "s": 2 * HOUR})

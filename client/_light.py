@@ -1,4 +1,4 @@
-"""`Value`: immutable value classes written like `typing.NamedTuple`, without importing `typing`.
+"""`NamedTuple`: the client's value classes, written as `typing.NamedTuple`, without importing `typing`.
 
 The client's start-up path (import, then construct `Feedback` with feedback off) has a budget
 of 1.2× `import platformdirs, orjson` (SPEC §6), and importing `typing` alone costs about a
@@ -12,10 +12,10 @@ import collections
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import NamedTuple as Value
+    from typing import NamedTuple
 else:
 
-    class _ValueMeta(type):
+    class _NamedTupleMeta(type):
         def __new__(mcls, name, bases, namespace):
             if not bases:
                 return super().__new__(mcls, name, bases, namespace)
@@ -25,8 +25,8 @@ else:
             members = {k: v for k, v in namespace.items() if k not in fields and k != "__annotations__"}
             return type(name, (base,), {**members, "__slots__": ()})
 
-    class Value(metaclass=_ValueMeta):
+    class NamedTuple(metaclass=_NamedTupleMeta):
         """Base of value classes: annotated fields (defaults last), plus methods and properties."""
 
 
-__all__ = ["Value"]
+__all__ = ["NamedTuple"]
