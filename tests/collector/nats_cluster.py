@@ -81,8 +81,8 @@ class Layout:
 class Senders:
     """Threads that post report after report to whichever collectors are up, and remember every answer."""
 
-    def __init__(self, layout: Layout, registry: Registry, threads: int = 4) -> None:
-        self.layout, self.registry = layout, registry
+    def __init__(self, layout: Layout, registry: Registry, threads: int = 4, per_thread: int = 5000) -> None:
+        self.layout, self.registry, self.per_thread = layout, registry, per_thread
         self.lock = threading.Lock()
         self.bodies: dict[str, bytes] = {}
         self.acked: set[str] = set()
@@ -102,7 +102,7 @@ class Senders:
 
     def _run(self, index: int) -> None:
         count = 0
-        while not self.stop_event.is_set() and count < 5000:
+        while not self.stop_event.is_set() and count < self.per_thread:  # bounded: a run ends by itself
             urls = self.layout.urls()
             if not urls:
                 time.sleep(0.05)

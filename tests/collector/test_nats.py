@@ -216,7 +216,7 @@ def _ingest_with_kills(layout: Layout, registry: Registry, rounds: int, seconds:
     layout.start_loader()
     for index in (0, 1):
         _wait_healthy(layout.start_collector(index).url)
-    with Senders(layout, registry) as senders:
+    with Senders(layout, registry, per_thread=6000 * rounds) as senders:
         for round_ in range(rounds):
             for victim in ("node", "collector", "loader", "together"):
                 time.sleep(seconds)
