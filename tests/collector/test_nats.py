@@ -165,6 +165,13 @@ def test_stream_messages_carry_no_sender_metadata(layout: Layout, registry: Regi
         assert secret not in everything
 
 
+def _assert_refused(url: str, registry: Registry, code: str) -> None:
+    """A report is answered 503 with Retry-After and the reason ``code``."""
+    body = json.dumps(make_report(registry)).encode()
+    status, headers, answer = request(url, "POST", "/v1/reports", body, {"Content-Type": "application/json"})
+    assert status == 503 and headers["retry-after"] and json.loads(answer)["error"] == code, (status, answer)
+
+
 def test_unreachable_stream_and_full_stream_answer_503_with_retry_after(
     cluster: Cluster, tmp_path: Path, registry: Registry
 ) -> None:
@@ -176,14 +183,7 @@ def test_unreachable_stream_and_full_stream_answer_503_with_retry_after(
     )
     try:
         assert request(down.url, "GET", "/healthz")[0] == 503
-        status, headers, body = request(
-            down.url,
-            "POST",
-            "/v1/reports",
-            json.dumps(make_report(registry)).encode(),
-            {"Content-Type": "application/json"},
-        )
-        assert status == 503 and headers["retry-after"] and json.loads(body)["error"] == "stream_unreachable"
+        _assert_refused(down.url, registry, "stream_unreachable")
     finally:
         down.stop()
     # A stream that holds at most a few reports: full until the loader has taken them.
@@ -193,14 +193,7 @@ def test_unreachable_stream_and_full_stream_answer_503_with_retry_after(
         _wait_healthy(collector.url)
         answers = [post_json(collector.url, make_report(registry, METRICS))[0] for _ in range(12)]
         assert 202 in answers and answers[-1] == 503, answers
-        status, headers, body = request(
-            collector.url,
-            "POST",
-            "/v1/reports",
-            json.dumps(make_report(registry)).encode(),
-            {"Content-Type": "application/json"},
-        )
-        assert status == 503 and headers["retry-after"] and json.loads(body)["error"] == "stream_full"
+        _assert_refused(collector.url, registry, "stream_full")
         small.start_loader()
         deadline = time.monotonic() + 60
         while post_json(collector.url, make_report(registry, METRICS))[0] != 202:
