@@ -121,6 +121,25 @@ def test_two_collectors_one_loader_retry_on_the_other_collector_and_deletion_ord
     assert reasons.get("undeclared_metric") == 1, reasons
 
 
+def test_a_retry_after_the_duplicate_window_is_still_stored_once(
+    cluster: Cluster, tmp_path: Path, registry: Registry
+) -> None:
+    """JetStream forgets a message id after its window; the loader's check by report id does not."""
+    layout = Layout(cluster, tmp_path, flags=("--nats-max-bytes", str(64 << 20), "--nats-duplicate-window-s", "1"))
+    try:
+        one, two = layout.start_collector(0), layout.start_collector(1)
+        for running in (one, two):
+            _wait_healthy(running.url)
+        doc = make_report(registry, METRICS)
+        assert post_json(one.url, doc)[0] == 202
+        time.sleep(2.5)  # past the window: the stream takes the copy
+        assert post_json(two.url, doc)[0] == 202
+        layout.start_loader()
+    finally:
+        layout.stop()
+    assert layout.stored() == [doc["report_id"]]
+
+
 def test_stream_messages_carry_no_sender_metadata(layout: Layout, registry: Registry) -> None:
     """In the stream: the report's own fields, the report id and the table id; no request metadata."""
     collector = layout.start_collector(0)
