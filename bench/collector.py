@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import datetime as dt
+import contextlib
 import gzip
 import json
 import os
@@ -204,10 +204,8 @@ def cpu_seconds_tree(pid: int) -> float:
     """CPU time of a process and its running children (the collector's loader and workers)."""
     total = cpu_seconds(pid)
     for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
-        try:
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError):
             total += cpu_seconds(int(child))
-        except (FileNotFoundError, ProcessLookupError):
-            pass
     return total
 
 

@@ -10,7 +10,6 @@ import secrets
 import ssl
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
-from typing import Final
 
 from aiohttp import web
 
@@ -23,10 +22,6 @@ from ._logs import http_logger
 from ._seam import IngestWorker
 from ._server import QuietRunner, connection_cap
 from ._worker import Worker
-
-# aiohttp would otherwise inflate gzip bodies itself, before our compressed-size limit and bomb check.
-# No access log (it records the peer address and user agent); errors go through a scrubbing logger.
-SERVER_OPTIONS: Final = {"auto_decompress": False, "access_log": None}
 
 
 def registries_of(config: Config) -> dict[tuple[str, int], Registry]:
@@ -78,7 +73,8 @@ def runner_of(app: web.Application, config: Config) -> web.AppRunner:
         logger=http_logger(),
         keepalive_timeout=config.keepalive_timeout_s,
         max_connections=connection_cap(config.max_connections),
-        **SERVER_OPTIONS,
+        auto_decompress=False,  # else aiohttp inflates gzip bodies itself, before our size limit and bomb check
+        access_log=None,  # an access log records the peer address and user agent
     )
 
 

@@ -46,7 +46,9 @@ from ._surrogates import Keys
 log = logging.getLogger("optin.collector")
 
 REOPEN_S: Final = 1.0  # while the database cannot be opened (locked by another process), try again this often
-CHECKPOINT_S: Final = 2.0  # loaded segments are deleted after a checkpoint, at most this often
+CHECKPOINT_S: Final = (
+    60.0  # loaded segments are deleted after a checkpoint, at most this often (each rewrites row groups)
+)
 REJECTION_FLUSH_S: Final = 5.0
 
 

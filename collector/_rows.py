@@ -15,7 +15,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from optin.contract import CheckedReport
+from optin.contract import REPORT_COLUMN_NAMES, CheckedReport
 
 from ._surrogates import Keys
 
@@ -34,6 +34,8 @@ _REPORT_SCHEMA: Final = pa.schema(
         ("rejected", pa.int32()),
     ]
 )
+assert tuple(_REPORT_SCHEMA.names) == REPORT_COLUMN_NAMES
+_REPORT_SELECT: Final = ", ".join("report_id::UUID" if n == "report_id" else n for n in REPORT_COLUMN_NAMES)
 _VALUE_SCHEMA: Final = pa.schema(
     [("report_key", pa.int64()), ("metric_key", pa.int32()), ("label_key", pa.int16()), ("value", pa.int64())]
 )
@@ -128,10 +130,7 @@ def insert(con: duckdb.DuckDBPyConnection, rows: Rows, after: list[str], transac
             ],
             schema=_VALUE_SCHEMA,
         )
-        statements.append(
-            "INSERT INTO reports SELECT report_key, report_id::UUID, inst_key, app_key, version_key, registry_version,"
-            " day, period_seconds, dropped, evicted, rejected FROM _batch_reports"
-        )
+        statements.append(f"INSERT INTO reports SELECT {_REPORT_SELECT} FROM _batch_reports")
         statements.append("INSERT INTO report_values SELECT * FROM _batch_values")
     statements += after
     if statements:

@@ -20,7 +20,7 @@ import duckdb
 import pytest
 
 from optin.collector import CollectorThread, Config, load_config
-from optin.contract import SNAPSHOT_PARTITIONED, SNAPSHOT_TABLES, Registry, encode_value
+from optin.contract import SNAPSHOT_PARTITIONED, SNAPSHOT_TABLES, Registry
 from tests.helpers import make_report, post_json, random_metrics, request
 
 TOKEN = "store-test-token-abcdefghijklmnop"
@@ -555,3 +555,33 @@ def test_analysis_reads_a_snapshot_and_answers_as_the_live_endpoint_does(tmp_pat
             assert offline == {k: v for k, v in answer.items() if k != "question"}
     finally:
         con.close()
+
+
+def test_a_loader_behind_its_bound_sheds_with_503_loader_behind_then_recovers(
+    tmp_path: Path, registry: Registry
+) -> None:
+    # The loader reads every 3 s at most; the journal may run only 8 KB (a few dozen reports) ahead of it.
+    config = Config(
+        db=tmp_path / "db" / "o.duckdb", port=0, max_unloaded_bytes=8192, load_interval_ms=3000, retry_after_s=2
+    )
+    accepted: list[str] = []
+    with CollectorThread(config) as running:
+        time.sleep(0.5)  # the loader's first round is done: the next one is ~3 s away
+        for _ in range(200):
+            doc = make_report(registry)
+            status, headers, body = request(
+                running.url, "POST", "/v1/reports", json.dumps(doc).encode(), {"Content-Type": "application/json"}
+            )
+            if status == 503:
+                break
+            assert status == 202
+            accepted.append(doc["report_id"])
+        assert (status, json.loads(body)["error"], headers["retry-after"]) == (503, "loader_behind", "2")
+        assert 0 < len(accepted) < 200
+        deadline = time.monotonic() + 30
+        while post_json(running.url, doc)[0] != 202:  # the loader catches up: accepted again
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        accepted.append(doc["report_id"])
+    stored = {row[0] for row in _rows(config.db, "SELECT CAST(report_id AS VARCHAR) FROM reports")}
+    assert stored == set(accepted)

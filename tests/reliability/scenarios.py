@@ -9,7 +9,6 @@ was not sent, the database opens, and nothing about the sender reaches a file or
 from __future__ import annotations
 
 import random
-import resource
 import socket
 import subprocess
 import sys
@@ -38,11 +37,11 @@ from .harness import (
     Sampler,
     collector_files,
     days_ago,
+    durable,
     evicted_reported,
     exactly_once,
     poll,
     privacy_hits,
-    durable,
     stored,
 )
 
