@@ -1,48 +1,48 @@
-"""optin analysis: aggregate-only questions over collected feedback, with small cells suppressed."""
+"""optin analysis: differentially private releases of closed periods, and the questions answered from them."""
 
 from ._export import table_to_csv, tables_to_csv, tables_to_json
-from ._gateway import DEFAULT_K, Gateway, Table
 from ._html import render_html
-from ._questions import (
-    QUESTIONS,
-    Question,
-    active_installations,
-    feature_usage,
-    os_share,
-    os_version_share,
-    version_adoption,
-)
+from ._noise import epsilon
+from ._publish import publish
+from ._questions import QUESTIONS, Asker, Question
+from ._release_job import ReleaseRun, run_releases
+from ._release_plan import DEFAULT_BUDGET_RHO, DEFAULT_GRACE_DAYS
+from ._releases import ReleaseReader, WeekBudget
 from ._remote import RemoteError, RemoteSource
 from ._render import render_table
 from ._serialize import table_from_dict, table_to_dict
 from ._source import LocalSource, day_range, open_database, open_snapshot
+from ._table import DEFAULT_K, Table
 from ._window import PERIODS, Period, Window
 
 __all__ = [
+    "Asker",
+    "DEFAULT_BUDGET_RHO",
+    "DEFAULT_GRACE_DAYS",
     "DEFAULT_K",
-    "Gateway",
     "LocalSource",
     "PERIODS",
     "Period",
     "QUESTIONS",
     "Question",
+    "ReleaseReader",
+    "ReleaseRun",
     "RemoteError",
     "RemoteSource",
     "Table",
+    "WeekBudget",
     "Window",
-    "active_installations",
     "day_range",
-    "feature_usage",
+    "epsilon",
     "open_database",
     "open_snapshot",
-    "os_share",
-    "os_version_share",
+    "publish",
     "render_html",
     "render_table",
+    "run_releases",
     "table_from_dict",
     "table_to_csv",
     "table_to_dict",
     "tables_to_csv",
     "tables_to_json",
-    "version_adoption",
 ]

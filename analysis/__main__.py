@@ -1,7 +1,9 @@
-"""python -m optin.analysis (or optin-analysis): canned aggregate questions, one subcommand each.
+"""python -m optin.analysis (or optin-analysis): canned questions answered from privacy releases.
 
 Sources: a collector's DuckDB file (collector stopped, opened read-only), a Parquet snapshot
 folder, or a running collector over HTTP with a token. Outputs: table, json, csv or html.
+`budget` shows the privacy ledger; `publish` writes the released tables for anyone in the
+company; `release` runs the release job against a stopped collector's file (read-write).
 """
 
 from __future__ import annotations
@@ -14,13 +16,15 @@ from pathlib import Path
 from typing import Protocol
 
 from ._export import tables_to_csv, tables_to_json
-from ._gateway import DEFAULT_K, Table
 from ._html import render_html
 from ._progress import Progress
 from ._questions import QUESTIONS
+from ._releases import WeekBudget
 from ._remote import RemoteError, RemoteSource
 from ._render import render_table
 from ._source import LocalSource, open_database, open_snapshot
+from ._table import DEFAULT_K, Table
+from ._tools import add_tool_commands, run_tool
 from ._window import PERIODS, Window
 
 TOKEN_ENV = "OPTIN_ANALYSIS_TOKEN"
@@ -29,6 +33,7 @@ TOKEN_ENV = "OPTIN_ANALYSIS_TOKEN"
 class Source(Protocol):
     def days(self, app: str) -> tuple[dt.date, dt.date] | None: ...
     def ask(self, question: str, window: Window) -> Table: ...
+    def budget(self, app: str) -> list[WeekBudget]: ...
     def progress(self) -> float | None: ...
     def close(self) -> None: ...
 
@@ -54,23 +59,34 @@ def _parser() -> argparse.ArgumentParser:
         "--from",
         dest="first",
         type=dt.date.fromisoformat,
-        help="first day, YYYY-MM-DD (default: first day with reports)",
+        help="first day, YYYY-MM-DD (default: the first released day)",
     )
     common.add_argument(
-        "--to", dest="last", type=dt.date.fromisoformat, help="last day, YYYY-MM-DD (default: last day with reports)"
+        "--to", dest="last", type=dt.date.fromisoformat, help="last day, YYYY-MM-DD (default: the last released day)"
     )
-    common.add_argument("--period", choices=PERIODS, default="week", help="time step of trend questions")
-    common.add_argument("--k", type=_k, default=DEFAULT_K, help=f"smallest group shown (at least {DEFAULT_K})")
+    common.add_argument(
+        "--period", choices=PERIODS, default="week", help="which released periods answer (trends show each)"
+    )
+    common.add_argument(
+        "--k",
+        type=_k,
+        default=DEFAULT_K,
+        help=f"display threshold: smaller noisy counts read 'fewer than k' (at least {DEFAULT_K})",
+    )
     common.add_argument("--format", choices=("table", "json", "csv", "html"), default="table")
     common.add_argument("--out", type=Path, help="write here instead of standard output")
     parser = argparse.ArgumentParser(
-        prog="optin-analysis", description="Aggregate-only answers; groups under k installations are suppressed."
+        prog="optin-analysis",
+        description="Answers from differentially private releases of closed periods, each number with its 95 %"
+        " interval.",
     )
     sub = parser.add_subparsers(dest="question", required=True, metavar="QUESTION")
     for name, question in QUESTIONS.items():
         doc = (question.__doc__ or name).strip().splitlines()[0]
         sub.add_parser(name, parents=[common], help=doc, description=doc)
     sub.add_parser("report", parents=[common], help="every question above, in one output")
+    sub.add_parser("budget", parents=[common], help="privacy budget spent and refused releases, per week")
+    add_tool_commands(sub)
     return parser
 
 
@@ -86,7 +102,7 @@ def _source(args: argparse.Namespace) -> Source:
 
 
 def _render(fmt: str, tables: dict[str, Table], window: Window) -> str:
-    heading = f"{window.app}: {window.first_day} to {window.last_day}"
+    heading = f"{window.app}: released periods in {window.first_day} to {window.last_day}"
     if fmt == "json":
         return tables_to_json(
             tables,
@@ -102,13 +118,53 @@ def _render(fmt: str, tables: dict[str, Table], window: Window) -> str:
     if fmt == "html":
         return render_html(
             list(tables.values()),
-            f"{heading} (groups under {max(t.k for t in tables.values())} installations suppressed)",
+            heading,
         )
     return f"{heading}\n\n" + "\n".join(render_table(t) for t in tables.values())
 
 
+def _budget(source: Source, app: str, fmt: str) -> str:
+    from ._noise import epsilon
+
+    weeks = source.budget(app)
+    if fmt == "json":
+        import json
+
+        doc = [
+            {"week": w.week.isoformat(), "spent_rho": w.spent, "releases": w.releases, "refused": w.refused}
+            for w in weeks
+        ]
+        return json.dumps({"app": app, "weeks": doc}, indent=2) + "\n"
+    lines = [
+        f"Privacy budget of {app}, per week (zCDP ρ; ε at δ = 1e-7)",
+        "week        spent ρ   ε      releases  refused",
+    ]
+    for w in weeks:
+        lines.append(f"{w.week}  {w.spent:8.4f}  {epsilon(w.spent):5.2f}  {w.releases:8d}  {w.refused:7d}")
+    if not weeks:
+        lines.append("(nothing released yet)")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.question in ("release", "publish"):
+        return run_tool(args)
+    if args.question == "budget":
+        try:
+            source = _source(args)
+        except FileNotFoundError as error:
+            print(f"optin-analysis: {error}", file=sys.stderr)
+            return 2
+        try:
+            text = _budget(source, args.app, args.format)
+        except RemoteError as error:
+            print(f"optin-analysis: {error}", file=sys.stderr)
+            return 1
+        finally:
+            source.close()
+        sys.stdout.write(text) if not args.out else args.out.write_text(text, encoding="utf-8")
+        return 0
     try:
         source = _source(args)
     except FileNotFoundError as error:
@@ -119,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
         if first is None or last is None:
             days = source.days(args.app)
             if days is None:
-                print(f"No reports for {args.app}.", file=sys.stderr)
+                print(f"Nothing released for {args.app} yet (periods are released after they close).", file=sys.stderr)
                 return 1
             first, last = first or days[0], last or days[1]
         try:

@@ -1,6 +1,7 @@
 """Machine-readable outputs: JSON (the same dicts the collector's endpoints send) and CSV.
 
-Suppressed cells are JSON null and empty CSV fields: nothing is written in their place.
+Every number has its ``<column>_ci95`` beside it (the half-width of its 95 % interval). Rows
+under the display threshold have null numbers in JSON and empty CSV fields.
 """
 
 from __future__ import annotations
@@ -11,8 +12,8 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ._gateway import Table
 from ._serialize import table_to_dict
+from ._table import Table
 
 
 def tables_to_json(tables: Mapping[str, Table], meta: Mapping[str, Any] | None = None) -> str:

@@ -1,8 +1,9 @@
 """A self-contained HTML report: every chart is inline SVG drawn here, so the page works offline.
 
 No script, font, stylesheet or image is loaded from anywhere (the favicon is an empty data URL,
-so browsers do not even ask for one). Charts are drawn only from a table's visible cells:
-suppressed cells leave a gap and say "hidden", so the page shows exactly what the table shows.
+so browsers do not even ask for one). Charts are drawn only from a table's shown numbers, each
+with an error bar and a tooltip giving its 95 % interval; rows under the display threshold leave
+a gap and say "fewer than k", so the page shows exactly what the table shows.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ import math
 from collections.abc import Sequence
 from typing import Any, Final
 
-from ._gateway import Table
-from ._render import COUNT_COLUMNS, format_cell
+from ._render import fewer_than, format_value, row_cells, shown_columns
+from ._table import COUNT_COLUMNS, Table, is_interval
 
 WIDTH_PX: Final = 720
 BAR_HEIGHT_PX: Final = 18
@@ -80,6 +81,18 @@ def _fmt(value: float, column: str) -> str:
     return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
 
 
+def _ci(table: Table, row: tuple[Any, ...], at: int) -> float:
+    """The 95 % half-width beside column ``at`` (0 when there is none or it is hidden)."""
+    if at + 1 < len(table.columns) and is_interval(table.columns[at + 1]) and row[at + 1] is not None:
+        return float(row[at + 1])
+    return 0.0
+
+
+def _tip(label: str, value: float, ci: float, column: str) -> str:
+    interval = _fmt(ci, column) if column.startswith("share") else format_value(ci, column)
+    return f"{label}: {_fmt(value, column)} ± {interval} (95 % interval)"
+
+
 def _label_positions(n: int, most: int = 8) -> list[int]:
     """Which of n periods get an axis label: evenly spaced, always the last, never crowded."""
     step = max(1, math.ceil(n / most))
@@ -107,32 +120,39 @@ def _bar_chart(table: Table) -> str:
     n_keys = _count_index(table)
     column = _measure_column(table)
     at = table.columns.index(column)
-    rows = [(" / ".join(_key(v) for v in row[:n_keys]), row[at]) for row in table.rows]
+    rows = [(" / ".join(_key(v) for v in row[:n_keys]), row[at], _ci(table, row, at)) for row in table.rows]
     if not rows:
         return ""
-    top = max((float(v) for _, v in rows if v is not None), default=0.0) or 1.0
+    top = max((float(v) + ci for _, v, ci in rows if v is not None), default=0.0) or 1.0
     plot = WIDTH_PX - LABEL_WIDTH_PX - 70
     height = BAR_HEIGHT_PX * len(rows) + 24
     parts = [
         f'<svg class="chart bars" viewBox="0 0 {WIDTH_PX} {height}" width="{WIDTH_PX}" height="{height}"'
         f' role="img" aria-label="{_e(table.title)}: {_e(column)}">'
     ]
-    for i, (label, value) in enumerate(rows):
+    for i, (label, value, ci) in enumerate(rows):
         y = 4 + i * BAR_HEIGHT_PX
         parts.append(f'<text x="{LABEL_WIDTH_PX - 6}" y="{y + 13}" text-anchor="end">{_e(label[:28])}</text>')
         if value is None:
             parts.append(
                 f'<text class="hidden" x="{LABEL_WIDTH_PX + 4}" y="{y + 13}">'
-                f"suppressed (&lt;{table.k} installations)</text>"
+                f"{_e(fewer_than(table.k))} installations</text>"
             )
             continue
-        w = max(1.0, plot * float(value) / top)
+        w = max(1.0, plot * max(0.0, float(value)) / top)
         colour = PALETTE[0]
+        tip = _e(_tip(label, float(value), ci, column))
         parts.append(
             f'<rect class="bar" x="{LABEL_WIDTH_PX}" y="{y + 2}" width="{w:.1f}" height="{BAR_HEIGHT_PX - 5}"'
-            f' fill="{colour}"><title>{_e(label)}: {_e(_fmt(float(value), column))}</title></rect>'
+            f' fill="{colour}"><title>{tip}</title></rect>'
         )
-        parts.append(f'<text x="{LABEL_WIDTH_PX + w + 5:.1f}" y="{y + 13}">{_e(_fmt(float(value), column))}</text>')
+        low = LABEL_WIDTH_PX + plot * max(0.0, float(value) - ci) / top
+        high = LABEL_WIDTH_PX + plot * (max(0.0, float(value)) + ci) / top
+        parts.append(
+            f'<line class="errorbar" x1="{low:.1f}" x2="{high:.1f}" y1="{y + 8:.1f}" y2="{y + 8:.1f}"'
+            f' stroke="#1d232a" stroke-width="1.5"><title>{tip}</title></line>'
+        )
+        parts.append(f'<text x="{high + 5:.1f}" y="{y + 13}">{_e(_fmt(float(value), column))}</text>')
     axis_y = 4 + len(rows) * BAR_HEIGHT_PX
     parts.append(f'<line class="axis" x1="{LABEL_WIDTH_PX}" y1="2" x2="{LABEL_WIDTH_PX}" y2="{axis_y}"/>')
     parts.append(f'<text x="{LABEL_WIDTH_PX}" y="{axis_y + 16}" class="hidden">{_e(column)}</text></svg>')
@@ -148,12 +168,19 @@ def _line_chart(table: Table) -> str:
     if not periods:
         return ""
     series: dict[str, dict[str, float | None]] = {}
+    intervals: dict[tuple[str, str], float] = {}
     for row in table.rows:
         name = " / ".join(_key(v) for v in row[1:n_keys]) or column
         series.setdefault(name, {})[_key(row[0])] = None if row[at] is None else float(row[at])
+        intervals[(name, _key(row[0]))] = _ci(table, row, at)
     weight = {name: sum(v for v in points.values() if v is not None) for name, points in series.items()}
     names = sorted(series, key=lambda n: (-weight[n], n))
-    top = _nice_top(max((v for points in series.values() for v in points.values() if v is not None), default=0.0))
+    top = _nice_top(
+        max(
+            (v + intervals[(n, p)] for n, points in series.items() for p, v in points.items() if v is not None),
+            default=0.0,
+        )
+    )
     left, right, top_px, bottom = 64, 16, 12, 46
     plot_w, plot_h = WIDTH_PX - left - right, LINE_HEIGHT_PX - top_px - bottom
     step = plot_w / max(1, len(periods) - 1)
@@ -162,7 +189,7 @@ def _line_chart(table: Table) -> str:
         return left + (i * step if len(periods) > 1 else plot_w / 2)
 
     def y(v: float) -> float:
-        return top_px + plot_h * (1 - v / top)
+        return top_px + plot_h * (1 - max(0.0, v) / top)
 
     parts = [
         f'<svg class="chart lines" viewBox="0 0 {WIDTH_PX} {LINE_HEIGHT_PX}" width="{WIDTH_PX}"'
@@ -188,9 +215,15 @@ def _line_chart(table: Table) -> str:
                     runs.append([])
                 continue
             runs[-1].append((x(i), y(value)))
+            ci = intervals[(name, period)]
+            tip = _e(_tip(f"{name}, {period}", value, ci, column))
+            parts.append(
+                f'<line class="errorbar" x1="{x(i):.1f}" x2="{x(i):.1f}" y1="{y(value - ci):.1f}"'
+                f' y2="{y(value + ci):.1f}" stroke="{colour}" stroke-width="1"><title>{tip}</title></line>'
+            )
             parts.append(
                 f'<circle class="point" cx="{x(i):.1f}" cy="{y(value):.1f}" r="2.6" fill="{colour}">'
-                f"<title>{_e(name)}, {_e(period)}: {_e(_fmt(value, column))}</title></circle>"
+                f"<title>{tip}</title></circle>"
             )
         for run in runs:
             if len(run) > 1:
@@ -199,14 +232,14 @@ def _line_chart(table: Table) -> str:
                     f'<polyline class="series" fill="none" stroke="{colour}" stroke-width="2" points="{points}"/>'
                 )
     parts.append(
-        f'<text x="{left}" y="{LINE_HEIGHT_PX - 6}" class="hidden">{_e(column)} per period;'
-        f" gaps are suppressed cells (&lt;{table.k} installations)</text></svg>"
+        f'<text x="{left}" y="{LINE_HEIGHT_PX - 6}" class="hidden">{_e(column)} per period, bars: 95 % intervals;'
+        f" gaps: {_e(fewer_than(table.k))} installations</text></svg>"
     )
 
     def entry(s: int, name: str) -> str:
         shown = any(v is not None for v in series[name].values())
-        suffix = "" if shown else " (suppressed)"
-        return f'<span><i style="background:{PALETTE[s % len(PALETTE)]}"></i>{_e(name)}{suffix}</span>'
+        hidden = "" if shown else f" ({fewer_than(table.k)})"
+        return f'<span><i style="background:{PALETTE[s % len(PALETTE)]}"></i>{_e(name)}{hidden}</span>'
 
     legend = "".join(entry(s, name) for s, name in enumerate(names))
     return "".join(parts) + (f'<div class="legend">{legend}</div>' if n_keys > 1 else "")
@@ -220,14 +253,13 @@ def chart_svg(table: Table) -> str:
 
 
 def _table_html(table: Table) -> str:
-    head = "".join(f"<th>{_e(c)}</th>" for c in table.columns)
+    head = "".join(f"<th>{_e(table.columns[i])}</th>" for i in shown_columns(table))
     body = []
     for row in table.rows:
+        values = [row[i] for i in shown_columns(table)]
         cells = "".join(
-            f'<td class="suppressed">{_e(format_cell(v, c, table.k))}</td>'
-            if v is None
-            else f"<td>{_e(format_cell(v, c, table.k))}</td>"
-            for v, c in zip(row, table.columns, strict=False)
+            f'<td class="suppressed">{_e(text)}</td>' if v is None else f"<td>{_e(text)}</td>"
+            for v, text in zip(values, row_cells(table, row), strict=True)
         )
         body.append(f"<tr>{cells}</tr>")
     return f'<table class="data"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
@@ -246,10 +278,10 @@ def render_html(tables: Sequence[Table], title: str) -> str:
         notes = "".join(f'<p class="note">{_e(n)}</p>' for n in table.notes)
         if table.suppressed:
             notes += (
-                f'<p class="note">{table.suppressed} row(s) suppressed: fewer than {table.k} installations,'
-                " or would reveal one that is.</p>"
+                f'<p class="note">{table.suppressed} row(s) with {fewer_than(table.k)} installations:'
+                " numbers not shown.</p>"
             )
-        chart = chart_svg(table) if table.rows else '<p class="note">No data in this window.</p>'
+        chart = chart_svg(table) if table.rows else '<p class="note">No released period in this window.</p>'
         sections.append(
             f'<section id="{_anchor(i)}"><h2>{_e(table.title)}</h2>{notes}{chart}'
             f"<details><summary>Table</summary>{_table_html(table)}</details></section>"
@@ -260,7 +292,7 @@ def render_html(tables: Sequence[Table], title: str) -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         '<link rel="icon" href="data:,">'
         f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>"
-        f"<header><h1>{_e(title)}</h1><p>Aggregates over distinct installations only; "
-        f"groups of fewer than {k} installations are suppressed.</p></header>"
+        f"<header><h1>{_e(title)}</h1><p>Differentially private releases of closed periods: every number is noisy "
+        f"and shown with its 95 % interval; rows of {_e(fewer_than(k))} installations are not shown.</p></header>"
         f"<main><nav>{nav}</nav>{''.join(sections)}</main></body></html>\n"
     )

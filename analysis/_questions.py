@@ -1,109 +1,235 @@
-"""Canned questions. Each is SQL over the at-rest contract, answered through the gateway."""
+"""Canned questions, answered from releases only (post-processing: no privacy cost, no raw row).
+
+A window is answered as the released periods it holds (of the window's period kind): trends
+show every one, the other questions the latest. Counts are the released noisy integers; shares
+and per-installation figures are computed from noisy numbers; every number has its 95 %
+interval; a row whose count is under k reads "fewer than k".
+"""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
+from typing import Any
 
-from ._gateway import Gateway, Table
-from ._latest import latest_share
-from ._quality import client_losses, rejections
-from ._trends import (
-    active_daily,
-    active_monthly,
-    active_weekly,
-    cpu_cores_trend,
-    display_trend,
-    displays_trend,
-    os_trend,
-    os_version_trend,
-    ram_trend,
-    version_trend,
-)
-from ._usage import session_lengths, usage_time
-from ._window import IN_WINDOW as _IN_WINDOW
+from ._noise import Z95, half_width
+from ._releases import Cell, Released, ReleaseReader, cost_note
+from ._table import DEFAULT_K, Table, with_intervals
 from ._window import Window
 
-
-def active_installations(g: Gateway, w: Window) -> int | None:
-    """Distinct installations that sent any report in the window (None when below k)."""
-    return g.scalar_installations(f"SELECT count(DISTINCT r.inst_key) FROM reports r WHERE {_IN_WINDOW}", g.params(w))
+SECONDS_PER_HOUR = 3600.0
 
 
-def feature_usage(g: Gateway, w: Window) -> Table:
-    """The relative value of functionalities: share of active installations using each feature, ranked."""
-    active = active_installations(g, w)
-    sql = f"""
-        WITH per_installation AS (
-            SELECT v.metric_key, r.inst_key, sum(v.value) AS uses
-            FROM reports r
-            JOIN report_values v ON v.report_key = r.report_key
-            WHERE {_IN_WINDOW}
-              AND v.metric_key IN (
-                SELECT metric_key FROM metrics WHERE app_key = $1 AND kind = 'counter' AND category = 'usage'
-              )
-            GROUP BY ALL
-            HAVING sum(v.value) > 0
-        )
-        SELECT m.name AS feature, count(*) AS installations, sum(uses) AS uses,
-               median(uses) AS median_uses, quantile_cont(uses, 0.9) AS p90_uses
-        FROM per_installation p JOIN metrics m ON m.metric_key = p.metric_key
-        GROUP BY m.name
-        ORDER BY installations DESC, uses DESC, feature
-    """
-    table = g.table("Feature usage", sql, g.params(w), ["feature"], ["uses", "median_uses", "p90_uses"])
+class Asker:
+    """Questions over one reader with one display threshold."""
+
+    def __init__(self, reader: ReleaseReader, k: int = DEFAULT_K) -> None:
+        if k < DEFAULT_K:
+            raise ValueError(f"k must be at least {DEFAULT_K}")
+        self.reader = reader
+        self.k = k
+
+    def releases(self, w: Window, question: str, kind: str | None = None) -> tuple[list[Released], list[str]]:
+        """The releases of ``question`` inside the window, and notes saying which periods they are."""
+        kind = kind or w.period
+        notes = []
+        if kind == "day" and question != "active":
+            kind = "week"
+            notes.append("released per week and month only: answered by week")
+        found = self.reader.released(w.app, question, kind, w.first_day, w.last_day)
+        if found:
+            first, last = found[0], found[-1]
+            aligned = first.start == w.first_day and last.end == w.last_day
+            span = f"{first.start} to {last.end}"
+            notes.append(
+                f"covers {len(found)} released {kind}(s), {span}"
+                + ("" if aligned else f" (the released periods inside {w.first_day} to {w.last_day})")
+            )
+        else:
+            notes.append(f"no released {kind} lies inside {w.first_day} to {w.last_day}; open periods are not shown")
+        notes.append(cost_note(found))
+        return found, notes
+
+
+def _interval(value: float, sd: float) -> float:
+    return Z95 * sd
+
+
+def _ratio(num: Cell | tuple[float, float], den: Cell) -> tuple[float | None, float | None]:
+    """num / den with a 95 % interval by the delta method; None when the denominator is not positive."""
+    value, sd = (num.value, num.sd) if isinstance(num, Cell) else num
+    if den.value <= 0:
+        return None, None
+    ratio = value / den.value
+    return ratio, Z95 * math.sqrt(sd**2 + (ratio * den.sd) ** 2) / den.value
+
+
+def _row(
+    asker: Asker, keys: tuple[Any, ...], count: Cell, measures: list[tuple[float | None, float | None]]
+) -> tuple[Any, ...]:
+    if count.value < asker.k:
+        return (*keys, None, None, *(None for _ in measures for _ in (0, 1)))
+    out: list[Any] = [*keys, count.value, half_width(count.sd)]
+    for value, ci in measures:
+        out += [value, ci]
+    return tuple(out)
+
+
+def _table(
+    asker: Asker, title: str, keys: list[str], measures: list[str], rows: list[tuple[Any, ...]], notes: list[str]
+) -> Table:
+    n_keys = len(keys)
+    hidden = sum(1 for r in rows if r[n_keys] is None)
+    return Table(title, with_intervals(keys, ["installations", *measures]), rows, asker.k, hidden, tuple(notes))
+
+
+def _active_of(asker: Asker, w: Window, kind: str) -> dict[Any, Cell]:
+    return {
+        r.start: r.cells["installations"][0]
+        for r in asker.reader.released(w.app, "active", kind, w.first_day, w.last_day)
+    }
+
+
+def _shares(asker: Asker, w: Window, question: str, title: str, column: str, trend: bool) -> Table:
+    found, notes = asker.releases(w, question)
+    if not trend:
+        found = found[-1:]
     rows = []
-    for feature, installs, uses, median, p90 in table.rows:
-        share = None if installs is None or active is None else installs / active
-        per_active = None if uses is None or active is None else uses / active
-        rows.append((feature, installs, share, per_active, median, p90))
-    return Table(
-        table.title,
-        ("feature", "installations", "share_of_active", "uses_per_active", "median_uses", "p90_uses"),
-        rows,
-        table.k,
-        table.suppressed,
-        (f"active installations: {active if active is not None else f'fewer than {g.k}'}",),
+    for release in found:
+        cells = release.cells["installations"]
+        total = Cell("", sum(c.value for c in cells), math.sqrt(sum(c.sd**2 for c in cells)))
+        for cell in sorted(cells, key=lambda c: -c.value):
+            keys = (release.start, cell.key) if trend else (cell.key,)
+            rows.append(_row(asker, keys, cell, [_ratio(cell, total)]))
+    if not trend and found:
+        notes.insert(0, f"the latest released {found[0].period}: {found[0].start} to {found[0].end}")
+    notes.append("share: of the installations counted in the table (noisy counts over their noisy sum)")
+    names = ["period", column] if trend else [column]
+    return _table(
+        asker, f"{title} by {found[0].period if found else w.period}" if trend else title, names, ["share"], rows, notes
     )
 
 
-def _latest_enum(g: Gateway, w: Window, metric: str, title: str) -> Table:
-    """Share of active installations by the latest value each reported (a partition of the active total)."""
-    return latest_share(g, w, title, metric, by_period=False)
+def _question(question: str, title: str, column: str, trend: bool) -> Callable[[Asker, Window], Table]:
+    def ask(asker: Asker, w: Window) -> Table:
+        return _shares(asker, w, question, title, column, trend)
+
+    ask.__doc__ = f"{title}{' over time' if trend else ''}: installations by the latest value each reported."
+    return ask
 
 
-def os_share(g: Gateway, w: Window) -> Table:
-    return _latest_enum(g, w, "system.os_family", "Operating systems")
+def feature_usage(asker: Asker, w: Window) -> Table:
+    """The relative value of functionalities: share of active installations using each feature, ranked."""
+    found, notes = asker.releases(w, "features")
+    found = found[-1:]
+    active = _active_of(asker, w, found[0].period) if found else {}
+    rows = []
+    for release in found:
+        users, uses = release.cells["installations"], release.cells["uses"]
+        total = active.get(release.start)
+        order = sorted(range(len(users)), key=lambda i: (-users[i].value, users[i].key))
+        for i in order:
+            share = _ratio(users[i], total) if total else (None, None)
+            per_active = _ratio(uses[i], total) if total else (None, None)
+            rows.append(_row(asker, (users[i].key,), users[i], [share, per_active]))
+        if total:
+            notes.insert(0, f"active installations: {_fmt_count(asker, total)}")
+        notes.insert(0, f"the latest released {release.period}: {release.start} to {release.end}")
+    notes.append("uses are clamped per installation and period to the registry's release_bound before noise")
+    return _table(asker, "Feature usage", ["feature"], ["share_of_active", "uses_per_active"], rows, notes)
 
 
-def os_version_share(g: Gateway, w: Window) -> Table:
-    return _latest_enum(g, w, "system.os_version", "Operating system versions")
+def _fmt_count(asker: Asker, cell: Cell) -> str:
+    return f"fewer than {asker.k}" if cell.value < asker.k else f"{cell.value} ± {half_width(cell.sd)}"
 
 
-def version_adoption(g: Gateway, w: Window) -> Table:
-    """Share of active installations by the latest app version each reported."""
-    return latest_share(g, w, "App version adoption", None, by_period=False)
+def _active(kind: str) -> Callable[[Asker, Window], Table]:
+    def ask(asker: Asker, w: Window) -> Table:
+        found, notes = asker.releases(w, "active", kind)
+        rows = [_row(asker, (r.start,), r.cells["installations"][0], []) for r in found]
+        return _table(asker, f"Active installations per {kind}", ["period"], [], rows, notes)
+
+    ask.__doc__ = f"Distinct installations that reported, per released {kind}."
+    return ask
 
 
-Question = Callable[[Gateway, Window], Table]
+def usage_time(asker: Asker, w: Window) -> Table:
+    """Per period: installations that used the app, hours of use, hours per such installation."""
+    found, notes = asker.releases(w, "usage-time")
+    rows = []
+    for release in found:
+        users, seconds = release.cells["installations"][0], release.cells["seconds"][0]
+        hours = (seconds.value / SECONDS_PER_HOUR, seconds.sd / SECONDS_PER_HOUR)
+        per = _ratio(hours, users)
+        rows.append(_row(asker, (release.start,), users, [(hours[0], Z95 * hours[1]), per]))
+    notes.append("seconds are clamped per installation and period to the registry's release_bound before noise")
+    return _table(
+        asker,
+        f"Usage time by {found[0].period if found else w.period}",
+        ["period"],
+        ["hours", "hours_per_installation"],
+        rows,
+        notes,
+    )
+
+
+def session_lengths(asker: Asker, w: Window) -> Table:
+    """Sessions by length range: installations with such sessions, sessions, sessions per installation."""
+    found, notes = asker.releases(w, "session-lengths")
+    found = found[-1:]
+    rows = []
+    for release in found:
+        notes.insert(0, f"the latest released {release.period}: {release.start} to {release.end}")
+        for users, sessions in zip(release.cells["installations"], release.cells["sessions"], strict=True):
+            rows.append(
+                _row(asker, (users.key,), users, [(sessions.value, _interval(0, sessions.sd)), _ratio(sessions, users)])
+            )
+    return _table(asker, "Session lengths", ["length"], ["sessions", "sessions_per_installation"], rows, notes)
+
+
+def client_losses(asker: Asker, w: Window) -> Table:
+    """Per period and client counter: installations that lost anything, how much, and their share."""
+    found, notes = asker.releases(w, "client-losses")
+    active = _active_of(asker, w, found[0].period) if found else {}
+    rows = []
+    for release in found:
+        total = active.get(release.start)
+        for users, lost in zip(release.cells["installations"], release.cells["lost"], strict=True):
+            share = _ratio(users, total) if total else (None, None)
+            rows.append(_row(asker, (release.start, users.key), users, [(lost.value, _interval(0, lost.sd)), share]))
+    notes.append(
+        "dropped: recording calls refused or over limits; evicted: queued reports discarded when the queue was"
+        " full; rejected: reports the collector refused. Losses are clamped per installation and period"
+    )
+    return _table(
+        asker,
+        f"Client-side losses by {found[0].period if found else w.period}",
+        ["period", "counter"],
+        ["lost", "share_of_active"],
+        rows,
+        notes,
+    )
+
+
+Question = Callable[[Asker, Window], Table]
 
 # Every canned question by its CLI and endpoint name; the collector's aggregate endpoints serve exactly these.
 QUESTIONS: dict[str, Question] = {
     "features": feature_usage,
-    "os": os_share,
-    "os-version": os_version_share,
-    "versions": version_adoption,
-    "active-daily": active_daily,
-    "active-weekly": active_weekly,
-    "active-monthly": active_monthly,
-    "os-trend": os_trend,
-    "os-version-trend": os_version_trend,
-    "cpu-cores-trend": cpu_cores_trend,
-    "ram-trend": ram_trend,
-    "display-trend": display_trend,
-    "displays-trend": displays_trend,
-    "versions-trend": version_trend,
+    "os": _question("os", "Operating systems", "value", False),
+    "os-version": _question("os-version", "Operating system versions", "value", False),
+    "versions": _question("versions", "App version adoption", "version", False),
+    "active-daily": _active("day"),
+    "active-weekly": _active("week"),
+    "active-monthly": _active("month"),
+    "os-trend": _question("os", "Operating systems", "value", True),
+    "os-version-trend": _question("os-version", "Operating system versions", "value", True),
+    "cpu-cores-trend": _question("cpu-cores", "CPU cores", "value", True),
+    "ram-trend": _question("ram", "RAM (GiB)", "value", True),
+    "display-trend": _question("display", "Main display class", "value", True),
+    "displays-trend": _question("displays", "Number of displays", "value", True),
+    "versions-trend": _question("versions", "App version adoption", "version", True),
     "usage-time": usage_time,
     "session-lengths": session_lengths,
     "client-losses": client_losses,
-    "rejections": rejections,
 }

@@ -1,8 +1,8 @@
 """The live collector as a source: its token-protected aggregate endpoints, over HTTP.
 
-The collector answers with ``table_to_dict`` of the same canned questions. What comes back is
-checked again here (defence in depth): a table with a k below the floor is refused, and any row
-whose installation count is under k has its numbers blanked before anyone sees it.
+The collector answers with ``table_to_dict`` of the same canned questions, read from its
+releases. What comes back is checked again here (defence in depth): a table with a k below the
+floor is refused, and any row whose noisy count is under k has its numbers blanked.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ import urllib.parse
 import urllib.request
 from typing import Any, Final
 
-from ._gateway import DEFAULT_K, Table
 from ._questions import QUESTIONS
-from ._render import COUNT_COLUMNS
+from ._releases import WeekBudget
 from ._serialize import table_from_dict
+from ._table import COUNT_COLUMNS, DEFAULT_K, Table
 from ._window import Window
 
 TIMEOUT_S: Final = 120.0  # a large window over a busy collector can take a while
@@ -57,26 +57,34 @@ class RemoteSource:
         self.k = k
 
     def days(self, app: str) -> tuple[dt.date, dt.date] | None:
-        """First and last day with reports: the period keys of active installations per day, which
-        the collector lists even where it suppresses the count (a key is not a cell)."""
-        table = self._get("active-daily", {"app": app})
-        days = sorted(dt.date.fromisoformat(str(row[0])) for row in table.rows)
-        return (days[0], days[-1]) if days else None
+        """First and last day covered by the application's releases (from the budget endpoint)."""
+        doc = self._fetch("/v1/budget", {"app": app}, "budget")
+        if not doc.get("released"):
+            return None
+        return dt.date.fromisoformat(doc["released"]["from"]), dt.date.fromisoformat(doc["released"]["to"])
 
     def ask(self, question: str, window: Window) -> Table:
         if question not in QUESTIONS:
             raise KeyError(question)
-        if window.period != "week":  # the endpoints take app, from and to only
-            raise RemoteError(
-                "the collector's aggregate endpoints answer trends by week;"
-                " use a database or snapshot for other periods"
-            )
-        return self._get(
-            question, {"app": window.app, "from": window.first_day.isoformat(), "to": window.last_day.isoformat()}
-        )
+        query = {
+            "app": window.app,
+            "from": window.first_day.isoformat(),
+            "to": window.last_day.isoformat(),
+            "period": window.period,
+        }
+        doc = self._fetch(f"/v1/aggregates/{urllib.parse.quote(question)}", query, question)
+        return checked(table_from_dict(doc), self.k)
 
-    def _get(self, question: str, query: dict[str, str]) -> Table:
-        url = f"{self.url}/v1/aggregates/{urllib.parse.quote(question)}?{urllib.parse.urlencode(query)}"
+    def budget(self, app: str) -> list[WeekBudget]:
+        doc = self._fetch("/v1/budget", {"app": app}, "budget")
+        return [
+            WeekBudget(dt.date.fromisoformat(w["week"]), float(w["spent_rho"]), int(w["releases"]), int(w["refused"]))
+            for w in doc["weeks"]
+        ]
+
+    def _fetch(self, path: str, query: dict[str, str], what: str) -> Any:
+        question = what
+        url = f"{self.url}{path}?{urllib.parse.urlencode(query)}"
         req = urllib.request.Request(
             url, headers={"Authorization": f"Bearer {self.token}", "Accept": "application/json"}
         )
@@ -88,7 +96,7 @@ class RemoteSource:
             raise RemoteError(f"{question}: the collector answered {error.code}{hint}") from None
         except urllib.error.URLError as error:
             raise RemoteError(f"{question}: cannot reach the collector: {error.reason}") from None
-        return checked(table_from_dict(doc), self.k)
+        return doc
 
     def progress(self) -> float | None:
         return None

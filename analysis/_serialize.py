@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from ._gateway import Table
+from ._table import Table
 
 
 def _plain(value: Any) -> Any:

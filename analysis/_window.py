@@ -1,8 +1,7 @@
 """What a question is asked about: one application, a range of days, and a period for trends.
 
-These are the only filters a caller can give, and each is a typed value checked here; the
-questions turn them into SQL parameters or into one of a fixed set of SQL fragments, never
-into SQL text taken from a caller.
+These are the only filters a caller can give, and each is a typed value checked here. A window
+is answered as the released periods it holds (see ``_questions``).
 """
 
 from __future__ import annotations
@@ -18,13 +17,6 @@ Period = Literal["day", "week", "month"]
 PERIODS: Final[tuple[str, ...]] = get_args(Period)
 APP_NAME: Final = re.compile(r"(?=.{1,64}$)[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*")  # the registry's rule for names
 
-# The period a report day falls in; ISO weeks start on Monday. Chosen from this fixed map only.
-PERIOD_SQL: Final[dict[str, str]] = {
-    "day": "r.day",
-    "week": "CAST(date_trunc('week', r.day) AS DATE)",
-    "month": "CAST(date_trunc('month', r.day) AS DATE)",
-}
-
 
 @dataclass(frozen=True, slots=True)
 class Window:
@@ -33,7 +25,7 @@ class Window:
     app: str
     first_day: dt.date
     last_day: dt.date
-    period: Period = "week"  # the time step of trend questions
+    period: Period = "week"  # which released periods answer: days, ISO weeks or calendar months
 
     def __post_init__(self) -> None:
         if not isinstance(self.app, str) or not APP_NAME.fullmatch(self.app):
@@ -46,12 +38,3 @@ class Window:
             raise ValueError(f"a window spans at most {MAX_WINDOW_DAYS} days")
         if self.period not in PERIODS:
             raise ValueError(f"period must be one of {', '.join(PERIODS)}")
-
-    @property
-    def period_sql(self) -> str:
-        return PERIOD_SQL[self.period]
-
-
-# The reports of the window's application and days: three parameters, `Gateway.params(window)`.
-# The app key is looked up first so that both are plain constants DuckDB pushes into the scan.
-IN_WINDOW: Final = "r.app_key = $1 AND r.day BETWEEN $2 AND $3"  # numbered: a question adds $4...

@@ -10,6 +10,7 @@ from optin.contract import lazy_exports
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from ._admin import EnterprisePolicy
     from ._clock import ManualClock, SystemClock
     from ._consent import Answer, ConsentState, Status
     from ._feedback import Feedback
@@ -20,8 +21,10 @@ if TYPE_CHECKING:
     from ._policy import AdminOff, AskPolicy
     from ._protocols import Clock
     from ._transport import Response, Transport
+    from ._wording import Wording
 
 _HOME = {
+    "_admin": ("EnterprisePolicy",),
     "_clock": ("ManualClock", "SystemClock"),
     "_consent": ("Answer", "ConsentState", "Status"),
     "_feedback": ("Feedback",),
@@ -32,6 +35,7 @@ _HOME = {
     "_protocols": ("Clock",),
     "_http": ("HttpTransport",),
     "_transport": ("Response", "Transport"),
+    "_wording": ("Wording",),
 }
 __all__ = [
     "AdminOff",
@@ -40,6 +44,7 @@ __all__ = [
     "AskPolicy",
     "Clock",
     "ConsentState",
+    "EnterprisePolicy",
     "Feedback",
     "HelpMenu",
     "HttpTransport",
@@ -50,6 +55,7 @@ __all__ = [
     "Status",
     "SystemClock",
     "Transport",
+    "Wording",
 ]
 
 

@@ -2,7 +2,8 @@
 
     optin [--app NAME] [--registry FILE] [--root DIR] [--endpoint URL] COMMAND
 
-Commands: status, enable, disable, preview, history [--export FILE | --clear], export FILE.
+Commands: status, enable [--categories A,B], disable, preview, history [--export FILE | --clear], export FILE,
+and agent (for hosts in other languages: JSON lines on stdin/stdout, see docs/agent.md).
 `enable` is the user's explicit action (recorded with the surface "cli"); `disable` purges the
 queue and requests deletion (now, if --endpoint is given; otherwise the app sends it next run).
 """
@@ -20,54 +21,96 @@ from optin.contract import RegistryFile, bundled_registry_file
 
 from ._feedback import Feedback
 from ._files import write_atomic
+from ._i18n import N_, translations
+from ._menu import NOTHING_SENT
 from ._paths import AppPaths
+from ._policy import ADMIN_REASON
 
 CLI_CLOSE_S = 5.0
+STATES = {"on": N_("on"), "off": N_("off"), "undecided": N_("undecided")}
+
+
+def _(message: str) -> str:
+    """``message`` in the user's language (the system's: a terminal has no host app to choose)."""
+    return translations(None).gettext(message)
+
+
+def _n(singular: str, plural: str, count: int) -> str:
+    return translations(None).ngettext(singular, plural, count)
 
 
 def _when(ts: int | None) -> str:
-    return "never" if ts is None else dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return _("never") if ts is None else dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _reason(feedback: Feedback) -> str:
+    forced = feedback.forced_off
+    return _(forced.message).format(setting=forced.setting) if forced else ""
 
 
 def _feedback(args: argparse.Namespace) -> Feedback:
     registry = RegistryFile(args.registry) if args.registry else bundled_registry_file(args.app)
     paths = AppPaths.under(args.root) if args.root else AppPaths.for_app(registry.app)
-    return Feedback(registry, app_version="0", endpoint=args.endpoint or "", paths=paths, viewer=True)
+    # A viewer records nothing; its preview shows the newest version the registry declares.
+    version = registry.load().app_versions[-1]
+    return Feedback(registry, app_version=version, endpoint=args.endpoint or "", paths=paths, viewer=True)
 
 
 def status(feedback: Feedback, args: argparse.Namespace) -> int:
     state = feedback.state
-    print(f"Customer Feedback Program for {feedback.app}: {'on' if feedback.is_on else 'off'} ({state.status.value})")
+    on = _(STATES["on"] if feedback.is_on else STATES["off"])
+    print(
+        _("Customer Feedback Program for {app}: {on} ({status})").format(
+            app=feedback.app, on=on, status=_(STATES[state.status.value])
+        )
+    )
     if feedback.forced_off:
-        print(f"  forced off: {feedback.forced_off.reason}")
-    print(f"  last changed: {_when(state.changed_at)}" + (f" from {state.surface}" if state.surface else ""))
+        print(f"  {_(ADMIN_REASON)}: {_reason(feedback)}")
+    changed = _("  last changed: {when}").format(when=_when(state.changed_at))
+    print(changed + (_(" from {surface}").format(surface=state.surface) if state.surface else ""))
     if state.categories:
-        print(f"  agreed to: {', '.join(state.categories)}")
-    print(f"  reports waiting to be sent: {len(feedback.queue.pending())}")
-    print(f"  reports in the local history: {len(feedback.history.entries())}")
+        print(_("  agreed to: {categories}").format(categories=", ".join(state.categories)))
+    print(_("  reports waiting to be sent: {count}").format(count=len(feedback.queue.pending())))
+    print(_("  reports in the local history: {count}").format(count=len(feedback.history.entries())))
     if state.pending_deletion:
-        print(f"  deletion requests not yet acknowledged: {len(state.pending_deletion)}")
-    print(f"  consent file: {feedback.paths.consent_file}")
+        print(_("  deletion requests not yet acknowledged: {count}").format(count=len(state.pending_deletion)))
+    print(_("  consent file: {path}").format(path=feedback.paths.consent_file))
     return 0
 
 
 def enable(feedback: Feedback, args: argparse.Namespace) -> int:
-    if not feedback.turn_on(surface="cli"):
-        reason = feedback.forced_off.reason if feedback.forced_off else "the consent file could not be written"
-        print(f"Not turned on: {reason}", file=sys.stderr)
+    """Show what each category sends, then turn on with the categories chosen (default: all of them)."""
+    categories = {category.name: category for category in feedback.categories()}
+    chosen = tuple(args.categories.split(",")) if args.categories else tuple(categories)
+    unknown = [name for name in chosen if name not in categories]
+    if unknown or not chosen:
+        message = _("Unknown categories: {unknown}; known: {known}")
+        print(message.format(unknown=", ".join(unknown), known=", ".join(categories)), file=sys.stderr)
+        return 2
+    code = translations(None).info().get("language", "")
+    for name, category in categories.items():
+        title, description = category.in_language(code)
+        print(f"[{'x' if name in chosen else ' '}] {title} ({name})\n    {description}")
+    print(_(feedback.wording.never_sent))
+    if not feedback.turn_on(surface="cli", categories=chosen):
+        if feedback.forced_off:
+            reason = f"{_(ADMIN_REASON)} ({_reason(feedback)})"
+        else:
+            reason = _("the consent file could not be written")
+        print(_("Not turned on: {reason}").format(reason=reason), file=sys.stderr)
         return 1
-    print("Customer Feedback Program: on")
+    print(_("Customer Feedback Program: on"))
     return 0
 
 
 def disable(feedback: Feedback, args: argparse.Namespace) -> int:
     feedback.turn_off(surface="cli")
-    print("Customer Feedback Program: off; queued reports removed.")
+    print(_("Customer Feedback Program: off; queued reports removed."))
     if feedback.state.pending_deletion:
         if args.endpoint and feedback.flush(CLI_CLOSE_S) and not feedback.state.pending_deletion:
-            print("The collector confirmed the deletion of the data sent from this computer.")
+            print(_("The collector confirmed the deletion of the data sent from this computer."))
         else:
-            print("Deletion of the data sent from this computer will be requested the next time the app runs.")
+            print(_("Deletion of the data sent from this computer will be requested the next time the app runs."))
     return 0
 
 
@@ -77,19 +120,24 @@ def preview(feedback: Feedback, args: argparse.Namespace) -> int:
 
 
 def history(feedback: Feedback, args: argparse.Namespace) -> int:
+    if args.export:  # first: `--export F --clear` keeps a copy of what it clears
+        count = feedback.history.export(args.export)
+        print(
+            _n("Exported {count} entry to {file}", "Exported {count} entries to {file}", count).format(
+                count=count, file=args.export
+            )
+        )
     if args.clear:
         feedback.history.clear()
-        print("Local history cleared.")
-        return 0
-    if args.export:
-        count = feedback.history.export(args.export)
-        print(f"Exported {count} entries to {args.export}")
+        print(_("Local history cleared (on this computer only)."))
+    if args.export or args.clear:
         return 0
     entries = feedback.history.entries()
     if not entries:
-        print("Nothing has been sent from this computer.")
+        print(_(NOTHING_SENT))
     for entry in entries:
-        print(f"{_when(entry.at)}  {entry.result:28}  {entry.size:6d} bytes  {entry.endpoint}")
+        line = _("{when}  {result:28}  {size:6d} bytes  {endpoint}")
+        print(line.format(when=_when(entry.at), result=entry.result, size=entry.size, endpoint=entry.endpoint))
     return 0
 
 
@@ -99,7 +147,10 @@ def export(feedback: Feedback, args: argparse.Namespace) -> int:
         orjson.loads(data) for path in feedback.queue.pending() if (data := feedback.queue.read(path)) is not None
     ]
     write_atomic(args.file, orjson.dumps(reports, option=orjson.OPT_INDENT_2))
-    print(f"Exported {len(reports)} pending report(s) to {args.file}")
+    message = _n(
+        "Exported {count} pending report to {file}", "Exported {count} pending reports to {file}", len(reports)
+    )
+    print(message.format(count=len(reports), file=args.file))
     return 0
 
 
@@ -124,14 +175,23 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--endpoint", help="collector URL, to send a deletion request at once")
     sub = parser.add_subparsers(dest="command", required=True)
-    for name in ("status", "enable", "disable", "preview"):
+    for name in ("status", "disable", "preview"):
         sub.add_parser(name)
+    enable_parser = sub.add_parser("enable", help="show what is sent and turn the program on")
+    enable_parser.add_argument(
+        "--categories", help="comma-separated category names to agree to (default: all, as listed)"
+    )
     hist = sub.add_parser("history")
     hist.add_argument("--export", type=Path)
     hist.add_argument("--clear", action="store_true")
     exp = sub.add_parser("export")
     exp.add_argument("file", type=Path)
+    sub.add_parser("agent", help="serve a host application over JSON lines on stdin/stdout (its hello names the app)")
     args = parser.parse_args(argv)
+    if args.command == "agent":
+        from ._agent import run
+
+        return run()
     feedback = _feedback(args)
     try:
         return COMMANDS[args.command](feedback, args)

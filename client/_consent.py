@@ -18,6 +18,7 @@ from ._light import NamedTuple
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
 
@@ -51,11 +52,16 @@ class ConsentState(NamedTuple):
     surface: str | None = None  # where the user changed it: "help_menu", "prompt", "cli"
     categories: tuple[str, ...] = ()  # what the user agreed to
     categories_hash: str = ""  # hash of those categories' names and descriptions when agreed
+    wording_version: int = 0  # the client's dialog sentences the user read (`WORDING_VERSION`)
+    wording_hash: str = ""  # hash of everything the user read when agreeing (`Wording.digest`)
     installation_id: str | None = None  # random UUIDv4, only while on; new after every off
     ever_sent: bool = False  # whether the current installation id has reached the collector
     pending_deletion: tuple[str, ...] = ()  # old installation ids whose deletion is not yet acknowledged
     prompts: tuple[Prompt, ...] = ()
     dont_ask_again: bool = False
+    # On, but an administrator turned feedback off since: nothing is sent, even once the administrative
+    # off is lifted, until the user has been shown the decision again (ask dialog) or changed it.
+    admin_paused: bool = False
 
     @property
     def is_on(self) -> bool:
@@ -69,30 +75,80 @@ class ConsentState(NamedTuple):
             "surface": self.surface,
             "categories": list(self.categories),
             "categories_hash": self.categories_hash,
+            "wording_version": self.wording_version,
+            "wording_hash": self.wording_hash,
             "installation_id": self.installation_id,
             "ever_sent": self.ever_sent,
             "pending_deletion": list(self.pending_deletion),
             "prompts": [{"at": p.at, "answer": p.answer.value} for p in self.prompts],
             "dont_ask_again": self.dont_ask_again,
+            "admin_paused": self.admin_paused,
         }
         return orjson.dumps(doc, option=orjson.OPT_INDENT_2)
 
     @classmethod
     def from_json(cls, data: bytes) -> ConsentState:
+        """Parse a consent file; ValueError unless it is one this client could have written."""
         doc = orjson.loads(data)
-        return cls(
-            status=Status(doc["status"]),
-            first_run=int(doc["first_run"]),
-            changed_at=doc.get("changed_at"),
-            surface=doc.get("surface"),
-            categories=tuple(doc.get("categories", ())),
-            categories_hash=str(doc.get("categories_hash", "")),
-            installation_id=doc.get("installation_id"),
-            ever_sent=bool(doc.get("ever_sent", False)),
-            pending_deletion=tuple(doc.get("pending_deletion", ())),
-            prompts=tuple(Prompt(int(p["at"]), Answer(p["answer"])) for p in doc.get("prompts", ())),
-            dont_ask_again=bool(doc.get("dont_ask_again", False)),
+        if not isinstance(doc, dict):
+            raise ValueError("not an object")
+        unknown = set(doc) - _FIELDS
+        missing = _REQUIRED - set(doc)
+        if unknown or missing:
+            raise ValueError(f"unknown fields {sorted(unknown)}, missing fields {sorted(missing)}")
+        prompts = _list(doc["prompts"], dict)
+        for prompt in prompts:
+            if set(prompt) != {"at", "answer"}:
+                raise ValueError("a prompt must have exactly 'at' and 'answer'")
+        state = cls(
+            status=Status(_typed(doc["status"], str)),
+            first_run=_typed(doc["first_run"], int),
+            changed_at=_typed(doc["changed_at"], int, optional=True),
+            surface=_typed(doc["surface"], str, optional=True),
+            categories=tuple(_list(doc["categories"], str)),
+            categories_hash=_typed(doc["categories_hash"], str),
+            wording_version=_typed(doc.get("wording_version", 0), int),
+            wording_hash=_typed(doc.get("wording_hash", ""), str),
+            installation_id=_uuid4(doc["installation_id"], optional=True),
+            ever_sent=_typed(doc["ever_sent"], bool),
+            pending_deletion=tuple(_uuid4(i) for i in _list(doc["pending_deletion"], str)),
+            prompts=tuple(Prompt(_typed(p["at"], int), Answer(_typed(p["answer"], str))) for p in prompts),
+            dont_ask_again=_typed(doc["dont_ask_again"], bool),
+            admin_paused=_typed(doc.get("admin_paused", False), bool),
         )
+        if state.is_on != (state.installation_id is not None) or state.is_on != bool(state.categories):
+            raise ValueError("on exactly when there is an installation id and agreed categories")
+        if not state.is_on and (state.ever_sent or state.categories_hash or state.wording_hash or state.admin_paused):
+            raise ValueError("an agreement recorded while not on")
+        return state
+
+
+# Fields written by every version of this client; the wording record came later (missing = agreed before it).
+_REQUIRED = frozenset(ConsentState._fields) - {"wording_version", "wording_hash", "admin_paused"}
+_FIELDS = frozenset(ConsentState._fields)
+
+
+def _typed(value: Any, kind: type, optional: bool = False) -> Any:
+    if value is None and optional:
+        return None
+    if type(value) is not kind:  # exact: a bool is not an int here, nor an int a bool
+        raise ValueError(f"expected {kind.__name__}, got {type(value).__name__}")
+    return value
+
+
+def _list(value: Any, kind: type) -> list[Any]:
+    if type(value) is not list:
+        raise ValueError(f"expected a list, got {type(value).__name__}")
+    return [_typed(item, kind) for item in value]
+
+
+def _uuid4(value: Any, optional: bool = False) -> Any:
+    if value is None and optional:
+        return None
+    text = _typed(value, str)
+    if str(uuid.UUID(text)) != text or uuid.UUID(text).version != 4:
+        raise ValueError("not a random (version 4) UUID in canonical form")
+    return str(text)
 
 
 class ConsentStore:
@@ -100,49 +156,66 @@ class ConsentStore:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.invalid = False  # the file on disk was not one this client writes; the next save replaces it
 
     def read(self) -> ConsentState | None:
-        """The state on disk, or None when there is no readable file; never writes."""
+        """The state on disk, or None when there is no valid file; never writes."""
         try:
             return ConsentState.from_json(self.path.read_bytes())
         except FileNotFoundError:
             return None
         except (ValueError, KeyError, TypeError):
+            self.invalid = True
             return None
 
-    def load(self, now: int) -> ConsentState:
-        try:
-            return ConsentState.from_json(self.path.read_bytes())
-        except FileNotFoundError:
-            pass
-        except (ValueError, KeyError, TypeError):
-            pass  # a damaged file never turns feedback on; it is rewritten as undecided
-        state = ConsentState(first_run=now)
-        self.save(state)
+    def load(self, now: int, save: bool = True) -> ConsentState:
+        """The state on disk; a new undecided state on first run (saved, unless ``save`` is false: a viewer).
+
+        A file this client could not have written (damaged, edited, from elsewhere) counts as
+        undecided and is left as it is until the user's next action rewrites it (`invalid`).
+        """
+        state = self.read()
+        if state is None:
+            state = ConsentState(first_run=now)
+            if save and not self.invalid:
+                self.save(state)
         return state
 
-    def save(self, state: ConsentState) -> None:
+    def save(self, state: ConsentState, before_replace: Callable[[], None] | None = None) -> None:
         private_dir(self.path.parent)
-        write_atomic(self.path, state.to_json())
+        write_atomic(self.path, state.to_json(), before_replace)
+        self.invalid = False
 
     def turn_on(
-        self, state: ConsentState, now: int, surface: str, categories: tuple[str, ...], categories_hash: str
+        self,
+        state: ConsentState,
+        now: int,
+        surface: str,
+        categories: tuple[str, ...],
+        categories_hash: str,
+        wording: tuple[int, str] = (0, ""),
     ) -> ConsentState:
+        """``wording``: the version of the client's sentences and the hash of all the words the user read."""
         new = state._replace(
             status=Status.ON,
             changed_at=now,
             surface=surface,
             categories=categories,
             categories_hash=categories_hash,
+            wording_version=wording[0],
+            wording_hash=wording[1],
+            admin_paused=False,
             installation_id=state.installation_id if state.is_on else str(uuid.uuid4()),
             ever_sent=state.ever_sent if state.is_on else False,
         )
         self.save(new)
         return new
 
-    def turn_off(self, state: ConsentState, now: int, surface: str) -> ConsentState:
+    def turn_off(
+        self, state: ConsentState, now: int, surface: str, before_replace: Callable[[], None] | None = None
+    ) -> ConsentState:
         new = self.off_state(state, now, surface)
-        self.save(new)
+        self.save(new, before_replace)
         return new
 
     @staticmethod
@@ -157,10 +230,19 @@ class ConsentStore:
             surface=surface,
             categories=(),
             categories_hash="",
+            wording_version=0,
+            wording_hash="",
+            admin_paused=False,
             installation_id=None,
             ever_sent=False,
             pending_deletion=pending,
         )
+
+    def pause(self, state: ConsentState) -> ConsentState:
+        """An administrative off met the user's "on": remember it, so that lifting it does not resume unasked."""
+        new = state._replace(admin_paused=True)
+        self.save(new)
+        return new
 
     def mark_sent(self, state: ConsentState) -> ConsentState:
         if state.ever_sent:

@@ -4,7 +4,8 @@ While feedback is off (the default) its recording methods are those of `NullReco
 return at once, and no thread, socket or file other than the consent file exists. The user's
 explicit action (`turn_on`, from the Help menu or the ask dialog) switches it to the live
 `Recorder`, starts the one background thread and the durable queue. `turn_off` purges
-everything, forgets the installation id and asks the collector to delete what it had.
+everything, forgets the installation id and asks the collector to delete what it had; a crash
+at any point of it leaves nothing of the old installation that could be sent (see `turn_off`).
 
 Everything the "on" state needs (registry parsing, queue, uploader, thread, system facts) is
 imported when first needed, so constructing a `Feedback` that is off costs almost nothing.
@@ -22,11 +23,13 @@ import orjson
 
 from optin.contract import CLIENT_COUNTERS, MAX_COUNTER
 
+from ._admin import EnterprisePolicy
 from ._clock import SystemClock
 from ._consent import Answer, ConsentState, ConsentStore
 from ._null import NullRecorder
 from ._paths import AppPaths
 from ._policy import AdminOff, AskPolicy, admin_off
+from ._wording import WORDING_VERSION, Wording
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -51,6 +54,7 @@ PREVIEW_INSTALLATION_ID: Final = "00000000-0000-4000-8000-000000000000"  # shown
 SESSION_STARTS: Final = "session.starts"
 SESSION_LENGTH: Final = "session.length"
 SESSION_USAGE: Final = "session.usage_seconds"
+STALE_TEMP_S: Final = 60.0  # a temp file in the consent folder this old is no other process's write in progress
 
 
 def _debug(message: str) -> None:
@@ -90,8 +94,17 @@ class Feedback:
         timeout_s: float = DEFAULT_TIMEOUT_S,
         queue: ReportQueue | None = None,
         viewer: bool = False,
+        wording: Wording | None = None,
+        admin_variable: str | None = None,
+        enterprise: EnterprisePolicy | None = None,
     ) -> None:
-        """``viewer``: a tool looking at the state (the CLI): no thread unless flushed, no report at close."""
+        """``viewer``: a tool looking at the state (the CLI): no thread unless flushed, no report at close.
+
+        ``wording``: the application's own sentences in the dialogs (what is never sent, privacy
+        policy, contact), from its configuration. ``admin_variable``: the environment variable an
+        administrator sets to ``off`` (default ``<APP>_FEEDBACK``). ``enterprise``: the names IT uses
+        for this app in Windows policy keys and macOS managed preferences (default `EnterprisePolicy.for_app`).
+        """
         self._registry_source = registry
         self._viewer = viewer
         self.app = registry.app
@@ -100,6 +113,7 @@ class Feedback:
         self.paths = paths or AppPaths.for_app(self.app)
         self.clock = clock or SystemClock()
         self.ask_policy = ask_policy or AskPolicy()
+        self.wording = wording or Wording()
         self.period_s = period_s
         self._transport = transport
         self._ca_bundle = ca_bundle
@@ -112,19 +126,45 @@ class Feedback:
         self._worker: Worker | None = None
         self._lock = threading.RLock()  # consent transitions, report rolls, consent-file writes
         self._store = ConsentStore(self.paths.consent_file)
-        self._admin = admin_off(self.app, self.paths.policy_file, environ)
+        self._admin = admin_off(
+            self.app,
+            self.paths.policy_file,
+            environ,
+            enterprise or EnterprisePolicy.for_app(self.app),
+            admin_variable,
+        )
         self._counters = dict.fromkeys(CLIENT_COUNTERS, 0)
         self._deletion_attempts = 0
         self._session_started: float | None = None
+        self._session_wanted = False  # the host's session is open (start_session) whether or not feedback is on
+        self._closed = False
         self._period_start = self._now()
         self._recorder: Recorder | NullRecorder = NullRecorder()
         try:
-            self._state = self._store.load(self._now())
+            self._state = self._store.load(self._now(), save=not viewer)  # looking creates nothing
         except OSError:
             _debug("optin: consent file unavailable; feedback stays off")
             self._state = ConsentState(first_run=self._now())
+        self._remove_leftovers()
+        if not self._state.is_on:
+            self._sweep(None)  # every start while off: what a crash left of an earlier installation goes
+        if self._admin is not None and self._state.is_on and not self._state.admin_paused:
+            try:
+                self._state = self._store.pause(self._state)
+            except OSError:
+                _debug("optin: could not record the administrative off")  # is_on is False all the same
         _LIVE.add(self)
         self._apply()
+
+    def _remove_leftovers(self) -> None:
+        """Temp files of writes a crash interrupted (a history's can hold a report) go at start, in every folder."""
+        from ._files import remove_leftovers
+
+        for folder in (self.paths.config_dir, self.paths.data_dir):
+            try:
+                remove_leftovers(folder, min_age_s=STALE_TEMP_S)
+            except OSError:
+                _debug("optin: could not remove leftovers of interrupted writes")
 
     # --- parts created when first needed ------------------------------------------------------
 
@@ -167,7 +207,14 @@ class Feedback:
 
     @property
     def is_on(self) -> bool:
-        return self._state.is_on and self._admin is None
+        """Recording and sending: the user's "on", no administrative off, and none since the user last decided."""
+        return self._state.is_on and self._admin is None and not self._state.admin_paused
+
+    @property
+    def paused(self) -> bool:
+        """The user's choice is on, but an administrative off holds or held since: nothing is sent until the
+        user has seen the decision again (`should_ask` is true) or changed it."""
+        return self._state.is_on and not self.is_on
 
     @property
     def forced_off(self) -> AdminOff | None:
@@ -180,18 +227,23 @@ class Feedback:
             try:
                 from ._recorder import Recorder
 
+                if self.app_version not in self.registry.app_versions:
+                    # The collector would refuse every report (422 undeclared_version): record nothing.
+                    raise ValueError("app version not declared in the registry")
                 live = Recorder(self.registry)
                 self.queue.open()
             except (OSError, ValueError):  # an unusable data folder or registry: nothing runs, nothing raises
-                _debug("optin: cannot record (data folder or registry unusable)")
+                _debug("optin: cannot record (data folder or registry unusable, or app version undeclared)")
             else:
                 self._recorder = live
                 self._period_start = self._now()
                 self._load_counters()
         if not self.is_on:
             self._recorder = NullRecorder()
-            if self._state.pending_deletion and self._admin is None and not self._viewer:
-                self._worker_().start()  # only to send the deletion request(s), then it ends
+            if self._state.pending_deletion and not self._viewer:
+                # only to send the deletion request(s), then it ends; also under an administrative off,
+                # which stops sending usage, not the erasure the user asked for
+                self._worker_().start()
         elif not isinstance(self._recorder, NullRecorder) and not self._viewer:
             self._worker_().start()
         recorder = self._recorder
@@ -200,6 +252,8 @@ class Feedback:
         self.choose = recorder.choose
         self.quantity = recorder.quantity
         self.duration = recorder.duration
+        if self._session_wanted and self._session_started is None:
+            self.start_session()  # turned on while the host's session is open: it counts from now
 
     def _sync_consent(self) -> None:
         """Adopt a change another process made to the consent file (the `optin` CLI, a second
@@ -211,24 +265,53 @@ class Feedback:
                 return
             if on_disk is None or on_disk == self._state:
                 return
-            was_on = self.is_on
+            was_on, old_id = self.is_on, self._state.installation_id
             self._state = on_disk
-            if was_on and not self.is_on:  # turned off elsewhere: stop here too, as turn_off does
-                self._stop_recording()
+            # Turned off elsewhere (perhaps on again since, under a new id): stop here too, as
+            # turn_off does; values recorded here so far belong to the erased installation.
+            if was_on and (not self.is_on or on_disk.installation_id != old_id):
+                self._stop_recording(on_disk.installation_id if on_disk.is_on else None)
             self._apply()
 
-    def _stop_recording(self) -> None:
+    def _stop_recording(self, keep: str | None = None) -> None:
+        """Drop the period's values and counters; purge queued reports of every id but ``keep``."""
+        from . import _counts
+        from ._steps import reached
+
         self._recorder = NullRecorder()
         self._counters = dict.fromkeys(CLIENT_COUNTERS, 0)
         self._session_started = None
         try:
-            self.queue.purge()
-            self.paths.counters_file.unlink(missing_ok=True)
+            self.queue.purge(keep, on_removed=lambda: reached("report_removed"))
+            reached("queue_purged")
+            _counts.drop_unless(self.paths.counters_file, keep)
+            reached("counters_removed")
+            self.history.erase_contents()  # "turning it off erases what was sent": here too
         except OSError:
             _debug("optin: could not purge the queue")
 
+    def _sweep(self, keep: str | None) -> None:
+        """Remove what an earlier installation left behind (a purge a crash interrupted): queued
+        reports and counters of any id but ``keep``, and a consent file a crash left unrenamed.
+        Costs three file lookups when there is none."""
+        from ._files import remove_leftovers
+
+        try:
+            if self.paths.queue_dir.is_dir():
+                self.queue.purge(keep)
+            if self.paths.counters_file.exists():
+                from . import _counts
+
+                _counts.drop_unless(self.paths.counters_file, keep)
+            remove_leftovers(self.paths.config_dir, min_age_s=STALE_TEMP_S)
+        except OSError:
+            _debug("optin: could not remove what an earlier installation left")
+
     def turn_on(self, surface: str = "help_menu", categories: tuple[str, ...] | None = None) -> bool:
-        """The user's explicit action. Returns False (and changes nothing) when forced off or unsaved."""
+        """The user's explicit action, after being shown ``categories`` (default: all) and the wording.
+
+        Returns False (and changes nothing) when forced off, when no known category was chosen, or unsaved.
+        """
         if self._admin is not None:
             return False
         try:
@@ -239,29 +322,52 @@ class Feedback:
         chosen = tuple(
             sorted(registry.categories if categories is None else set(categories) & set(registry.categories))
         )
+        if not chosen:
+            return False  # agreeing to nothing is not turning it on
         with self._lock:
             self._sync_consent()
             try:
                 self._state = self._store.turn_on(
-                    self._state, self._now(), surface, chosen, registry.categories_hash(chosen)
+                    self._state,
+                    self._now(),
+                    surface,
+                    chosen,
+                    registry.categories_hash(chosen),
+                    (WORDING_VERSION, self.wording.digest(registry, chosen)),
                 )
             except OSError:
                 _debug("optin: could not save consent; feedback stays off")
                 return False
+            self._sweep(self._state.installation_id)  # nothing of an earlier installation survives into this one
             self._apply()
         return True
 
     def turn_off(self, surface: str = "help_menu") -> None:
-        """Stop at once: purge queue and values, forget the id, request deletion of what was sent."""
+        """Stop at once: purge queue and values, forget the id, request deletion of what was sent.
+
+        Ordered for crashes (steps in `_steps.TURN_OFF_STEPS`): values in memory go first; then
+        the consent file says off (one atomic rename; before it, it is as if the user had not
+        clicked); from then on no report of the old id can be sent, because only reports of the
+        current id are ever sent and while off there is none. The queue and counters are purged
+        last; what a crash leaves of them is removed at the next start (or turn-on).
+        """
+        from ._steps import reached
+
         with self._lock:
             self._sync_consent()
+            reached("begin")
+            self._recorder = NullRecorder()
             try:
-                self._state = self._store.turn_off(self._state, self._now(), surface)
+                self._state = self._store.turn_off(
+                    self._state, self._now(), surface, before_replace=lambda: reached("consent_staged")
+                )
             except OSError:  # off in memory at least; the file still says on only if it cannot be written
                 _debug("optin: could not save consent")
                 self._state = ConsentStore.off_state(self._state, self._now(), surface)
+            reached("consent_saved")
             self._stop_recording()
             self._apply()
+            reached("done")
         if self._worker is not None:
             self._worker.wake()
 
@@ -270,10 +376,12 @@ class Feedback:
         if self._admin is not None:
             return False
         state = self._state
+        if state.admin_paused:
+            return True  # the administrative off was lifted: the user decides again before anything is sent
         if state.is_on:
             registry = self.registry
             agreed = tuple(c for c in state.categories if c in registry.categories)
-            changed = registry.categories_hash(agreed) != state.categories_hash
+            changed = self.wording.digest(registry, agreed) != state.wording_hash  # what the user read has changed
             return self.ask_policy.should_ask(
                 state, self._now(), tuple(registry.categories), descriptions_changed=changed
             )
@@ -289,6 +397,8 @@ class Feedback:
                 _debug("optin: could not save the answer")
         if answer is Answer.YES:
             self.turn_on(surface="prompt")
+        elif self._state.admin_paused:
+            self.turn_off(surface="prompt")  # asked whether to resume after an administrative off: no
 
     def categories(self) -> list[Category]:
         return list(self.registry.categories.values())
@@ -304,11 +414,14 @@ class Feedback:
             self.duration(name, time.perf_counter() - start)
 
     def start_session(self) -> None:
+        """The host's session begins. If feedback is off, it is counted from when the user turns it on."""
+        self._session_wanted = True
         if self.is_on:
             self._session_started = self.clock.now()
             self.count(SESSION_STARTS)
 
     def end_session(self) -> None:
+        self._session_wanted = False
         started, self._session_started = self._session_started, None
         if started is not None and self.is_on:
             length = max(0.0, self.clock.now() - started)
@@ -366,23 +479,17 @@ class Feedback:
         self._save_counters()
 
     def _save_counters(self) -> None:
-        path = self.paths.counters_file
-        try:
-            if any(self._counters.values()):
-                from ._files import write_atomic
+        from . import _counts
 
-                write_atomic(path, orjson.dumps(self._counters))
-            else:
-                path.unlink(missing_ok=True)
+        try:
+            _counts.save(self.paths.counters_file, self._state.installation_id, self._counters)
         except OSError:
             _debug("optin: could not save the client counters")
 
     def _load_counters(self) -> None:
-        try:
-            saved = orjson.loads(self.paths.counters_file.read_bytes())
-            self._counters = {name: int(saved.get(name, 0)) for name in CLIENT_COUNTERS}
-        except (OSError, ValueError, AttributeError, TypeError):
-            pass
+        from . import _counts
+
+        self._counters = _counts.load(self.paths.counters_file, self._state.installation_id) or self._counters
 
     def _period_end(self) -> int:
         return (self._period_start // self.period_s + 1) * self.period_s
@@ -390,6 +497,8 @@ class Feedback:
     def _roll(self, final: bool) -> None:
         """Close the period (when due, or at clean exit) and persist its report durably."""
         with self._lock:
+            if final:  # at exit: never persist values of an installation erased meanwhile in another process
+                self._sync_consent()
             if not self.is_on:
                 return
             now = self._now()
@@ -453,7 +562,7 @@ class Feedback:
             self._system_facts()  # psutil runs here, on the worker thread, not on the UI thread
         self._roll(final=False)
         uploader = self._get_uploader()
-        if self._state.pending_deletion and self._admin is None:
+        if self._state.pending_deletion:
             self._send_deletions(uploader, MAX_DELETION_ATTEMPTS)
         if not self.is_on:
             if self._state.pending_deletion and self._deletion_attempts < MAX_DELETION_ATTEMPTS:
@@ -463,18 +572,19 @@ class Feedback:
             if not uploader.backoff.ready(self.clock.now()) or not self.is_on:
                 break
             with self._lock:
-                if not self.is_on:
+                current = self._state.installation_id
+                if not self.is_on or current is None:
                     break
                 if not self._state.ever_sent:  # before the first attempt: a lost answer may hide a stored report
                     try:
                         self._state = self._store.mark_sent(self._state)
                     except OSError:
                         break  # unsaved, a later deletion could not know to run: do not send
-            outcome = uploader.send_report(self.queue, path)
-            if outcome is Delivery.DROPPED:
+            outcome = uploader.send_report(self.queue, path, current)  # only reports of the current id leave
+            if outcome in (Delivery.DROPPED, Delivery.DISCARDED):
                 with self._lock:
-                    if self.is_on:  # never carry an old installation's count into a new one
-                        self._add_counters({"rejected": 1})
+                    if self.is_on and self._state.installation_id == current:  # never into another installation
+                        self._add_counters({"rejected" if outcome is Delivery.DROPPED else "discarded": 1})
             elif outcome is Delivery.RETRY:
                 break
         wait = min(POLL_S, max(0.0, self._period_end() - self.clock.now()))
@@ -498,7 +608,7 @@ class Feedback:
 
     def flush(self, timeout_s: float = 5.0) -> bool:
         """Run one pass now (close a due period, send what is queued); wait at most ``timeout_s``."""
-        if not (self.is_on or (self._state.pending_deletion and self._admin is None)):
+        if not (self.is_on or self._state.pending_deletion):
             return True
         worker = self._worker_()
         worker.start()
@@ -508,14 +618,19 @@ class Feedback:
         """Clean exit: persist the current period's report, try to send within the budget, stop.
 
         Returns within ``timeout_s`` even if the network hangs; what is unsent stays on disk.
+        Idempotent: a host with several exit paths (window close, ``atexit``) may call it from each;
+        a later call only waits (within its own budget) for the thread the first one stopped.
         """
         deadline = time.monotonic() + max(0.0, timeout_s)
-        try:
-            self.end_session()
-            if not self._viewer:
-                self._roll(final=True)
-        except Exception:
-            _debug("optin: could not persist the final report")
+        with self._lock:
+            first, self._closed = not self._closed, True
+        if first:
+            try:
+                self.end_session()
+                if not self._viewer:
+                    self._roll(final=True)
+            except Exception:
+                _debug("optin: could not persist the final report")
         if self._worker is None:
             return True
         return self._worker.stop(deadline - time.monotonic())

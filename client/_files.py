@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from pathlib import Path
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Final
 
 TMP_PREFIX: Final = ".tmp-"  # leftovers of interrupted writes carry this prefix and are removed at start
@@ -29,8 +31,11 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data`` so that a crash leaves either the old or the new content."""
+def write_atomic(path: Path, data: bytes, before_replace: Callable[[], None] | None = None) -> None:
+    """Replace ``path`` with ``data`` so that a crash leaves either the old or the new content.
+
+    ``before_replace`` runs once the new content is synced, just before the rename (a crash-test seam).
+    """
     private_dir(path.parent)
     tmp = path.with_name(f"{TMP_PREFIX}{uuid.uuid4().hex}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -39,6 +44,8 @@ def write_atomic(path: Path, data: bytes) -> None:
             out.write(data)
             out.flush()
             os.fsync(out.fileno())
+        if before_replace is not None:
+            before_replace()
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -46,10 +53,18 @@ def write_atomic(path: Path, data: bytes) -> None:
     fsync_dir(path.parent)
 
 
-def remove_leftovers(folder: Path) -> int:
+def remove_leftovers(folder: Path, min_age_s: float = 0.0) -> int:
+    """Remove temp files of interrupted writes; only those older than ``min_age_s`` where another
+    process may be writing right now (a younger one may be its write in progress)."""
     removed = 0
     if folder.is_dir():
+        now = time.time()
         for leftover in folder.glob(TMP_PREFIX + "*"):
+            try:
+                if min_age_s and now - leftover.stat().st_mtime < min_age_s:
+                    continue
+            except FileNotFoundError:
+                continue
             leftover.unlink(missing_ok=True)
             removed += 1
     return removed

@@ -24,7 +24,7 @@ class Sent:
     endpoint: str
     size: int  # bytes on the wire (compressed)
     result: str  # "accepted", "duplicate", "rejected 422", "deletion accepted", ...
-    content: Any  # the JSON that was sent, decoded
+    content: Any  # the JSON that was sent, decoded; None once erased (feedback turned off)
 
 
 class History:
@@ -74,6 +74,22 @@ class History:
         ]
         write_atomic(target, orjson.dumps(doc, option=orjson.OPT_INDENT_2))
         return len(entries)
+
+    def erase_contents(self) -> None:
+        """Feedback turned off: forget what the reports said, keep when they were sent and how they fared."""
+        with self._lock:
+            lines = self._lines()
+            if not lines:
+                return
+            kept = []
+            for line in lines:
+                try:
+                    doc = orjson.loads(line)
+                    doc["content"] = None
+                    kept.append(orjson.dumps(doc))
+                except (ValueError, TypeError):
+                    continue  # a damaged line goes
+            write_atomic(self.path, b"\n".join(kept) + b"\n" if kept else b"")
 
     def clear(self) -> None:
         with self._lock:

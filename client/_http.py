@@ -1,7 +1,10 @@
 """`HttpTransport`: the standard library's HTTP client, as the uploader uses it.
 
-TLS is verified (with an optional CA bundle); proxy settings come from the environment
-(urllib's ProxyHandler reads HTTPS_PROXY, HTTP_PROXY and NO_PROXY); every connect and read is
+TLS is verified against the operating system's trust store (truststore: the Windows certificate
+store, the macOS keychain, the system's CA files on Linux), so a company's own CA installed by IT
+is trusted; a CA bundle file given as ``ca_bundle`` is used instead. Proxy settings come from the
+environment (HTTPS_PROXY, HTTP_PROXY, NO_PROXY) and, where none is set, from the system (urllib
+reads the Windows Internet settings and the macOS network configuration); every connect and read is
 bounded by a timeout; no cookies and no identifying headers are sent; redirects are never
 followed (urllib would turn the POST into a bodiless GET, and a captive portal's 302 → 200 would
 look like success), so a 3xx comes back as it is and the uploader tries again later.
@@ -26,10 +29,19 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None  # urllib then raises HTTPError carrying the 3xx status
 
 
+def tls_context(ca_bundle: str | None) -> ssl.SSLContext:
+    """Certificates verified by the operating system's trust store, or by ``ca_bundle`` when given."""
+    if ca_bundle:
+        return ssl.create_default_context(cafile=ca_bundle)
+    import truststore
+
+    return truststore.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+
+
 class HttpTransport:
     def __init__(self, ca_bundle: str | None = None) -> None:
-        context = ssl.create_default_context(cafile=ca_bundle)
-        self._opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=context), _NoRedirect())
+        self.context = tls_context(ca_bundle)
+        self._opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=self.context), _NoRedirect())
         self._opener.addheaders = [("User-Agent", USER_AGENT)]
 
     def post(self, url: str, body: bytes, headers: Mapping[str, str], timeout_s: float) -> Response:

@@ -10,12 +10,15 @@ import os
 from pathlib import Path
 
 from ._consent import Answer, ConsentState
+from ._i18n import N_
 from ._light import NamedTuple
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
     from typing import Final
+
+    from ._admin import EnterprisePolicy
 
 DAY_SECONDS: Final = 86400
 DEFAULT_GRACE_DAYS: Final = 7  # let people get to know the app before asking anything
@@ -51,39 +54,80 @@ class AskPolicy(NamedTuple):
         return now >= max(declines) + self.reask_days * DAY_SECONDS
 
 
-class AdminOff(NamedTuple):
-    """Why feedback is forced off, or None when it is not."""
+ADMIN_REASON: Final = N_("Turned off by your administrator")
 
-    reason: str
+
+class AdminOff(NamedTuple):
+    """Why feedback is forced off (`admin_off` returns None when it is not).
+
+    The user reads ``reason`` ("Turned off by your administrator") as the main text and ``detail`` on a
+    line of its own: ``message`` (one of the words below, translated where it is shown) naming ``setting``.
+    """
+
+    message: str
+    setting: str = ""
+
+    @property
+    def reason(self) -> str:
+        """The main text in English (logs, the CLI's fallback); `HelpMenu.item` shows it translated."""
+        return ADMIN_REASON
+
+    @property
+    def detail(self) -> str:
+        """Which setting forces it off, in English; `HelpMenu.item` shows it translated."""
+        return self.message.format(setting=self.setting)
+
+
+DO_NOT_TRACK_OFF: Final = N_("{setting} is set on this computer")
+APP_VARIABLE_OFF: Final = N_("{setting} turns feedback off on this computer")
+POLICY_UNREADABLE: Final = N_("the administrator's feedback policy file cannot be read")
+POLICY_OFF: Final = N_("your administrator has turned feedback off")
 
 
 def app_env_var(app: str) -> str:
-    return f"{app.upper().replace('.', '_')}_FEEDBACK"
+    return f"{app.upper().replace('.', '_').replace('-', '_')}_FEEDBACK"
 
 
-def admin_off(app: str, policy_file: Path, environ: Mapping[str, str] | None = None) -> AdminOff | None:
-    """``DO_NOT_TRACK=1``, ``<APP>_FEEDBACK=off`` or ``feedback = "off"`` in the policy file force it off.
+def admin_off(
+    app: str,
+    policy_file: Path,
+    environ: Mapping[str, str] | None = None,
+    enterprise: EnterprisePolicy | None = None,
+    variable: str | None = None,
+) -> AdminOff | None:
+    """``DO_NOT_TRACK=1``, ``<APP>_FEEDBACK=off`` (or ``variable``), ``feedback = "off"`` in the policy file,
+    or the platform's managed policy (``enterprise``: Windows policy keys, macOS managed preferences) force
+    it off.
 
     Any other value of those settings is ignored: they can never turn feedback on.
     """
     env = os.environ if environ is None else environ
     if env.get("DO_NOT_TRACK", "").strip().lower() in {"1", "true", "yes"}:
-        return AdminOff("DO_NOT_TRACK is set on this computer")
-    var = app_env_var(app)
+        return AdminOff(DO_NOT_TRACK_OFF, "DO_NOT_TRACK")
+    var = variable or app_env_var(app)
     if env.get(var, "").strip().lower() in {"0", "off", "false", "no", "disabled"}:
-        return AdminOff(f"{var} turns feedback off on this computer")
+        return AdminOff(APP_VARIABLE_OFF, var)
+    forced = _policy_file_off(policy_file)
+    if forced is None and enterprise is not None:
+        from ._admin import enterprise_off
+
+        forced = enterprise_off(enterprise)
+    return forced
+
+
+def _policy_file_off(policy_file: Path) -> AdminOff | None:
     try:
         text = policy_file.read_text(encoding="utf-8")
     except FileNotFoundError:
         return None
     except (OSError, UnicodeDecodeError):
-        return AdminOff("the administrator's feedback policy file cannot be read")  # fail closed
+        return AdminOff(POLICY_UNREADABLE)  # fail closed
     import tomllib  # only when an administrator has written a policy file
 
     try:
         policy = tomllib.loads(text)
     except tomllib.TOMLDecodeError:
-        return AdminOff("the administrator's feedback policy file cannot be read")  # fail closed
+        return AdminOff(POLICY_UNREADABLE)  # fail closed
     if str(policy.get("feedback", "")).lower() == "off":
-        return AdminOff("your administrator has turned feedback off")
+        return AdminOff(POLICY_OFF)
     return None

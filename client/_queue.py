@@ -3,12 +3,19 @@
 A report is written whole (temp file, fsync, rename, folder fsync) before anything tries to
 send it, and removed only after the collector acknowledged it. The queue is bounded in count
 and bytes; when full, the oldest reports are evicted first and counted.
+
+Every report names its installation id. Only reports of the current id may ever be sent, so
+`purge` removes those of any other id (all of them while feedback is off): when feedback is
+turned off, and again at every start while off and at every turn-on, which finishes a purge a
+crash interrupted.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Final
 
@@ -48,9 +55,9 @@ class ReportQueue:
         existing = self.pending()
         seq = int(existing[-1].name[:12]) + 1 if existing else 1
         write_atomic(self.folder / f"{seq:012d}-{report_id}.json", body)
-        return self._evict()
+        return self._evict(_installation_in(body))
 
-    def _evict(self) -> dict[str, int]:
+    def _evict(self, installation_id: str | None) -> dict[str, int]:
         files = self.pending()
         sizes = [_size(p) for p in files]
         total = sum(sizes)
@@ -58,8 +65,9 @@ class ReportQueue:
         while files and (len(files) > self.max_reports or total > self.max_bytes):
             oldest = files.pop(0)
             total -= sizes.pop(0)
-            for name, count in _client_counters(oldest).items():
-                carried[name] += count
+            if installation_of(oldest) == installation_id:  # never carry another installation's counts
+                for name, count in _client_counters(oldest).items():
+                    carried[name] += count
             oldest.unlink(missing_ok=True)
             carried["evicted"] += 1
         return carried
@@ -73,14 +81,43 @@ class ReportQueue:
     def remove(self, path: Path) -> None:
         path.unlink(missing_ok=True)
 
-    def purge(self) -> int:
+    def purge(self, keep: str | None = None, on_removed: Callable[[], None] | None = None) -> int:
+        """Remove every report not of installation ``keep`` (all of them when None) and every
+        leftover of an interrupted write; with ``keep`` None the emptied folder goes too.
+
+        ``on_removed`` runs after each removal (a crash-test seam). Returns how many reports went.
+        """
+        if not self.folder.is_dir():
+            return 0
         removed = 0
-        if self.folder.is_dir():
-            for path in self.folder.iterdir():
-                if _NAME.fullmatch(path.name) or path.name.startswith(TMP_PREFIX):
-                    path.unlink(missing_ok=True)
-                    removed += 1
+        for path in sorted(self.folder.iterdir()):
+            if path.name.startswith(TMP_PREFIX):
+                path.unlink(missing_ok=True)
+            elif _NAME.fullmatch(path.name) and (keep is None or installation_of(path) != keep):
+                path.unlink(missing_ok=True)
+                removed += 1
+                if on_removed is not None:
+                    on_removed()
+        if keep is None:
+            with contextlib.suppress(OSError):  # another process may have added a file meanwhile
+                self.folder.rmdir()  # off leaves no folder behind
         return removed
+
+
+def installation_of(path: Path) -> str | None:
+    """The installation id a queued report carries; None when the file is gone or unreadable."""
+    try:
+        return _installation_in(path.read_bytes())
+    except OSError:
+        return None
+
+
+def _installation_in(body: bytes) -> str | None:
+    try:
+        value = orjson.loads(body).get("installation_id")
+    except (ValueError, AttributeError):
+        return None
+    return value if isinstance(value, str) else None
 
 
 def report_id_of(path: Path) -> str:

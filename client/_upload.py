@@ -34,6 +34,7 @@ class Delivery(Enum):
     DROPPED = "dropped"  # permanent rejection (4xx): file removed and counted
     RETRY = "retry"  # try again after the backoff
     GONE = "gone"  # the file vanished (purged by turning feedback off)
+    DISCARDED = "discarded"  # of another installation id than the current one: removed unsent, counted
 
 
 def is_retryable(status: int) -> bool:
@@ -87,7 +88,9 @@ class Uploader:
         self.backoff.succeeded()
         return Delivery.SENT if 200 <= response.status < 300 else Delivery.DROPPED
 
-    def send_report(self, queue: ReportQueue, path: Path) -> Delivery:
+    def send_report(self, queue: ReportQueue, path: Path, installation_id: str) -> Delivery:
+        """Send one queued report, if it is of ``installation_id`` (the current one); a report of
+        any other id is never sent: the user erased that installation (DISCARDED)."""
         data = queue.read(path)
         if data is None:
             return Delivery.GONE
@@ -96,6 +99,9 @@ class Uploader:
         except orjson.JSONDecodeError:
             queue.remove(path)  # cannot happen through our own atomic writes; never send a damaged file
             return Delivery.DROPPED
+        if not isinstance(document, dict) or document.get("installation_id") != installation_id:
+            queue.remove(path)
+            return Delivery.DISCARDED
         now = self.clock.now()
         document["sent_at"] = max(int(now), int(document["period"]["end"]))
         response, size = self._post(REPORTS_PATH, document)

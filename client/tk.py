@@ -1,17 +1,25 @@
-"""The ready Tkinter adapter: the Help-menu items and the ask dialog, drawn from `HelpMenu`.
+"""The ready Tkinter adapter: the Help-menu items and the dialogs, drawn from `HelpMenu`.
 
     from optin.client.tk import TkHelpMenu
+    model = HelpMenu(feedback)                     # one model for the whole application
     help_menu = tkinter.Menu(menubar, tearoff=False)
-    feedback_items = TkHelpMenu(help_menu, HelpMenu(feedback), app_name="Millwright")
+    feedback_items = TkHelpMenu(help_menu, model, app_name="Millwright")
     root.after(1000, feedback_items.ask_if_due)   # asks only when the policy says so
 
+Several windows each with a menu bar: one `TkHelpMenu` per Help menu, all on the same model;
+a change through any of them redraws all. The adapter finds its entries by identity, not by
+position, so a host may insert, delete and rebuild its own entries around them (`add` puts
+them back after a rebuild that deleted them). docs/client.md has a worked example.
+
 Importing `optin.client` never imports this module (nor tkinter); a host app imports it
-when it has a Tk user interface. The dialog's words come from the registry's category
-titles and descriptions, so what the user reads is what the registry allows to be sent.
+when it has a Tk user interface. The dialogs' words come from the registry's category
+titles and descriptions and the application's `Wording`, so what the user reads is what the
+registry allows to be sent.
 """
 
 from __future__ import annotations
 
+import contextlib
 import tkinter as tk
 from collections.abc import Callable
 from pathlib import Path
@@ -19,47 +27,68 @@ from tkinter import filedialog, ttk
 from typing import TYPE_CHECKING, Final
 
 from ._consent import Answer
-from ._menu import PROGRAM_LABEL, VIEW_SENT_LABEL, WHAT_IS_SENT_LABEL, HelpMenu
+from ._menu import (
+    CANCEL_LABEL,
+    CLEAR_LABEL,
+    CLOSE_LABEL,
+    EXPORT_LABEL,
+    EXPORT_TITLE,
+    NEVER_LABEL,
+    NO_LABEL,
+    OFF_TITLE,
+    PROGRAM_LABEL,
+    SENT_DATA_TITLE,
+    TURN_ON_LABEL,
+    TURN_ON_TITLE,
+    VIEW_SENT_LABEL,
+    WHAT_IS_SENT_LABEL,
+    WHAT_IS_SENT_TITLE,
+    YES_LABEL,
+    HelpMenu,
+)
+
+__all__ = [
+    "CANCEL_LABEL",
+    "NEVER_LABEL",
+    "NO_LABEL",
+    "TURN_ON_LABEL",
+    "YES_LABEL",
+    "AskDialog",
+    "TextWindow",
+    "TkHelpMenu",
+    "TurnOnDialog",
+    "count_binding",
+]
 
 if TYPE_CHECKING:
     from ._feedback import Feedback
 
 WRAP_PX: Final = 520  # dialog text width: long enough for a sentence, short enough to read
 PAD_PX: Final = 12
-YES_LABEL: Final = "Yes, take part"
-NO_LABEL: Final = "No, thanks"
-NEVER_LABEL: Final = "Don't ask me again"
 
 
 class AskDialog:
     """A modal dialog asking once; "yes" and "no" are equal buttons, closing it counts as "no"."""
 
-    def __init__(self, parent: tk.Misc, feedback: Feedback, app_name: str) -> None:
+    def __init__(self, parent: tk.Misc, feedback: Feedback, app_name: str, language: str | None = None) -> None:
+        words = HelpMenu(feedback, language=language)
         self.answer = Answer.DISMISSED
         self.window = window = tk.Toplevel(parent)
-        window.title(PROGRAM_LABEL)
+        window.title(words.text(PROGRAM_LABEL))
         window.resizable(False, False)
         window.transient(parent.winfo_toplevel())
         body = ttk.Frame(window, padding=PAD_PX)
         body.pack(fill="both", expand=True)
-        for title, text in HelpMenu(feedback).ask_paragraphs(app_name):
-            if title:
-                ttk.Label(body, text=title, font="TkHeadingFont").pack(anchor="w", pady=(PAD_PX // 2, 0))
-            ttk.Label(body, text=text, wraplength=WRAP_PX, justify="left").pack(anchor="w", pady=(0, PAD_PX // 2))
+        _paragraphs(body, words.ask_paragraphs(app_name))
         self.never = tk.BooleanVar(master=window, value=False)
-        ttk.Checkbutton(body, text=NEVER_LABEL, variable=self.never, underline=0).pack(
-            anchor="w", pady=(PAD_PX // 2, PAD_PX)
+        never = ttk.Checkbutton(body, text=words.text(NEVER_LABEL), variable=self.never, underline=0)
+        never.pack(anchor="w", pady=(PAD_PX // 2, PAD_PX))
+        yes, no = _two_buttons(
+            body,
+            (words.text(YES_LABEL), lambda: self._close(Answer.YES)),
+            (words.text(NO_LABEL), lambda: self._close(Answer.NO)),
         )
-        buttons = ttk.Frame(body)
-        buttons.pack(fill="x")
-        buttons.columnconfigure((0, 1), weight=1, uniform="answer")  # the same size: declining is as easy as accepting
-        yes = ttk.Button(buttons, text=YES_LABEL, underline=0, command=lambda: self._close(Answer.YES))
-        no = ttk.Button(buttons, text=NO_LABEL, underline=0, command=lambda: self._close(Answer.NO))
-        yes.grid(row=0, column=0, sticky="ew", padx=(0, PAD_PX // 2), ipady=4)
-        no.grid(row=0, column=1, sticky="ew", padx=(PAD_PX // 2, 0), ipady=4)
-        window.bind("<Alt-y>", lambda _e: yes.invoke())
-        window.bind("<Alt-n>", lambda _e: no.invoke())
-        window.bind("<Alt-d>", lambda _e: self.never.set(not self.never.get()))
+        _bind_underlined(window, yes, no, never)
         window.bind("<Escape>", lambda _e: self._close(Answer.DISMISSED))
         window.protocol("WM_DELETE_WINDOW", lambda: self._close(Answer.DISMISSED))
         self.yes_button, self.no_button = yes, no
@@ -71,20 +100,88 @@ class AskDialog:
 
     def run(self) -> Answer:
         """Show the dialog and wait for the answer (the rest of the app stays drawn)."""
-        self.window.wait_visibility()
-        self.window.grab_set()
-        self.window.focus_set()  # no button has the focus: Return by reflex answers nothing
-        self.window.wait_window()
+        _modal(self.window)
         if self.answer is not Answer.YES and self.never.get():
             return Answer.NEVER
         return self.answer
+
+
+class TurnOnDialog:
+    """Turning on from the Help menu: the ask dialog's words, a tick box per category, "Turn on" / "Cancel".
+
+    The boxes start ticked, but nothing is on until the user presses "Turn on" having seen them; with
+    no box ticked "Turn on" is disabled. Closing the dialog or Escape cancels.
+    """
+
+    def __init__(self, parent: tk.Misc, model: HelpMenu, app_name: str) -> None:
+        self.chosen: tuple[str, ...] | None = None
+        self.window = window = tk.Toplevel(parent)
+        window.title(model.text(TURN_ON_TITLE))
+        window.resizable(False, False)
+        window.transient(parent.winfo_toplevel())
+        body = ttk.Frame(window, padding=PAD_PX)
+        body.pack(fill="both", expand=True)
+        intro, categories, closing = model.turn_on_paragraphs(app_name)
+        _paragraphs(body, [("", intro)])
+        self.ticks: dict[str, tk.BooleanVar] = {}
+        for name, title, description in categories:
+            tick = self.ticks[name] = tk.BooleanVar(master=window, value=True)
+            ttk.Checkbutton(body, text=title, variable=tick, command=self._ticked).pack(anchor="w")
+            ttk.Label(body, text=description, wraplength=WRAP_PX - 24, justify="left").pack(
+                anchor="w", padx=(24, 0), pady=(0, PAD_PX // 2)
+            )
+        _paragraphs(body, closing)
+        self.turn_on_button, self.cancel_button = _two_buttons(
+            body, (model.text(TURN_ON_LABEL), self._turn_on), (model.text(CANCEL_LABEL), window.destroy)
+        )
+        _bind_underlined(window, self.turn_on_button, self.cancel_button)
+        window.bind("<Escape>", lambda _e: window.destroy())
+        window.protocol("WM_DELETE_WINDOW", window.destroy)
+        _place_over(window, parent)
+
+    def _ticked(self) -> None:
+        self.turn_on_button.state(["!disabled"] if any(v.get() for v in self.ticks.values()) else ["disabled"])
+
+    def _turn_on(self) -> None:
+        self.chosen = tuple(name for name, tick in self.ticks.items() if tick.get())
+        self.window.destroy()
+
+    def run(self) -> tuple[str, ...] | None:
+        """Show the dialog and wait; the ticked categories, or None when cancelled."""
+        _modal(self.window)
+        return self.chosen or None
+
+
+class Notice:
+    """A short message in a small window of its own (what turning feedback off did)."""
+
+    def __init__(self, parent: tk.Misc, title: str, text: str, ok_label: str = CLOSE_LABEL) -> None:
+        self.window = window = tk.Toplevel(parent)
+        window.title(title)
+        window.resizable(False, False)
+        window.transient(parent.winfo_toplevel())
+        body = ttk.Frame(window, padding=PAD_PX)
+        body.pack(fill="both", expand=True)
+        self.label = ttk.Label(body, text=text, wraplength=WRAP_PX * 3 // 4, justify="left")
+        self.label.pack(anchor="w", pady=(0, PAD_PX))
+        ok = ttk.Button(body, text=ok_label, command=window.destroy)
+        ok.pack(anchor="e")
+        for key in ("<Return>", "<Escape>"):
+            window.bind(key, lambda _e: window.destroy())
+        _place_over(window, parent)
+        ok.focus_set()
 
 
 class TextWindow:
     """A read-only text window (what is sent, sent data) with optional extra buttons."""
 
     def __init__(
-        self, parent: tk.Misc, title: str, text: str, buttons: tuple[tuple[str, Callable[[], None]], ...] = ()
+        self,
+        parent: tk.Misc,
+        title: str,
+        text: str,
+        buttons: tuple[tuple[str, Callable[[], None]], ...] = (),
+        close_label: str = CLOSE_LABEL,
     ) -> None:
         self.window = window = tk.Toplevel(parent)
         window.title(title)
@@ -97,7 +194,7 @@ class TextWindow:
         self.set_text(text)
         row = ttk.Frame(frame)
         row.pack(side="bottom", fill="x", pady=(PAD_PX // 2, 0))
-        ttk.Button(row, text="Close", command=window.destroy).pack(side="right")
+        ttk.Button(row, text=close_label, command=window.destroy).pack(side="right")
         for label, action in buttons:
             ttk.Button(row, text=label, command=action).pack(side="right", padx=(0, PAD_PX // 2))
         scroll.pack(side="right", fill="y")
@@ -115,53 +212,153 @@ class TextWindow:
 
 
 class TkHelpMenu:
-    """Adds the Customer Feedback Program items to a Tk menu and keeps them in step with consent."""
+    """Adds the Customer Feedback Program items to a Tk menu and keeps them in step with consent.
+
+    ``index``: where the entries go (default: appended). ``parent``: the window dialogs open over
+    (default: the menu's window). Every `TkHelpMenu` on one `HelpMenu` model is redrawn after a change
+    made through any of them; call `refresh` after a change made elsewhere (the `optin` command).
+    """
 
     def __init__(
-        self, menu: tk.Menu, model: HelpMenu, app_name: str | None = None, parent: tk.Misc | None = None
+        self,
+        menu: tk.Menu,
+        model: HelpMenu,
+        app_name: str | None = None,
+        parent: tk.Misc | None = None,
+        index: int | None = None,
     ) -> None:
         self.menu = menu
         self.parent = parent or _window_of(menu)  # dialogs open over this window
         self.model = model
         self.app_name = app_name or model.feedback.registry.app.title()
-        item = model.item()
-        self.var = tk.BooleanVar(master=menu, value=item.checked)
-        menu.add_checkbutton(
-            label=item.label, variable=self.var, onvalue=True, offvalue=False, underline=0, command=self.toggle
+        self.notice: Notice | None = None  # the last message shown (turning it off)
+        self.var = tk.BooleanVar(master=menu, value=model.item().checked)
+        # Each entry's command is a Tcl command of our own name: an entry is ours when its command is one
+        # of these names, wherever it is. tkinter's Menu.delete deletes an entry's command with it, so a
+        # host's `delete(0, "end")` takes them too; `add` makes them again.
+        self._prefix = f"optin_menu{id(self)}_"
+        self._actions: dict[str, Callable[[], object]] = {
+            "toggle": self.toggle,
+            "reason": _nothing,
+            "detail": _nothing,
+            "what": self.show_what_is_sent,
+            "sent": self.show_sent_data,
+        }
+        self._toggle_cmd = self._prefix + "toggle"
+        self.add(index)
+        unsubscribe = model.subscribe(self.refresh)
+
+        def destroyed(event: tk.Event[tk.Menu]) -> None:
+            if event.widget is menu:
+                unsubscribe()
+                for key in self._actions:
+                    with contextlib.suppress(tk.TclError):  # already deleted with its entry
+                        menu.tk.deletecommand(self._prefix + key)
+
+        menu.bind("<Destroy>", destroyed, add="+")
+
+    def _command(self, key: str) -> str:
+        """(Re)make the Tcl command of one of our entries; returns its name."""
+        name = self._prefix + key
+        self.menu.tk.createcommand(name, tk.CallWrapper(self._actions[key], None, self.menu).__call__)
+        return name
+
+    def _ours(self) -> list[int]:
+        """Indexes of this adapter's entries, in menu order."""
+        names = {self._prefix + key for key in self._actions}
+        last = self.menu.index("end")
+        found = []
+        for i in range(0 if last is None else int(last) + 1):
+            if self.menu.type(i) not in ("separator", "tearoff") and str(self.menu.entrycget(i, "command")) in names:
+                found.append(i)
+        return found
+
+    @property
+    def index(self) -> int:
+        """Where the check item is now (the host may have added or removed entries before it)."""
+        for i in self._ours():
+            if str(self.menu.entrycget(i, "command")) == self._toggle_cmd:
+                return i
+        raise LookupError("the Customer Feedback Program entries are not in the menu (see add())")
+
+    @property
+    def last(self) -> int:
+        """Where the last of the entries is now ("View sent data…")."""
+        ours = self._ours()
+        if not ours:
+            raise LookupError("the Customer Feedback Program entries are not in the menu (see add())")
+        return ours[-1]
+
+    def add(self, index: int | None = None) -> None:
+        """Put the entries into the menu at ``index`` (default: at the end), unless they are there.
+
+        A host that rebuilds its Help menu, deleting these entries with its own, calls this afterwards.
+        """
+        if self._ours():
+            return
+        item = self.model.item()
+        menu = self.menu
+        last = menu.index("end")
+        at = (0 if last is None else int(last) + 1) if index is None else index
+        menu.insert_checkbutton(
+            at,
+            label=item.label,
+            variable=self.var,
+            onvalue=True,
+            offvalue=False,
+            underline=0,
+            command=self._command("toggle"),
         )
-        self.index = _last_index(menu)
-        if not item.enabled:
-            # Tk menus have no tooltips: the reason is a line of its own, greyed out like the item.
-            menu.add_command(label=f"Off: {item.reason}", state="disabled")
-        menu.add_command(label=WHAT_IS_SENT_LABEL, underline=0, command=self.show_what_is_sent)
-        menu.add_command(label=VIEW_SENT_LABEL, underline=0, command=self.show_sent_data)
+        lines = [("reason", item.reason), ("detail", f"({item.detail})" if item.detail else "")] if item.reason else []
+        for key, text in lines:
+            if text:  # Tk menus have no tooltips: the reason is a line of its own, the setting a second, greyed out
+                at += 1
+                menu.insert_command(at, label=text, state="disabled", command=self._command(key))
+        what, sent = self.model.text(WHAT_IS_SENT_LABEL), self.model.text(VIEW_SENT_LABEL)
+        menu.insert_command(at + 1, label=what, underline=0, command=self._command("what"))
+        menu.insert_command(at + 2, label=sent, underline=0, command=self._command("sent"))
         self.refresh()
+
+    def remove(self) -> None:
+        """Take the entries out of the menu (`add` puts them back)."""
+        for i in reversed(self._ours()):
+            self.menu.delete(i)
 
     def refresh(self) -> None:
-        """Show the current state (after any change made elsewhere, for example by the ask dialog)."""
+        """Show the current state (after any change made elsewhere, for example by the `optin` command)."""
         item = self.model.item()
         self.var.set(item.checked)
-        self.menu.entryconfigure(self.index, state="normal" if item.enabled else "disabled")
+        for i in self._ours():
+            if str(self.menu.entrycget(i, "command")) == self._toggle_cmd:
+                self.menu.entryconfigure(i, label=item.label, state="normal" if item.enabled else "disabled")
 
     def toggle(self) -> None:
-        self.model.toggle()
-        self.refresh()
+        """The user clicked the check item: turn off (saying what that did), or choose and turn on."""
+        model = self.model
+        if model.feedback.state.is_on:
+            text = model.turn_off()
+            self.notice = Notice(self.parent, model.text(OFF_TITLE), text, model.text(CLOSE_LABEL))
+        elif model.feedback.forced_off is None:
+            chosen = TurnOnDialog(self.parent, model, self.app_name).run()
+            if chosen:
+                model.turn_on(chosen)
+        self.refresh()  # Tk has already flipped the tick; put it back to the truth (cancelled, refused)
 
     def ask_if_due(self) -> Answer | None:
         """Ask in a dialog when the ask policy says so; returns the answer, None when not asked."""
         feedback = self.model.feedback
         if not feedback.should_ask():
             return None
-        answer = AskDialog(self.parent, feedback, self.app_name).run()
-        was_on = feedback.is_on
-        feedback.answer_prompt(answer)
+        answer = AskDialog(self.parent, feedback, self.app_name, self.model.language).run()
+        self.model.answer(answer)
         self.refresh()
-        if feedback.is_on != was_on and self.model.on_change:
-            self.model.on_change()
         return answer
 
     def show_what_is_sent(self) -> TextWindow:
-        return TextWindow(self.parent, f"What is sent — {PROGRAM_LABEL}", self.model.what_is_sent())
+        model = self.model
+        return TextWindow(
+            self.parent, model.text(WHAT_IS_SENT_TITLE), model.what_is_sent(), close_label=model.text(CLOSE_LABEL)
+        )
 
     def show_sent_data(self) -> TextWindow:
         model = self.model
@@ -169,7 +366,7 @@ class TkHelpMenu:
 
         def export() -> None:
             target = filedialog.asksaveasfilename(
-                parent=window.window, title="Export sent data", defaultextension=".json"
+                parent=window.window, title=model.text(EXPORT_TITLE), defaultextension=".json"
             )
             if target:
                 model.export_sent_data(Path(target))
@@ -180,17 +377,77 @@ class TkHelpMenu:
 
         window = TextWindow(
             self.parent,
-            f"Sent data — {PROGRAM_LABEL}",
+            model.text(SENT_DATA_TITLE),
             self.model.sent_data_text(),
-            (("Clear", clear), ("Export…", export)),
+            ((model.text(CLEAR_LABEL), clear), (model.text(EXPORT_LABEL), export)),
+            close_label=model.text(CLOSE_LABEL),
         )
         return window
 
 
-def _last_index(menu: tk.Menu) -> int:
-    index = menu.index("end")
-    assert index is not None
-    return int(index)
+def count_binding(widget: tk.Misc, sequence: str, record: Callable[[], object]) -> str:
+    """Call ``record`` whenever ``sequence`` fires on ``widget``, before (and without touching) the host's own
+    binding: a bind tag of ours goes in front of the widget's tags, so even a host callback that returns
+    "break" is counted, and the host's binding still runs. Returns the tag.
+
+        count_binding(canvas, "<KeyPress-p>", lambda: feedback.count("toolpath.pocket"))
+
+    For a binding on a top-level window (which Tk delivers to the widget that has the focus), add to it:
+    ``root.bind(sequence, lambda _e: record(), add="+")``.
+    """
+    tag = f"optin-count{widget}"
+    tags = widget.bindtags()
+    if tag not in tags:
+        widget.bindtags((tag, *tags))
+    widget.bind_class(tag, sequence, lambda _e: (record(), None)[1], add="+")
+    return tag
+
+
+def _nothing() -> None:
+    """The command of the greyed-out reason lines (never called: they are disabled)."""
+
+
+def _paragraphs(body: ttk.Frame, pairs: list[tuple[str, str]]) -> None:
+    for title, text in pairs:
+        if title:
+            ttk.Label(body, text=title, font="TkHeadingFont").pack(anchor="w", pady=(PAD_PX // 2, 0))
+        ttk.Label(body, text=text, wraplength=WRAP_PX, justify="left").pack(anchor="w", pady=(0, PAD_PX // 2))
+
+
+def _two_buttons(
+    body: ttk.Frame, first: tuple[str, Callable[[], None]], second: tuple[str, Callable[[], None]]
+) -> tuple[ttk.Button, ttk.Button]:
+    """Two buttons of the same size side by side: declining is as easy as accepting."""
+    row = ttk.Frame(body)
+    row.pack(fill="x")
+    row.columnconfigure((0, 1), weight=1, uniform="answer")
+    made = []
+    for column, (label, command) in enumerate((first, second)):
+        button = ttk.Button(row, text=label, underline=0, command=command)
+        button.grid(
+            row=0, column=column, sticky="ew", padx=(0, PAD_PX // 2) if column == 0 else (PAD_PX // 2, 0), ipady=4
+        )
+        made.append(button)
+    return made[0], made[1]
+
+
+def _bind_underlined(window: tk.Toplevel, *widgets: ttk.Button | ttk.Checkbutton) -> None:
+    """Alt + the underlined first letter invokes each widget, in whatever language the labels are in."""
+    for widget in widgets:
+        key = str(widget.cget("text"))[:1].lower()
+        if key.isascii() and key.isalnum():  # Tk names other keys differently; they keep Tab and a click
+            window.bind(f"<Alt-{key}>", _invoke_on_key(widget))
+
+
+def _invoke_on_key(widget: ttk.Button | ttk.Checkbutton) -> Callable[[tk.Event[tk.Misc]], object]:
+    return lambda _event: widget.invoke()
+
+
+def _modal(window: tk.Toplevel) -> None:
+    window.wait_visibility()
+    window.grab_set()
+    window.focus_set()  # no button has the focus: Return by reflex answers nothing
+    window.wait_window()
 
 
 def _window_of(menu: tk.Menu) -> tk.Misc:
@@ -207,4 +464,8 @@ def _place_over(window: tk.Toplevel, parent: tk.Misc) -> None:
     top = parent.winfo_toplevel()
     x = top.winfo_rootx() + max(0, (top.winfo_width() - window.winfo_reqwidth()) // 2)
     y = top.winfo_rooty() + max(0, (top.winfo_height() - window.winfo_reqheight()) // 3)
+    # wholly on the screen, even over a window that reaches past its edge
+    x = max(0, min(x, window.winfo_screenwidth() - window.winfo_reqwidth()))
+    y = max(0, min(y, window.winfo_screenheight() - window.winfo_reqheight()))
     window.geometry(f"+{x}+{y}")
+    window.lift()  # above the parent also where no window manager stacks a new window on top

@@ -1,8 +1,8 @@
-"""Live aggregates behind a token: the analysis gateway over a cursor of the store's connection.
+"""Answers behind a token, from the privacy releases, over a cursor of the store's connection.
 
-DuckDB lets one process hold the database read-write, so the collector itself answers the
-canned aggregate questions. Every answer goes through `optin.analysis.Gateway` (small cells
-suppressed); nothing here can return a raw row. Queries run on a worker thread with a deadline.
+DuckDB lets one process hold the database read-write, so the collector itself answers the canned
+questions; every answer is read from releases by `optin.analysis` (no raw row is ever read here).
+Queries run on a worker thread with a deadline.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 
 import duckdb
 
-from optin.analysis import QUESTIONS, Gateway, Table, Window, day_range, table_to_dict
+from optin.analysis import PERIODS, QUESTIONS, Asker, ReleaseReader, Table, Window, day_range, epsilon, table_to_dict
 from optin.contract import MAX_WINDOW_DAYS, Registry
 
 from ._ingest import Rejected
@@ -50,28 +50,60 @@ def app_name(query: Mapping[str, str], registries: Mapping[tuple[str, int], Regi
 
 
 def window(con: duckdb.DuckDBPyConnection, app: str, query: Mapping[str, str], today: dt.date) -> Window:
-    """`from`/`to` (inclusive days); each defaults to the first/last day with reports."""
+    """`from`/`to` (inclusive days; each defaults to the first/last released day) and `period`."""
     stored = day_range(con, app)
     first = _day(query["from"], "from") if "from" in query else (stored[0] if stored else today)
     last = _day(query["to"], "to") if "to" in query else (stored[1] if stored else today)
     if last < first or (last - first).days > MAX_WINDOW_DAYS:
         raise Rejected(400, "bad_window", "to", f"expected from <= to, at most {MAX_WINDOW_DAYS} days apart")
-    return Window(app, first, last)
+    period = query.get("period", "week")
+    if period not in PERIODS:
+        raise Rejected(400, "bad_period", "period", f"expected one of {', '.join(PERIODS)}")
+    return Window(app, first, last, period)  # type: ignore[arg-type]
 
 
 def answer(
     con: duckdb.DuckDBPyConnection, question: str, app: str, query: Mapping[str, str], today: dt.date, k: int
 ) -> dict[str, Any]:
     """One canned question as a JSON-ready table (runs on a worker thread)."""
-    table = QUESTIONS[question](Gateway(con, k), window(con, app, query, today))
+    table = QUESTIONS[question](Asker(ReleaseReader(con), k), window(con, app, query, today))
     return {"question": question, **table_to_dict(table)}
+
+
+def budget(con: duckdb.DuckDBPyConnection, app: str, budget_rho: float) -> dict[str, Any]:
+    """The privacy ledger of one application: per budget week, ρ spent and remaining, releases refused."""
+    reader = ReleaseReader(con)
+    days = reader.days(app)
+    weeks = [
+        {
+            "week": w.week.isoformat(),
+            "spent_rho": round(w.spent, 9),
+            "remaining_rho": round(max(0.0, budget_rho - w.spent), 9),
+            "spent_epsilon": round(epsilon(w.spent), 6),
+            "releases": w.releases,
+            "refused": w.refused,
+        }
+        for w in reader.budget(app)
+    ]
+    return {
+        "app": app,
+        "budget_rho": budget_rho,
+        "budget_epsilon": round(epsilon(budget_rho), 6),
+        "delta": 1e-7,
+        "released": {"from": days[0].isoformat(), "to": days[1].isoformat()} if days else None,
+        "weeks": weeks,
+        "refusals": [
+            {"question": q, "period": p, "start": s.isoformat(), "refused_on": d.isoformat()}
+            for q, p, s, d in reader.refusals(app)
+        ],
+    }
 
 
 def tables(con: duckdb.DuckDBPyConnection, app: str, query: Mapping[str, str], today: dt.date, k: int) -> list[Table]:
     """Every canned question over one window (for the dashboard page)."""
-    gateway = Gateway(con, k)
+    asker = Asker(ReleaseReader(con), k)
     chosen = window(con, app, query, today)
-    return [QUESTIONS[name](gateway, chosen) for name in sorted(QUESTIONS)]
+    return [QUESTIONS[name](asker, chosen) for name in sorted(QUESTIONS)]
 
 
 async def run_read(

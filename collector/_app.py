@@ -61,6 +61,8 @@ def create_app(
     app.router.add_get("/v1/aggregates", h.to_loader)
     app.router.add_get("/v1/aggregates/{question}", h.to_loader)
     app.router.add_post("/v1/snapshots", h.to_loader)
+    app.router.add_get("/v1/budget", h.to_loader)
+    app.router.add_post("/v1/releases", h.to_loader)
     app.router.add_get("/dashboard", h.to_loader)
     return app
 

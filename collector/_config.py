@@ -10,6 +10,7 @@ from typing import Any, Final
 
 import platformdirs
 
+from optin.analysis import DEFAULT_BUDGET_RHO, DEFAULT_GRACE_DAYS
 from optin.contract import MIN_AGGREGATE_K
 
 ENV_PREFIX: Final = "OPTIN_COLLECTOR_"
@@ -40,6 +41,7 @@ class Config:
     max_connections: int = 0  # open connections per worker; 0: 64 below the descriptor limit (read at start)
     keepalive_timeout_s: float = 15.0  # a connection idle (or with no whole request head) this long is closed
     retry_after_s: int = 5
+    min_free_bytes: int = 64 << 20  # below this much room under the database the disk counts as full (not ready)
     retention_days: int = 400  # raw rows older than this are rolled up into daily aggregates and deleted
     maintenance_interval_s: float = (
         3600.0  # retention (and a snapshot, if snapshot_dir is set) at start and then this often
@@ -47,6 +49,12 @@ class Config:
     snapshot_dir: Path | None = None  # Parquet snapshots are written here on the maintenance schedule
     aggregate_k: int = MIN_AGGREGATE_K  # smallest group the aggregate endpoints show (analysis refuses less)
     aggregate_timeout_s: float = 30.0  # an aggregate query is interrupted after this long (503)
+    privacy_budget_rho: float = (
+        DEFAULT_BUDGET_RHO  # per application and week, zCDP ρ (docs/privacy.md); releases never exceed it
+    )
+    release_grace_days: int = (
+        DEFAULT_GRACE_DAYS  # a closed period is released this many days after it ends (late reports)
+    )
     tls_cert: Path | None = None
     tls_key: Path | None = None
     log_level: str = "INFO"
@@ -110,6 +118,10 @@ def load_config(file: Path | None = None, environ: dict[str, str] | None = None,
     config = replace(Config(), **{k: _coerce(k, v) for k, v in values.items()})
     if not config.token and config.token_file is not None:
         config = replace(config, token=config.token_file.read_text(encoding="utf-8").strip())
+    if not config.privacy_budget_rho > 0:
+        raise ValueError("privacy_budget_rho must be positive")
+    if config.release_grace_days < 0:
+        raise ValueError("release_grace_days must be at least 0")
     if config.aggregate_k < MIN_AGGREGATE_K:
         raise ValueError(f"aggregate_k must be at least {MIN_AGGREGATE_K}: smaller groups are never shown")
     if config.journal and not config.uses_nats():

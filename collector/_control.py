@@ -26,12 +26,14 @@ from optin.analysis import render_html
 from . import _aggregates as agg
 from ._app import registries_of
 from ._config import Config
+from ._disk import log_disk_at_start
 from ._errors import InFlight, Unavailable, error_middleware, json_response
 from ._ingest import Rejected
 from ._jobs import scheduled, snapshot
 from ._loader import Loader, LoaderUnavailable
 from ._logs import http_logger
 from ._prometheus import LIVE_S, render_metrics
+from ._releases import release_due
 from ._stats import WorkerStats
 from ._worker import PORT_FILE
 
@@ -76,11 +78,18 @@ def create_control_app(
     app.router.add_post("/internal/heartbeat", heartbeat)
     app.router.add_get("/internal/metrics", metrics)
     app.router.add_get("/internal/stored/{report_id}", stored)
+    add_database_routes(app)
+    return app
+
+
+def add_database_routes(app: web.Application) -> None:
+    """The endpoints that read or release from the database (token-protected), wherever a loader serves them."""
     app.router.add_get("/v1/aggregates", list_aggregates)
     app.router.add_get("/v1/aggregates/{question}", get_aggregate)
     app.router.add_post("/v1/snapshots", post_snapshot)
+    app.router.add_get("/v1/budget", get_budget)
+    app.router.add_post("/v1/releases", post_releases)
     app.router.add_get("/dashboard", dashboard)
-    return app
 
 
 async def heartbeat(request: web.Request) -> web.Response:
@@ -185,6 +194,31 @@ async def post_snapshot(request: web.Request) -> web.Response:
     return json_response(200, {"status": "written", "reports": info.reports, "days": info.days})
 
 
+async def get_budget(request: web.Request) -> web.Response:
+    """The privacy ledger of one application: ρ spent and remaining per budget week, refused releases."""
+    app, config = request.app, request.app[CONFIG]
+    _authorize(request)
+    name = agg.app_name(request.query, app[REGISTRIES])
+    loader = await _caught_up(request)
+    doc = await agg.run_read(
+        _reader(loader), lambda con: agg.budget(con, name, config.privacy_budget_rho), config.aggregate_timeout_s
+    )
+    return json_response(200, doc, {"Cache-Control": "no-store"})
+
+
+async def post_releases(request: web.Request) -> web.Response:
+    """Make every due release now (same token; the maintenance schedule does this on its own too)."""
+    app, config = request.app, request.app[CONFIG]
+    _authorize(request)
+    loader = await _caught_up(request)
+    work = loader.call(lambda running: release_due(running, config, app[REGISTRIES], app[CLOCK]))
+    try:
+        run = await asyncio.wrap_future(work)
+    except LoaderUnavailable:
+        raise Unavailable(detail="storage is not open; retry later") from None
+    return json_response(200, {"status": "done", "made": run.made, "refused": run.refused})
+
+
 # The page is self-contained: nothing may be fetched from elsewhere, and no referrer leaves with the token.
 _PAGE_HEADERS: Final = {
     "Cache-Control": "no-store",
@@ -204,7 +238,7 @@ async def dashboard(request: web.Request) -> web.Response:
     tables = await agg.run_read(
         _reader(loader), lambda con: agg.tables(con, name, query, today, k), config.aggregate_timeout_s
     )
-    page = render_html(tables, f"{name}: customer feedback, in aggregate")
+    page = render_html(tables, f"{name}: customer feedback, released in aggregate")
     return web.Response(text=page, content_type="text/html", charset="utf-8", headers=_PAGE_HEADERS)
 
 
@@ -222,7 +256,8 @@ class LoaderService:
             config.load_interval_ms / 1000,
             clock,
         )
-        self.loader.periodic.extend(scheduled(config, clock))
+        self.loader.min_free_bytes = config.min_free_bytes
+        self.loader.periodic.extend(scheduled(config, registries, clock))
         self.runner = web.AppRunner(
             create_control_app(self.loader, config, registries, secret, clock),
             handle_signals=False,
@@ -232,6 +267,7 @@ class LoaderService:
 
     async def start(self) -> int:
         await asyncio.to_thread(self.loader.open)
+        log_disk_at_start(self.loader.db, self.config.min_free_bytes)
         await self.runner.setup()
         site = web.TCPSite(self.runner, "127.0.0.1", 0)
         await site.start()

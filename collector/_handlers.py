@@ -14,7 +14,8 @@ from aiohttp import web
 from optin.contract import ReportError, decode_json
 
 from ._config import Config
-from ._errors import json_response
+from ._disk import full_disk_answer
+from ._errors import Unavailable, json_response
 from ._ingest import Rejected, check_headers, inflate, ingest
 from ._openapi import openapi_document
 from ._seam import IngestWorker
@@ -64,7 +65,14 @@ async def post_report(request: web.Request) -> web.Response:
         body, request.headers.get("Content-Encoding", ""), worker.checker, received, worker.config.max_body_bytes
     )
     del body
-    worker.admit()
+    # Erased data never comes back: a report of an installation whose deletion was confirmed is
+    # refused for good (410: the client drops it and counts it; see _tombstones.py). The file is
+    # re-read first (one stat, ~10 us, when nothing is new): the deletion may have been confirmed
+    # by another worker a moment ago, and its 202 promised that this report would be refused.
+    worker.tombstones.refresh()
+    if worker.tombstones.contains(report.installation_id):
+        raise Rejected(410, "installation_deleted", "installation_id", "this installation's data was erased")
+    await worker.admit()
     if not await worker.journal_report(report, received):
         return json_response(200, {"status": "duplicate"})
     return json_response(202, {"status": "stored"})
@@ -80,7 +88,13 @@ async def post_deletion(request: web.Request) -> web.Response:
     except ReportError as error:
         raise Rejected(error.status, error.code) from None
     installation_id = _installation_id(doc)
-    worker.admit()
+    await worker.admit()
+    # The tombstone is durable before the deletion is journaled and answered, so a confirmed (202)
+    # deletion is never undone by a retried or stale report; a failed write is answered 503.
+    try:
+        await asyncio.to_thread(worker.tombstones.add, installation_id)
+    except OSError:
+        raise Unavailable(detail="not deleted; retry later") from None
     await worker.journal_deletion(installation_id, int(worker.clock()))
     log.info("deleted", extra={"event": "deleted"})
     return json_response(202, {"status": "deleted"})
@@ -99,9 +113,15 @@ def _installation_id(doc: object) -> str:
 
 
 async def healthz(request: web.Request) -> web.Response:
-    if request.app[WORKER].healthy:
-        return json_response(200, {"status": "ok"})
-    return json_response(503, {"status": "degraded", "reason": "storage is failing; reports are refused, not lost"})
+    worker = request.app[WORKER]
+    await worker.heartbeat()  # the loader's state now, not as of the last heartbeat (up to 0.2 s old)
+    if not worker.healthy:
+        return json_response(503, {"status": "degraded", "reason": "storage is failing; reports are refused, not lost"})
+    # The disk as it is now (from the first request after a start on a full disk, not the first failed write);
+    # a collector on a NATS stream keeps nothing on its disk (the stream's fullness is answered per publish).
+    config = worker.config
+    full = None if config.uses_nats() else full_disk_answer(config.resolved_db(), config.min_free_bytes)
+    return json_response(503, full) if full is not None else json_response(200, {"status": "ok"})
 
 
 async def metrics(request: web.Request) -> web.Response:

@@ -1,8 +1,9 @@
 """Periodic jobs of the loader: the one place where work that needs the read-write connection is scheduled.
 
-`scheduled(config, clock)` lists what runs between load rounds, on the loader thread: retention
-(then a Parquet snapshot, if a folder is configured) every maintenance_interval_s. A new job
-(e.g. a privacy release over the connection) is one more `Every(...)` entry here.
+`scheduled(config, registries, clock)` lists what runs between load rounds, on the loader thread,
+every maintenance_interval_s: privacy releases of closed periods, then retention (releases go
+first: retention must not take rows a due release needs), then a Parquet snapshot if a folder is
+configured. A new job is one more step of `maintain` or one more `Every(...)` entry here.
 """
 
 from __future__ import annotations
@@ -10,11 +11,14 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+
+from optin.contract import Registry
 
 from ._config import Config
 from ._loader import Loader
+from ._releases import release_due
 from ._retention import roll_up
 from ._snapshot import SnapshotInfo, write_snapshot
 
@@ -49,8 +53,11 @@ def snapshot(loader: Loader, config: Config) -> SnapshotInfo:
     return info
 
 
-def maintain(loader: Loader, config: Config, clock: Callable[[], float]) -> MaintenanceResult:
-    """Loader thread: retention by the collector's clock, then a snapshot if configured."""
+def maintain(
+    loader: Loader, config: Config, registries: Mapping[tuple[str, int], Registry], clock: Callable[[], float]
+) -> MaintenanceResult:
+    """Loader thread: due releases, retention by the collector's clock, then a snapshot if configured."""
+    release_due(loader, config, registries, clock)
     today = dt.datetime.fromtimestamp(clock(), dt.UTC).date()
     cutoff = today - dt.timedelta(days=config.retention_days)
     removed = retain(loader, cutoff)
@@ -75,5 +82,7 @@ class Every:
             log.error("job failed (%s)", type(error).__name__, extra={"event": "maintenance_failed"})
 
 
-def scheduled(config: Config, clock: Callable[[], float]) -> list[Callable[[Loader], None]]:
-    return [Every(config.maintenance_interval_s, lambda loader: maintain(loader, config, clock))]
+def scheduled(
+    config: Config, registries: Mapping[tuple[str, int], Registry], clock: Callable[[], float]
+) -> list[Callable[[Loader], None]]:
+    return [Every(config.maintenance_interval_s, lambda loader: maintain(loader, config, registries, clock))]

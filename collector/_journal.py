@@ -33,6 +33,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from ._disk import for_lack_of_space, log_commit_failure
+
 log = logging.getLogger("optin.collector")
 
 HEADER: Final = struct.Struct("<II")
@@ -286,7 +288,10 @@ class JournalWriter:
             error = JournalUnavailable(errno.errorcode.get(failure.errno or 0, "EIO"))
             self._broken = errno.errorcode.get(failure.errno or 0, "EIO")
             self.stats.failures += 1
-            log.error("journal: group not written (%s)", self._broken, extra={"event": "journal_failed"})
+            if for_lack_of_space(failure):  # "disk full", with the room left and the device, never a path
+                log_commit_failure(self.folder / SUFFIX, len(group), failure, 0)
+            else:
+                log.error("journal: group not written (%s)", self._broken, extra={"event": "journal_failed"})
         else:
             elapsed = time.perf_counter() - started
             stats = self.stats

@@ -36,12 +36,14 @@ import pyarrow as pa
 from optin.contract import CheckedReport, Registry, ReportChecker
 
 from . import _records as rec
+from ._disk import log_commit_failure
 from ._journal import HEADER, read_segment, segment_name, segments
 from ._migrations import migrate
 from ._rows import Rows, insert
 from ._seen import SEEN_FILE, SeenIds
 from ._stats import LoaderStats, WorkerStats
 from ._surrogates import Keys
+from ._tombstones import Tombstones, tombstones_path
 
 log = logging.getLogger("optin.collector")
 
@@ -75,7 +77,6 @@ class _Read:
     reports: list[tuple[CheckedReport, int, pa.Array]] = field(default_factory=list)
     segments_done: list[int] = field(default_factory=list)
     deletion: rec.Deletion | None = None
-    deletion_end: int = 0
 
 
 Call = Callable[[duckdb.DuckDBPyConnection], Any]
@@ -92,6 +93,7 @@ class Loader:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.db = db
+        self.min_free_bytes = 0  # the reserve below which the disk counts as full (see _disk.py)
         self.root = journal_root
         self.registries = registries
         self.batch_max = batch_max
@@ -112,12 +114,16 @@ class Loader:
         self._calls: list[tuple[Callable[[Loader], Any], concurrent.futures.Future[Any]]] = []
         self._waiters: list[concurrent.futures.Future[None]] = []
         self._lock = threading.Lock()
+        self._again: list[tuple[rec.Deletion, float]] = []  # deletions to run once more (see _round)
         self._behind = True  # segments may lie behind the positions (also those a crash left): check after a checkpoint
         self._last_checkpoint = time.monotonic()
         self._rejections: Counter[tuple[dt.date, str]] = Counter()
         self._last_rejection_flush = time.monotonic()
         self._thread: threading.Thread | None = None
         self.periodic: list[Callable[[Loader], None]] = []  # run between rounds, on the loader thread
+        # Confirmed deletions (written by the workers before their 202): a report of such an id that
+        # passed a worker before it saw a sibling's tombstone is never loaded (see _tombstones.py).
+        self.tombstones = Tombstones(tombstones_path(db))
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -125,6 +131,7 @@ class Loader:
         self.db.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
         os.chmod(self.root, 0o700)
+        self.tombstones.load()
         try:
             self._connect()
         except duckdb.IOException as error:
@@ -311,10 +318,21 @@ class Loader:
                 c.caught_up_at >= cursor.deletion_seen_at for c in self._cursors.values() if c is not cursor
             ):
                 deletions.append(read)
-        if deletions or any((r.seq, r.offset) != (r.cursor.seq, r.cursor.offset) for r in reads):
+        blocked = [r for r in reads if r.cursor.deletion is not None]
+        if blocked and not deletions:
+            # Journals waiting at deletions wait for each other: run them all now, and each once more
+            # when every journal has been read to its end after this moment (deleting is idempotent).
+            latest = max(r.cursor.deletion_seen_at for r in blocked)
+            if all(c.deletion is not None or c.caught_up_at >= latest for c in self._cursors.values()):
+                deletions = blocked
+                now = time.monotonic()
+                self._again += [(r.cursor.deletion, now) for r in blocked if r.cursor.deletion is not None]
+        again = [d for d, seen in self._again if all(c.caught_up_at >= seen for c in self._cursors.values())]
+        if deletions or again or any((r.seq, r.offset) != (r.cursor.seq, r.cursor.offset) for r in reads):
             count = sum(len(r.reports) for r in reads) + len(deletions)
-            if not self._write(reads, deletions):
+            if not self._write(reads, deletions, again):
                 return 0, False
+            self._again = [(d, seen) for d, seen in self._again if d not in again]
         else:
             count = 0
         # Complete: every journal was read to its end in this round, and none waits at a deletion.
@@ -359,7 +377,7 @@ class Loader:
                 elif kind == rec.DELETION:
                     cursor.deletion = rec.decode_deletion(payload)
                     cursor.deletion_seen_at = started
-                    read.offset, read.deletion_end = offset, end
+                    read.offset = offset
                     cursor.deletion_end = end
                     return read
                 offset = read.offset = end
@@ -386,7 +404,7 @@ class Loader:
             keys_of = self._maps[payload] = self.keys.ordinal_keys(infos)
         return keys_of
 
-    def _write(self, reads: list[_Read], deletions: list[_Read]) -> bool:
+    def _write(self, reads: list[_Read], deletions: list[_Read], again: list[rec.Deletion]) -> bool:
         assert self._con is not None
         con = self._con
         started = time.perf_counter()
@@ -396,8 +414,12 @@ class Loader:
             [report.report_id for (report, _, _), (maybe, _) in zip(batch, mixed, strict=True) if maybe]
         )
         rows = Rows()
-        duplicates = 0
+        duplicates = erased = 0
+        self.tombstones.refresh()
         for (report, received, keys_of), (_, pair) in zip(batch, mixed, strict=True):
+            if self.tombstones.contains(report.installation_id):
+                erased += 1  # its installation's data was erased: refused for good, as a worker would
+                continue
             if report.report_id in stored:
                 duplicates += 1
                 continue
@@ -406,8 +428,7 @@ class Loader:
             rows.add(self.keys, report, received, keys_of)
         after: list[str] = []
         gone: list[str] = []
-        for read in deletions:
-            deletion = read.cursor.deletion
+        for deletion in [*(r.cursor.deletion for r in deletions), *again]:
             assert deletion is not None
             inst_key = self.keys.installations.get(deletion.installation_id)
             if inst_key is not None:
@@ -418,7 +439,8 @@ class Loader:
                     f"DELETE FROM installations WHERE inst_key = {inst_key:d}",
                 ]
                 gone.append(deletion.installation_id)
-            read.offset = read.deletion_end
+        for read in deletions:
+            read.offset = read.cursor.deletion_end  # (the read of a later round starts at the deletion)
         for read in reads:
             if (read.seq, read.offset) != (read.cursor.seq, read.cursor.offset):
                 after.append(
@@ -433,9 +455,7 @@ class Loader:
                 con.execute("ROLLBACK")
             self.healthy = False
             self.stats.write_errors += 1
-            log.error(
-                "loader: batch of %d failed (%s)", len(batch), type(error).__name__, extra={"event": "load_failed"}
-            )
+            log_commit_failure(self.db, len(batch), error, self.min_free_bytes)  # "disk full" when it is
             with contextlib.suppress(duckdb.Error):
                 self.keys.load(con)
             for cursor in self._cursors.values():
@@ -462,6 +482,9 @@ class Loader:
         stats.loaded_reports += len(rows)
         stats.duplicates += duplicates
         stats.deletions += len(deletions)
+        if erased:
+            today = dt.datetime.fromtimestamp(self.clock(), dt.UTC).date()
+            self.count_rejections(today, {"installation_deleted": erased})
         stats.batches += 1
         stats.batch_reports_max = max(stats.batch_reports_max, len(batch))
         stats.batch_seconds_sum += elapsed

@@ -16,7 +16,20 @@ from typing import Any, Final
 
 import orjson
 
-_FIELDS: Final = ("event", "status", "reason", "field", "port", "db", "count", "where", "role", "pid")
+_FIELDS: Final = (
+    "event",
+    "status",
+    "reason",
+    "field",
+    "port",
+    "db",
+    "count",
+    "where",
+    "role",
+    "pid",
+    "free_bytes",
+    "device",
+)
 HTTP_LOGGER: Final = "optin.collector.http"  # the logger handed to aiohttp's request handler
 _AIOHTTP_LOGGERS: Final = ("aiohttp.server", "aiohttp.web", "aiohttp.internal", "aiohttp.access")
 

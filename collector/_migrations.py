@@ -6,9 +6,9 @@ from typing import Final
 
 import duckdb
 
-from optin.contract import REPORT_COLUMN_NAMES, SCHEMA_V1, report_columns_ddl
+from optin.contract import REPORT_COLUMNS_ADDED, REPORT_COLUMNS_V1, SCHEMA_RELEASES, SCHEMA_V1, report_columns_ddl
 
-_REPORT_COLUMNS: Final = ", ".join(REPORT_COLUMN_NAMES)
+_V1_COLUMNS: Final = ", ".join(name for name, _ in REPORT_COLUMNS_V1)
 
 # 2: `reports` and `installations` without their PRIMARY KEY / UNIQUE indexes. The one writer
 # assigns the keys and checks report ids itself (see _store and _seen); the indexes only cost
@@ -19,21 +19,29 @@ _WITHOUT_INDEXES: Final = (
     "DROP TABLE installations",
     "ALTER TABLE installations_v2 RENAME TO installations",
     f"CREATE TABLE reports_v2 ({report_columns_ddl(primary_key=False)})",
-    f"INSERT INTO reports_v2 SELECT {_REPORT_COLUMNS} FROM reports ORDER BY report_key",
+    f"INSERT INTO reports_v2 SELECT {_V1_COLUMNS} FROM reports ORDER BY report_key",
     "DROP TABLE reports",
     "ALTER TABLE reports_v2 RENAME TO reports",
 )
 
-# 3: the loader's place in each worker's journal, committed with the rows it loaded (exactly once).
+# 3: the client's fourth data-quality counter (reports of an earlier installation id it refused to
+# send); rows stored before it count 0. IF NOT EXISTS: it stays right if migrations are renumbered.
+_DISCARDED: Final = tuple(
+    f"ALTER TABLE reports ADD COLUMN IF NOT EXISTS {name} {kind} DEFAULT 0" for name, kind in REPORT_COLUMNS_ADDED[:1]
+)
+
+# 5: the loader's place in each worker's journal, committed with the rows it loaded (exactly once).
 _JOURNAL_POSITIONS: Final = (
-    "CREATE TABLE journal_positions"
+    "CREATE TABLE IF NOT EXISTS journal_positions"
     " (journal VARCHAR PRIMARY KEY, segment BIGINT NOT NULL, segment_offset BIGINT NOT NULL)",
 )
 
 MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
     SCHEMA_V1,  # 1: the at-rest contract v1
     _WITHOUT_INDEXES,  # 2
-    _JOURNAL_POSITIONS,  # 3
+    _DISCARDED,  # 3
+    SCHEMA_RELEASES,  # 4: privacy releases, their cells, the ledger and refusals (SPEC §4a); IF NOT EXISTS throughout
+    _JOURNAL_POSITIONS,  # 5
 )
 
 

@@ -12,10 +12,16 @@ acknowledges the messages only after that commit. Whatever dies when, a message 
 
 Messages are loaded in stream order. Deletions are in the same stream, so a deletion runs
 after every report acknowledged before it (a batch is cut at each deletion and the deletion
-runs in its transaction, after those rows). Should the consumer ever hand over a message past
-a gap (messages delivered to an earlier loader life and not acknowledged come again only after
-their ack wait), the loader recreates the consumer, which then starts again at the oldest
-message still in the stream: the work queue holds only what was never acknowledged.
+runs in its transaction, after those rows; reports of its installation in that batch are
+erased with it, never written). As in the single-machine layout, the loader keeps tombstones
+beside the database (`_tombstones`), written before the deletion's transaction commits: a report
+of the installation later in the stream (one a collector took before it saw the deletion) is
+dropped and counted `installation_deleted`, as the file journal's loader does.
+
+Should the consumer ever hand over a message past a gap (messages delivered to an earlier loader
+life and not acknowledged come again only after their ack wait), the loader recreates the
+consumer, which then starts again at the oldest message still in the stream: the work queue
+holds only what was never acknowledged.
 """
 
 from __future__ import annotations
@@ -242,8 +248,12 @@ class NatsLoader(Loader):
             elif kind == nt.COUNTS:
                 counts.append(nt.decode_counts(payload))
             elif kind == rec.DELETION:
-                cursor.deletion, read.deletion_end = rec.decode_deletion(payload), seq
+                deletion = cursor.deletion = rec.decode_deletion(payload)
+                cursor.deletion_end = seq
                 taken.append(msg)
+                erased = deletion.installation_id
+                read.reports = [item for item in read.reports if item[0].installation_id != erased]
+                self.tombstones.add(erased)  # durable before the commit: what follows in the stream is dropped
                 if not self._commit(read, counts, deletion=True):
                     return loaded, done, True
                 loaded += len(read.reports) + 1
@@ -262,11 +272,15 @@ class NatsLoader(Loader):
         return loaded + len(read.reports), done + taken, True
 
     def _commit(self, read: _Read, counts: list[dict[str, dict[str, int]]], deletion: bool) -> bool:
-        if not self._write([read], [read] if deletion else []):
+        if not self._write([read], [read] if deletion else [], []):
             return False
         for by_day in counts:  # counted once the position that covers them is committed
             for day, reasons in by_day.items():
                 self.count_rejections(dt.date.fromisoformat(day), reasons)
+        if counts or self._rejections:
+            # Written at once, not within REJECTION_FLUSH_S: the stream will not bring these records again,
+            # so only a kill in the moment between the two commits loses counts (never reports).
+            self._flush_rejections(force=True)
         return True
 
     def _gone_before(self, position: int, seq: int) -> bool:

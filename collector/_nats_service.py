@@ -1,9 +1,11 @@
 """`optin-collector loader --journal nats://...`: the one loader of a stream, as a process of its own.
 
-It owns the DuckDB file and answers, on its own port, what reads the database: `/healthz`,
-`/metrics` (the loader's counters and how many messages wait in the stream), the token-protected
-aggregates, dashboard and snapshots (the same handlers as the single-machine loader's). Retention
-and snapshots run on its schedule. Collectors never talk to it: the stream is between them.
+It owns the DuckDB file and answers, on its own port, what reads the database: `/healthz`
+(503 `disk_full` when the disk under the database is below min_free_bytes), `/metrics` (the
+loader's counters and how many messages wait in the stream), the token-protected aggregates,
+dashboard, snapshots, budget and releases (the same handlers as the single-machine loader's).
+Releases, retention and snapshots run on the same schedule (`_jobs.scheduled`). Collectors never
+talk to it: the stream is between them.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from aiohttp import web
 from . import _control as ctl
 from ._app import registries_of
 from ._config import Config
+from ._disk import full_disk_answer, log_disk_at_start
 from ._errors import InFlight, error_middleware, json_response
 from ._jobs import scheduled
 from ._logs import http_logger
@@ -35,9 +38,10 @@ SOURCE = web.AppKey("source", StreamSource)
 
 async def healthz(request: web.Request) -> web.Response:
     loader, source = request.app[ctl.LOADER], request.app[SOURCE]
-    if loader.running and source.connected:
-        return json_response(200, {"status": "ok"})
-    return json_response(503, {"status": "degraded", "reason": "the database or the stream is not available"})
+    if not (loader.running and source.connected):
+        return json_response(503, {"status": "degraded", "reason": "the database or the stream is not available"})
+    full = full_disk_answer(loader.db, loader.min_free_bytes)
+    return json_response(503, full) if full is not None else json_response(200, {"status": "ok"})
 
 
 async def metrics(request: web.Request) -> web.Response:
@@ -75,10 +79,7 @@ def create_loader_app(
     app[ctl.REGISTRIES] = loader.registries
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
-    app.router.add_get("/v1/aggregates", ctl.list_aggregates)
-    app.router.add_get("/v1/aggregates/{question}", ctl.get_aggregate)
-    app.router.add_post("/v1/snapshots", ctl.post_snapshot)
-    app.router.add_get("/dashboard", ctl.dashboard)
+    ctl.add_database_routes(app)
     return app
 
 
@@ -89,9 +90,12 @@ async def running_loader(
     """Connect, open the database, serve; yields the port and the loader. On exit: stop serving, load, close."""
     source = StreamSource(config)
     await source.open()
-    loader = NatsLoader(config, registries_of(config), source, asyncio.get_running_loop(), clock)
-    loader.periodic.extend(scheduled(config, clock))
+    registries = registries_of(config)
+    loader = NatsLoader(config, registries, source, asyncio.get_running_loop(), clock)
+    loader.min_free_bytes = config.min_free_bytes
+    loader.periodic.extend(scheduled(config, registries, clock))
     await asyncio.to_thread(loader.open)
+    log_disk_at_start(loader.db, config.min_free_bytes)
     runner = web.AppRunner(
         create_loader_app(loader, source, config, clock), handle_signals=False, access_log=None, logger=http_logger()
     )

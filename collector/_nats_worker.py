@@ -8,6 +8,8 @@ within `nats_publish_timeout_s` (the report may still be stored: the client's re
 duplicate, stored once). The publishes waiting for their ack are bounded by max_pending_reports.
 
 Rejection counts go to the loader through the stream too (a `C` record about once a second).
+Confirmed deletions are kept in a key-value bucket every collector follows (`_nats_tombstones`):
+a report of a deleted installation is refused 410 as in the single-machine layout.
 The endpoints that read the database (aggregates, dashboard, snapshots) are the loader's own in
 this layout: a collector answers them 404 `served_by_loader`.
 """
@@ -36,6 +38,7 @@ from . import _records as rec
 from ._config import Config
 from ._errors import InFlight, Unavailable
 from ._ingest import Rejected
+from ._nats_tombstones import StreamTombstones, ensure_bucket
 from ._prometheus import _metric
 from ._stats import WorkerStats
 
@@ -63,7 +66,8 @@ class NatsWorker:
         self.in_flight = InFlight(limit=config.max_requests_in_flight)
         self.table = rec.encode_metrics(self.checker.metric_names, dict(registries))
         self.table_id = nt.table_id(self.table)
-        self.ready = False  # connected once, stream and table in place
+        self.tombstones = StreamTombstones()
+        self.ready = False  # connected once, stream, table and tombstones in place
         self.publish_failures = 0
         self._nc: Client | None = None
         self._js: JetStreamContext | None = None
@@ -73,6 +77,7 @@ class NatsWorker:
         self._counts_id = uuid.uuid4().hex  # message ids of this worker's count records: a retried publish is dropped
         self._counts_seq = 0
         self._task: asyncio.Task[None] | None = None
+        self._follow: asyncio.Task[None] | None = None
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -84,10 +89,11 @@ class NatsWorker:
             await asyncio.sleep(0.05)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        for task in (self._task, self._follow):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
         if self._nc is not None:
             with contextlib.suppress(Exception):
                 await self._send_counts()
@@ -109,6 +115,7 @@ class NatsWorker:
                 await nt.ensure_stream(self._js, self.config)
                 bucket = await self._js.key_value(nt.table_bucket(self.config))
                 await bucket.put(self.table_id, self.table)
+                await self._follow_tombstones()
                 self.ready = True
                 log.info("nats: stream ready", extra={"event": "nats_ready"})
             except (nats.errors.Error, OSError, TimeoutError) as error:
@@ -118,10 +125,26 @@ class NatsWorker:
             await asyncio.sleep(COUNTS_EVERY_S)
             with contextlib.suppress(Exception):
                 await self._send_counts()
+            if self._follow is not None and self._follow.done():  # the watch ended: not ready until it is back
+                log.warning("nats: tombstone watch ended; following again", extra={"event": "nats_down"})
+                with contextlib.suppress(Exception):
+                    await self._follow_tombstones()
+
+    async def _follow_tombstones(self) -> None:
+        """Start following the tombstone bucket; return once every key it held has been read."""
+        assert self._js is not None
+        kv = await ensure_bucket(self._js, self.config)
+        self._follow = asyncio.create_task(self.tombstones.follow(kv), name="optin-tombstones")
+        deadline = time.monotonic() + max(self.config.nats_publish_timeout_s, 30.0)
+        while not self.tombstones.loaded:
+            if self._follow.done() or time.monotonic() > deadline:
+                self._follow.cancel()
+                raise TimeoutError("tombstones not loaded")
+            await asyncio.sleep(0.01)
 
     # --- ingest ------------------------------------------------------------------------------
 
-    def admit(self) -> None:
+    async def admit(self) -> None:
         if not self.healthy:
             raise Unavailable("stream_unreachable", "the stream is not reachable; retry later")
         if self._pending >= self.config.max_pending_reports:
@@ -208,7 +231,7 @@ class NatsWorker:
 
     @property
     def healthy(self) -> bool:
-        return self.ready and self._nc is not None and self._nc.is_connected
+        return self.ready and self._nc is not None and self._nc.is_connected and self.tombstones.loaded
 
     # --- what the file journal's worker asks the loader -------------------------------------
 

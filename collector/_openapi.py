@@ -27,10 +27,11 @@ _TABLE = {
         "rows": {
             "type": "array",
             "items": {"type": "array"},
-            "description": "keys then measures; measures of suppressed rows are null",
+            "description": "keys, then each released measure followed by its 95 % half-width (`<column>_ci95`);"
+            " the numbers of a row whose noisy count is under k are null",
         },
-        "k": {"type": "integer", "description": "smallest number of installations a shown row stands for"},
-        "suppressed": {"type": "integer"},
+        "k": {"type": "integer", "description": "display threshold: smaller noisy counts read 'fewer than k'"},
+        "suppressed": {"type": "integer", "description": "rows shown as 'fewer than k'"},
         "notes": {"type": "array", "items": {"type": "string"}},
     },
 }
@@ -129,7 +130,9 @@ def openapi_document() -> dict[str, Any]:
                 "type": "object",
                 "additionalProperties": False,
                 "required": ["dropped", "evicted", "rejected"],
-                "properties": {k: {"type": "integer", "minimum": 0} for k in ("dropped", "evicted", "rejected")},
+                "properties": {
+                    k: {"type": "integer", "minimum": 0} for k in ("dropped", "evicted", "rejected", "discarded")
+                },
             },
         },
     }
@@ -158,6 +161,10 @@ def openapi_document() -> dict[str, Any]:
                             " nesting deeper than 6 or wider than 1024, bad UUID"
                         ),
                         "413": _error("body too large, compressed or decompressed"),
+                        "410": _error(
+                            "installation_deleted: the deletion of this installation id was confirmed;"
+                            " its reports are never stored again"
+                        ),
                         "415": _error("not application/json, or an unsupported Content-Encoding"),
                         "422": _error(
                             "schema violation: undeclared metric, value outside the declared set or bounds, wrong type"
@@ -195,7 +202,10 @@ def openapi_document() -> dict[str, Any]:
             "/healthz": {
                 "get": {
                     "summary": "Readiness",
-                    "responses": {"200": {"description": "ready"}, "503": {"description": "degraded: storage failing"}},
+                    "responses": {
+                        "200": {"description": "ready"},
+                        "503": {"description": "not ready: storage failing, or the disk is full (reason in the body)"},
+                    },
                 }
             },
             "/metrics": {
@@ -246,13 +256,19 @@ def openapi_document() -> dict[str, Any]:
                             "name": "from",
                             "in": "query",
                             "schema": {"type": "string", "format": "date"},
-                            "description": "first day (default: first day with reports)",
+                            "description": "first day (default: the first released day)",
                         },
                         {
                             "name": "to",
                             "in": "query",
                             "schema": {"type": "string", "format": "date"},
-                            "description": "last day, inclusive (default: last day with reports)",
+                            "description": "last day, inclusive (default: the last released day)",
+                        },
+                        {
+                            "name": "period",
+                            "in": "query",
+                            "schema": {"type": "string", "enum": ["day", "week", "month"]},
+                            "description": "which released periods answer (default: week)",
                         },
                     ],
                     "responses": {
@@ -287,6 +303,30 @@ def openapi_document() -> dict[str, Any]:
                         "400": _error("unknown app, bad date or window"),
                         **_AUTH_ERRORS,
                         "503": _retry("query deadline passed"),
+                    },
+                }
+            },
+            "/v1/budget": {
+                "get": {
+                    "summary": "The privacy ledger of one application: ρ spent and remaining per budget week, refusals",
+                    "security": _BEARER,
+                    "parameters": [{"name": "app", "in": "query", "schema": {"type": "string"}}],
+                    "responses": {
+                        "200": {"description": "the ledger", "content": {"application/json": {}}},
+                        "400": _error("unknown app"),
+                        **_AUTH_ERRORS,
+                        "503": _retry("storage unavailable"),
+                    },
+                }
+            },
+            "/v1/releases": {
+                "post": {
+                    "summary": "Make every due privacy release now (closed periods past the grace); never recomputed",
+                    "security": _BEARER,
+                    "responses": {
+                        "200": {"description": "how many releases were made and refused"},
+                        **_AUTH_ERRORS,
+                        "503": _retry("storage unavailable"),
                     },
                 }
             },

@@ -29,6 +29,7 @@ from multiprocessing.connection import Connection
 from typing import Any, Final
 
 from ._config import Config
+from ._disk import log_disk_at_start
 from ._logs import LoopErrors, configure
 
 log = logging.getLogger("optin.collector")
@@ -227,6 +228,7 @@ class Supervisor:
 
 
 def supervise(config: Config) -> int:
+    log_disk_at_start(config.resolved_db(), config.min_free_bytes)  # "disk full" before any child fails on it
     supervisor = Supervisor(config)
     try:
         supervisor.reserve_port()

@@ -19,7 +19,9 @@ from optin.contract import CheckedReport, Registry, label_names
 REPORT: Final = b"R"
 DELETION: Final = b"D"
 METRICS: Final = b"M"
-_REPORT_HEAD: Final = struct.Struct("<cqqqqiqqqHHHHI")  # kind, received, start, end, sent, regv, dropped..., lengths, n
+_REPORT_HEAD: Final = struct.Struct(
+    "<cqqqqiqqqqHHHHI"
+)  # kind, received, start, end, sent, regv, 4 counters, lengths, n
 
 
 class MetricInfo(NamedTuple):
@@ -64,6 +66,7 @@ def encode_report(report: CheckedReport, received_s: int) -> bytes:
                 report.dropped,
                 report.evicted,
                 report.rejected,
+                report.discarded,
                 len(report.report_id),
                 len(report.installation_id),
                 len(report.app.encode()),
@@ -80,7 +83,7 @@ def encode_report(report: CheckedReport, received_s: int) -> bytes:
 
 def decode_report(payload: bytes) -> tuple[CheckedReport, int]:
     """A report record → (the checked report, the receiver's clock when it arrived)."""
-    (_, received, start, end, sent, regv, dropped, evicted, rejected, n_rid, n_iid, n_app, n_ver, n) = (
+    (_, received, start, end, sent, regv, dropped, evicted, rejected, discarded, n_rid, n_iid, n_app, n_ver, n) = (
         _REPORT_HEAD.unpack_from(payload)
     )
     at = _REPORT_HEAD.size
@@ -99,7 +102,7 @@ def decode_report(payload: bytes) -> tuple[CheckedReport, int]:
     at += 2 * n
     values.frombytes(payload[at : at + 8 * n])
     report = CheckedReport(
-        rid, iid, app, version, regv, start, end, sent, dropped, evicted, rejected, ordinals, labels, values
+        rid, iid, app, version, regv, start, end, sent, dropped, evicted, rejected, discarded, ordinals, labels, values
     )
     return report, received
 

@@ -32,6 +32,7 @@ _REPORT_SCHEMA: Final = pa.schema(
         ("dropped", pa.int32()),
         ("evicted", pa.int32()),
         ("rejected", pa.int32()),
+        ("discarded", pa.int32()),
     ]
 )
 assert tuple(_REPORT_SCHEMA.names) == REPORT_COLUMN_NAMES
@@ -79,6 +80,7 @@ class Rows:
                 report.dropped,
                 report.evicted,
                 report.rejected,
+                report.discarded,
             )
         )
         self.value_reports += array("q", (key,)) * len(report.ordinals)

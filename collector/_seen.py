@@ -54,6 +54,10 @@ class SeenIds:
             fd = os.open(temporary, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
             try:
                 os.ftruncate(fd, _HEAD.size + bits // 8)
+                # Blocks allocated now: a write through the map into a sparse page on a full disk
+                # would kill the process with SIGBUS instead of raising here, where it is handled.
+                if hasattr(os, "posix_fallocate"):
+                    os.posix_fallocate(fd, 0, _HEAD.size + bits // 8)
                 self._map = mmap.mmap(fd, _HEAD.size + bits // 8)
             finally:
                 os.close(fd)

@@ -33,6 +33,11 @@ _QUERIES: Final = {
     "reports": f"SELECT {', '.join(n for n in REPORT_COLUMN_NAMES if n != 'report_id')} FROM reports",
     "report_values": "SELECT v.report_key, v.metric_key, v.label_key, v.value, r.day"
     " FROM report_values v JOIN reports r ON r.report_key = v.report_key",
+    # Privacy releases and their ledger (what `LocalSource` over a snapshot answers from).
+    "releases": "SELECT * FROM releases",
+    "release_cells": "SELECT * FROM release_cells",
+    "privacy_ledger": "SELECT * FROM privacy_ledger",
+    "release_refusals": "SELECT * FROM release_refusals",
 }
 assert set(_QUERIES) == set(SNAPSHOT_TABLES)
 _PARQUET: Final = "FORMAT PARQUET, COMPRESSION ZSTD"

@@ -86,7 +86,9 @@ class CollectorThread:
         assert self._service is not None
         loader = self._service.loader
         loader.caught_up().result(60)
-        result: MaintenanceResult = loader.call(lambda it: maintain(it, self.config, self.clock)).result(60)
+        registries = loader.registries
+        work = loader.call(lambda it: maintain(it, self.config, registries, self.clock))
+        result: MaintenanceResult = work.result(60)
         return result
 
     @property

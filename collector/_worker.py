@@ -34,6 +34,7 @@ from ._errors import InFlight, Unavailable
 from ._journal import JournalUnavailable, JournalWriter
 from ._seen import SEEN_SUFFIX, SeenIds, SeenView
 from ._stats import WorkerStats
+from ._tombstones import Tombstones, tombstones_path
 
 log = logging.getLogger("optin.collector")
 
@@ -70,6 +71,9 @@ class Worker:
             config.max_pending_reports,
             rec.encode_metrics(self.checker.metric_names, dict(registries)),
         )
+        # Confirmed deletions: a report of such an id is refused (410); shared with the other workers
+        # and the loader through one file beside the database, re-read at every heartbeat.
+        self.tombstones = Tombstones(tombstones_path(config.resolved_db()))
         self.reply: dict[str, Any] | None = None
         self.reply_at = -1e9
         self._rejections: Counter[tuple[str, str]] = Counter()  # (day, reason) not yet sent to the loader
@@ -92,6 +96,7 @@ class Worker:
         deadline = time.monotonic() + wait_for_loader_s
         while not await self.heartbeat() and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
+        await asyncio.to_thread(self._load_tombstones)  # before the first request is served
         self._task = asyncio.create_task(self._beat(), name="optin-heartbeat")
 
     async def stop(self) -> None:
@@ -107,8 +112,14 @@ class Worker:
 
     # --- ingest ------------------------------------------------------------------------------
 
-    def admit(self) -> None:
-        """Raise Unavailable unless the loader is ready and not too far behind this worker's journal."""
+    async def admit(self) -> None:
+        """Raise Unavailable unless the loader is ready and not too far behind this worker's journal.
+
+        Before refusing on a heartbeat answer older than one heartbeat, ask the loader again: the
+        other workers may already know it recovered.
+        """
+        if (self.reply is None or not self.reply["ready"]) and time.monotonic() - self.reply_at > HEARTBEAT_S:
+            await self.heartbeat()
         reply = self.reply
         if reply is None or not reply["ready"]:
             raise Unavailable(detail="storage is not open; retry later")
@@ -249,10 +260,15 @@ class Worker:
         for name in names:
             self.views.setdefault(name, SeenView(self.root / name)).refresh()
 
+    def _load_tombstones(self) -> None:
+        self.tombstones.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.tombstones.load()
+
     async def _beat(self) -> None:
         while True:
             await asyncio.sleep(HEARTBEAT_S)
             try:
+                self.tombstones.refresh()  # what the other workers confirmed (one stat when nothing is new)
                 await self.heartbeat()
             except Exception as error:  # never let the heartbeat die
                 log.warning("heartbeat failed (%s)", type(error).__name__, extra={"event": "heartbeat_failed"})

@@ -44,8 +44,12 @@ if TYPE_CHECKING:
         report_from_json,
     )
     from ._storage import (
+        RELEASE_TABLES,
         REPORT_COLUMN_NAMES,
         REPORT_COLUMNS,
+        REPORT_COLUMNS_ADDED,
+        REPORT_COLUMNS_V1,
+        SCHEMA_RELEASES,
         SCHEMA_V1,
         SNAPSHOT_PARTITION_COLUMN,
         SNAPSHOT_PARTITIONED,
@@ -91,6 +95,8 @@ _HOME = {
         "report_from_json",
     ),
     "_storage": (
+        "RELEASE_TABLES",
+        "SCHEMA_RELEASES",
         "SCHEMA_V1",
         "SNAPSHOT_PARTITIONED",
         "SNAPSHOT_PARTITION_COLUMN",
@@ -101,6 +107,8 @@ _HOME = {
         "report_columns_ddl",
         "REPORT_COLUMN_NAMES",
         "REPORT_COLUMNS",
+        "REPORT_COLUMNS_ADDED",
+        "REPORT_COLUMNS_V1",
     ),
 }
 __all__ = [
@@ -115,7 +123,10 @@ __all__ = [
     "MAX_WINDOW_DAYS",
     "MIN_AGGREGATE_K",
     "Metric",
+    "RELEASE_TABLES",
     "REPORT_COLUMNS",
+    "REPORT_COLUMNS_ADDED",
+    "REPORT_COLUMNS_V1",
     "REPORT_COLUMN_NAMES",
     "Registry",
     "RegistryError",
@@ -123,6 +134,7 @@ __all__ = [
     "Report",
     "ReportChecker",
     "ReportError",
+    "SCHEMA_RELEASES",
     "SCHEMA_V1",
     "SCHEMA_VERSION",
     "SNAPSHOT_PARTITIONED",

@@ -31,6 +31,7 @@ from ._limits import (
     MAX_REGISTRY_VERSION,
     MIN_EPOCH_SECONDS,
     REPORT_KEYS,
+    REQUIRED_CLIENT_COUNTERS,
     SCHEMA_VERSION,
     UUID4_PATTERN,
     UUID_PATTERN,
@@ -48,7 +49,8 @@ _APP_KEYS: Final = frozenset({"name", "version"})
 _REGISTRY_KEYS: Final = frozenset({"version", "hash"})
 _PERIOD_KEYS: Final = frozenset({"start", "end"})
 _CLIENT_KEYS: Final = frozenset(CLIENT_COUNTERS)
-_FIXED_KEYS: Final = len(REPORT_KEYS) + 2 + 2 + 2 + len(CLIENT_COUNTERS)  # keys of every report besides the metrics
+_CLIENT_KEYS_BEFORE_DISCARDED: Final = frozenset(REQUIRED_CLIENT_COUNTERS)  # clients built before "discarded"
+_FIXED_KEYS: Final = len(REPORT_KEYS) + 2 + 2 + 2  # keys of every report besides the metrics and client counters
 _FLOAT_LIMIT: Final = 2.0**63  # orjson reads integers beyond 64 bits as floats: leave those to the contract
 
 _PLAIN, _LABELLED, _BOOLEAN, _ENUM, _QUANTITY, _HISTOGRAM = range(6)
@@ -72,6 +74,7 @@ class CheckedReport(NamedTuple):
     dropped: int
     evicted: int
     rejected: int
+    discarded: int
     # Value rows as machine-typed columns, so the writer copies memory instead of converting
     # each value again: ordinal ('i', an index of ReportChecker.metric_names), label_key ('h': 0, or
     # 1..n into the metric's closed set as contract.label_names lists it) and value ('q').
@@ -86,6 +89,7 @@ class _Compiled:
     def __init__(self, registry: Registry, ordinal: Mapping[str, int]) -> None:
         self.hash = registry.hash
         self.metrics = registry.metrics
+        self.app_versions = frozenset(registry.app_versions)
         # The duplicate-key count in ReportChecker._fast relies on declared strings holding no ':' (the
         # registry's name and label patterns forbid it, its hash is hex), and the fast path checks
         # the report's registry reference only by equality; a registry built some other way that
@@ -247,6 +251,7 @@ class ReportChecker:
             client.get("dropped", 0),
             client.get("evicted", 0),
             client.get("rejected", 0),
+            client.get("discarded", 0),
             ordinals,
             labels,
             values,
@@ -262,9 +267,9 @@ class ReportChecker:
             return None
         if type(client) is not dict or type(metrics) is not dict:
             return None
-        if app.keys() != _APP_KEYS or registry.keys() != _REGISTRY_KEYS:
+        if app.keys() != _APP_KEYS or registry.keys() != _REGISTRY_KEYS or period.keys() != _PERIOD_KEYS:
             return None
-        if period.keys() != _PERIOD_KEYS or client.keys() != _CLIENT_KEYS:
+        if client.keys() != _CLIENT_KEYS and client.keys() != _CLIENT_KEYS_BEFORE_DISCARDED:
             return None
         report_id, installation_id = doc["report_id"], doc["installation_id"]
         name, app_version = app["name"], app["version"]
@@ -279,7 +284,12 @@ class ReportChecker:
         if type(schema) is not int or schema != SCHEMA_VERSION or type(version) is not int:
             return None
         compiled = self._compiled.get((name, version))
-        if compiled is None or not compiled.fast or registry["hash"] != compiled.hash:
+        if (
+            compiled is None
+            or not compiled.fast
+            or registry["hash"] != compiled.hash
+            or app_version not in compiled.app_versions
+        ):
             return None
         upper = now + MAX_CLOCK_SKEW_SECONDS
         if type(start) is not int or type(end) is not int or type(sent_at) is not int:
@@ -292,9 +302,12 @@ class ReportChecker:
         ):
             return None
         dropped, evicted, rejected = client["dropped"], client["evicted"], client["rejected"]
+        discarded = client.get("discarded", 0)
         if type(dropped) is not int or type(evicted) is not int or type(rejected) is not int:
             return None
-        if not (0 <= dropped <= MAX_COUNTER and 0 <= evicted <= MAX_COUNTER and 0 <= rejected <= MAX_COUNTER):
+        if type(discarded) is not int or not (0 <= dropped <= MAX_COUNTER and 0 <= evicted <= MAX_COUNTER):
+            return None
+        if not (0 <= rejected <= MAX_COUNTER and 0 <= discarded <= MAX_COUNTER):
             return None
         if len(metrics) > MAX_JSON_WIDTH:
             return None
@@ -305,7 +318,7 @@ class ReportChecker:
         # Every string of an accepted report is an identifier without ':' (names, labels, UUIDs,
         # versions, the hash), so each ':' of the body separates one key from its value. More
         # colons than parsed keys means a key was repeated (orjson keeps the last): strict path.
-        if body.count(b":") != _FIXED_KEYS + metric_keys:
+        if body.count(b":") != _FIXED_KEYS + len(client) + metric_keys:
             return None
         return CheckedReport(
             report_id,
@@ -319,6 +332,7 @@ class ReportChecker:
             dropped,
             evicted,
             rejected,
+            discarded,
             ordinals,
             labels,
             values,

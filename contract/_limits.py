@@ -37,7 +37,11 @@ UUID4_PATTERN: Final = (
 REPORT_KEYS: Final = frozenset(
     {"schema", "report_id", "installation_id", "app", "registry", "period", "sent_at", "metrics", "client"}
 )  # the top-level keys of a v1 report, every one required
-CLIENT_COUNTERS: Final = ("dropped", "evicted", "rejected")  # the client's own data-quality counters, in every report
+# The client's own data-quality counters. "discarded" (reports of an earlier installation id the
+# uploader refused to send) came later: a report without it is valid and counts 0, so clients built
+# before it keep working (collectors accept it before any client sends it); the others are in every report.
+CLIENT_COUNTERS: Final = ("dropped", "evicted", "rejected", "discarded")
+REQUIRED_CLIENT_COUNTERS: Final = CLIENT_COUNTERS[:3]
 
 MIN_AGGREGATE_K: Final = 10  # the smallest group any analysis surface shows; operators may raise it, never lower it
 MAX_WINDOW_DAYS: Final = 3660  # days between a window's first and last day: ten years; longer is a typo, and costly

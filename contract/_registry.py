@@ -28,11 +28,17 @@ from ._limits import (
     MAX_NAME_CHARS,
     MAX_REGISTRY_VERSION,
     NAME_PATTERN,
+    VERSION_PATTERN,
 )
 
 REGISTRY_SCHEMA: Final = 1
 _NAME = re.compile(NAME_PATTERN)
 _LABEL = re.compile(LABEL_PATTERN)
+_APP_VERSION = re.compile(VERSION_PATTERN)
+# Privacy releases (docs/privacy.md): what one installation may add to a released table, per period.
+DEFAULT_RELEASE_BOUND: Final = 25  # counters and duration buckets: a sum counts at most this much per installation
+DEFAULT_MAX_FEATURES: Final = 16  # the feature table counts at most this many features per installation
+MAX_APP_VERSIONS: Final = 256
 
 
 class Kind(StrEnum):
@@ -47,11 +53,23 @@ class Kind(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Category:
-    """A group of metrics the user agrees to as a whole; `description` is shown to the user."""
+    """A group of metrics the user agrees to as a whole; `description` is shown to the user.
+
+    ``translations`` holds (language, title, description) for the languages the registry words it in;
+    the English ``title`` and ``description`` are the reference (and what the hashes cover).
+    """
 
     name: str
     title: str
     description: str
+    translations: tuple[tuple[str, str, str], ...] = ()
+
+    def in_language(self, language: str) -> tuple[str, str]:
+        """Title and description in ``language`` (``de``), or in English when the registry has none."""
+        for code, title, description in self.translations:
+            if code == language:
+                return title, description
+        return self.title, self.description
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +83,9 @@ class Metric:
     buckets: tuple[float, ...] = ()  # quantity: lower bounds; duration: upper bounds in seconds
     unit: str = ""
     max: int = MAX_COUNTER  # counter: largest count accepted per period (per label)
+    # counter and duration: the most one installation adds to a released sum per period (per label
+    # or bucket); larger values are clamped to it before noise is added (docs/registry.md)
+    release_bound: int = DEFAULT_RELEASE_BOUND
 
     def snap(self, value: float) -> float:
         """Quantity: the largest declared bucket bound not above ``value`` (the first if below all)."""
@@ -93,6 +114,8 @@ class Registry:
     categories: Mapping[str, Category]
     metrics: Mapping[str, Metric]
     hash: str
+    app_versions: tuple[str, ...] = ()  # the closed set of application versions that may report
+    max_features: int = DEFAULT_MAX_FEATURES  # released feature table: features counted per installation
 
     def categories_hash(self, categories: Iterable[str]) -> str:
         """Hash of the given categories' names and descriptions: what the user agreed to."""
@@ -129,6 +152,30 @@ def _closed_set(value: Any, where: str) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _positive(value: Any, where: str, most: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= most:
+        raise _fail(where, f"must be an integer in 1..{most}")
+    return value
+
+
+def _app_versions(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not value or len(value) > MAX_APP_VERSIONS:
+        raise _fail("app_versions", f"must list the application's versions (1 to {MAX_APP_VERSIONS})")
+    if any(not isinstance(v, str) or not _APP_VERSION.fullmatch(v) for v in value):
+        raise _fail("app_versions", f"items must be dotted numbers ({VERSION_PATTERN})")
+    if len(set(value)) != len(value):
+        raise _fail("app_versions", "items must be unique")
+    return tuple(value)
+
+
+def _release(value: Any) -> int:
+    if value is None:
+        return DEFAULT_MAX_FEATURES
+    if not isinstance(value, dict) or set(value) - {"max_features"}:
+        raise _fail("release", "may only set max_features")
+    return _positive(value.get("max_features", DEFAULT_MAX_FEATURES), "release.max_features", MAX_METRICS_PER_REPORT)
+
+
 def _buckets(value: Any, where: str) -> tuple[float, ...]:
     if not isinstance(value, list) or not value or len(value) > MAX_BUCKETS:
         raise _fail(where, f"must be a non-empty list of at most {MAX_BUCKETS} numbers")
@@ -140,11 +187,11 @@ def _buckets(value: Any, where: str) -> tuple[float, ...]:
 
 
 _ALLOWED_KEYS: Final = {
-    Kind.COUNTER: {"labels", "max"},
+    Kind.COUNTER: {"labels", "max", "release_bound"},
     Kind.BOOLEAN: set(),
     Kind.ENUM: {"values"},
     Kind.QUANTITY: {"buckets", "unit"},
-    Kind.DURATION: {"buckets"},
+    Kind.DURATION: {"buckets", "release_bound"},
 }
 _COMMON_KEYS: Final = {"kind", "category", "description"}
 
@@ -166,10 +213,11 @@ def _metric(name: str, table: Any, categories: Mapping[str, Category]) -> Metric
     description = _text(table, "description", where)
     if kind is Kind.COUNTER:
         labels = _closed_set(table["labels"], where + ".labels") if "labels" in table else ()
-        limit = table.get("max", MAX_COUNTER)
-        if isinstance(limit, bool) or not isinstance(limit, int) or not 0 < limit <= MAX_COUNTER:
-            raise _fail(where + ".max", f"must be an integer in 1..{MAX_COUNTER}")
-        return Metric(name, kind, category, description, labels=labels, max=limit)
+        limit = _positive(table.get("max", MAX_COUNTER), where + ".max", MAX_COUNTER)
+        bound = _positive(
+            table.get("release_bound", min(DEFAULT_RELEASE_BOUND, limit)), where + ".release_bound", limit
+        )
+        return Metric(name, kind, category, description, labels=labels, max=limit, release_bound=bound)
     if kind is Kind.ENUM:
         values = _closed_set(table.get("values"), where + ".values")
         return Metric(name, kind, category, description, values=values)
@@ -182,17 +230,59 @@ def _metric(name: str, table: Any, categories: Mapping[str, Category]) -> Metric
         )
     if kind is Kind.DURATION:
         buckets = _buckets(table.get("buckets"), where + ".buckets")
-        return Metric(name, kind, category, description, buckets=buckets, unit="s")
+        bound = _positive(table.get("release_bound", DEFAULT_RELEASE_BOUND), where + ".release_bound", MAX_COUNTER)
+        return Metric(name, kind, category, description, buckets=buckets, unit="s", release_bound=bound)
     return Metric(name, kind, category, description)
 
 
-def _canonical(app: str, version: int, categories: Mapping[str, Category], metrics: Mapping[str, Metric]) -> bytes:
+_LANGUAGE: Final = re.compile(r"[a-z]{2,3}")
+_CATEGORY_KEYS: Final = {"title", "description", "translations"}
+
+
+def _category(name: str, table: Mapping[str, Any], where: str) -> Category:
+    extra = set(table) - _CATEGORY_KEYS
+    if extra:
+        raise _fail(where, f"unknown keys: {', '.join(sorted(extra))}")
+    translations = table.get("translations", {})
+    if not isinstance(translations, dict):
+        raise _fail(where + ".translations", "must be a table of languages")
+    words = []
+    for language, words_table in sorted(translations.items()):
+        at = f"{where}.translations.{language}"
+        if not _LANGUAGE.fullmatch(language) or not isinstance(words_table, dict):
+            raise _fail(at, "must be a table named by a language code (two or three lower-case letters)")
+        if set(words_table) != {"title", "description"}:
+            raise _fail(at, "needs exactly 'title' and 'description'")
+        words.append((language, _text(words_table, "title", at), _text(words_table, "description", at)))
+    return Category(name, _text(table, "title", where), _text(table, "description", where), tuple(words))
+
+
+def _canonical(
+    app: str,
+    version: int,
+    categories: Mapping[str, Category],
+    metrics: Mapping[str, Metric],
+    app_versions: tuple[str, ...],
+    max_features: int,
+) -> bytes:
     doc = {
         "app": app,
         "version": version,
+        "app_versions": app_versions,
+        "max_features": max_features,
         "categories": {c.name: [c.title, c.description] for c in categories.values()},
         "metrics": {
-            m.name: [m.kind.value, m.category, m.description, m.labels, m.values, m.buckets, m.unit, m.max]
+            m.name: [
+                m.kind.value,
+                m.category,
+                m.description,
+                m.labels,
+                m.values,
+                m.buckets,
+                m.unit,
+                m.max,
+                m.release_bound,
+            ]
             for m in metrics.values()
         },
     }
@@ -219,18 +309,20 @@ def parse_registry(text: str) -> Registry:
         where = f"categories.{_name(cname, 'categories')}"
         if not isinstance(ctable, dict):
             raise _fail(where, "must be a table")
-        categories[cname] = Category(cname, _text(ctable, "title", where), _text(ctable, "description", where))
+        categories[cname] = _category(cname, ctable, where)
     raw_metrics = doc.get("metrics")
     if not isinstance(raw_metrics, dict) or not raw_metrics:
         raise _fail("metrics", "at least one metric is required")
     if len(raw_metrics) > MAX_METRICS_PER_REPORT:
         raise _fail("metrics", f"at most {MAX_METRICS_PER_REPORT} metrics")
     metrics = {_name(n, "metrics"): _metric(n, t, categories) for n, t in sorted(raw_metrics.items())}
-    unknown = set(doc) - {"schema", "app", "version", "categories", "metrics"}
+    unknown = set(doc) - {"schema", "app", "version", "app_versions", "release", "categories", "metrics"}
     if unknown:
         raise _fail("registry", f"unknown top-level keys: {', '.join(sorted(unknown))}")
-    digest = hashlib.sha256(_canonical(app, version, categories, metrics)).hexdigest()
-    return Registry(app, version, categories, metrics, digest)
+    app_versions = _app_versions(doc.get("app_versions"))
+    max_features = _release(doc.get("release"))
+    digest = hashlib.sha256(_canonical(app, version, categories, metrics, app_versions, max_features)).hexdigest()
+    return Registry(app, version, categories, metrics, digest, app_versions, max_features)
 
 
 def load_registry(path: str | Path) -> Registry:

@@ -33,6 +33,7 @@ from ._limits import (
     MAX_REGISTRY_VERSION,
     MIN_EPOCH_SECONDS,
     REPORT_KEYS,
+    REQUIRED_CLIENT_COUNTERS,
     SCHEMA_VERSION,
     VERSION_PATTERN,
 )
@@ -329,6 +330,8 @@ def check_report(obj: Any, registries: Mapping[tuple[str, int], Registry], now: 
     reg_hash = registry_ref["hash"]
     if not isinstance(reg_hash, str) or not _HEX64.fullmatch(reg_hash) or reg_hash != registry.hash:
         raise ReportError("registry_mismatch", "registry.hash")
+    if app_version not in registry.app_versions:
+        raise ReportError("undeclared_version", "app.version", detail="the registry does not declare this version")
     period = _obj(top["period"], "period", {"start", "end"})
     upper = (now if now is not None else (1 << 40)) + MAX_CLOCK_SKEW_SECONDS
     start = _int(period["start"], "period.start", MIN_EPOCH_SECONDS, upper)
@@ -346,8 +349,9 @@ def check_report(obj: Any, registries: Mapping[tuple[str, int], Registry], now: 
             # Never echoed (nor logged): a name the registry does not declare may be a user or host name.
             raise ReportError("undeclared_metric", "metrics.<undeclared>")
         values[metric_name] = check_value(metric, value, _join("metrics", metric_name))
-    counters = _obj(top["client"], "client", set(CLIENT_COUNTERS))
-    client = {k: _int(counters[k], f"client.{k}", 0, MAX_COUNTER) for k in CLIENT_COUNTERS}
+    counters = _obj(top["client"], "client")
+    _obj({k: v for k, v in counters.items() if k != "discarded"}, "client", set(REQUIRED_CLIENT_COUNTERS))
+    client = {k: _int(counters.get(k, 0), f"client.{k}", 0, MAX_COUNTER) for k in CLIENT_COUNTERS}
     return Report(
         report_id, installation_id, name, app_version, reg_version, reg_hash, start, end, sent_at, values, client
     )

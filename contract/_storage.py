@@ -26,9 +26,9 @@ TABLES: Final = (
     "daily_rollup",
 )
 
-# The columns of `reports`, in order: the writer, the migrations and the snapshot name them from here.
+# The columns of `reports` in schema v1 (SCHEMA_V1 and the collector's migration 2 make exactly these).
 # report_key orders reports by arrival; `day` is the skew-corrected UTC day the period ended.
-REPORT_COLUMNS: Final = (
+REPORT_COLUMNS_V1: Final = (
     ("report_key", "BIGINT"),
     ("report_id", "UUID"),
     ("inst_key", "INTEGER"),
@@ -41,12 +41,17 @@ REPORT_COLUMNS: Final = (
     ("evicted", "INTEGER"),
     ("rejected", "INTEGER"),
 )
+# Columns added since, in order, each by a migration of its own that fills older rows with 0:
+# `discarded` (the client's fourth counter) by the collector's migration 3.
+REPORT_COLUMNS_ADDED: Final = (("discarded", "INTEGER"),)
+# The columns of `reports` now, in order: the writer and the snapshot name them from here.
+REPORT_COLUMNS: Final = REPORT_COLUMNS_V1 + REPORT_COLUMNS_ADDED
 REPORT_COLUMN_NAMES: Final = tuple(name for name, _ in REPORT_COLUMNS)
 
 
 def report_columns_ddl(*, primary_key: bool) -> str:
-    """The column list of `reports` for CREATE TABLE, with or without report_key's PRIMARY KEY."""
-    first, *rest = REPORT_COLUMNS
+    """The v1 column list of `reports` for CREATE TABLE, with or without report_key's PRIMARY KEY."""
+    first, *rest = REPORT_COLUMNS_V1
     key = " PRIMARY KEY" if primary_key else " NOT NULL"
     return ", ".join([f"{first[0]} {first[1]}{key}", *(f"{name} {kind} NOT NULL" for name, kind in rest)])
 
@@ -70,13 +75,41 @@ SCHEMA_V1: Final = (
     " metric_key INTEGER NOT NULL, label_key SMALLINT NOT NULL, installations BIGINT NOT NULL, total BIGINT NOT NULL)",
 )
 
+# Privacy releases (SPEC §4a, docs/privacy.md): the only tables analysis surfaces read. A release
+# is one question of one application for one closed period, made once and never replaced; its
+# cells hold the noisy value of each public key and measure, with the noise's standard deviation.
+# The ledger charges each release's ρ (zCDP) to every budget week (its Monday) the period overlaps;
+# a release that would overspend a week is not made, and the refusal is recorded.
+RELEASE_TABLES: Final = ("releases", "release_cells", "privacy_ledger", "release_refusals")
+SCHEMA_RELEASES: Final = (
+    "CREATE TABLE IF NOT EXISTS releases (release_id INTEGER PRIMARY KEY, app VARCHAR NOT NULL,"
+    " question VARCHAR NOT NULL, period VARCHAR NOT NULL, period_start DATE NOT NULL, period_end DATE NOT NULL,"
+    " released_on DATE NOT NULL, rho DOUBLE NOT NULL, UNIQUE (app, question, period, period_start))",
+    "CREATE TABLE IF NOT EXISTS release_cells (release_id INTEGER NOT NULL, position SMALLINT NOT NULL,"
+    " key VARCHAR NOT NULL, measure VARCHAR NOT NULL, value BIGINT NOT NULL, sd DOUBLE NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS privacy_ledger (app VARCHAR NOT NULL, budget_week DATE NOT NULL,"
+    " release_id INTEGER NOT NULL, rho DOUBLE NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS release_refusals (app VARCHAR NOT NULL, question VARCHAR NOT NULL,"
+    " period VARCHAR NOT NULL, period_start DATE NOT NULL, rho DOUBLE NOT NULL, budget_week DATE NOT NULL,"
+    " spent DOUBLE NOT NULL, budget DOUBLE NOT NULL, refused_on DATE NOT NULL)",
+)
+
 # Parquet snapshots, the read-only copy for offline analysis and other engines:
 #   <snapshot_dir>/<table>/day=YYYY-MM-DD/*.parquet  for SNAPSHOT_PARTITIONED (hive partitioning;
 #                                                    report_values carries the `day` of its report)
 #   <snapshot_dir>/<table>.parquet                   for the other SNAPSHOT_TABLES (small tables)
 # `installations` (the installation UUIDs) is never exported: `inst_key` is enough to count.
 # A snapshot is written to a temporary folder and renamed into place, so it is read whole or not at all.
-SNAPSHOT_TABLES: Final = ("apps", "app_versions", "metrics", "labels", "reports", "report_values", "rejections")
+SNAPSHOT_TABLES: Final = (
+    "apps",
+    "app_versions",
+    "metrics",
+    "labels",
+    "reports",
+    "report_values",
+    "rejections",
+    *RELEASE_TABLES,
+)
 SNAPSHOT_PARTITIONED: Final = ("reports", "report_values")  # partitioned by `day`; others are small dimension tables
 SNAPSHOT_PARTITION_COLUMN: Final = "day"
 

@@ -1,28 +1,23 @@
-"""python -m optin.demo: a collector on a throw-away DuckDB, a simulated fleet, an aggregate report.
+"""python -m optin.demo: a collector on a throw-away DuckDB, a simulated fleet, a released report.
 
 Only the installations whose user turned feedback on from the Help menu send anything; the
-rest never open a socket. The report at the end is what a product team sees: aggregates over
-distinct installations, with groups of fewer than k installations suppressed.
+rest never open a socket. The report at the end is what a product team sees: differentially
+private releases of the closed weeks (noisy counts with 95 % intervals, rows under k shown as
+"fewer than k"); the current, unclosed week is not released and not shown.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import secrets
 import sys
 import tempfile
+import urllib.request
 from pathlib import Path
 from typing import TextIO
 
-from optin.analysis import (
-    Gateway,
-    Window,
-    day_range,
-    feature_usage,
-    open_database,
-    os_share,
-    render_table,
-    version_adoption,
-)
+from optin.analysis import DEFAULT_BUDGET_RHO, LocalSource, Window, epsilon, open_database, render_table
 from optin.client import ManualClock
 from optin.collector import CollectorThread, Config
 from optin.contract import bundled_registry
@@ -44,33 +39,41 @@ def run_demo(
     clock = ManualClock(start_ts)
     db = workdir / "collector" / "optin.duckdb"
     write(f"Collector: embedded DuckDB at {db}\n")
-    with CollectorThread(Config(db=db, host="127.0.0.1", port=0), clock=clock.now) as collector:
+    token = secrets.token_hex(16)
+    with CollectorThread(Config(db=db, host="127.0.0.1", port=0, token=token), clock=clock.now) as collector:
         write(f"Collector listening on {collector.url}\n")
         write(f"Simulating {size} installations of Millwright over {days} days...\n")
         simulation = Simulation(fleet, registry, collector.url, workdir / "fleet", clock, start_ts)
         run = simulation.simulate(days)
+        # What the collector's maintenance does on its schedule: release every closed period.
+        ask = urllib.request.Request(
+            f"{collector.url}/v1/releases", method="POST", headers={"Authorization": f"Bearer {token}"}
+        )
+        with urllib.request.urlopen(ask, timeout=600) as answer:
+            made = json.loads(answer.read())["made"]
     kept = sum(1 for inst in fleet if inst.keeps_data)
     write(
         f"{run.opted_in} of {size} users turned the Customer Feedback Program on from the Help menu; "
         f"{run.opted_in - kept} later turned it off again (their data was erased). "
         f"The other {size - run.opted_in} sent nothing. ({run.seconds:.1f}s)\n\n"
     )
-    con = open_database(db)
+    source = LocalSource(open_database(db))
     try:
-        days_seen = day_range(con, APP)
-        if days_seen is None:
-            write("No reports were stored.\n")
+        released = source.days(APP)
+        if released is None:
+            write("Nothing was released: no period has closed yet.\n")
             return db
-        window = Window(APP, *days_seen)
-        gateway = Gateway(con)
+        window = Window(APP, *released, "week")
         write(
-            f"Aggregate report for {APP}, {days_seen[0]} to {days_seen[1]}"
-            f" (groups under {gateway.k} installations suppressed)\n\n"
+            f"The collector made {made} releases of the closed days, weeks and months. Released report for {APP}, "
+            f"{released[0]} to {released[1]}: every number is noisy, ± its 95 % interval; the privacy budget is "
+            f"ρ = {DEFAULT_BUDGET_RHO} per week (ε = {epsilon(DEFAULT_BUDGET_RHO):.1f} at δ = 1e-7). "
+            "The current, unclosed week is not released and not shown.\n\n"
         )
-        for question in (feature_usage, os_share, version_adoption):
-            write(render_table(question(gateway, window)) + "\n")
+        for question in ("active-weekly", "features", "os", "versions"):
+            write(render_table(source.ask(question, window)) + "\n")
     finally:
-        con.close()
+        source.close()
     return db
 
 
@@ -82,6 +85,7 @@ def next_steps(workdir: Path, db: Path) -> str:
         "Next, try:\n"
         f"  {python} -m optin.analysis features --db {db}\n"
         f"  {python} -m optin.analysis os --db {db} --format html --out {workdir / 'os.html'}\n"
+        f"  {python} -m optin.analysis budget --db {db}\n"
         f"  {python} -m optin.demo.desktop --collector-db {workdir / 'desktop.duckdb'}"
         f" --data-dir {workdir / 'desktop'} --ask-after-days 0\n"
     )

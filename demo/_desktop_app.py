@@ -55,7 +55,6 @@ class MillwrightWindow:
         self.items: dict[int, list[int]] = {}  # id(shape) -> canvas items
         self.tool: Tool | None = None
         self.pending: tuple[float, float] | None = None  # first click of a two-click tool
-        self.session_open = False
         root.title(self._title())
         root.geometry("1000x680+0+0")
         self.status = tk.StringVar(master=root, value="Ready. Pick a tool, or type a command below.")
@@ -66,7 +65,7 @@ class MillwrightWindow:
         self._bottom()
         self._bindings()
         root.protocol("WM_DELETE_WINDOW", self.quit)
-        self._start_session()
+        feedback.start_session()  # counted only while on; the client starts it when the user turns it on
         root.after(ASK_DELAY_MS, self.help.ask_if_due)
 
     # --- layout -------------------------------------------------------------------------------
@@ -156,18 +155,11 @@ class MillwrightWindow:
         """The one place the app talks to the client about its tools: a metric name and a label."""
         self.feedback.count(tool.metric, label=tool.label)
 
-    def _start_session(self) -> None:
-        if self.feedback.is_on and not self.session_open:
-            self.feedback.start_session()
-            self.session_open = True
-
     def _feedback_changed(self) -> None:
         if self.feedback.is_on:
-            self._start_session()
             self.say("Customer Feedback Program is on. Thank you. Help → What is sent… shows exactly what is sent.")
         else:
-            self.session_open = False
-            self.say("Customer Feedback Program is off. What was sent from this computer is being erased.")
+            self.say("Customer Feedback Program is off.")
 
     # --- tools --------------------------------------------------------------------------------
 

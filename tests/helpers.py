@@ -217,3 +217,23 @@ def random_metrics(registry: Registry, rng: random.Random) -> dict[str, Any]:
         else:
             out[m.name] = rng.choice([0, 1, 12, m.max])
     return out
+
+
+def past_report(registry: Registry, metrics: dict[str, Any] | None, day: Any, /, **overrides: Any) -> dict[str, Any]:
+    """A report for the evening of a past ``day`` (a date), sent now: as a queue sends it after a while.
+
+    The collector files it under that day (the period's end, corrected by the skew sent_at shows),
+    so closed periods can be filled and released in a test.
+    """
+    end = int(time.mktime(day.timetuple())) - time.timezone + 18 * 3600  # 18:00 UTC that day
+    return make_report(
+        registry, metrics, period={"start": end - 3600, "end": end}, sent_at=int(time.time()), **overrides
+    )
+
+
+def monday_weeks_ago(weeks: int) -> Any:
+    """The Monday (UTC) of the ISO week ``weeks`` weeks before this one."""
+    import datetime as dt
+
+    today = dt.datetime.now(dt.UTC).date()
+    return today - dt.timedelta(days=today.weekday() + 7 * weeks)

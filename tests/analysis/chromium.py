@@ -36,6 +36,7 @@ COUNT_JS = """JSON.stringify({
   bars: document.querySelectorAll('svg.chart rect.bar').length,
   points: document.querySelectorAll('svg.chart circle.point').length,
   lines: document.querySelectorAll('svg.chart polyline.series').length,
+  errorbars: document.querySelectorAll('svg.chart line.errorbar').length,
   sections: document.querySelectorAll('section').length,
   drawnWidth: Array.from(document.querySelectorAll('svg.chart rect.bar')).reduce((s, r) => s + r.getBBox().width, 0),
   scripts: document.scripts.length,

@@ -412,3 +412,63 @@ def expected_hidden(truth: Truth, k: int) -> set[tuple[Any, ...]]:
             gone.append(rest.pop(0))
         hidden |= set(gone)
     return hidden
+
+
+# --- released vectors, bounded as the release job must bound them, from the plan alone ---------
+
+
+def bounded_truth(
+    fleet: Fleet, registry: Registry, app: str, source: str, metric: str | None, first: dt.date, last: dt.date
+) -> dict[str, list[int]]:
+    """The exact vector of each measure of a release (before noise), computed in plain Python.
+
+    One count per cell per installation; sums clamped per installation to the registry's
+    release_bound (client losses to 10). The fleet's installations use fewer features than
+    ``max_features``, so no feature is dropped by the cap.
+    """
+    reports = sorted(in_window(fleet, app, first, last), key=lambda r: r.key)
+    if source == "active":
+        return {"installations": [len({r.inst for r in reports})]}
+    if source in ("enum", "version"):
+        latest: dict[int, str] = {}
+        for r in reports:  # in arrival order: the last one wins
+            if source == "version":
+                latest[r.inst] = r.version
+            elif metric in r.values:
+                latest[r.inst] = str(r.values[metric])
+        keys = registry.app_versions if source == "version" else label_names(registry.metrics[str(metric)])
+        return {"installations": [sum(1 for v in latest.values() if v == k) for k in keys]}
+    per: dict[tuple[int, str], int] = defaultdict(int)
+    if source == "features":
+        names = [m.name for m in registry.metrics.values() if m.kind.value == "counter" and m.category == "usage"]
+        for r in reports:
+            for name in names:
+                if name in r.values:
+                    per[(r.inst, name)] += _total(r.values[name])
+        return _counted(per, names, {n: registry.metrics[n].release_bound for n in names}, "uses")
+    if source == "usage":
+        bound = registry.metrics[str(metric)].release_bound
+        for r in reports:
+            per[(r.inst, "")] += int(r.values.get(str(metric), 0))  # type: ignore[arg-type]
+        return _counted(per, [""], {"": bound}, "seconds")
+    if source == "sessions":
+        names = list(label_names(registry.metrics[str(metric)]))
+        for r in reports:
+            histogram = r.values.get(str(metric))
+            if isinstance(histogram, list):
+                for i, n in enumerate(histogram):
+                    per[(r.inst, names[i])] += n
+        return _counted(per, names, dict.fromkeys(names, registry.metrics[str(metric)].release_bound), "sessions")
+    names = ["dropped", "evicted", "rejected"]
+    for r in reports:
+        for name, value in zip(names, (r.dropped, r.evicted, r.rejected), strict=True):
+            per[(r.inst, name)] += value
+    return _counted(per, names, dict.fromkeys(names, 10), "lost")
+
+
+def _counted(
+    per: dict[tuple[int, str], int], names: list[str], bounds: dict[str, int], measure: str
+) -> dict[str, list[int]]:
+    users = [sum(1 for (_, n), v in per.items() if n == name and v > 0) for name in names]
+    sums = [sum(min(v, bounds[name]) for (_, n), v in per.items() if n == name and v > 0) for name in names]
+    return {"installations": users, measure: sums}

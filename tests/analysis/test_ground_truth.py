@@ -1,196 +1,228 @@
-"""Every canned question agrees with an independent plain-Python computation over a generated fleet."""
+"""Releases against ground truth: a generated fleet, released by the real job, checked in plain Python.
+
+The bounded vectors the job noises equal the plan's (computed without SQL); the released numbers
+fall inside their 95 % intervals about as often as they should (coverage, over thousands of
+cells); and every question, from the database and from a snapshot, shows those releases.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import math
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
 
-from optin.analysis import QUESTIONS, Gateway, LocalSource, Table, Window, open_database, open_snapshot
+from optin.analysis import (
+    QUESTIONS,
+    LocalSource,
+    Window,
+    open_database,
+    open_snapshot,
+    render_html,
+    render_table,
+    run_releases,
+    tables_to_csv,
+    tables_to_json,
+)
 from optin.contract import Registry
 
 from . import fleet as F
 
-K = 10
 SEED = 7
-FIRST = F.START + dt.timedelta(days=3)  # a Thursday: the first week and month are cut by the window
-LAST = F.START + dt.timedelta(days=40)
+TODAY = F.START + dt.timedelta(days=70)  # every week and month of the 45-day fleet has closed
+
+
+def release_all(db: Path, registries: list[Registry], today: dt.date = TODAY, budget: float = 0.5) -> None:
+    con = duckdb.connect(str(db))
+    try:
+        con.execute("BEGIN TRANSACTION")
+        run_releases(con, {(r.app, r.version): r for r in registries}, today, budget)
+        con.execute("COMMIT")
+    finally:
+        con.close()
 
 
 @pytest.fixture(scope="module")
-def generated(tmp_path_factory: pytest.TempPathFactory, registry: Registry) -> tuple[F.Fleet, Path, Path]:
+def released(tmp_path_factory: pytest.TempPathFactory, registry: Registry) -> tuple[F.Fleet, Path, list[Registry]]:
     folder = tmp_path_factory.mktemp("truth")
     fleet = F.generate(SEED)
-    db = F.write_database(fleet, [registry, dataclasses.replace(registry, app="lathekit")], folder / "fleet.duckdb")
-    return fleet, db, F.write_snapshot(db, folder / "snapshot")
+    registries = [registry, dataclasses.replace(registry, app="lathekit")]
+    db = F.write_database(fleet, registries, folder / "fleet.duckdb")
+    release_all(db, registries)
+    return fleet, db, registries
 
 
-def truth_for(name: str, fleet: F.Fleet, window: Window, registry: Registry) -> F.Truth:
-    reports = F.in_window(fleet, window.app, window.first_day, window.last_day)
-    p = window.period
-    table: dict[str, Callable[[], F.Truth]] = {
-        "features": lambda: F.truth_features(reports),
-        "os": lambda: F.truth_share(reports, "system.os_family"),
-        "os-version": lambda: F.truth_share(reports, "system.os_version"),
-        "versions": lambda: F.truth_versions(reports),
-        "active-daily": lambda: F.truth_active(reports, "day"),
-        "active-weekly": lambda: F.truth_active(reports, "week"),
-        "active-monthly": lambda: F.truth_active(reports, "month"),
-        "os-trend": lambda: F.truth_share(reports, "system.os_family", p),
-        "os-version-trend": lambda: F.truth_share(reports, "system.os_version", p),
-        "cpu-cores-trend": lambda: F.truth_share(reports, "system.cpu_cores", p),
-        "ram-trend": lambda: F.truth_share(reports, "system.ram_gib", p),
-        "display-trend": lambda: F.truth_share(reports, "system.display_class", p),
-        "displays-trend": lambda: F.truth_share(reports, "system.displays", p),
-        "versions-trend": lambda: F.truth_versions(reports, p),
-        "usage-time": lambda: F.truth_usage_time(reports, p),
-        "session-lengths": lambda: F.truth_session_lengths(reports, registry),
-        "client-losses": lambda: F.truth_client_losses(reports, p),
-        "rejections": lambda: F.truth_rejections(fleet, window.first_day, window.last_day, p),
-    }
-    assert set(table) == set(QUESTIONS), "every canned question needs a ground truth here"
-    return table[name]()
+def cells(db: Path) -> list[tuple[Any, ...]]:
+    """Every released cell: app, question, source period, start, end, key position, measure, value, sd."""
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute(
+            "SELECT r.app, r.question, r.period, r.period_start, r.period_end, c.position, c.measure, c.value, c.sd"
+            " FROM release_cells c JOIN releases r USING (release_id) ORDER BY ALL"
+        ).fetchall()
+    finally:
+        con.close()
 
 
-def close(a: Any, b: Any) -> bool:
-    if isinstance(a, float) or isinstance(b, float):
-        return a is not None and b is not None and math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-9)
-    return bool(a == b)
+def truth_of(fleet: F.Fleet, registries: list[Registry]) -> dict[tuple[Any, ...], int]:
+    from optin.analysis._release_plan import SPEC_BY_NAME
+
+    by_app = {r.app: r for r in registries}
+    out: dict[tuple[Any, ...], int] = {}
+    cache: dict[tuple[Any, ...], dict[str, list[int]]] = {}
+    for app, question, _, start, end, position, measure, _, _ in cells_cache:
+        spec = SPEC_BY_NAME[question]
+        key = (app, question, start, end)
+        if key not in cache:
+            cache[key] = F.bounded_truth(fleet, by_app[app], app, spec.source, spec.metric, start, end)
+        out[(app, question, start, end, position, measure)] = cache[key][measure][position]
+    return out
 
 
-def check(
-    table: Table,
-    truth: F.Truth,
-    k: int,
-    measures_of: Callable[[tuple[Any, ...], tuple[Any, ...]], tuple[Any, ...]] | None = None,
+cells_cache: list[tuple[Any, ...]] = []
+
+
+def test_the_bounded_vectors_equal_the_plain_python_plan(released: tuple[F.Fleet, Path, list[Registry]]) -> None:
+    """What the job noises is exactly the plan, bounded: checked through the job's own SQL."""
+    from optin.analysis._release_plan import SPECS, periods_between
+    from optin.analysis._release_sql import Bounding
+
+    fleet, db, registries = released
+    con = duckdb.connect(str(db), read_only=True)
+    checked = 0
+    try:
+        for registry in registries:
+            bounding = Bounding(con, registry)
+            for kind in ("week", "month"):
+                for start, end in periods_between(F.START, F.START + dt.timedelta(days=44), kind):
+                    for spec in SPECS:
+                        exact = bounding.bounded(spec, start, end)
+                        truth = F.bounded_truth(fleet, registry, registry.app, spec.source, spec.metric, start, end)
+                        assert {m: v for m, (v, _) in exact.parts.items()} == truth, (registry.app, spec.name, start)
+                        checked += 1
+    finally:
+        con.close()
+    assert checked == 2 * (7 + 2) * len(SPECS)  # two apps, 7 weeks and 2 months, every question
+
+
+def test_released_cells_fall_in_their_95_percent_interval_as_often_as_they_should(
+    released: tuple[F.Fleet, Path, list[Registry]],
 ) -> None:
-    count_at = next(i for i, c in enumerate(table.columns) if c in ("installations", "reports"))
-    rows = {tuple(row[:count_at]): row for row in table.rows}
-    assert len(rows) == len(table.rows), "one row per cell"
-    assert set(rows) == set(truth.counts), table.title
-    hidden = F.expected_hidden(truth, k)
-    assert table.suppressed == len(hidden), table.title
-    for cell, n in truth.counts.items():
-        row = rows[cell]
-        if cell in hidden:
-            assert all(v is None for v in row[count_at:]), (table.title, cell)
-            continue
-        assert row[count_at] == n, (table.title, cell)
-        expected = measures_of(cell, truth.measures[cell]) if measures_of else truth.measures[cell]
-        got = row[count_at + 1 :]
-        assert len(got) == len(expected) and all(close(a, b) for a, b in zip(got, expected, strict=False)), (
-            table.title,
-            cell,
-            got,
-            expected,
-        )
-    # Suppressed rows come after the visible ones (of their period, in trends): position says nothing.
-    groups: dict[Any, list[bool]] = {}
-    for row in table.rows:
-        groups.setdefault(row[0] if table.columns[0] == "period" else None, []).append(row[count_at] is None)
-    for flags in groups.values():
-        assert flags == sorted(flags), table.title
+    """Coverage: over every released cell (thousands), 92 % to 98 % hold the truth within ±1.96 sd."""
+    fleet, db, registries = released
+    cells_cache[:] = cells(db)
+    truth = truth_of(fleet, registries)
+    inside = total = 0
+    for app, question, _, start, end, position, measure, value, sd in cells_cache:
+        exact = truth[(app, question, start, end, position, measure)]
+        total += 1
+        inside += abs(value - exact) <= 1.959964 * sd
+    assert total >= 2000, total
+    assert 0.92 <= inside / total <= 0.98, (inside, total)
 
 
-@pytest.mark.parametrize("period", ["day", "week", "month"])
-def test_every_question_matches_the_plain_python_answer(
-    generated: tuple[F.Fleet, Path, Path], registry: Registry, period: str
+def test_a_release_is_never_recomputed_and_asking_again_returns_the_same_numbers(
+    released: tuple[F.Fleet, Path, list[Registry]], tmp_path: Path
 ) -> None:
-    fleet, db, _ = generated
-    window = Window("millwright", FIRST, LAST, period)  # type: ignore[arg-type]
-    gateway = Gateway(open_database(db), K)
-    reports = F.in_window(fleet, "millwright", FIRST, LAST)
-    active = len({r.inst for r in reports})
-    for name, question in QUESTIONS.items():
-        table = question(gateway, window)
-        truth = truth_for(name, fleet, window, registry)
-        assert truth.counts, f"the generated fleet must exercise {name}"
-        if name == "features":
-            counts = truth.counts
-
-            def shares(cell: tuple[Any, ...], m: tuple[Any, ...]) -> tuple[Any, ...]:
-                return (counts[cell] / active, m[0] / active, m[1], m[2])  # noqa: B023 (used in this pass only)
-
-            check(table, truth, K, shares)
-            visible = [row for row in table.rows if row[1] is not None]
-            uses = {row[0]: truth.measures[(row[0],)][0] for row in visible}
-            assert [r[0] for r in visible] == sorted(uses, key=lambda f: (-truth.counts[(f,)], -uses[f], f)), "ranked"
-            assert f"active installations: {active}" in table.notes
-        else:
-            check(table, truth, K)
+    _, db, registries = released
+    copy = tmp_path / "again.duckdb"
+    copy.write_bytes(db.read_bytes())
+    before = cells(copy)
+    release_all(copy, registries)  # the job again, and later: nothing new, nothing replaced
+    release_all(copy, registries, TODAY + dt.timedelta(days=1))
+    after = cells(copy)
+    closed_before = {c for c in after if c[4] <= TODAY - dt.timedelta(days=3)}
+    assert closed_before <= set(before) and set(before) <= set(after)
+    source = LocalSource(open_database(copy))
+    window = Window("millwright", F.START, F.START + dt.timedelta(days=41), "week")
+    assert source.ask("os-trend", window) == source.ask("os-trend", window)
+    source.close()
 
 
-def test_the_fleet_exercises_suppression_and_complementary_suppression(
-    generated: tuple[F.Fleet, Path, Path], registry: Registry
+def test_the_budget_of_every_week_is_never_exceeded(released: tuple[F.Fleet, Path, list[Registry]]) -> None:
+    _, db, _ = released
+    source = LocalSource(open_database(db))
+    weeks = source.budget("millwright")
+    source.close()
+    assert weeks and all(w.spent <= 0.5 * (1 + 1e-9) and w.refused == 0 for w in weeks)
+    assert max(w.spent for w in weeks) > 0.45  # whole weeks spend nearly all of it: the split is used
+
+
+def test_every_question_in_every_format_shows_releases_with_intervals_and_no_count_under_k(
+    released: tuple[F.Fleet, Path, list[Registry]],
 ) -> None:
-    fleet, db, _ = generated
-    window = Window("millwright", FIRST, LAST, "week")
-    source = LocalSource(open_database(db), K)
-    features = source.ask("features", window)
-    assert any(row[1] is None for row in features.rows), "a rare feature is suppressed"
-    # Somewhere a partition hides a row of k or more installations to protect a smaller one.
-    truths = [truth_for(name, fleet, window, registry) for name in QUESTIONS]
-    assert any(t.counts[c] >= K for t in truths if t.partition_by is not None for c in F.expected_hidden(t, K))
+    _, db, _ = released
+    source = LocalSource(open_database(db), k=10)
+    window = Window("millwright", dt.date(2026, 3, 1), F.START + dt.timedelta(days=41), "week")  # holds March
+    tables = {name: source.ask(name, window) for name in QUESTIONS}
+    source.close()
+    for name, table in tables.items():
+        assert table.rows, name
+        n_keys = table.columns.index("installations")
+        assert table.columns[n_keys + 1] == "installations_ci95"
+        for row in table.rows:
+            assert row[n_keys] is None or row[n_keys] >= 10, name
+            assert (row[n_keys] is None) == (row[n_keys + 1] is None)
+        assert any("privacy cost: ρ" in note for note in table.notes), name
+        assert any("covers" in note for note in table.notes), name
+    text = "".join(render_table(t) for t in tables.values())
+    assert "±" in text and "fewer than 10" in text
+    assert "installations_ci95" in tables_to_csv(list(tables.values()))
+    assert '"installations_ci95"' in tables_to_json(tables)
+    page = render_html(list(tables.values()), "t")
+    assert 'class="errorbar"' in page and "95 % interval" in page
 
 
-def test_a_higher_k_suppresses_more_and_still_agrees(generated: tuple[F.Fleet, Path, Path], registry: Registry) -> None:
-    fleet, db, _ = generated
-    window = Window("millwright", FIRST, LAST, "month")
-    gateway = Gateway(open_database(db), 40)
-    for name in ("os-version", "ram-trend", "active-weekly", "features"):
-        truth = truth_for(name, fleet, window, registry)
-        table = QUESTIONS[name](gateway, window)
-        assert table.k == 40
-        if name != "features":
-            check(table, truth, 40)
-        else:
-            assert {row[0] for row in table.rows if row[1] is None} == {c[0] for c in F.expected_hidden(truth, 40)}
+def test_a_window_is_answered_as_the_released_periods_it_holds_and_says_so(
+    released: tuple[F.Fleet, Path, list[Registry]],
+) -> None:
+    _, db, _ = released
+    source = LocalSource(open_database(db))
+    cut = Window("millwright", F.START + dt.timedelta(days=3), F.START + dt.timedelta(days=30), "week")
+    table = source.ask("active-weekly", cut)
+    assert [row[0] for row in table.rows] == [F.START + dt.timedelta(days=7 * i) for i in (1, 2, 3)]
+    assert any("released periods inside" in note for note in table.notes)
+    months = source.ask("active-monthly", Window("millwright", dt.date(2026, 3, 1), dt.date(2026, 4, 20), "month"))
+    assert [row[0] for row in months.rows] == [dt.date(2026, 3, 1)]  # April ends after the window does
+    source.close()
 
 
-def test_k_can_only_be_raised() -> None:
-    import duckdb
-
-    with pytest.raises(ValueError):
-        Gateway(duckdb.connect(), 9)
-
-
-def test_the_parquet_snapshot_gives_the_same_answers_as_the_database(generated: tuple[F.Fleet, Path, Path]) -> None:
-    _, db, snapshot = generated
-    from_db = LocalSource(open_database(db), K)
-    from_snapshot = LocalSource(open_snapshot(snapshot), K)
-    for period in ("day", "week"):
-        window = Window("millwright", FIRST, LAST, period)
-        for name in QUESTIONS:
-            a, b = from_db.ask(name, window), from_snapshot.ask(name, window)
-            assert a.columns == b.columns and a.suppressed == b.suppressed, name
-            assert len(a.rows) == len(b.rows) and all(
-                all(close(x, y) for x, y in zip(ra, rb, strict=False)) for ra, rb in zip(a.rows, b.rows, strict=False)
-            ), name
-
-
-def test_another_application_and_days_outside_the_window_are_not_counted(generated: tuple[F.Fleet, Path, Path]) -> None:
-    fleet, db, _ = generated
-    source = LocalSource(open_database(db), K)
-    lathekit = [r for r in fleet.reports if r.app == "lathekit"]
-    table = source.ask("active-monthly", Window("lathekit", F.START, F.START + dt.timedelta(days=60), "week"))
-    assert [row[1] for row in table.rows] == [len({r.inst for r in lathekit if r.day.month == m}) for m in (3, 4)]
-    assert source.ask("features", Window("nosuchapp", FIRST, LAST)).rows == []
+def test_the_snapshot_and_another_application_give_what_the_database_gives(
+    released: tuple[F.Fleet, Path, list[Registry]], tmp_path: Path
+) -> None:
+    _, db, _ = released
+    snapshot = tmp_path / "snapshot"
+    snapshot.mkdir()
+    con = duckdb.connect(str(db), read_only=True)
+    for table in ("releases", "release_cells", "privacy_ledger", "release_refusals"):
+        con.execute(f"COPY {table} TO '{snapshot / (table + '.parquet')}' (FORMAT parquet)")
+    con.close()
+    window = Window("millwright", F.START, F.START + dt.timedelta(days=41), "week")
+    local, snap = LocalSource(open_database(db)), LocalSource(open_snapshot(snapshot))
+    for name in QUESTIONS:
+        assert local.ask(name, window) == snap.ask(name, window), name
+    other = local.ask("active-weekly", dataclasses.replace(window, app="lathekit"))
+    mine = local.ask("active-weekly", window)
+    assert other.rows != mine.rows
+    assert local.ask("features", dataclasses.replace(window, app="nosuchapp")).rows == []
+    local.close()
+    snap.close()
 
 
 @pytest.mark.parametrize(
     "bad",
     [
-        dict(app="Millwright; DROP TABLE reports", first_day=FIRST, last_day=LAST),
-        dict(app="millwright", first_day=LAST, last_day=FIRST),
-        dict(app="millwright", first_day="2026-03-01", last_day=LAST),
-        dict(app="millwright", first_day=FIRST, last_day=LAST, period="year"),
+        {"app": "Robert'); DROP TABLE reports;--"},
+        {"first_day": "2026-01-01"},
+        {"first_day": dt.date(2026, 5, 1), "last_day": dt.date(2026, 4, 1)},
+        {"period": "fortnight"},
+        {"first_day": dt.date(2000, 1, 1), "last_day": dt.date(2030, 1, 1)},
     ],
 )
 def test_filters_are_typed_values_checked_before_any_query(bad: dict[str, Any]) -> None:
+    fields: dict[str, Any] = {"app": "millwright", "first_day": F.START, "last_day": F.START, "period": "week"}
     with pytest.raises((ValueError, TypeError)):
-        Window(**bad)
+        Window(**{**fields, **bad})

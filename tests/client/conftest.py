@@ -146,7 +146,7 @@ def make_feedback(registry: Registry, root: Path, endpoint: str, clock: ManualCl
     facts = kwargs.pop("facts", lambda: {"system.os_family": "linux", "system.ram_gib": 16})
     return Feedback(
         registry,
-        app_version="2025.3.0",
+        app_version=kwargs.pop("app_version", "2025.3.0"),
         endpoint=endpoint,
         paths=AppPaths.under(root),
         clock=clock,

@@ -24,7 +24,8 @@ def test_the_cli_shows_changes_previews_and_exports(tmp_path: Path, registry: Re
     root = tmp_path / "app"
     status = optin(root, "status")
     assert status.returncode == 0 and "off (undecided)" in status.stdout
-    assert optin(root, "enable").stdout.strip() == "Customer Feedback Program: on"
+    enabled = optin(root, "enable").stdout
+    assert enabled.endswith("Customer Feedback Program: on\n") and "[x] Feature usage (usage)" in enabled
     assert "on (on)" in optin(root, "status").stdout and "from cli" in optin(root, "status").stdout
     preview = json.loads(optin(root, "preview").stdout)
     assert (
@@ -60,3 +61,38 @@ def test_enable_is_refused_when_an_administrator_forced_feedback_off(tmp_path: P
     result = optin(tmp_path, "enable")
     assert result.returncode == 1 and "administrator" in result.stderr
     assert "off (undecided)" in optin(tmp_path, "status").stdout
+
+
+def test_enable_lists_the_categories_and_agrees_only_to_those_chosen(tmp_path: Path, registry: Registry) -> None:
+    result = optin(tmp_path, "enable", "--categories", "usage,system")
+    assert result.returncode == 0, result.stderr
+    for category in registry.categories.values():
+        assert category.description in result.stdout  # what each category sends, before it is agreed to
+    assert "[ ] Sessions and usage time (sessions)" in result.stdout and "Never sent" in result.stdout
+    consent = json.loads((tmp_path / "config" / "consent.json").read_text())
+    assert consent["categories"] == ["system", "usage"] and consent["wording_hash"]
+    wrong = optin(tmp_path / "other", "enable", "--categories", "usage,geometry")
+    assert wrong.returncode == 2 and "geometry" in wrong.stderr
+    assert not (tmp_path / "other" / "config" / "consent.json").exists() or (
+        json.loads((tmp_path / "other" / "config" / "consent.json").read_text())["status"] != "on"
+    )
+
+
+def test_status_is_read_only(tmp_path: Path) -> None:
+    status = optin(tmp_path / "app", "status")
+    assert status.returncode == 0 and "off (undecided)" in status.stdout
+    assert not (tmp_path / "app").exists()  # no consent file, no folder: looking starts no ask clock
+
+
+def test_history_export_then_clear_keeps_the_export(tmp_path: Path, registry: Registry, clock: ManualClock) -> None:
+    root = tmp_path / "app"
+    app = make_feedback(registry, root, "http://127.0.0.1:9", clock)
+    assert app.turn_on()
+    app.count("toolpath.pocket")
+    app.close(5)  # nothing answers: the history holds the attempt
+    assert app.history.entries()
+    result = optin(root, "history", "--export", str(tmp_path / "history.json"), "--clear")
+    assert result.returncode == 0, result.stderr
+    exported = json.loads((tmp_path / "history.json").read_text())
+    assert len(exported) >= 1 and exported[0]["content"]["metrics"]["toolpath.pocket"] == 1  # exported first
+    assert app.history.entries() == []  # then cleared

@@ -224,12 +224,19 @@ def test_administrative_off_forces_feedback_off_and_can_never_force_it_on(
     threads_before = set(threading.enumerate())
     feedback = make_feedback(registry, tmp_path, "http://127.0.0.1:9", clock, environ=environ)
     item = HelpMenu(feedback).item()
-    assert not feedback.is_on and feedback.forced_off is not None and reason in feedback.forced_off.reason
-    assert item.enabled is False and item.checked is False and reason in item.reason
+    forced = feedback.forced_off
+    assert not feedback.is_on and forced is not None and reason in f"{forced.reason} ({forced.detail})"
+    assert forced.reason == item.reason == "Turned off by your administrator"  # words for a person; the setting:
+    assert item.detail == forced.detail and reason in f"{item.reason} ({item.detail})"
+    # The user's own choice (on) still shows, and can be withdrawn; it cannot be made.
+    assert item.enabled is True and item.checked is True and item.label.endswith("On, paused")
     assert feedback.turn_on() is False and not feedback.is_on
-    assert HelpMenu(feedback).toggle() is False
     feedback.count("toolpath.pocket")
     assert not feedback.should_ask()
+    assert HelpMenu(feedback).toggle() is False and feedback.state.status is Status.OFF
+    item = HelpMenu(feedback).item()
+    assert item.enabled is False and item.checked is False and item.label.endswith(": Off")
+    assert HelpMenu(feedback).toggle() is False and feedback.state.status is Status.OFF  # never on
     assert feedback.flush(1) and feedback.close(1)
     assert set(threading.enumerate()) == threads_before
     assert socket_guard.events == []
@@ -326,3 +333,20 @@ def test_opting_out_purges_sends_the_deletion_request_and_then_opens_no_socket(
     results = [e.result for e in feedback.history.entries()]
     assert results == ["accepted"] * 3 + ["deletion: answered 202"]
     assert stored_installations(db) == {}
+
+
+def test_an_app_version_the_registry_does_not_declare_records_and_sends_nothing(
+    tmp_path: Path, registry: Registry, clock: ManualClock, socket_guard: SocketGuard
+) -> None:
+    """App versions are a closed set: the collector would answer 422 undeclared_version, so the client refuses first."""
+    assert "9.9.9" not in registry.app_versions
+    feedback = make_feedback(registry, tmp_path / "app", "http://127.0.0.1:9", clock, app_version="9.9.9")
+    feedback.turn_on()  # the user's choice is kept; nothing is recorded under an undeclared version
+    assert feedback.is_on
+    assert feedback._worker is None  # no recorder, no queue, no worker thread: nothing to send
+    for _day in range(2):
+        feedback.count("toolpath.drill", 4)
+        clock.advance(DAY)
+        feedback.flush(1)
+    feedback.close(1)
+    assert feedback.queue.pending() == [] and socket_guard.events == []

@@ -5,14 +5,17 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
+import os
 import shutil
 import ssl
 import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import truststore
 from aiohttp import web
 
 from optin.client import HttpTransport, ManualClock
@@ -110,3 +113,21 @@ def test_retry_after_accepts_seconds_and_http_dates() -> None:
     assert parse_retry_after("120") == 120.0
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412480.0 - 60) == 60.0
     assert parse_retry_after("soon") is None and parse_retry_after(None) is None
+
+
+def test_the_operating_systems_trust_store_is_used_so_a_company_ca_needs_no_bundle(
+    tls_server: tuple[int, Path, list[bytes]],
+) -> None:
+    """On Linux the system store is OpenSSL's default CA file; a CA that IT put there (SSL_CERT_FILE stands
+    in for /etc/ssl/certs here) is trusted without ``ca_bundle``. Windows and macOS use their own stores."""
+    port, cert, bodies = tls_server
+    assert isinstance(HttpTransport().context, truststore.SSLContext)
+    code = (
+        "import sys; from optin.client import HttpTransport; "
+        "print(HttpTransport().post(sys.argv[1], b'{}', {'Content-Type': 'application/json'}, 10).status)"
+    )
+    url = f"https://127.0.0.1:{port}/v1/reports"
+    env = {**os.environ, "SSL_CERT_FILE": str(cert), "SSL_CERT_DIR": str(cert.parent)}
+    done = subprocess.run([sys.executable, "-c", code, url], capture_output=True, text=True, timeout=60, env=env)
+    assert done.returncode == 0 and done.stdout.strip() == "202", done.stderr
+    assert bodies == [b"{}"]

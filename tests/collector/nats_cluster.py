@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import http.client
 import json
 import threading
@@ -9,11 +10,15 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
+from optin.collector import _nats as nt
+from optin.collector import _records as rec
 from optin.collector._cluster import Cluster
-from optin.contract import Registry
+from optin.collector._config import load_config
+from optin.contract import Registry, ReportChecker
 from tests.helpers import CollectorProcess, make_report, start_collector
 
 METRICS = {"toolpath.pocket": 3, "file.import": {"step": 2}, "system.os_family": "windows", "ui.theme": "dark"}
@@ -76,6 +81,37 @@ class Layout:
             return [row[0] for row in con.execute("SELECT CAST(report_id AS VARCHAR) FROM reports").fetchall()]
         finally:
             con.close()
+
+    def rejections(self) -> dict[str, int]:
+        con = duckdb.connect(str(self.db), read_only=True)
+        try:
+            rows = con.execute("SELECT reason, CAST(sum(count) AS BIGINT) FROM rejections GROUP BY reason").fetchall()
+        finally:
+            con.close()
+        return {str(reason): int(count) for reason, count in rows}
+
+    def publish_unchecked(self, registry: Registry, doc: dict[str, Any]) -> None:
+        """Publish ``doc`` to the stream as a collector does, without its tombstone check.
+
+        What a collector sends in the moment before it has seen another collector's tombstone.
+        """
+        config = load_config(environ={}, journal=self.cluster.urls, nats_stream=self.stream)
+        checker = ReportChecker({(registry.app, registry.version): registry})
+        report = checker.check(json.dumps(doc).encode(), int(time.time()))
+        table_id = nt.table_id(rec.encode_metrics(checker.metric_names, {(registry.app, registry.version): registry}))
+
+        async def publish() -> None:
+            nc = await nt.connect(config, "test")
+            try:
+                headers = {nt.MSG_ID_HEADER: report.report_id, nt.TABLE_HEADER: table_id}
+                js = nc.jetstream()
+                await js.publish(
+                    nt.subject(config, "report"), rec.encode_report(report, int(time.time())), headers=headers
+                )
+            finally:
+                await nc.close()
+
+        asyncio.run(publish())
 
 
 class Senders:

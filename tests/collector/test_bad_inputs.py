@@ -295,7 +295,10 @@ CASES: tuple[Case, ...] = (
     Case("upper-case-report-id", _fields(report_id=str(uuid.uuid4()).upper()), 400, "bad_uuid"),
     Case("installation-id-not-v4", _fields(installation_id=str(uuid.uuid1())), 400, "bad_uuid"),
     Case("unknown-app", _fields(app={"name": "lathe_pro", "version": "1.0"}), 422, "unknown_registry"),
-    Case("registry-hash-mismatch", _fields(registry={"version": 1, "hash": "0" * 64}), 422, "registry_mismatch"),
+    Case("registry-hash-mismatch", _fields(registry={"version": 2, "hash": "0" * 64}), 422, "registry_mismatch"),
+    Case(
+        "undeclared-app-version", _fields(app={"name": "millwright", "version": "10.0.0.1"}), 422, "undeclared_version"
+    ),
     Case("timestamp-before-2000", _fields(period={"start": 0, "end": 3600}), 422, "out_of_bounds"),
     Case(
         "timestamp-far-future",

@@ -207,3 +207,25 @@ def test_the_loader_position_is_committed_with_the_rows(tmp_path: Path, registry
         ("w0", 1, end)
     ]
     os.sync()
+
+
+def _report_payload(registry: Registry, installation: str) -> tuple[str, bytes]:
+    doc = make_report(registry, installation_id=installation)
+    return doc["report_id"], rec.encode_report(_checked(registry, doc), int(time.time()))
+
+
+def test_deletions_waiting_in_two_journals_both_run_and_loading_goes_on_after_them(
+    tmp_path: Path, registry: Registry
+) -> None:
+    x, y, other = str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4())
+    x1, px1 = _report_payload(registry, x)
+    y1, py1 = _report_payload(registry, y)
+    after0, pa0 = _report_payload(registry, other)
+    after1, pa1 = _report_payload(registry, other)
+    # Each journal holds a report of the other's installation, then its own deletion, then more.
+    _journal(tmp_path / "journal" / "w0", registry, [py1, rec.encode_deletion(x, 1), pa0])
+    _journal(tmp_path / "journal" / "w1", registry, [px1, rec.encode_deletion(y, 1), pa1])
+    loader = _load(tmp_path, registry)  # returns: neither deletion waits for the other forever
+    stored = {r[0] for r in _rows(tmp_path / "db" / "o.duckdb", "SELECT CAST(report_id AS VARCHAR) FROM reports")}
+    assert stored == {after0, after1}  # x1 and y1 deleted, the reports after the deletions loaded once
+    assert loader.stats.deletions == 2 and loader.stats.loaded_reports == 4

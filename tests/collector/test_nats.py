@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +25,7 @@ import pytest
 from optin.collector import _nats as nt
 from optin.collector._cluster import Cluster, free_ports, server_binary
 from optin.collector._config import load_config
+from optin.collector._tombstones import tombstones_path
 from optin.contract import Registry
 from tests.collector.nats_cluster import METRICS, Layout, Senders, launch
 from tests.helpers import make_report, post_json, request, stop_process
@@ -77,7 +79,7 @@ def _check_exactly_once(layout: Layout, senders: Senders) -> list[str]:
     return stored
 
 
-def test_two_collectors_one_loader_retry_on_the_other_collector_and_deletion_order(
+def test_two_collectors_one_loader_a_retry_on_the_other_collector_is_stored_once(
     layout: Layout, registry: Registry
 ) -> None:
     layout.start_loader()
@@ -96,14 +98,6 @@ def test_two_collectors_one_loader_retry_on_the_other_collector_and_deletion_ord
     assert post_json(one.url, retried)[0] == 202
     assert post_json(two.url, retried)[0] == 200  # JetStream's duplicate window: answered as a duplicate
     sent.add(retried["report_id"])
-    # A deletion is ordered after the reports acknowledged before it, and before those after it.
-    installation = retried["installation_id"]
-    before = make_report(registry, METRICS, installation_id=installation)
-    assert post_json(two.url, before)[0] == 202
-    assert post_json(one.url, {"installation_id": installation}, path="/v1/deletions")[0] == 202
-    after = make_report(registry, METRICS, installation_id=installation)
-    assert post_json(two.url, after)[0] == 202
-    sent |= {after["report_id"]}
     # A rejection is counted (through the stream) and not stored.
     bad = make_report(registry, {"no.such.metric": 1})
     assert post_json(one.url, bad)[0] == 422
@@ -112,13 +106,52 @@ def test_two_collectors_one_loader_retry_on_the_other_collector_and_deletion_ord
     two.stop()
     assert layout.loader is not None and layout.loader.stop(timeout_s=120) == 0
     stored = layout.stored()
-    assert sorted(stored) == sorted(sent - {retried["report_id"]}), "deleted reports gone, the rest once"
-    con = duckdb.connect(str(layout.db), read_only=True)
-    try:
-        reasons = dict(con.execute("SELECT reason, sum(count) FROM rejections GROUP BY reason").fetchall())
-    finally:
-        con.close()
-    assert reasons.get("undeclared_metric") == 1, reasons
+    assert sorted(stored) == sorted(sent), "every report once, the retried one too"
+    assert layout.rejections() == {"undeclared_metric": 1}
+
+
+def test_deletions_travel_the_stream_in_order_and_tombstones_hold(layout: Layout, registry: Registry) -> None:
+    """As in the single-machine layout: what was acknowledged before a deletion is erased with it; what
+    comes after is refused (410) by every collector or, taken in the moment before a collector saw the
+    tombstone, dropped by the loader; each counted installation_deleted; across restarts of all of them."""
+    layout.start_loader()
+    one, two = layout.start_collector(0), layout.start_collector(1)
+    for running in (one, two, layout.loader):
+        assert running is not None
+        _wait_healthy(running.url)
+    erased, other = str(uuid.uuid4()), str(uuid.uuid4())
+    before = [make_report(registry, METRICS, installation_id=erased) for _ in range(3)]
+    for i, doc in enumerate(before):
+        assert post_json((one, two)[i % 2].url, doc)[0] == 202
+    kept = make_report(registry, METRICS, installation_id=other)
+    assert post_json(two.url, kept)[0] == 202
+    assert post_json(one.url, {"installation_id": erased}, path="/v1/deletions")[0] == 202  # confirmed
+    # The collector that confirmed it refuses at once (a retry of an old report, a new one).
+    for late in (before[0], make_report(registry, METRICS, installation_id=erased)):
+        status, body = post_json(one.url, late)
+        assert status == 410 and body["error"] == "installation_deleted", (status, body)
+    # The other one has it from the bucket within milliseconds (a 202 here would be dropped by the loader).
+    status, _ = post_json(two.url, make_report(registry, METRICS, installation_id=erased))
+    assert status in (410, 202)
+    # A report published right after the deletion by a collector that had not seen it yet: dropped by the loader.
+    layout.publish_unchecked(registry, make_report(registry, METRICS, installation_id=erased))
+    # kill -9 of the loader and of a collector: the loader's tombstones and the bucket survive.
+    time.sleep(1.5)  # first the counts (a collector killed sooner takes the last second's rejection counts with it)
+    assert layout.loader is not None
+    layout.loader.stop(signal.SIGKILL)
+    two.stop(signal.SIGKILL)
+    layout.start_loader()
+    two = layout.start_collector(1)
+    _wait_healthy(two.url)
+    status, body = post_json(two.url, make_report(registry, METRICS, installation_id=erased))
+    assert status == 410 and body["error"] == "installation_deleted", (status, body)
+    layout.publish_unchecked(registry, make_report(registry, METRICS, installation_id=erased))
+    assert post_json(one.url, {"installation_id": erased}, path="/v1/deletions")[0] == 202  # idempotent
+    time.sleep(1.5)  # the collectors send their rejection counts about once a second
+    layout.stop()
+    assert layout.stored() == [kept["report_id"]], "nothing of the deleted installation, the other report once"
+    assert layout.rejections() == {"installation_deleted": 6}, "2 + 1 at the collectors or the loader + 1 + 2 dropped"
+    assert tombstones_path(layout.db).read_text(encoding="ascii").splitlines() == [erased, erased]
 
 
 def test_a_retry_after_the_duplicate_window_is_still_stored_once(

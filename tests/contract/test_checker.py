@@ -177,3 +177,24 @@ def test_a_registry_outside_the_contract_rules_gets_no_fast_path() -> None:
             outcome = ("error", (error.status, error.code, error.path))
         assert outcome == with_contract
         assert outcome[0] == "error"
+
+
+def test_reports_without_the_discarded_counter_stay_valid_and_both_paths_agree_on_it() -> None:
+    """Clients built before `client.discarded` keep working; the fast path and the contract agree."""
+    now = int(time.time())
+    doc = make_report(REGISTRY)
+    del doc["client"]["discarded"]  # as a client built before the counter sends it
+    for counters, discarded in (({}, 0), ({"discarded": 5}, 5)):
+        body = json.dumps({**doc, "client": {**doc["client"], **counters}}).encode()
+        fast = CHECKER._fast(json.loads(body), body, now)
+        assert fast is not None and fast.discarded == discarded
+        assert _strict(body, now) == ("ok", fast)
+    for client, code in (
+        ({**doc["client"], "discarded": -1}, "out_of_bounds"),
+        ({**doc["client"], "discarded": True}, "wrong_type"),
+        ({**doc["client"], "lost": 0}, "unknown_field"),
+        ({"dropped": 0, "evicted": 0, "discarded": 0}, "missing_field"),
+    ):
+        body = json.dumps({**doc, "client": client}).encode()
+        assert _checked(body, now) == _strict(body, now)
+        assert _strict(body, now)[1][:2] == (422, code)

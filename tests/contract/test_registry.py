@@ -8,6 +8,7 @@ MINIMAL = """
 schema = 1
 app = "demo"
 version = 1
+app_versions = ["1.0", "1.1"]
 [categories.usage]
 title = "Usage"
 description = "Which commands are used."
@@ -50,6 +51,15 @@ def test_a_minimal_registry_parses_and_its_hash_is_stable() -> None:
     assert first.hash == second.hash and len(first.hash) == 64
     changed = parse_registry(MINIMAL.replace("Runs.", "Runs of a command."))
     assert changed.hash != first.hash
+    shipped = parse_registry(MINIMAL.replace('"1.1"]', '"1.1", "1.2"]'))  # a new release is a new registry
+    assert shipped.hash != first.hash and shipped.app_versions == ("1.0", "1.1", "1.2")
+
+
+def test_release_bounds_have_defaults_that_a_registry_without_them_gets() -> None:
+    registry = parse_registry(MINIMAL)
+    assert registry.max_features == 16 and registry.metrics["cmd.run"].release_bound == 25
+    small = parse_registry(MINIMAL.replace('kind = "counter"', 'kind = "counter"\nmax = 5'))
+    assert small.metrics["cmd.run"].release_bound == 5  # never above what a report may carry
 
 
 @pytest.mark.parametrize(
@@ -66,6 +76,12 @@ def test_a_minimal_registry_parses_and_its_hash_is_stable() -> None:
         (("schema = 1", "schema = 2"), "schema"),
         (("version = 1", "version = 1073741825"), "version"),  # reports can only name versions up to 2^30
         (("version = 1", "version = 0"), "version"),
+        (('app_versions = ["1.0", "1.1"]', ""), "app_versions"),  # the versions that may report: a closed set
+        (('app_versions = ["1.0", "1.1"]', 'app_versions = ["1.0", "10.0.0.1/8"]'), "dotted numbers"),
+        (('app_versions = ["1.0", "1.1"]', 'app_versions = ["1.0", "1.0"]'), "unique"),
+        (('kind = "counter"', 'kind = "counter"\nrelease_bound = 0'), "release_bound"),
+        (('kind = "counter"', 'kind = "counter"\nmax = 10\nrelease_bound = 11'), "release_bound"),
+        (("[categories.usage]", "[release]\nmax_features = 0\n[categories.usage]"), "max_features"),
     ],
 )
 def test_invalid_registries_are_refused_with_the_entry_named(edit: tuple[str, str], message: str) -> None:

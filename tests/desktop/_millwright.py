@@ -15,6 +15,8 @@ from ._x11 import WAIT_S, Display, Geometry, wait_for
 
 MAIN: Final = "^Millwright - "  # "Millwright - <part name>"
 ASK: Final = "^Customer Feedback Program$"
+TURN_ON: Final = "^Turn on the Customer Feedback Program$"
+OFF_NOTICE: Final = "^Customer Feedback Program: off$"
 HELP_DROPDOWN: Final = "^#menubar#help$"  # Tk names a menu's window after its path (.menubar.help)
 FIRST_ITEM_Y: Final = 11  # the first entry's middle, below the drop-down's top edge
 EXIT_S: Final = 30.0
@@ -93,6 +95,12 @@ class Millwright:
 
     def click_feedback_item(self, dropdown: Geometry) -> None:
         self.display.click(dropdown.x + dropdown.width // 3, dropdown.y + FIRST_ITEM_Y)
+
+    def answer_turn_on(self) -> None:
+        """Press "Turn on" in the turn-on dialog, every category ticked (the left half of the bottom row)."""
+        dialog = self.display.window(TURN_ON)
+        self.display.click(dialog.x + dialog.width // 4, dialog.y + dialog.height - 30)
+        self.display.gone(TURN_ON)
 
     def at(self, window: Geometry, dx: int, dy: int) -> None:
         self.display.click(window.x + dx, window.y + dy)

@@ -29,7 +29,7 @@ import pytest
 from optin.contract import Registry
 from tests.helpers import CollectorProcess, request, start_collector
 
-from ._millwright import ASK, Millwright
+from ._millwright import ASK, OFF_NOTICE, TURN_ON, Millwright
 from ._tap import Tap
 from ._x11 import Display, Geometry
 
@@ -218,6 +218,9 @@ def test_help_menu_toggle_under_a_real_display(
         dropdown = app.open_help()
         shot(display, shots, "2-help-menu")
         app.click_feedback_item(dropdown)
+        display.window(TURN_ON)
+        shot(display, shots, "2b-turn-on-dialog")
+        app.answer_turn_on()
         on = app.wait_consent("feedback to be on", lambda c: c["status"] == "on")
         assert on["surface"] == "help_menu"
         installation_id = on["installation_id"]
@@ -283,6 +286,10 @@ def test_help_menu_toggle_under_a_real_display(
             "the deletion to be acknowledged", lambda c: c["status"] == "off" and not c["pending_deletion"]
         )
         assert off["installation_id"] is None and off["surface"] == "help_menu"
+        display.window(OFF_NOTICE)  # says what turning it off did
+        shot(display, shots, "6b-turned-off")
+        display.key("Return")
+        display.gone(OFF_NOTICE)
         window = app.focus_main()
         app.at(window, 600, 520)
         display.key("l")

@@ -3,11 +3,9 @@ registry's words what is and is not collected, "no" is as easy as "yes", and "do
 
 from __future__ import annotations
 
-import gc
 import importlib.util
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -18,74 +16,11 @@ if importlib.util.find_spec("_tkinter") is None:
 import tkinter as tk
 from tkinter import ttk
 
-from optin.client import Answer, AppPaths, AskPolicy, Feedback, HelpMenu, ManualClock
-from optin.client.testing import InMemoryTransport
+from optin.client import Answer, HelpMenu, ManualClock
 from optin.client.tk import NEVER_LABEL, NO_LABEL, YES_LABEL, AskDialog, TkHelpMenu
 from optin.contract import Registry
 
-from ._x11 import Display
-
-START = 1_790_000_000.0
-DAY = 86400
-
-
-@pytest.fixture
-def root(display: Display) -> Iterator[tk.Tk]:
-    window = tk.Tk(screenName=display.name)
-    window.geometry("600x400+0+0")
-    yield window
-    window.destroy()
-    del window
-    # Tk widgets form reference cycles; if the collector freed them on another thread (an uploader or
-    # collector thread of a later test), Tcl would abort the process ("async handler deleted by the
-    # wrong thread"). Free them here, on the thread that made them.
-    gc.collect()
-
-
-def make_feedback(
-    registry: Registry, tmp_path: Path, clock: ManualClock, environ: dict[str, str] | None = None
-) -> Feedback:
-    return Feedback(
-        registry,
-        app_version="2025.3.0",
-        endpoint="http://127.0.0.1:9",
-        paths=AppPaths.under(tmp_path / "app"),
-        clock=clock,
-        transport=InMemoryTransport(),
-        ask_policy=AskPolicy(grace_days=0, reask_days=180),
-        environ=environ or {},
-    )
-
-
-def widgets(parent: tk.Misc) -> Iterator[tk.Misc]:
-    for child in parent.winfo_children():
-        yield child
-        yield from widgets(child)
-
-
-def labelled(parent: tk.Misc, kind: type, text: str) -> tk.Misc:
-    return next(w for w in widgets(parent) if isinstance(w, kind) and str(w.cget("text")) == text)
-
-
-def answer_when_shown(root: tk.Tk, act: Callable[[tk.Toplevel], object]) -> None:
-    """Once the dialog is up and has the grab (as a person would see it), act on it."""
-
-    def poll() -> None:
-        dialogs = [w for w in root.winfo_children() if isinstance(w, tk.Toplevel)]
-        if dialogs and root.grab_current() is not None:  # type: ignore[no-untyped-call]
-            act(dialogs[0])
-        else:
-            root.after(20, poll)
-
-    root.after(20, poll)
-
-
-def entries(menu: tk.Menu) -> list[tuple[str, str]]:
-    last = menu.index("end")
-    return [
-        (str(menu.entrycget(i, "label")), str(menu.entrycget(i, "state")))
-        for i in range(0 if last is None else int(last) + 1)
-    ]
+from ._tk import DAY, START, answer_when_shown, entries, labelled, make_feedback, turn_on_when_shown, widgets
 
 
 def test_importing_optin_client_does_not_import_tkinter() -> None:
@@ -105,15 +40,19 @@ def test_the_check_item_follows_consent_both_ways(root: tk.Tk, registry: Registr
     )
     try:
         assert entries(menu) == [
-            ("Customer Feedback Program", "normal"),
+            ("Customer Feedback Program: Off", "normal"),
             ("What is sent…", "normal"),
             ("View sent data…", "normal"),
         ]
         assert items.var.get() is False and not feedback.is_on  # off by default
-        menu.invoke(items.index)  # the user clicks the check item
+        turn_on_when_shown(root)
+        menu.invoke(items.index)  # the user clicks the check item, then "Turn on" in the dialog
         assert feedback.is_on and items.var.get() is True and feedback.state.surface == "help_menu"
+        assert entries(menu)[0] == ("Customer Feedback Program: On", "normal")
         menu.invoke(items.index)
         assert not feedback.is_on and items.var.get() is False
+        assert items.notice is not None and "Nothing had been sent" in str(items.notice.label.cget("text"))
+        turn_on_when_shown(root)
         menu.invoke(items.index)
         assert feedback.is_on and changes == [True, False, True]
     finally:
@@ -124,9 +63,11 @@ def test_forced_off_shows_the_item_disabled_with_the_reason(root: tk.Tk, registr
     feedback = make_feedback(registry, tmp_path, ManualClock(START), environ={"DO_NOT_TRACK": "1"})
     menu = tk.Menu(root, tearoff=False)
     items = TkHelpMenu(menu, HelpMenu(feedback), parent=root)
-    shown = entries(menu)
-    assert shown[0] == ("Customer Feedback Program", "disabled")
-    assert shown[1][1] == "disabled" and "DO_NOT_TRACK" in shown[1][0]
+    assert entries(menu)[:3] == [
+        ("Customer Feedback Program: Off", "disabled"),
+        ("Turned off by your administrator", "disabled"),
+        ("(DO_NOT_TRACK is set on this computer)", "disabled"),
+    ]
     menu.invoke(items.index)
     items.toggle()  # even if something calls the action directly
     assert not feedback.is_on and items.var.get() is False
@@ -223,6 +164,7 @@ def test_sent_data_window_shows_the_history_and_clears_it(root: tk.Tk, registry:
     feedback = make_feedback(registry, tmp_path, clock)
     items = TkHelpMenu(tk.Menu(root, tearoff=False), HelpMenu(feedback), parent=root)
     assert "Nothing has been sent" in items.show_sent_data().text.get("1.0", "end")
+    turn_on_when_shown(root)
     items.toggle()
     feedback.count("toolpath.pocket")
     feedback.close(5)  # the period's report is handed to the (in-memory) collector
