@@ -60,8 +60,8 @@ class Layout:
         self.collectors[index] = running
         return running
 
-    def start_loader(self) -> CollectorProcess:
-        self.loader = launch(["loader", *self.common()], self.db, self.tmp / "loader.log")
+    def start_loader(self, *extra: str) -> CollectorProcess:
+        self.loader = launch(["loader", *self.common(), *extra], self.db, self.tmp / "loader.log")
         return self.loader
 
     def urls(self) -> list[str]:

@@ -9,6 +9,7 @@ cluster per module. The long fault form is marked slow.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import signal
 import subprocess
@@ -28,7 +29,7 @@ from optin.collector._config import load_config
 from optin.collector._tombstones import tombstones_path
 from optin.contract import Registry
 from tests.collector.nats_cluster import METRICS, Layout, Senders, launch
-from tests.helpers import make_report, post_json, request, stop_process
+from tests.helpers import make_report, monday_weeks_ago, past_report, post_json, request, stop_process
 
 try:
     server_binary()
@@ -98,6 +99,10 @@ def test_two_collectors_one_loader_a_retry_on_the_other_collector_is_stored_once
     assert post_json(one.url, retried)[0] == 202
     assert post_json(two.url, retried)[0] == 200  # JetStream's duplicate window: answered as a duplicate
     sent.add(retried["report_id"])
+    # The client's own counters travel with the report, "discarded" too.
+    counted = make_report(registry, METRICS, client={"dropped": 1, "evicted": 2, "rejected": 3, "discarded": 4})
+    assert post_json(two.url, counted)[0] == 202
+    sent.add(counted["report_id"])
     # A rejection is counted (through the stream) and not stored.
     bad = make_report(registry, {"no.such.metric": 1})
     assert post_json(one.url, bad)[0] == 422
@@ -108,6 +113,12 @@ def test_two_collectors_one_loader_a_retry_on_the_other_collector_is_stored_once
     stored = layout.stored()
     assert sorted(stored) == sorted(sent), "every report once, the retried one too"
     assert layout.rejections() == {"undeclared_metric": 1}
+    with duckdb.connect(str(layout.db), read_only=True) as con:
+        row = con.execute(
+            "SELECT dropped, evicted, rejected, discarded FROM reports WHERE report_id = ?::UUID",
+            [counted["report_id"]],
+        ).fetchone()
+    assert row == (1, 2, 3, 4)
 
 
 def test_deletions_travel_the_stream_in_order_and_tombstones_hold(layout: Layout, registry: Registry) -> None:
@@ -152,6 +163,56 @@ def test_deletions_travel_the_stream_in_order_and_tombstones_hold(layout: Layout
     assert layout.stored() == [kept["report_id"]], "nothing of the deleted installation, the other report once"
     assert layout.rejections() == {"installation_deleted": 6}, "2 + 1 at the collectors or the loader + 1 + 2 dropped"
     assert tombstones_path(layout.db).read_text(encoding="ascii").splitlines() == [erased, erased]
+
+
+TOKEN = "nats-test-token-abcdefghijklmnop"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+def test_the_loader_runs_releases_retention_snapshots_and_serves_the_database_endpoints(
+    layout: Layout, registry: Registry, tmp_path: Path
+) -> None:
+    """The same periodic jobs and token-protected endpoints as the single-machine loader, on the loader's port."""
+    (tmp_path / "token").write_text(TOKEN)
+    lake = tmp_path / "lake"
+    layout.start_loader("--token-file", str(tmp_path / "token"), "--snapshot-dir", str(lake))
+    one, two = layout.start_collector(0), layout.start_collector(1)
+    loader = layout.loader
+    assert loader is not None
+    for running in (one, two, loader):
+        _wait_healthy(running.url)
+    week = monday_weeks_ago(2)
+    for i in range(40):
+        doc = past_report(registry, METRICS, week + dt.timedelta(days=1))
+        assert post_json((one, two)[i % 2].url, doc)[0] == 202
+    # The collectors do not read the database: the loader answers.
+    status, body = post_json(one.url, {}, path="/v1/releases")
+    assert status == 404 and body["error"] == "served_by_loader"
+    assert request(loader.url, "GET", "/v1/budget?app=millwright", b"", {"Authorization": "Bearer wrong"})[0] == 401
+    status, _, answer = request(loader.url, "POST", "/v1/releases", b"", AUTH)
+    assert status == 200 and json.loads(answer)["made"] > 0, answer
+    status, _, answer = request(
+        loader.url,
+        "GET",
+        f"/v1/aggregates/features?app=millwright&from={week}&to={week + dt.timedelta(days=6)}",
+        b"",
+        AUTH,
+    )
+    count, ci = {row[0]: row[1:3] for row in json.loads(answer)["rows"]}["toolpath.pocket"]
+    assert status == 200 and abs(count - 40) <= 2 * ci  # 40 installations, plus noise
+    status, _, answer = request(loader.url, "GET", "/v1/budget?app=millwright", b"", AUTH)
+    assert status == 200 and json.loads(answer)["weeks"]
+    status, headers, page = request(loader.url, "GET", f"/dashboard?token={TOKEN}", b"")
+    assert status == 200 and headers["content-type"].startswith("text/html") and b"<svg" in page
+    status, _, answer = request(loader.url, "POST", "/v1/snapshots", b"", AUTH)
+    assert status == 200 and json.loads(answer)["reports"] == 40
+    lake_reports = duckdb.connect().execute(f"SELECT count(*) FROM read_parquet('{lake}/reports/*/*.parquet')")
+    assert lake_reports.fetchone() == (40,)
+    assert duckdb.connect().execute(f"SELECT count(*) FROM '{lake}/releases.parquet'").fetchone() != (0,)
+    layout.stop()
+    # The maintenance schedule (releases, retention, snapshot) runs at the loader's start and then every interval.
+    for name in ("releases", "retention", "snapshot"):
+        assert f'"event":"{name}"' in "".join(p.read_text() for p in tmp_path.glob("loader-*.log")), name
 
 
 def test_a_retry_after_the_duplicate_window_is_still_stored_once(
