@@ -45,10 +45,11 @@ class Layout:
     flags: tuple[str, ...] = ("--nats-max-bytes", str(64 << 20))  # JetStream reserves it on every node
     collectors: list[CollectorProcess | None] = field(default_factory=lambda: [None, None])
     loader: CollectorProcess | None = None
+    db_folder: Path | None = None  # where the loader's database lives (default: <tmp>/db)
 
     @property
     def db(self) -> Path:
-        return self.tmp / "db" / "optin.duckdb"
+        return (self.db_folder or self.tmp / "db") / "optin.duckdb"
 
     def common(self) -> list[str]:
         return ["--journal", self.cluster.urls, "--nats-stream", self.stream, "--nats-replicas", "3", *self.flags]

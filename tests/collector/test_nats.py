@@ -28,6 +28,7 @@ from optin.collector._cluster import Cluster, free_ports, server_binary
 from optin.collector._config import load_config
 from optin.collector._tombstones import tombstones_path
 from optin.contract import Registry
+from tests.collector.disks import fill, small_disk
 from tests.collector.nats_cluster import METRICS, Layout, Senders, launch
 from tests.helpers import make_report, monday_weeks_ago, past_report, post_json, request, stop_process
 
@@ -315,6 +316,53 @@ def test_unreachable_stream_and_full_stream_answer_503_with_retry_after(
     finally:
         small.stop()
     assert len(small.stored()) == answers.count(202) + 1
+
+
+def test_a_full_disk_under_the_loader_fills_the_stream_and_is_answered_503_never_a_lost_202(
+    cluster: Cluster, tmp_path: Path, registry: Registry
+) -> None:
+    """The loader cannot commit: nothing is acknowledged, the stream keeps what it has, and once the
+    stream is full the collectors answer 503 stream_full with Retry-After; with room again, all is loaded."""
+    with small_disk(tmp_path / "small", 48) as disk:
+        layout = Layout(cluster, tmp_path, flags=("--nats-max-bytes", str(48 << 10)), db_folder=disk / "db")
+        try:
+            layout.start_loader("--min-free-bytes", str(1 << 20))
+            collector = layout.start_collector(0)
+            assert layout.loader is not None
+            for running in (collector, layout.loader):
+                _wait_healthy(running.url)
+            first = make_report(registry, METRICS)
+            assert post_json(collector.url, first)[0] == 202
+            acked = {first["report_id"]}
+            fill(disk / "filler")
+            status, _, body = request(layout.loader.url, "GET", "/healthz")
+            assert status == 503 and json.loads(body)["reason"] == "disk_full", body
+            answers: list[int] = []
+            for _ in range(1000):  # bounded: the stream holds about two hundred of these reports
+                doc = make_report(registry, METRICS)
+                status, _ = post_json(collector.url, doc)
+                answers.append(status)
+                if status == 202:
+                    acked.add(doc["report_id"])
+                elif status == 503:
+                    break
+            assert set(answers) <= {202, 503} and answers[-1] == 503, Counter(answers)
+            _assert_refused(collector.url, registry, "stream_full")
+            loader_log = "".join(p.read_text() for p in tmp_path.glob("loader-*.log"))
+            assert '"event":"disk_full"' in loader_log and str(disk) not in loader_log
+            (disk / "filler").unlink()  # room again: the loader commits, the stream empties, reports are taken
+            deadline = time.monotonic() + 60
+            while True:
+                doc = make_report(registry, METRICS)
+                if post_json(collector.url, doc)[0] == 202:
+                    acked.add(doc["report_id"])
+                    break
+                assert time.monotonic() < deadline, "the stream never had room again"
+                time.sleep(0.2)
+        finally:
+            layout.stop()
+        stored = layout.stored()
+        assert len(stored) == len(set(stored)) and set(stored) == acked, "every 202 stored once, nothing else"
 
 
 def _ingest_with_kills(layout: Layout, registry: Registry, rounds: int, seconds: float) -> None:
