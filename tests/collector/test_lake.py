@@ -21,9 +21,9 @@ pytestmark = pytest.mark.slow
 
 
 def test_duckdb_and_spark_count_the_same_reports_per_day_in_the_lake(tmp_path: Path, registry: Registry) -> None:
-    pyspark_sql = pytest.importorskip("pyspark.sql")
+    pyspark_sql = pytest.importorskip("pyspark.sql", reason="PySpark missing: pip install 'optin-telemetry[lake]'")
     if shutil.which("java") is None:
-        pytest.skip("no Java runtime for Spark")
+        pytest.skip("no Java runtime for Spark (Debian: openjdk-17-jre-headless)")
     lake = tmp_path / "lake"
     config = Config(db=tmp_path / "db" / "optin.duckdb", port=0, snapshot_dir=lake, maintenance_interval_s=3600)
     with CollectorThread(config) as running:
