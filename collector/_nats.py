@@ -24,8 +24,7 @@ from typing import Any, Final
 import nats
 import orjson
 from nats.aio.client import Client
-from nats.js import JetStreamContext
-from nats.js import api as js_api
+from nats.js import JetStreamContext, api as js_api
 from nats.js.errors import BadRequestError
 
 from ._config import Config

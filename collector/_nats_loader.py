@@ -38,14 +38,12 @@ import nats.js.errors
 import pyarrow as pa
 from nats.aio.client import Client
 from nats.aio.msg import Msg
-from nats.js import JetStreamContext
-from nats.js import api as js_api
+from nats.js import JetStreamContext, api as js_api
 from nats.js.kv import KeyValue
 
 from optin.contract import Registry
 
-from . import _nats as nt
-from . import _records as rec
+from . import _nats as nt, _records as rec
 from ._config import Config
 from ._loader import Loader, _Cursor, _Read
 

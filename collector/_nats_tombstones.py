@@ -24,8 +24,7 @@ import uuid
 from typing import Final
 
 import nats.errors
-from nats.js import JetStreamContext
-from nats.js import api as js_api
+from nats.js import JetStreamContext, api as js_api
 from nats.js.kv import KeyValue
 
 from ._config import Config

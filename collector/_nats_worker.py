@@ -33,8 +33,7 @@ from nats.js import JetStreamContext
 
 from optin.contract import CheckedReport, Registry, ReportChecker
 
-from . import _nats as nt
-from . import _records as rec
+from . import _nats as nt, _records as rec
 from ._config import Config
 from ._errors import InFlight, Unavailable
 from ._ingest import Rejected

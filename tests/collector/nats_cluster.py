@@ -12,14 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import duckdb
-
-from optin.collector import _nats as nt
-from optin.collector import _records as rec
+from optin.collector import _nats as nt, _records as rec
 from optin.collector._cluster import Cluster
 from optin.collector._config import load_config
 from optin.contract import Registry, ReportChecker
-from tests.helpers import CollectorProcess, make_report, start_collector
+from tests.helpers import CollectorProcess, db_rows, make_report, start_collector
 
 METRICS = {"toolpath.pocket": 3, "file.import": {"step": 2}, "system.os_family": "windows", "ui.theme": "dark"}
 
@@ -77,18 +74,10 @@ class Layout:
             assert self.loader.stop(timeout_s=120) == 0, self.loader.log.read_text()[-3000:]
 
     def stored(self) -> list[str]:
-        con = duckdb.connect(str(self.db), read_only=True)
-        try:
-            return [row[0] for row in con.execute("SELECT CAST(report_id AS VARCHAR) FROM reports").fetchall()]
-        finally:
-            con.close()
+        return [row[0] for row in db_rows(self.db, "SELECT CAST(report_id AS VARCHAR) FROM reports")]
 
     def rejections(self) -> dict[str, int]:
-        con = duckdb.connect(str(self.db), read_only=True)
-        try:
-            rows = con.execute("SELECT reason, CAST(sum(count) AS BIGINT) FROM rejections GROUP BY reason").fetchall()
-        finally:
-            con.close()
+        rows = db_rows(self.db, "SELECT reason, CAST(sum(count) AS BIGINT) FROM rejections GROUP BY reason")
         return {str(reason): int(count) for reason, count in rows}
 
     def publish_unchecked(self, registry: Registry, doc: dict[str, Any]) -> None:

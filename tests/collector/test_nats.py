@@ -30,7 +30,16 @@ from optin.collector._tombstones import tombstones_path
 from optin.contract import Registry
 from tests.collector.disks import fill, small_disk
 from tests.collector.nats_cluster import METRICS, Layout, Senders, launch
-from tests.helpers import make_report, monday_weeks_ago, past_report, post_json, request, stop_process
+from tests.helpers import (
+    db_rows,
+    make_report,
+    monday_weeks_ago,
+    past_report,
+    post_answer,
+    post_json,
+    request,
+    stop_process,
+)
 
 try:
     server_binary()
@@ -114,12 +123,8 @@ def test_two_collectors_one_loader_a_retry_on_the_other_collector_is_stored_once
     stored = layout.stored()
     assert sorted(stored) == sorted(sent), "every report once, the retried one too"
     assert layout.rejections() == {"undeclared_metric": 1}
-    with duckdb.connect(str(layout.db), read_only=True) as con:
-        row = con.execute(
-            "SELECT dropped, evicted, rejected, discarded FROM reports WHERE report_id = ?::UUID",
-            [counted["report_id"]],
-        ).fetchone()
-    assert row == (1, 2, 3, 4)
+    sql = "SELECT dropped, evicted, rejected, discarded FROM reports WHERE report_id = ?::UUID"
+    assert db_rows(layout.db, sql, counted["report_id"]) == [(1, 2, 3, 4)]
 
 
 def test_deletions_travel_the_stream_in_order_and_tombstones_hold(layout: Layout, registry: Registry) -> None:
@@ -281,9 +286,8 @@ def test_stream_messages_carry_no_sender_metadata(layout: Layout, registry: Regi
 
 def _assert_refused(url: str, registry: Registry, code: str) -> None:
     """A report is answered 503 with Retry-After and the reason ``code``."""
-    body = json.dumps(make_report(registry)).encode()
-    status, headers, answer = request(url, "POST", "/v1/reports", body, {"Content-Type": "application/json"})
-    assert status == 503 and headers["retry-after"] and json.loads(answer)["error"] == code, (status, answer)
+    status, headers, answer = post_answer(url, make_report(registry))
+    assert status == 503 and headers["retry-after"] and answer["error"] == code, (status, answer)
 
 
 def test_unreachable_stream_and_full_stream_answer_503_with_retry_after(
@@ -450,11 +454,7 @@ def test_cluster_command_starts_and_stops_everything_on_loopback(tmp_path: Path,
         assert stop_process(proc, signal.SIGTERM, timeout_s=120) == 0, (tmp_path / "cluster.log").read_text()[-3000:]
     node_processes = subprocess.run(["pgrep", "-f", str(folder)], capture_output=True, text=True).stdout.split()
     assert node_processes == [], "a nats-server of the cluster outlived the command"
-    con = duckdb.connect(str(folder / "optin.duckdb"), read_only=True)
-    try:
-        stored = {row[0] for row in con.execute("SELECT CAST(report_id AS VARCHAR) FROM reports").fetchall()}
-    finally:
-        con.close()
+    stored = {row[0] for row in db_rows(folder / "optin.duckdb", "SELECT CAST(report_id AS VARCHAR) FROM reports")}
     assert stored == {doc["report_id"] for doc in sent}
 
 
