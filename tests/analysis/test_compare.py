@@ -62,7 +62,10 @@ def test_the_change_holds_the_true_change_within_its_interval_at_the_stated_rate
                 assert row[-1] == ("yes" if abs(change) > ci else "no")
     source.close()
     assert total >= 150, total
-    assert 0.92 <= inside / total <= 0.99, (inside, total)
+    # Each week's release is in 5 of the 15 pairs, so the rows are not independent (about 60 effective):
+    # 0.88 is 2.5 standard errors under 95 %, and still above the 83 % a change's interval would hold if
+    # it left out one side's noise.
+    assert inside / total >= 0.88, (inside, total)
 
 
 WEEK = dt.date(2026, 3, 2)
