@@ -241,8 +241,7 @@ class NatsLoader(Loader):
             payload = msg.data
             kind = payload[:1]
             if kind == rec.REPORT:
-                report, received = rec.decode_report(payload)
-                read.reports.append((report, received, self._keys(msg)))
+                read.reports.append((rec.decode_record(payload), self._keys(msg)))
             elif kind == nt.COUNTS:
                 counts.append(nt.decode_counts(payload))
             elif kind == rec.DELETION:

@@ -84,7 +84,7 @@ def test_a_batch_of_values_is_stored_by_metric_and_label_then_by_report(tmp_path
     _journal(tmp_path / "journal" / "w0", registry, [rec.encode_report(_checked(registry, d), now) for d in docs])
     loader = _load(tmp_path, registry)
     assert loader.stats.batches == 1
-    stored = _rows(
+    stored = db_rows(
         tmp_path / "db" / "o.duckdb", "SELECT metric_key, label_key, report_key FROM report_values ORDER BY rowid"
     )
     assert len(stored) > 1000 and len({key for key, _, _ in stored}) > 10
@@ -216,10 +216,10 @@ def test_the_loader_position_is_committed_with_thedb_rows(tmp_path: Path, regist
     _journal(folder, registry, [rec.encode_report(_checked(registry, make_report(registry)), 1) for _ in range(3)])
     _load(tmp_path, registry)
     end = read_segment(folder / segment_name(2), 0).end
-    assert _rows(tmp_path / "db" / "o.duckdb", "SELECT journal, segment, segment_offset FROM journal_positions") == [
+    assert db_rows(tmp_path / "db" / "o.duckdb", "SELECT journal, segment, segment_offset FROM journal_positions") == [
         ("w0", 2, end)
     ]
-    assert _rows(tmp_path / "db" / "o.duckdb", "SELECT count(*) FROM reports") == [(8,)]
+    assert db_rows(tmp_path / "db" / "o.duckdb", "SELECT count(*) FROM reports") == [(8,)]
     os.sync()
 
 
