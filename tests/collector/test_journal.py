@@ -204,7 +204,7 @@ def test_a_record_appended_as_the_journal_closes_is_written_and_later_ones_refus
     assert len(read_segment(tmp_path / "journal" / "w0" / segment_name(1), 0).payloads) == 2
 
 
-def test_the_loader_position_is_committed_with_thedb_rows(tmp_path: Path, registry: Registry) -> None:
+def test_the_loader_position_is_committed_with_the_rows(tmp_path: Path, registry: Registry) -> None:
     folder = tmp_path / "journal" / "w0"
     _journal(folder, registry, [rec.encode_report(_checked(registry, make_report(registry)), 1) for _ in range(5)])
     _load(tmp_path, registry)
