@@ -36,6 +36,7 @@ import pyarrow as pa
 from optin.contract import Registry, ReportChecker
 
 from . import _records as rec
+from ._config import Config
 from ._disk import log_commit_failure
 from ._journal import HEADER, read_segment, segment_name, segments
 from ._migrations import migrate
@@ -82,6 +83,17 @@ class _Read:
 Call = Callable[[duckdb.DuckDBPyConnection], Any]
 
 
+def loader_settings(config: Config) -> dict[str, Any]:
+    """The `Loader` arguments a configuration decides (either journal: files or the stream)."""
+    return {
+        "db": config.resolved_db(),
+        "journal_root": config.journal_dir(),
+        "batch_max": config.batch_max_reports,
+        "interval_s": config.load_interval_ms / 1000,
+        "min_free_bytes": config.min_free_bytes,
+    }
+
+
 class Loader:
     def __init__(
         self,
@@ -91,9 +103,10 @@ class Loader:
         batch_max: int,
         interval_s: float,
         clock: Callable[[], float] = time.time,
+        min_free_bytes: int = 0,
     ) -> None:
         self.db = db
-        self.min_free_bytes = 0  # the reserve below which the disk counts as full (see _disk.py)
+        self.min_free_bytes = min_free_bytes  # the reserve below which the disk counts as full (see _disk.py)
         self.root = journal_root
         self.registries = registries
         self.batch_max = batch_max
