@@ -23,6 +23,7 @@ from ._feedback import Feedback
 from ._files import write_atomic
 from ._i18n import N_, translations
 from ._menu import NOTHING_SENT
+from ._options import FeedbackOptions
 from ._paths import AppPaths
 from ._policy import ADMIN_REASON
 
@@ -53,7 +54,9 @@ def _feedback(args: argparse.Namespace) -> Feedback:
     paths = AppPaths.under(args.root) if args.root else AppPaths.for_app(registry.app)
     # A viewer records nothing; its preview shows the newest version the registry declares.
     version = registry.load().app_versions[-1]
-    return Feedback(registry, app_version=version, endpoint=args.endpoint or "", paths=paths, viewer=True)
+    return Feedback(
+        registry, app_version=version, endpoint=args.endpoint or "", options=FeedbackOptions(paths=paths, viewer=True)
+    )
 
 
 def status(feedback: Feedback, args: argparse.Namespace) -> int:

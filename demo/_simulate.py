@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
-from optin.client import AppPaths, Feedback, HelpMenu, ManualClock
+from optin.client import AppPaths, Feedback, FeedbackOptions, HelpMenu, ManualClock
 from optin.contract import Registry
 
 from ._fleet import Installation
@@ -75,10 +75,9 @@ class Simulation:
             self.registry,
             app_version=inst.versions[day],
             endpoint=self.endpoint,
-            paths=self.paths(inst),
-            clock=self.clock,
-            facts=lambda: dict(inst.machine.facts),
-            environ={},
+            options=FeedbackOptions(
+                paths=self.paths(inst), clock=self.clock, facts=lambda: dict(inst.machine.facts), environ={}
+            ),
         )
         self._open[inst.index] = feedback
         menu = HelpMenu(feedback)

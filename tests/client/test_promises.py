@@ -26,10 +26,10 @@ import json, sys, threading
 events = []
 sys.addaudithook(lambda event, args: events.append(event) if event.startswith("socket.") else None)
 from pathlib import Path
-from optin.client import AppPaths, Feedback, HelpMenu
+from optin.client import AppPaths, Feedback, FeedbackOptions, HelpMenu
 from optin.contract import bundled_registry_file
 root = Path(sys.argv[1])
-feedback = Feedback(bundled_registry_file("millwright"), app_version="2025.3.0", endpoint=sys.argv[2], paths=AppPaths.under(root))
+feedback = Feedback(bundled_registry_file("millwright"), app_version="2025.3.0", endpoint=sys.argv[2], options=FeedbackOptions(paths=AppPaths.under(root)))
 menu = HelpMenu(feedback)
 feedback.start_session()
 for _ in range(1000):
@@ -312,7 +312,7 @@ def test_opting_out_purges_sends_the_deletion_request_and_then_opens_no_socket(
         assert stored_total(collector.url) == 3
         feedback.count("toolpath.drill", 9)  # in memory, not yet in any report
         clock.advance(DAY)
-        feedback._roll(final=False)  # a report persisted but not yet sent
+        feedback.reports.roll()  # a report persisted but not yet sent
         assert len(feedback.queue.pending()) == 1
 
         feedback.turn_off()

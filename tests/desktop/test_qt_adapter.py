@@ -31,7 +31,7 @@ except ImportError as error:  # a system library Qt needs (libEGL, libxkbcommon.
         f"Qt cannot load here: {error}; `python3 tasks.py test` installs its libraries", allow_module_level=True
     )
 
-from optin.client import Answer, AppPaths, AskPolicy, Feedback, HelpMenu, ManualClock
+from optin.client import Answer, AppPaths, AskPolicy, Feedback, FeedbackOptions, HelpMenu, ManualClock
 from optin.client.qt import AskDialog, QtHelpMenu, TurnOnDialog
 from optin.client.tk import NEVER_LABEL, NO_LABEL, YES_LABEL
 from optin.collector import CollectorThread
@@ -68,11 +68,13 @@ def make_feedback(
         registry,
         app_version="2025.3.0",
         endpoint=endpoint,
-        paths=AppPaths.under(root / "app"),
-        clock=clock,
-        facts=lambda: {"system.os_family": "linux", "system.ram_gib": 16},
-        ask_policy=AskPolicy(grace_days=0, reask_days=180),
-        environ=environ or {},
+        options=FeedbackOptions(
+            paths=AppPaths.under(root / "app"),
+            clock=clock,
+            facts=lambda: {"system.os_family": "linux", "system.ram_gib": 16},
+            ask_policy=AskPolicy(grace_days=0, reask_days=180),
+            environ=environ or {},
+        ),
     )
 
 
