@@ -16,6 +16,7 @@ that is off costs almost nothing.
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import time
 import weakref
@@ -437,7 +438,10 @@ _LIVE: weakref.WeakSet[Feedback] = weakref.WeakSet()
 
 
 def _after_fork() -> None:
-    """The one at-fork hook of the client: every live `Feedback` (and its worker) in the child."""
+    """The one at-fork hook of the client: the period lock, and every live `Feedback` (and its worker), in the child."""
+    period = sys.modules.get(f"{__package__}._period")
+    if period is not None:
+        period.after_fork()
     for feedback in list(_LIVE):
         feedback._after_fork_in_child()
 

@@ -12,7 +12,19 @@ def _count(name: str, n: int = 1, label: str | None = None) -> None:
     pass
 
 
-def _value(name: str, value: object = True) -> None:
+def _flag(name: str, value: bool = True) -> None:
+    pass
+
+
+def _choose(name: str, value: str) -> None:
+    pass
+
+
+def _quantity(name: str, value: float) -> None:
+    pass
+
+
+def _duration(name: str, seconds: float) -> None:
     pass
 
 
@@ -39,8 +51,8 @@ class NullRecorder:
     """Feedback off: every call returns at once, nothing is kept."""
 
     count = staticmethod(_count)
-    flag = staticmethod(_value)
-    choose = staticmethod(_value)
-    quantity = staticmethod(_value)
-    duration = staticmethod(_value)
+    flag = staticmethod(_flag)
+    choose = staticmethod(_choose)
+    quantity = staticmethod(_quantity)
+    duration = staticmethod(_duration)
     timer = staticmethod(_timer)

@@ -12,6 +12,8 @@ between queueing the report and removing the file makes the next roll find that 
 from __future__ import annotations
 
 import os
+import sys
+import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +36,13 @@ class OpenPeriod:
     report_id: str  # the period's report goes out under this id, whatever happens in between
     values: dict[str, Value] = field(default_factory=dict)  # summed, not yet capped (see `capped`)
     dropped: int = 0  # recording calls refused by the registry so far
+    # The end of the last period whose report is queued: a process that still holds values of that
+    # period (a second instance, a forked child) adds them to the next one, never a second report.
+    closed_until: int = 0
+
+    @property
+    def is_open(self) -> bool:
+        return bool(self.report_id)
 
     def to_json(self) -> bytes:
         return orjson.dumps(
@@ -43,35 +52,52 @@ class OpenPeriod:
                 "report_id": self.report_id,
                 "values": self.values,
                 "dropped": self.dropped,
+                "closed_until": self.closed_until,
             }
         )
 
     @classmethod
-    def new(cls, installation_id: str, start: int) -> OpenPeriod:
-        return cls(installation_id, start, new_report_id())
+    def new(cls, installation_id: str, start: int, closed_until: int = 0) -> OpenPeriod:
+        return cls(installation_id, start, new_report_id(), closed_until=closed_until)
+
+    @classmethod
+    def closed(cls, installation_id: str, until: int) -> OpenPeriod:
+        """No open period: the record that the periods up to ``until`` are reported."""
+        return cls(installation_id, until, "", closed_until=until)
 
 
 def lock_file(path: Path) -> Path:
     return path.with_name(path.name + ".lock")
 
 
+_IN_PROCESS = threading.Lock()  # record locks are per process: threads (and Feedback objects) take this too
+
+
+def after_fork() -> None:
+    """In a forked child: the parent's threads (one may have held the lock) do not exist here."""
+    global _IN_PROCESS
+    _IN_PROCESS = threading.Lock()
+
+
 @contextmanager
 def locked(path: Path) -> Iterator[None]:
-    """Hold the period's lock: one process at a time reads, adds to, or closes the open period."""
+    """Hold the period's lock: one process (and one thread in it) at a time reads, adds to, or closes the
+    open period. A POSIX record lock (`lockf`), not `flock`: a child forked while it is held does not inherit it."""
     private_dir(path.parent)
-    fd = os.open(lock_file(path), os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        if os.name == "posix":
-            import fcntl
+    with _IN_PROCESS:
+        fd = os.open(lock_file(path), os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            if sys.platform == "win32":  # pragma: no cover - Windows
+                import msvcrt
 
-            fcntl.flock(fd, fcntl.LOCK_EX)
-        else:  # pragma: no cover - Windows
-            import msvcrt
+                msvcrt.locking(fd, msvcrt.LK_LOCK, 1)
+            else:
+                import fcntl
 
-            msvcrt.locking(fd, msvcrt.LK_LOCK, 1)
-        yield
-    finally:
-        os.close(fd)  # releases the lock
+                fcntl.lockf(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # releases the lock
 
 
 def load(path: Path) -> OpenPeriod | None:
@@ -79,7 +105,12 @@ def load(path: Path) -> OpenPeriod | None:
     try:
         doc = orjson.loads(path.read_bytes())
         period = OpenPeriod(
-            doc["installation_id"], int(doc["start"]), doc["report_id"], dict(doc["values"]), int(doc["dropped"])
+            doc["installation_id"],
+            int(doc["start"]),
+            doc["report_id"],
+            dict(doc["values"]),
+            int(doc["dropped"]),
+            int(doc.get("closed_until", 0)),
         )
     except (OSError, ValueError, KeyError, TypeError):
         return None

@@ -116,43 +116,53 @@ class Reports:
                     carried = _period.load(path)
                     if carried is not None and carried.installation_id != installation:
                         carried = None  # an erased installation's: never carried into this one
-                    if carried is not None and now >= self.period_end(carried.start):
-                        self._enqueue(carried)  # the first roll after the period's end sends it
-                        path.unlink(missing_ok=True)
+                    closed_until = carried.closed_until if carried is not None else 0
+                    # Values of a period another process (or an earlier run) has reported join the next one.
+                    self.period_start = max(self.period_start, closed_until)
+                    if carried is not None and not carried.is_open:
+                        carried = None
+                    if carried is not None and self._index(carried.start) < self._index(self.period_start):
+                        closed_until = self._close(carried)  # an earlier start's period: it has ended
                         carried = None
                     if carried is None:
-                        same = self.period_start // self.period_s == now // self.period_s
-                        carried = OpenPeriod.new(installation, self.period_start if same else self._start_of(now))
-                    taken = recorder.drain()
+                        carried = OpenPeriod.new(installation, self.period_start, closed_until)
+                    taken = recorder.drain()  # recorded since the last roll: in the period in memory
                     _period.merge(owner.registry, carried.values, taken.values)
                     carried.dropped += taken.dropped
-                    _period.save(path, carried)
-                    self.period_start = carried.start
+                    if now >= self.period_end(carried.start):
+                        closed_until = self._close(carried)  # the first roll after the period's end sends it
+                        _period.save(path, OpenPeriod.closed(installation, closed_until))
+                        self.period_start = max(closed_until, self._index(now) * self.period_s)
+                    else:
+                        _period.save(path, carried)
+                        self.period_start = carried.start
             except OSError:
                 debug("optin: could not persist the period's values")
                 self.add_counters({"dropped": 1})
 
-    def _start_of(self, now: int) -> int:
-        return now // self.period_s * self.period_s
+    def _index(self, when: int) -> int:
+        return when // self.period_s
 
-    def _enqueue(self, period: OpenPeriod) -> None:
-        """Queue the ended period's report under its reserved id (once: a crash may have queued it already)."""
+    def _close(self, period: OpenPeriod) -> int:
+        """Queue the ended period's report under its reserved id (once: a crash may have queued it already);
+        returns the period's end."""
         from ._queue import report_id_of
 
         queue = self._owner.queue
-        if any(report_id_of(path) == period.report_id for path in queue.pending()):
-            return
         end = self.period_end(period.start)
+        if any(report_id_of(path) == period.report_id for path in queue.pending()):
+            return end
         try:
             body = self.build(
                 period.installation_id, (period.start, end), period.values, period.dropped, period.report_id
             )
         except ValueError:  # cannot happen with checked values; never let it stop the thread
             debug("optin: a report failed its own check")
-            return
+            return end
         self.counters = dict.fromkeys(CLIENT_COUNTERS, 0)  # now carried by the report (and by its eviction)
         self._save_counters()
         self.add_counters(queue.put(period.report_id, body))
+        return end
 
     def build(
         self,

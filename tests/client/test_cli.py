@@ -89,6 +89,7 @@ def test_history_export_then_clear_keeps_the_export(tmp_path: Path, registry: Re
     app = make_feedback(registry, root, "http://127.0.0.1:9", clock)
     assert app.turn_on()
     app.count("toolpath.pocket")
+    clock.advance(86400)  # the period has ended: the close sends its report
     app.close(5)  # nothing answers: the history holds the attempt
     assert app.history.entries()
     result = optin(root, "history", "--export", str(tmp_path / "history.json"), "--clear")
