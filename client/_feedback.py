@@ -21,6 +21,7 @@ import threading
 import time
 import weakref
 
+from . import _log
 from ._admin import EnterprisePolicy
 from ._clock import SystemClock
 from ._consent import Answer, ConsentState, ConsentStore
@@ -87,6 +88,7 @@ class Feedback:
         self.ask_policy = opts.ask_policy or AskPolicy()
         self.wording = opts.wording or Wording()
         self.lock = threading.RLock()  # consent transitions, report rolls, consent-file writes
+        self.problems = _log.Problems()  # what the embedding developer must fix, counted (see `check`)
         self.reports = Reports(self, opts.facts, opts.period_s)
         self.sending = Sending(self, opts.transport, opts.ca_bundle, opts.timeout_s)
         self._queue = opts.queue
@@ -180,22 +182,58 @@ class Feedback:
         """Why an administrator has forced feedback off, or None."""
         return self._admin
 
+    def _usable_registry(self) -> Registry | None:
+        """The registry, or None with the reason counted and logged (the host never sees an exception)."""
+        try:
+            return self.registry
+        except (OSError, ValueError) as error:
+            self.problems.report(_log.REGISTRY, f"the registry of '{self.app}' cannot be used: {_log.os_reason(error)}")
+            return None
+
+    def _version_declared(self, registry: Registry) -> bool:
+        if self.app_version in registry.app_versions:
+            return True
+        # The collector would refuse every report (422 undeclared_version): record nothing.
+        declared = ", ".join(registry.app_versions)
+        message = f"app version '{self.app_version}' is not declared in the registry of '{self.app}' ({declared}): "
+        self.problems.report(_log.APP_VERSION, message + "add it to the registry's app_versions; nothing is recorded")
+        return False
+
+    def check(self) -> list[str]:
+        """What would keep feedback from working once the user turns it on, in sentences for the embedding
+        developer (its tests, its start-up log); empty when all is well. Reads the registry; creates nothing."""
+        from ._files import writable
+
+        problems = []
+        registry = self._usable_registry()
+        if registry is None or not self._version_declared(registry):
+            problems.append(self.problems.last or "")
+        for code, folder, what in (
+            (_log.CONFIG_FOLDER, self.paths.config_dir, "configuration folder (the consent file)"),
+            (_log.DATA_FOLDER, self.paths.data_dir, "data folder (queue, period, history)"),
+        ):
+            if not writable(folder):
+                message = f"the {what} of '{self.app}' cannot be written: feedback could not be turned on"
+                self.problems.report(code, message)
+                problems.append(message)
+        return problems
+
     def _apply(self) -> None:
         """Make the recording surface and thread match the consent state."""
         if self.is_on and isinstance(self.recorder, NullRecorder):
-            try:
+            registry = self._usable_registry()
+            if registry is not None and self._version_declared(registry):
                 from ._recorder import Recorder
 
-                if self.app_version not in self.registry.app_versions:
-                    # The collector would refuse every report (422 undeclared_version): record nothing.
-                    raise ValueError("app version not declared in the registry")
-                live = Recorder(self.registry)
-                self.queue.open()
-            except (OSError, ValueError):  # an unusable data folder or registry: nothing runs, nothing raises
-                debug("optin: cannot record (data folder or registry unusable, or app version undeclared)")
-            else:
-                self.recorder = live
-                self.reports.resume()
+                try:
+                    self.queue.open()
+                except OSError as error:
+                    reason = _log.os_reason(error)
+                    message = f"the data folder of '{self.app}' cannot be written ({reason}): nothing is recorded"
+                    self.problems.report(_log.DATA_FOLDER, message)
+                else:
+                    self.recorder = Recorder(registry)
+                    self.reports.resume()
         if not self.is_on:
             self.recorder = NullRecorder()
         if not self._viewer and (self._state.pending_deletion or not isinstance(self.recorder, NullRecorder)):
@@ -270,10 +308,8 @@ class Feedback:
         """
         if self._admin is not None:
             return False
-        try:
-            registry = self.registry
-        except (OSError, ValueError):
-            debug("optin: the registry cannot be read; feedback stays off")
+        registry = self._usable_registry()
+        if registry is None:
             return False
         known = registry.categories
         chosen = tuple(sorted(known if categories is None else set(categories) & set(known)))
@@ -286,8 +322,10 @@ class Feedback:
                 self._state = self._store.turn_on(
                     self._state, self.now(), surface, chosen, registry.categories_hash(chosen), wording
                 )
-            except OSError:
-                debug("optin: could not save consent; feedback stays off")
+            except OSError as error:
+                reason = _log.os_reason(error)
+                message = f"the consent file of '{self.app}' cannot be written ({reason}): feedback stays off"
+                self.problems.report(_log.CONFIG_FOLDER, message)
                 return False
             self._sweep(self._state.installation_id)  # nothing of an earlier installation survives into this one
             self._apply()

@@ -21,6 +21,15 @@ def private_dir(path: Path) -> Path:
     return path
 
 
+def writable(folder: Path) -> bool:
+    """Whether files can be created in ``folder`` (or, where it does not exist yet, could be, below its
+    nearest existing parent). Creates nothing."""
+    for candidate in (folder, *folder.parents):
+        if candidate.exists():
+            return candidate.is_dir() and os.access(candidate, os.W_OK | os.X_OK)
+    return False
+
+
 def fsync_dir(path: Path) -> None:
     if os.name != "posix":
         return  # Windows cannot open a directory for fsync; NTFS journals the rename

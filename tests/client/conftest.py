@@ -149,6 +149,10 @@ def make_feedback(registry: Registry, root: Path, endpoint: str, clock: ManualCl
         app_version=kwargs.pop("app_version", "2025.3.0"),
         endpoint=endpoint,
         options=FeedbackOptions(
-            paths=AppPaths.under(root), clock=clock, facts=facts, environ=kwargs.pop("environ", {}), **kwargs
+            paths=kwargs.pop("paths", None) or AppPaths.under(root),
+            clock=clock,
+            facts=facts,
+            environ=kwargs.pop("environ", {}),
+            **kwargs,
         ),
     )

@@ -16,7 +16,10 @@ from .conftest import make_feedback
 
 def optin(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "optin.client", "--root", str(root), *args], capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "optin.client", *args, "--data-dir", str(root)],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -26,7 +29,7 @@ def test_the_cli_shows_changes_previews_and_exports(tmp_path: Path, registry: Re
     assert status.returncode == 0 and "off (undecided)" in status.stdout
     enabled = optin(root, "enable").stdout
     assert enabled.endswith("Customer Feedback Program: on\n") and "[x] Feature usage (usage)" in enabled
-    assert "on (on)" in optin(root, "status").stdout and "from cli" in optin(root, "status").stdout
+    assert "on (on)" in optin(root, "status").stdout and "from the optin command" in optin(root, "status").stdout
     preview = json.loads(optin(root, "preview").stdout)
     assert (
         preview["app"]["name"] == "millwright"
