@@ -22,27 +22,21 @@ from __future__ import annotations
 import contextlib
 import tkinter as tk
 from collections.abc import Callable
-from pathlib import Path
 from tkinter import filedialog, ttk
 from typing import TYPE_CHECKING, Final
 
+from ._adapter import MenuAdapter
 from ._consent import Answer
 from ._menu import (
     CANCEL_LABEL,
-    CLEAR_LABEL,
     CLOSE_LABEL,
-    EXPORT_LABEL,
-    EXPORT_TITLE,
     NEVER_LABEL,
     NO_LABEL,
-    OFF_TITLE,
     PROGRAM_LABEL,
-    SENT_DATA_TITLE,
     TURN_ON_LABEL,
     TURN_ON_TITLE,
     VIEW_SENT_LABEL,
     WHAT_IS_SENT_LABEL,
-    WHAT_IS_SENT_TITLE,
     YES_LABEL,
     HelpMenu,
 )
@@ -211,7 +205,7 @@ class TextWindow:
         self.text.configure(state="disabled")
 
 
-class TkHelpMenu:
+class TkHelpMenu(MenuAdapter["TextWindow"]):
     """Adds the Customer Feedback Program items to a Tk menu and keeps them in step with consent.
 
     ``index``: where the entries go (default: appended). ``parent``: the window dialogs open over
@@ -332,57 +326,24 @@ class TkHelpMenu:
             if str(self.menu.entrycget(i, "command")) == self._toggle_cmd:
                 self.menu.entryconfigure(i, label=item.label, state="normal" if item.enabled else "disabled")
 
-    def toggle(self) -> None:
-        """The user clicked the check item: turn off (saying what that did), or choose and turn on."""
-        model = self.model
-        if model.feedback.state.is_on:
-            text = model.turn_off()
-            self.notice = Notice(self.parent, model.text(OFF_TITLE), text, model.text(CLOSE_LABEL))
-        elif model.feedback.forced_off is None:
-            chosen = TurnOnDialog(self.parent, model, self.app_name).run()
-            if chosen:
-                model.turn_on(chosen)
-        self.refresh()  # Tk has already flipped the tick; put it back to the truth (cancelled, refused)
+    # --- the dialogs (`MenuAdapter` decides when) --------------------------------------------------
 
-    def ask_if_due(self) -> Answer | None:
-        """Ask in a dialog when the ask policy says so; returns the answer, None when not asked."""
-        feedback = self.model.feedback
-        if not feedback.should_ask():
-            return None
-        answer = AskDialog(self.parent, feedback, self.app_name, self.model.language).run()
-        self.model.answer(answer)
-        self.refresh()
-        return answer
+    def ask_dialog(self) -> Answer:
+        return AskDialog(self.parent, self.model.feedback, self.app_name, self.model.language).run()
 
-    def show_what_is_sent(self) -> TextWindow:
-        model = self.model
-        return TextWindow(
-            self.parent, model.text(WHAT_IS_SENT_TITLE), model.what_is_sent(), close_label=model.text(CLOSE_LABEL)
-        )
+    def choose_categories(self) -> tuple[str, ...] | None:
+        return TurnOnDialog(self.parent, self.model, self.app_name).run()
 
-    def show_sent_data(self) -> TextWindow:
-        model = self.model
-        window: TextWindow
+    def show_notice(self, title: str, text: str) -> None:
+        self.notice = Notice(self.parent, title, text, self.model.text(CLOSE_LABEL))
 
-        def export() -> None:
-            target = filedialog.asksaveasfilename(
-                parent=window.window, title=model.text(EXPORT_TITLE), defaultextension=".json"
-            )
-            if target:
-                model.export_sent_data(Path(target))
+    def text_window(
+        self, title: str, text: str, buttons: tuple[tuple[str, Callable[[], None]], ...], close_label: str
+    ) -> TextWindow:
+        return TextWindow(self.parent, title, text, buttons, close_label=close_label)
 
-        def clear() -> None:
-            model.clear_sent_data()
-            window.set_text(model.sent_data_text())
-
-        window = TextWindow(
-            self.parent,
-            model.text(SENT_DATA_TITLE),
-            self.model.sent_data_text(),
-            ((model.text(CLEAR_LABEL), clear), (model.text(EXPORT_LABEL), export)),
-            close_label=model.text(CLOSE_LABEL),
-        )
-        return window
+    def save_file_name(self, over: TextWindow, title: str) -> str:
+        return str(filedialog.asksaveasfilename(parent=over.window, title=title, defaultextension=".json"))
 
 
 def count_binding(widget: tk.Misc, sequence: str, record: Callable[[], object]) -> str:

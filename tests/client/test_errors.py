@@ -93,13 +93,18 @@ def test_an_undeclared_app_version_is_a_problem_the_developer_is_told_about(
     assert "add it to the registry's app_versions" in logged(caplog)[-1]
 
 
+def blocked(tmp_path: Path, registry: Registry, clock: ManualClock, folder: str) -> Feedback:
+    """A Feedback whose ``folder`` ("config_dir" or "data_dir") lies below a file: it can never be created."""
+    file = tmp_path / "blocked"
+    file.write_text("a file where a folder should be")
+    paths = AppPaths.under(tmp_path)._replace(**{folder: file / folder})
+    return make_feedback(registry, tmp_path, "http://127.0.0.1:9", clock, paths=paths)
+
+
 def test_a_data_folder_that_cannot_be_written_is_told_and_nothing_raises(
     tmp_path: Path, registry: Registry, clock: ManualClock
 ) -> None:
-    blocked = tmp_path / "blocked"
-    blocked.write_text("a file where the data folder should be")
-    paths = AppPaths(config_dir=tmp_path / "config", data_dir=blocked / "data", site_config_dir=tmp_path / "site")
-    feedback = make_feedback(registry, tmp_path, "http://127.0.0.1:9", clock, paths=paths)
+    feedback = blocked(tmp_path, registry, clock, "data_dir")
     assert feedback.check() == ["the data folder (queue, period, history) of 'millwright' cannot be written: "
                                 "feedback could not be turned on"]  # fmt: skip
     assert feedback.turn_on()  # the user's choice is saved; recording cannot start, and the developer is told
@@ -111,10 +116,7 @@ def test_a_data_folder_that_cannot_be_written_is_told_and_nothing_raises(
 def test_a_consent_file_that_cannot_be_written_keeps_feedback_off_and_says_so(
     tmp_path: Path, registry: Registry, clock: ManualClock
 ) -> None:
-    blocked = tmp_path / "blocked"
-    blocked.write_text("a file where the configuration folder should be")
-    paths = AppPaths(config_dir=blocked / "config", data_dir=tmp_path / "data", site_config_dir=tmp_path / "site")
-    feedback = make_feedback(registry, tmp_path, "http://127.0.0.1:9", clock, paths=paths)
+    feedback = blocked(tmp_path, registry, clock, "config_dir")
     assert not feedback.turn_on() and not feedback.is_on
     assert feedback.problems.counts == {"config_folder": 1}
     assert (feedback.problems.last or "").startswith("the consent file of 'millwright' cannot be written (")

@@ -167,6 +167,7 @@ def test_sent_data_window_shows_the_history_and_clears_it(root: tk.Tk, registry:
     turn_on_when_shown(root)
     items.toggle()
     feedback.count("toolpath.pocket")
+    clock.advance(86400)  # the period ends: the close builds its report
     feedback.close(5)  # the period's report is handed to the (in-memory) collector
     window = items.show_sent_data()
     text = window.text.get("1.0", "end")
