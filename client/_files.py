@@ -16,7 +16,17 @@ TMP_PREFIX: Final = ".tmp-"  # leftovers of interrupted writes carry this prefix
 
 
 def private_dir(path: Path) -> Path:
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    """Make ``path`` and every missing folder above it 0700 from the start (`mkdir(parents=True)` would
+    create the parents with the umask's mode, often 0755: readable by everyone)."""
+    missing = []
+    folder = path
+    while not folder.exists() and folder.parent != folder:
+        missing.append(folder)
+        folder = folder.parent
+    for made in reversed(missing):
+        made.mkdir(mode=0o700, exist_ok=True)
+        os.chmod(made, 0o700)  # the umask may have taken bits mkdir's mode asked for
+    path.mkdir(mode=0o700, exist_ok=True)  # raises when a file stands where the folder should be
     os.chmod(path, 0o700)
     return path
 
