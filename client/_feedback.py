@@ -25,6 +25,7 @@ from . import _log
 from ._admin import EnterprisePolicy
 from ._clock import SystemClock
 from ._consent import Answer, ConsentState, ConsentStore
+from ._housekeeping import purge, remove_stale, sweep
 from ._log import debug
 from ._null import NullRecorder
 from ._options import FeedbackOptions
@@ -49,7 +50,6 @@ if TYPE_CHECKING:
 SESSION_STARTS: Final = "session.starts"
 SESSION_LENGTH: Final = "session.length"
 SESSION_USAGE: Final = "session.usage_seconds"
-STALE_TEMP_S: Final = 60.0  # a temp file this old is no other process's write in progress
 
 
 class Feedback:
@@ -106,7 +106,7 @@ class Feedback:
         except OSError:
             debug("optin: consent file unavailable; feedback stays off")
             self._state = ConsentState(first_run=self.now())
-        self._remove_leftovers()
+        remove_stale(self.paths)
         if not self._state.is_on:
             self._sweep(None)  # every start while off: what a crash left of an earlier installation goes
         if self._admin is not None and self._state.is_on and not self._state.admin_paused:
@@ -116,16 +116,6 @@ class Feedback:
                 debug("optin: could not record the administrative off")  # is_on is False all the same
         _LIVE.add(self)
         self._apply()
-
-    def _remove_leftovers(self) -> None:
-        """Temp files of writes a crash interrupted (a history's can hold a report) go at start, in every folder."""
-        from ._files import remove_leftovers
-
-        for folder in (self.paths.config_dir, self.paths.data_dir, self.paths.queue_dir):
-            try:
-                remove_leftovers(folder, min_age_s=STALE_TEMP_S)
-            except OSError:
-                debug("optin: could not remove leftovers of interrupted writes")
 
     # --- parts created when first needed ------------------------------------------------------
 
@@ -182,47 +172,20 @@ class Feedback:
         """Why an administrator has forced feedback off, or None."""
         return self._admin
 
-    def _usable_registry(self) -> Registry | None:
-        """The registry, or None with the reason counted and logged (the host never sees an exception)."""
-        try:
-            return self.registry
-        except (OSError, ValueError) as error:
-            self.problems.report(_log.REGISTRY, f"the registry of '{self.app}' cannot be used: {_log.os_reason(error)}")
-            return None
-
-    def _version_declared(self, registry: Registry) -> bool:
-        if self.app_version in registry.app_versions:
-            return True
-        # The collector would refuse every report (422 undeclared_version): record nothing.
-        declared = ", ".join(registry.app_versions)
-        message = f"app version '{self.app_version}' is not declared in the registry of '{self.app}' ({declared}): "
-        self.problems.report(_log.APP_VERSION, message + "add it to the registry's app_versions; nothing is recorded")
-        return False
-
     def check(self) -> list[str]:
         """What would keep feedback from working once the user turns it on, in sentences for the embedding
         developer (its tests, its start-up log); empty when all is well. Reads the registry; creates nothing."""
-        from ._files import writable
+        from ._diagnose import check
 
-        problems = []
-        registry = self._usable_registry()
-        if registry is None or not self._version_declared(registry):
-            problems.append(self.problems.last or "")
-        for code, folder, what in (
-            (_log.CONFIG_FOLDER, self.paths.config_dir, "configuration folder (the consent file)"),
-            (_log.DATA_FOLDER, self.paths.data_dir, "data folder (queue, period, history)"),
-        ):
-            if not writable(folder):
-                message = f"the {what} of '{self.app}' cannot be written: feedback could not be turned on"
-                self.problems.report(code, message)
-                problems.append(message)
-        return problems
+        return check(self)
 
     def _apply(self) -> None:
         """Make the recording surface and thread match the consent state."""
         if self.is_on and isinstance(self.recorder, NullRecorder):
-            registry = self._usable_registry()
-            if registry is not None and self._version_declared(registry):
+            from ._diagnose import usable_registry, version_declared
+
+            registry = usable_registry(self)
+            if registry is not None and version_declared(self, registry):
                 from ._recorder import Recorder
 
                 try:
@@ -267,39 +230,14 @@ class Feedback:
             self._apply()
 
     def _stop_recording(self, keep: str | None = None) -> None:
-        """Drop the period's values and counters; purge queued reports and the open period of every id but ``keep``."""
-        from . import _counts, _period
-        from ._steps import reached
-
+        """Drop the period's values and counters; purge what is kept on disk of every id but ``keep``."""
         self.recorder = NullRecorder()
         self.reports.forget()
         self._session_started = None
-        try:
-            self.queue.purge(keep, on_removed=lambda: reached("report_removed"))
-            reached("queue_purged")
-            _counts.drop_unless(self.paths.counters_file, keep)
-            _period.drop_unless(self.paths.period_file, keep)
-            reached("counters_removed")
-            self.history.erase_contents()  # "turning it off erases what was sent": here too
-        except OSError:
-            debug("optin: could not purge the queue")
+        purge(self.paths, self.queue, self.history, keep)
 
     def _sweep(self, keep: str | None) -> None:
-        """Remove what an earlier installation left behind (a purge a crash interrupted): queued reports,
-        counters and the open period of any id but ``keep``. Costs a few file lookups when there is none."""
-        from ._files import remove_leftovers
-
-        try:
-            if self.paths.queue_dir.is_dir():
-                self.queue.purge(keep)
-            if self.paths.counters_file.exists() or self.paths.period_file.exists():
-                from . import _counts, _period
-
-                _counts.drop_unless(self.paths.counters_file, keep)
-                _period.drop_unless(self.paths.period_file, keep)
-            remove_leftovers(self.paths.config_dir, min_age_s=STALE_TEMP_S)  # a consent file a crash left unrenamed
-        except OSError:
-            debug("optin: could not remove what an earlier installation left")
+        sweep(self.paths, self.queue if self.paths.queue_dir.is_dir() else None, keep)
 
     def turn_on(self, surface: str = "help_menu", categories: tuple[str, ...] | None = None) -> bool:
         """The user's explicit action, after being shown ``categories`` (default: all) and the wording.
@@ -308,7 +246,9 @@ class Feedback:
         """
         if self._admin is not None:
             return False
-        registry = self._usable_registry()
+        from ._diagnose import usable_registry
+
+        registry = usable_registry(self)
         if registry is None:
             return False
         known = registry.categories

@@ -222,8 +222,9 @@ def test_administrative_off_forces_feedback_off_and_can_never_force_it_on(
     policy: str | None,
     reason: str,
 ) -> None:
-    # The user had turned it on earlier.
-    make_feedback(registry, tmp_path, "http://127.0.0.1:9", clock).turn_on()
+    # The user had turned it on earlier (and closed the app).
+    earlier = make_feedback(registry, tmp_path, "http://127.0.0.1:9", clock)
+    assert earlier.turn_on() and earlier.close(5)
     if policy is not None:
         (tmp_path / "site").mkdir(exist_ok=True)
         (tmp_path / "site" / "policy.toml").write_text(policy)
