@@ -41,24 +41,16 @@ class FleetRun:
     roots: dict[int, Path] = field(default_factory=dict)
 
 
+@dataclass(eq=False)
 class Simulation:
-    def __init__(
-        self,
-        fleet: list[Installation],
-        registry: Registry,
-        endpoint: str,
-        root: Path,
-        clock: ManualClock,
-        start_ts: int,
-    ) -> None:
-        self.fleet = fleet
-        self.registry = registry
-        self.endpoint = endpoint
-        self.root = root
-        self.clock = clock
-        self.start_ts = start_ts
-        self.run = FleetRun()
-        self._open: dict[int, Feedback] = {}
+    fleet: list[Installation]
+    registry: Registry
+    endpoint: str
+    root: Path
+    clock: ManualClock
+    start_ts: int
+    run: FleetRun = field(default_factory=FleetRun, init=False)
+    _open: dict[int, Feedback] = field(default_factory=dict, init=False)
 
     def paths(self, inst: Installation) -> AppPaths:
         return AppPaths.under(self.root / f"installation-{inst.index:03d}")

@@ -8,6 +8,7 @@ import json
 import os
 import random
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -160,14 +161,22 @@ def request(
         conn.close()
 
 
-def post_json(url: str, doc: Any, path: str = "/v1/reports", gzipped: bool = False) -> tuple[int, dict[str, Any]]:
+def post_answer(
+    url: str, doc: Any, path: str = "/v1/reports", gzipped: bool = False
+) -> tuple[int, dict[str, str], dict[str, Any]]:
+    """POST ``doc`` as JSON: the status, the headers (lower-case names) and the decoded answer."""
     body = json.dumps(doc).encode()
     headers = {"Content-Type": "application/json"}
     if gzipped:
         body = gzip.compress(body)
         headers["Content-Encoding"] = "gzip"
-    status, _, data = request(url, "POST", path, body, headers)
-    return status, (json.loads(data) if data else {})
+    status, answer_headers, data = request(url, "POST", path, body, headers)
+    return status, answer_headers, (json.loads(data) if data else {})
+
+
+def post_json(url: str, doc: Any, path: str = "/v1/reports", gzipped: bool = False) -> tuple[int, dict[str, Any]]:
+    status, _, answer = post_answer(url, doc, path, gzipped)
+    return status, answer
 
 
 def make_report(registry: Registry, metrics: dict[str, Any] | None = None, /, **overrides: Any) -> dict[str, Any]:
@@ -234,3 +243,28 @@ def monday_weeks_ago(weeks: int) -> Any:
 
     today = dt.datetime.now(dt.UTC).date()
     return today - dt.timedelta(days=today.weekday() + 7 * weeks)
+
+
+def self_signed_cert(folder: Path, common_name: str = "127.0.0.1") -> tuple[Path, Path]:
+    """A throw-away certificate and key for 127.0.0.1 made by openssl; the test is skipped without it."""
+    import pytest
+
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is needed to make a test certificate")
+    made = subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert)]
+        + ["-days", "2", "-subj", f"/CN={common_name}", "-addext", "subjectAltName=IP:127.0.0.1"],
+        capture_output=True,
+    )
+    if made.returncode != 0:
+        pytest.skip(f"openssl could not make a test certificate: {made.stderr.decode(errors='replace')[-200:]}")
+    return cert, key
+
+
+def db_rows(db: Path, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+    """The rows ``sql`` selects from the DuckDB file ``db``, opened read-only and closed again."""
+    import duckdb
+
+    with duckdb.connect(str(db), read_only=True) as con:
+        return con.execute(sql, list(params)).fetchall()

@@ -16,8 +16,7 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
 
-from optin.client import HelpMenu
-from optin.client import _menu as menu_words
+from optin.client import HelpMenu, _menu as menu_words
 from optin.client._i18n import LOCALE_DIR, available_languages, language_code, system_language, translations
 from optin.contract import Registry, RegistryError, parse_registry
 

@@ -6,7 +6,6 @@ import asyncio
 import gzip
 import json
 import os
-import shutil
 import ssl
 import subprocess
 import sys
@@ -21,6 +20,7 @@ from aiohttp import web
 from optin.client import HttpTransport, ManualClock
 from optin.client._transport import parse_retry_after
 from optin.contract import Registry
+from tests.helpers import self_signed_cert
 
 from .conftest import ScriptedCollector, make_feedback
 
@@ -45,31 +45,7 @@ def test_proxy_settings_come_from_the_environment(
 
 @pytest.fixture
 def tls_server(tmp_path: Path) -> Iterator[tuple[int, Path, list[bytes]]]:
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl is needed to make a test certificate")
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-            "-days",
-            "2",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-        ],
-        check=True,
-        capture_output=True,
-    )
+    cert, key = self_signed_cert(tmp_path)
     bodies: list[bytes] = []
 
     async def handle(request: web.Request) -> web.Response:

@@ -11,22 +11,13 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pytest
 
 from optin.collector import _records as rec
 from optin.collector._journal import JournalUnavailable, JournalWriter, read_segment, segment_name, segments
 from optin.collector._loader import Loader
 from optin.contract import CheckedReport, Registry, ReportChecker, check_report, encode_value
-from tests.helpers import make_report, random_metrics
-
-
-def _rows(db: Path, sql: str) -> list[tuple[Any, ...]]:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
+from tests.helpers import db_rows, make_report, random_metrics
 
 
 def _checked(registry: Registry, doc: dict[str, Any]) -> CheckedReport:
@@ -72,9 +63,9 @@ def test_the_loader_stores_every_kind_exactly_as_the_contract_encodes_it(tmp_pat
     loader = _load(tmp_path, registry, batch_max=64)
     assert loader.stats.loaded_reports == 300 and loader.stats.batches >= 5  # 64 at a time
     db = tmp_path / "db" / "o.duckdb"
-    keys = dict(_rows(db, "SELECT name, metric_key FROM metrics"))
-    by_id = dict(_rows(db, "SELECT CAST(report_id AS VARCHAR), report_key FROM reports"))
-    stored = sorted(_rows(db, "SELECT report_key, metric_key, label_key, value FROM report_values"))
+    keys = dict(db_rows(db, "SELECT name, metric_key FROM metrics"))
+    by_id = dict(db_rows(db, "SELECT CAST(report_id AS VARCHAR), report_key FROM reports"))
+    stored = sorted(db_rows(db, "SELECT report_key, metric_key, label_key, value FROM report_values"))
     expected = sorted(
         (by_id[doc["report_id"]], keys[name], label, count)
         for doc in docs
@@ -96,8 +87,8 @@ def test_a_deletion_after_reports_of_its_installation_removes_them_in_the_same_t
     _journal(tmp_path / "journal" / "w0", registry, payloads)
     loader = _load(tmp_path, registry)
     db = tmp_path / "db" / "o.duckdb"
-    assert _rows(db, "SELECT CAST(report_id AS VARCHAR) FROM reports") == [(docs[2]["report_id"],)]
-    assert _rows(db, "SELECT count(*) FROM installations") == [(1,)]
+    assert db_rows(db, "SELECT CAST(report_id AS VARCHAR) FROM reports") == [(docs[2]["report_id"],)]
+    assert db_rows(db, "SELECT count(*) FROM installations") == [(1,)]
     assert loader.stats.deletions == 1
 
 
@@ -114,7 +105,7 @@ def test_a_deletion_in_one_journal_waits_for_the_reports_acknowledged_before_it_
         [rec.encode_report(_checked(registry, make_report(registry, installation_id=installation)), now)],
     )
     _load(tmp_path, registry)
-    assert _rows(tmp_path / "db" / "o.duckdb", "SELECT count(*) FROM reports") == [(0,)]
+    assert db_rows(tmp_path / "db" / "o.duckdb", "SELECT count(*) FROM reports") == [(0,)]
 
 
 def test_copies_of_a_report_in_two_journals_and_across_loads_are_stored_once(
@@ -128,7 +119,7 @@ def test_copies_of_a_report_in_two_journals_and_across_loads_are_stored_once(
     _journal(tmp_path / "journal" / "w2", registry, [payload])
     second = _load(tmp_path, registry)
     assert (first.stats.loaded_reports, first.stats.duplicates, second.stats.duplicates) == (1, 3, 1)
-    assert _rows(tmp_path / "db" / "o.duckdb", "SELECT count(*) FROM reports") == [(1,)]
+    assert db_rows(tmp_path / "db" / "o.duckdb", "SELECT count(*) FROM reports") == [(1,)]
 
 
 def test_segments_rotate_are_private_and_are_deleted_once_loaded_and_checkpointed(
@@ -144,7 +135,7 @@ def test_segments_rotate_are_private_and_are_deleted_once_loaded_and_checkpointe
     loader = _load(tmp_path, registry)
     assert loader.stats.loaded_reports == 400
     assert len(segments(folder)) == 1 and loader.stats.segments_deleted > 2
-    assert _rows(tmp_path / "db" / "o.duckdb", "SELECT count(*) FROM reports") == [(400,)]
+    assert db_rows(tmp_path / "db" / "o.duckdb", "SELECT count(*) FROM reports") == [(400,)]
 
 
 def test_a_torn_tail_is_cut_when_the_journal_opens_and_never_loaded(tmp_path: Path, registry: Registry) -> None:
@@ -166,7 +157,7 @@ def test_a_torn_tail_is_cut_when_the_journal_opens_and_never_loaded(tmp_path: Pa
     asyncio.run(reopen())
     assert segments(folder) == [1, 2] and path.stat().st_size < cut_at
     _load(tmp_path, registry)
-    stored = {r[0] for r in _rows(tmp_path / "db" / "o.duckdb", "SELECT CAST(report_id AS VARCHAR) FROM reports")}
+    stored = {r[0] for r in db_rows(tmp_path / "db" / "o.duckdb", "SELECT CAST(report_id AS VARCHAR) FROM reports")}
     assert stored == {d["report_id"] for d in docs[:-1]}
 
 
@@ -198,12 +189,12 @@ def test_a_record_appended_as_the_journal_closes_is_written_and_later_ones_refus
     assert len(read_segment(tmp_path / "journal" / "w0" / segment_name(1), 0).payloads) == 2
 
 
-def test_the_loader_position_is_committed_with_the_rows(tmp_path: Path, registry: Registry) -> None:
+def test_the_loader_position_is_committed_with_thedb_rows(tmp_path: Path, registry: Registry) -> None:
     folder = tmp_path / "journal" / "w0"
     _journal(folder, registry, [rec.encode_report(_checked(registry, make_report(registry)), 1) for _ in range(5)])
     _load(tmp_path, registry)
     end = read_segment(folder / segment_name(1), 0).end
-    assert _rows(tmp_path / "db" / "o.duckdb", "SELECT journal, segment, segment_offset FROM journal_positions") == [
+    assert db_rows(tmp_path / "db" / "o.duckdb", "SELECT journal, segment, segment_offset FROM journal_positions") == [
         ("w0", 1, end)
     ]
     os.sync()
@@ -226,6 +217,6 @@ def test_deletions_waiting_in_two_journals_both_run_and_loading_goes_on_after_th
     _journal(tmp_path / "journal" / "w0", registry, [py1, rec.encode_deletion(x, 1), pa0])
     _journal(tmp_path / "journal" / "w1", registry, [px1, rec.encode_deletion(y, 1), pa1])
     loader = _load(tmp_path, registry)  # returns: neither deletion waits for the other forever
-    stored = {r[0] for r in _rows(tmp_path / "db" / "o.duckdb", "SELECT CAST(report_id AS VARCHAR) FROM reports")}
+    stored = {r[0] for r in db_rows(tmp_path / "db" / "o.duckdb", "SELECT CAST(report_id AS VARCHAR) FROM reports")}
     assert stored == {after0, after1}  # x1 and y1 deleted, the reports after the deletions loaded once
     assert loader.stats.deletions == 2 and loader.stats.loaded_reports == 4

@@ -14,25 +14,26 @@ import threading
 import time
 import uuid
 from pathlib import Path
-from typing import Any
 
 import duckdb
 import pytest
 
 from optin.collector import CollectorThread, Config, load_config
 from optin.contract import SNAPSHOT_PARTITIONED, SNAPSHOT_TABLES, Registry
-from tests.helpers import make_report, monday_weeks_ago, past_report, post_json, random_metrics, request
+from tests.helpers import (
+    db_rows,
+    make_report,
+    monday_weeks_ago,
+    past_report,
+    post_answer,
+    post_json,
+    random_metrics,
+    request,
+    self_signed_cert,
+)
 
 TOKEN = "store-test-token-abcdefghijklmnop"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-
-
-def _rows(db: Path, sql: str) -> list[tuple[Any, ...]]:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 def test_concurrent_copies_of_a_report_are_stored_once_and_answered_202_then_200(
@@ -52,7 +53,7 @@ def test_concurrent_copies_of_a_report_are_stored_once_and_answered_202_then_200
         )
     assert statuses.count(202) == 20 and statuses.count(200) == 140
     collector_thread.stop()
-    rows = _rows(collector_thread.config.db, "SELECT count(*), count(DISTINCT report_id) FROM reports")
+    rows = db_rows(collector_thread.config.db, "SELECT count(*), count(DISTINCT report_id) FROM reports")
     assert rows == [(20, 20)]
 
 
@@ -89,7 +90,7 @@ def test_a_full_write_queue_sheds_with_503_and_retry_after_and_every_202_is_stor
     assert all(h["retry-after"] == "7" for h in shed)
     accepted = {doc["report_id"] for doc, (status, _, _) in zip(docs, answers, strict=False) if status == 202}
     assert {status for status, _, _ in answers} <= {202, 503}
-    stored = {row[0] for row in _rows(config.db, "SELECT CAST(report_id AS VARCHAR) FROM reports")}
+    stored = {row[0] for row in db_rows(config.db, "SELECT CAST(report_id AS VARCHAR) FROM reports")}
     assert stored == accepted
     assert f'optin_requests_rejected_total{{reason="unavailable"}} {len(shed)}'.encode() in metrics
 
@@ -107,13 +108,7 @@ def test_too_many_requests_in_flight_are_answered_429_with_retry_after(tmp_path:
         deadline = time.monotonic() + 10
         status, headers = 0, dict[str, str]()
         while time.monotonic() < deadline:
-            status, headers, _ = request(
-                running.url,
-                "POST",
-                "/v1/reports",
-                json.dumps(make_report(registry)).encode(),
-                {"Content-Type": "application/json"},
-            )
+            status, headers, _ = post_answer(running.url, make_report(registry))
             if status == 429:
                 break
         slow.close()
@@ -136,9 +131,9 @@ def test_deletion_removes_every_row_of_an_installation_and_is_idempotent(
     )  # never seen
     collector_thread.stop()
     db = collector_thread.config.db
-    assert _rows(db, "SELECT CAST(installation_id AS VARCHAR) FROM installations") == [(kept,)]
-    assert _rows(db, "SELECT count(*) FROM reports") == [(1,)]
-    assert _rows(
+    assert db_rows(db, "SELECT CAST(installation_id AS VARCHAR) FROM installations") == [(kept,)]
+    assert db_rows(db, "SELECT count(*) FROM reports") == [(1,)]
+    assert db_rows(
         db, "SELECT count(*) FROM report_values v LEFT JOIN reports r USING (report_key) WHERE r.report_key IS NULL"
     ) == [(0,)]
 
@@ -174,9 +169,9 @@ def test_retention_rolls_old_raw_rows_up_into_daily_aggregates_and_deletes_them(
         assert result.reports_rolled_up == 3
         assert running.maintain().reports_rolled_up == 0  # nothing left to roll up
     db = config.db
-    assert _rows(db, "SELECT CAST(report_id AS VARCHAR) FROM reports") == [(recent["report_id"],)]
-    assert _rows(db, "SELECT count(*) FROM installations") == [(1,)]  # the old installations' UUIDs are gone
-    rollup = _rows(
+    assert db_rows(db, "SELECT CAST(report_id AS VARCHAR) FROM reports") == [(recent["report_id"],)]
+    assert db_rows(db, "SELECT count(*) FROM installations") == [(1,)]  # the old installations' UUIDs are gone
+    rollup = db_rows(
         db,
         "SELECT m.name, r.label_key, r.installations, r.total FROM daily_rollup r JOIN metrics m USING (metric_key) ORDER BY 1",
     )
@@ -342,30 +337,7 @@ def test_settings_layer_defaults_file_environment_flags(tmp_path: Path) -> None:
 
 
 def test_tls_when_given_a_certificate_and_key(tmp_path: Path, registry: Registry) -> None:
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    made = subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-            "-days",
-            "1",
-            "-subj",
-            "/CN=localhost",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-        ],
-        capture_output=True,
-    )
-    if made.returncode != 0:
-        pytest.skip("openssl could not make a test certificate")
+    cert, key = self_signed_cert(tmp_path, "localhost")
     config = Config(db=tmp_path / "db" / "o.duckdb", port=0, tls_cert=cert, tls_key=key)
     with CollectorThread(config) as running:
         import http.client
@@ -397,7 +369,7 @@ def test_sigterm_drains_commits_and_checkpoints(tmp_path: Path, registry: Regist
     assert running.stop() == 0
     assert results.count(202) == 10
     assert not (tmp_path / "db" / "optin.duckdb.wal").exists()  # checkpointed
-    assert _rows(running.db, "SELECT count(*) FROM reports") == [(10,)]
+    assert db_rows(running.db, "SELECT count(*) FROM reports") == [(10,)]
     assert '"event":"stopped"' in (tmp_path / "log").read_text()
 
 
@@ -455,14 +427,8 @@ def test_a_database_locked_by_another_process_degrades_then_recovers_by_itself(
         assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
         running = start_collector(db, tmp_path / "log")
         assert request(running.url, "GET", "/healthz")[0] == 503
-        status, headers, body = request(
-            running.url,
-            "POST",
-            "/v1/reports",
-            json.dumps(make_report(registry)).encode(),
-            {"Content-Type": "application/json"},
-        )
-        assert (status, json.loads(body)["error"]) == (503, "unavailable") and headers["retry-after"]
+        status, headers, answer = post_answer(running.url, make_report(registry))
+        assert (status, answer["error"]) == (503, "unavailable") and headers["retry-after"]
         assert holder.stdin is not None
         holder.stdin.close()  # the other process lets go
         holder.wait(30)
@@ -480,7 +446,7 @@ def test_a_database_locked_by_another_process_degrades_then_recovers_by_itself(
     finally:
         if holder.poll() is None:
             holder.kill()
-    assert _rows(db, "SELECT CAST(report_id AS VARCHAR) FROM reports") == [(doc["report_id"],)]
+    assert db_rows(db, "SELECT CAST(report_id AS VARCHAR) FROM reports") == [(doc["report_id"],)]
     log = (tmp_path / "log").read_text()
     assert (
         '"event":"store_unavailable"' in log and str(db.parent) not in log
@@ -517,7 +483,7 @@ def test_the_console_script_runs_the_collector() -> None:
     )
 
 
-def test_numbered_migrations_bring_a_version_1_database_forward_keeping_its_rows(
+def test_numbered_migrations_bring_a_version_1_database_forward_keeping_itsdb_rows(
     tmp_path: Path, registry: Registry
 ) -> None:
     from optin.collector._migrations import MIGRATIONS
@@ -537,19 +503,18 @@ def test_numbered_migrations_bring_a_version_1_database_forward_keeping_its_rows
     con.close()
     with CollectorThread(Config(db=db, port=0)) as running:
         assert post_json(running.url, make_report(registry))[0] == 202
-    assert _rows(db, "SELECT max(version) FROM schema_version") == [(len(MIGRATIONS),)]
-    assert _rows(db, "SELECT report_key, inst_key, discarded FROM reports ORDER BY report_key") == [
+    assert db_rows(db, "SELECT max(version) FROM schema_version") == [(len(MIGRATIONS),)]
+    assert db_rows(db, "SELECT report_key, inst_key, discarded FROM reports ORDER BY report_key") == [
         (41, 7, 0),
         (42, 8, 0),
     ]  # kept (counting no discarded report, a column of migration 3), and keys go on after them
     # Upgraded in place, it journals: the new report came through a journal, loaded with its position.
-    assert [row[0] for row in _rows(db, "SELECT journal FROM journal_positions")] == ["w0"]
+    assert [row[0] for row in db_rows(db, "SELECT journal FROM journal_positions")] == ["w0"]
     assert (db.parent / "o.duckdb.journal" / "w0").is_dir()
 
 
 def test_analysis_reads_a_snapshot_and_answers_as_the_live_endpoint_does(tmp_path: Path, registry: Registry) -> None:
-    from optin.analysis import LocalSource, open_snapshot, table_to_dict
-    from optin.analysis import Window as AnalysisWindow
+    from optin.analysis import LocalSource, Window as AnalysisWindow, open_snapshot, table_to_dict
 
     snapshots = tmp_path / "snapshots"
     config = Config(
@@ -605,5 +570,5 @@ def test_a_loader_behind_its_bound_sheds_with_503_loader_behind_then_recovers(
             assert time.monotonic() < deadline
             time.sleep(0.2)
         accepted.append(doc["report_id"])
-    stored = {row[0] for row in _rows(config.db, "SELECT CAST(report_id AS VARCHAR) FROM reports")}
+    stored = {row[0] for row in db_rows(config.db, "SELECT CAST(report_id AS VARCHAR) FROM reports")}
     assert stored == set(accepted)

@@ -13,8 +13,7 @@ import random
 import time
 from typing import Any
 
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from optin.contract import ReportChecker, ReportError, bundled_registry, encode_value, report_from_json
 from tests.helpers import make_report, random_metrics

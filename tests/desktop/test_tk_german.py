@@ -19,8 +19,7 @@ if importlib.util.find_spec("_tkinter") is None:
 import tkinter as tk
 from tkinter import ttk
 
-from optin.client import AppPaths, AskPolicy, Feedback, FeedbackOptions, HelpMenu, ManualClock
-from optin.client import _menu as menu_words
+from optin.client import AppPaths, AskPolicy, Feedback, FeedbackOptions, HelpMenu, ManualClock, _menu as menu_words
 from optin.client._policy import APP_VARIABLE_OFF, DO_NOT_TRACK_OFF, POLICY_OFF, POLICY_UNREADABLE
 from optin.client.testing import InMemoryTransport
 from optin.client.tk import AskDialog, TkHelpMenu, TurnOnDialog

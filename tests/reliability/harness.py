@@ -27,7 +27,7 @@ import duckdb
 import psutil
 
 from optin.contract import Registry
-from tests.helpers import CollectorProcess, launch_collector, make_report, request, wait_ready
+from tests.helpers import CollectorProcess, db_rows, launch_collector, make_report, request, wait_ready
 
 WORKER = Path(__file__).with_name("client_worker.py")
 ROOT = Path(__file__).resolve().parents[2]
@@ -232,14 +232,11 @@ def durable(db: Path) -> Counter[str]:
 
 def evicted_reported(db: Path) -> dict[str, int]:
     """Per installation: the sum of the `evicted` counters its stored reports carried."""
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        rows = con.execute(
-            "SELECT CAST(i.installation_id AS VARCHAR), sum(r.evicted) FROM reports r JOIN installations i USING (inst_key) GROUP BY 1"
-        ).fetchall()
-        return {str(i): int(n) for i, n in rows}
-    finally:
-        con.close()
+    rows = db_rows(
+        db,
+        "SELECT CAST(i.installation_id AS VARCHAR), sum(r.evicted) FROM reports r JOIN installations i USING (inst_key) GROUP BY 1",
+    )
+    return {str(i): int(n) for i, n in rows}
 
 
 def privacy_hits(files: list[Path], needles: tuple[str, ...]) -> list[str]:
@@ -507,6 +504,7 @@ class Ledger:
             return set(self.bodies)
 
 
+@dataclass(eq=False)
 class Load:
     """An aiohttp client with many concurrent connections, on its own thread.
 
@@ -515,29 +513,19 @@ class Load:
     acknowledged or ``deadline_s`` passes. ``rate`` paces the whole load (requests per second).
     """
 
-    def __init__(
-        self,
-        url: str,
-        ledger: Ledger,
-        ids: list[str],
-        concurrency: int = 64,
-        retry: bool = True,
-        retry_scale: float = 1.0,
-        rate: float | None = None,
-        deadline_s: float = 60.0,
-        timeout_s: float = 15.0,
-    ) -> None:
-        self.url = url
-        self.ledger = ledger
-        self.ids = ids
-        self.concurrency = concurrency
-        self.retry = retry
-        self.retry_scale = retry_scale
-        self.rate = rate
-        self.deadline_s = deadline_s
-        self.timeout_s = timeout_s
-        self.stop_event = threading.Event()
-        self.error: BaseException | None = None
+    url: str
+    ledger: Ledger
+    ids: list[str]
+    concurrency: int = 64
+    retry: bool = True
+    retry_scale: float = 1.0
+    rate: float | None = None
+    deadline_s: float = 60.0
+    timeout_s: float = 15.0
+    stop_event: threading.Event = field(default_factory=threading.Event, init=False)
+    error: BaseException | None = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
         self._thread = threading.Thread(target=self._main, name="reliability-load", daemon=True)
 
     def start(self) -> Load:
