@@ -12,9 +12,13 @@ from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
 from ._menu import (
     CLEAR_LABEL,
+    CLEAR_QUESTION,
+    CLEAR_TITLE,
     CLOSE_LABEL,
+    EXACT_LABEL,
     EXPORT_LABEL,
     EXPORT_TITLE,
+    IN_WORDS_LABEL,
     OFF_TITLE,
     SENT_DATA_TITLE,
     WHAT_IS_SENT_TITLE,
@@ -29,6 +33,7 @@ if TYPE_CHECKING:
 
 class TextView(Protocol):
     def set_text(self, text: str) -> None: ...
+    def set_switch_label(self, label: str) -> None: ...  # the first extra button: "Exact JSON" / "In words"
 
 
 View = TypeVar("View", bound=TextView)
@@ -68,6 +73,10 @@ class MenuAdapter(Generic[View]):
         """Ask where to save a file; "" when cancelled."""
         raise NotImplementedError
 
+    def confirm(self, over: View, title: str, question: str, yes_label: str) -> bool:
+        """Ask a yes/no question in a modal dialog over ``over``; True for ``yes_label``."""
+        raise NotImplementedError
+
     # --- what happens when the user clicks ----------------------------------------------------------
 
     def toggle(self) -> None:
@@ -92,10 +101,13 @@ class MenuAdapter(Generic[View]):
         return answer
 
     def show_what_is_sent(self) -> View:
+        """The words first; a button switches to the exact JSON and back."""
         model = self.model
-        return self.text_window(model.text(WHAT_IS_SENT_TITLE), model.what_is_sent(), (), model.text(CLOSE_LABEL))
+        return self._switching(model.text(WHAT_IS_SENT_TITLE), lambda: model.what_is_sent(exact=False),
+                               model.exact_report, ())  # fmt: skip
 
     def show_sent_data(self) -> View:
+        """What was sent, in words (the exact JSON one click away), with Clear (confirmed) and Export."""
         model = self.model
         window: View
 
@@ -105,9 +117,35 @@ class MenuAdapter(Generic[View]):
                 model.export_sent_data(Path(target))
 
         def clear() -> None:
-            model.clear_sent_data()
-            window.set_text(model.sent_data_text())
+            question = model.text(CLEAR_QUESTION)
+            if self.confirm(window, model.text(CLEAR_TITLE), question, model.text(CLEAR_LABEL)):
+                model.clear_sent_data()
+                window.set_text(model.sent_data_text())
 
         buttons = ((model.text(CLEAR_LABEL), clear), (model.text(EXPORT_LABEL), export))
-        window = self.text_window(model.text(SENT_DATA_TITLE), model.sent_data_text(), buttons, model.text(CLOSE_LABEL))
+        window = self._switching(
+            model.text(SENT_DATA_TITLE), model.sent_data_text, lambda: model.sent_data_text(exact=True), buttons
+        )
+        return window
+
+    def _switching(
+        self,
+        title: str,
+        words: Callable[[], str],
+        exact: Callable[[], str],
+        buttons: tuple[tuple[str, Callable[[], None]], ...],
+    ) -> View:
+        """A text window showing ``words``, with a button that switches to ``exact`` (the JSON) and back."""
+        model = self.model
+        window: View
+        showing_words = [True]
+
+        def switch() -> None:
+            showing_words[0] = not showing_words[0]
+            window.set_text(words() if showing_words[0] else exact())
+            window.set_switch_label(model.text(EXACT_LABEL if showing_words[0] else IN_WORDS_LABEL))
+
+        window = self.text_window(
+            title, words(), ((model.text(EXACT_LABEL), switch), *buttons), model.text(CLOSE_LABEL)
+        )
         return window

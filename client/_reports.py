@@ -12,9 +12,7 @@ import orjson
 
 from optin.contract import CLIENT_COUNTERS, MAX_COUNTER
 
-from . import _period
 from ._log import debug
-from ._period import OpenPeriod
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -25,6 +23,7 @@ if TYPE_CHECKING:
 
     from ._facts import FactsProvider
     from ._feedback import Feedback
+    from ._period import OpenPeriod
 
 PREVIEW_INSTALLATION_ID: Final = "00000000-0000-4000-8000-000000000000"  # shown in previews before any id exists
 
@@ -73,7 +72,7 @@ class Reports:
 
     def resume(self) -> None:
         """Recording (re)starts: the counters and the open period of this installation are picked up."""
-        from . import _counts
+        from . import _counts, _period
 
         owner = self._owner
         installation = owner.state.installation_id
@@ -100,6 +99,8 @@ class Reports:
         ``final``: at exit, where another process (the `optin` command) may have erased this
         installation meanwhile: its values are then never persisted.
         """
+        from . import _period
+        from ._period import OpenPeriod
         from ._recorder import Recorder
 
         owner = self._owner
@@ -173,6 +174,7 @@ class Reports:
         report_id: str | None = None,
     ) -> bytes:
         """The report's JSON: only agreed categories, counts capped, the client's counters (capped too)."""
+        from . import _period
         from ._assemble import assemble
 
         owner = self._owner
@@ -195,6 +197,7 @@ class Reports:
 
     def preview(self) -> bytes:
         """The exact JSON the next report will contain if the period ended now (indented)."""
+        from . import _period
         from ._recorder import Recorder
 
         owner = self._owner

@@ -160,18 +160,24 @@ class TextWindow(QDialog):
         row = QHBoxLayout()
         row.addStretch(1)
         self.buttons: dict[str, QPushButton] = {}
+        self._switch: QPushButton | None = None
         for label, action in (*buttons, (close_label, self.close)):
             button = QPushButton(label)
             button.setAutoDefault(False)
             button.clicked.connect(action)
             row.addWidget(button)
             self.buttons[label] = button
+            self._switch = self._switch or button
         layout.addLayout(row)
         self.show()
         self.text.setFocus()  # the new window takes the keyboard (Escape closes it, arrows scroll)
 
     def set_text(self, text: str) -> None:
         self.text.setPlainText(text)
+
+    def set_switch_label(self, label: str) -> None:
+        if self._switch is not None:
+            self._switch.setText(label)
 
 
 class QtHelpMenu(MenuAdapter["TextWindow"]):
@@ -231,6 +237,14 @@ class QtHelpMenu(MenuAdapter["TextWindow"]):
         self, title: str, text: str, buttons: tuple[tuple[str, Callable[[], None]], ...], close_label: str
     ) -> TextWindow:
         return TextWindow(self.parent, title, text, buttons, close_label)
+
+    def confirm(self, over: TextWindow, title: str, question: str, yes_label: str) -> bool:
+        box = QMessageBox(QMessageBox.Icon.Question, title, question, parent=over)
+        yes = box.addButton(yes_label, QMessageBox.ButtonRole.AcceptRole)
+        box.addButton(self.model.text(labels.CANCEL_LABEL), QMessageBox.ButtonRole.RejectRole)
+        self.confirmation = box  # for tests and screenshots: the question on screen
+        box.exec()
+        return box.clickedButton() is yes
 
     def save_file_name(self, over: TextWindow, title: str) -> str:
         target, _filter = QFileDialog.getSaveFileName(over, title, "", "JSON (*.json)")

@@ -67,12 +67,8 @@ class AskDialog:
     def __init__(self, parent: tk.Misc, feedback: Feedback, app_name: str, language: str | None = None) -> None:
         words = HelpMenu(feedback, language=language)
         self.answer = Answer.DISMISSED
-        self.window = window = tk.Toplevel(parent)
-        window.title(words.text(PROGRAM_LABEL))
-        window.resizable(False, False)
-        window.transient(parent.winfo_toplevel())
-        body = ttk.Frame(window, padding=PAD_PX)
-        body.pack(fill="both", expand=True)
+        window, body = _dialog(parent, words.text(PROGRAM_LABEL))
+        self.window = window
         _paragraphs(body, words.ask_paragraphs(app_name))
         self.never = tk.BooleanVar(master=window, value=False)
         never = ttk.Checkbutton(body, text=words.text(NEVER_LABEL), variable=self.never, underline=0)
@@ -109,12 +105,8 @@ class TurnOnDialog:
 
     def __init__(self, parent: tk.Misc, model: HelpMenu, app_name: str) -> None:
         self.chosen: tuple[str, ...] | None = None
-        self.window = window = tk.Toplevel(parent)
-        window.title(model.text(TURN_ON_TITLE))
-        window.resizable(False, False)
-        window.transient(parent.winfo_toplevel())
-        body = ttk.Frame(window, padding=PAD_PX)
-        body.pack(fill="both", expand=True)
+        window, body = _dialog(parent, model.text(TURN_ON_TITLE))
+        self.window = window
         intro, categories, closing = model.turn_on_paragraphs(app_name)
         _paragraphs(body, [("", intro)])
         self.ticks: dict[str, tk.BooleanVar] = {}
@@ -150,12 +142,8 @@ class Notice:
     """A short message in a small window of its own (what turning feedback off did)."""
 
     def __init__(self, parent: tk.Misc, title: str, text: str, ok_label: str = CLOSE_LABEL) -> None:
-        self.window = window = tk.Toplevel(parent)
-        window.title(title)
-        window.resizable(False, False)
-        window.transient(parent.winfo_toplevel())
-        body = ttk.Frame(window, padding=PAD_PX)
-        body.pack(fill="both", expand=True)
+        window, body = _dialog(parent, title)
+        self.window = window
         self.label = ttk.Label(body, text=text, wraplength=WRAP_PX * 3 // 4, justify="left")
         self.label.pack(anchor="w", pady=(0, PAD_PX))
         ok = ttk.Button(body, text=ok_label, command=window.destroy)
@@ -164,6 +152,27 @@ class Notice:
             window.bind(key, lambda _e: window.destroy())
         _place_over(window, parent)
         ok.focus_set()
+
+
+class Confirm:
+    """A modal yes/no question; the two answers are equal buttons, closing it or Escape is "no"."""
+
+    def __init__(self, parent: tk.Misc, title: str, question: str, yes_label: str, no_label: str) -> None:
+        self.answer = False
+        window, body = _dialog(parent, title)
+        self.window = window
+        _paragraphs(body, [("", question)])
+        self.yes_button, self.no_button = _two_buttons(body, (yes_label, self._yes), (no_label, window.destroy))
+        window.bind("<Escape>", lambda _e: window.destroy())
+        _place_over(window, parent)
+
+    def _yes(self) -> None:
+        self.answer = True
+        self.window.destroy()
+
+    def run(self) -> bool:
+        _modal(self.window)
+        return self.answer
 
 
 class TextWindow:
@@ -189,14 +198,20 @@ class TextWindow:
         row = ttk.Frame(frame)
         row.pack(side="bottom", fill="x", pady=(PAD_PX // 2, 0))
         ttk.Button(row, text=close_label, command=window.destroy).pack(side="right")
+        self.buttons: list[ttk.Button] = []
         for label, action in buttons:
-            ttk.Button(row, text=label, command=action).pack(side="right", padx=(0, PAD_PX // 2))
+            button = ttk.Button(row, text=label, command=action)
+            button.pack(side="right", padx=(0, PAD_PX // 2))
+            self.buttons.append(button)
         scroll.pack(side="right", fill="y")
         self.text.pack(side="left", fill="both", expand=True)
         window.bind("<Escape>", lambda _e: window.destroy())
         _place_over(window, parent)
         window.wait_visibility()
         self.text.focus_set()  # the new window takes the keyboard (Escape closes it, arrows scroll)
+
+    def set_switch_label(self, label: str) -> None:
+        self.buttons[0].configure(text=label)
 
     def set_text(self, text: str) -> None:
         self.text.configure(state="normal")
@@ -345,6 +360,9 @@ class TkHelpMenu(MenuAdapter["TextWindow"]):
     def save_file_name(self, over: TextWindow, title: str) -> str:
         return str(filedialog.asksaveasfilename(parent=over.window, title=title, defaultextension=".json"))
 
+    def confirm(self, over: TextWindow, title: str, question: str, yes_label: str) -> bool:
+        return Confirm(over.window, title, question, yes_label, self.model.text(CANCEL_LABEL)).run()
+
 
 def count_binding(widget: tk.Misc, sequence: str, record: Callable[[], object]) -> str:
     """Call ``record`` whenever ``sequence`` fires on ``widget``, before (and without touching) the host's own
@@ -366,6 +384,17 @@ def count_binding(widget: tk.Misc, sequence: str, record: Callable[[], object]) 
 
 def _nothing() -> None:
     """The command of the greyed-out reason lines (never called: they are disabled)."""
+
+
+def _dialog(parent: tk.Misc, title: str) -> tuple[tk.Toplevel, ttk.Frame]:
+    """A fixed-size dialog window over ``parent``'s window, and the padded frame its content goes in."""
+    window = tk.Toplevel(parent)
+    window.title(title)
+    window.resizable(False, False)
+    window.transient(parent.winfo_toplevel())
+    body = ttk.Frame(window, padding=PAD_PX)
+    body.pack(fill="both", expand=True)
+    return window, body
 
 
 def _paragraphs(body: ttk.Frame, pairs: list[tuple[str, str]]) -> None:
