@@ -31,8 +31,6 @@ from ._null import NullRecorder
 from ._options import FeedbackOptions
 from ._paths import AppPaths
 from ._policy import AdminOff, AskPolicy, admin_off
-from ._reports import Reports
-from ._sending import Sending
 from ._wording import WORDING_VERSION, Wording
 
 TYPE_CHECKING = False
@@ -45,6 +43,8 @@ if TYPE_CHECKING:
     from ._protocols import ChooseFn, CountFn, DurationFn, FlagFn, NumberFn, TimerFn
     from ._queue import ReportQueue
     from ._recorder import Recorder
+    from ._reports import Reports
+    from ._sending import Sending
     from ._worker import Worker
 
 SESSION_STARTS: Final = "session.starts"
@@ -89,8 +89,9 @@ class Feedback:
         self.wording = opts.wording or Wording()
         self.lock = threading.RLock()  # consent transitions, report rolls, consent-file writes
         self.problems = _log.Problems()  # what the embedding developer must fix, counted (see `check`)
-        self.reports = Reports(self, opts.facts, opts.period_s)
-        self.sending = Sending(self, opts.transport, opts.ca_bundle, opts.timeout_s)
+        self._options = opts
+        self._reports: Reports | None = None  # the stages, made when first needed (feedback on, a preview)
+        self._sending: Sending | None = None
         self._queue = opts.queue
         self._history: History | None = None
         self._worker: Worker | None = None
@@ -139,6 +140,25 @@ class Feedback:
 
             self._history = History(self.paths.history_file)
         return self._history
+
+    @property
+    def reports(self) -> Reports:
+        """The report-building stage (record → enqueue)."""
+        if self._reports is None:
+            from ._reports import Reports
+
+            self._reports = Reports(self, self._options.facts, self._options.period_s)
+        return self._reports
+
+    @property
+    def sending(self) -> Sending:
+        """The upload stage (enqueue → upload), run by the worker thread."""
+        if self._sending is None:
+            from ._sending import Sending
+
+            opts = self._options
+            self._sending = Sending(self, opts.transport, opts.ca_bundle, opts.timeout_s)
+        return self._sending
 
     def _worker_(self) -> Worker:
         if self._worker is None:
@@ -232,7 +252,8 @@ class Feedback:
     def _stop_recording(self, keep: str | None = None) -> None:
         """Drop the period's values and counters; purge what is kept on disk of every id but ``keep``."""
         self.recorder = NullRecorder()
-        self.reports.forget()
+        if self._reports is not None:
+            self._reports.forget()
         self._session_started = None
         purge(self.paths, self.queue, self.history, keep)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import time
-import uuid
 from pathlib import Path
 
 TYPE_CHECKING = False
@@ -56,7 +55,7 @@ def write_atomic(path: Path, data: bytes, before_replace: Callable[[], None] | N
     ``before_replace`` runs once the new content is synced, just before the rename (a crash-test seam).
     """
     private_dir(path.parent)
-    tmp = path.with_name(f"{TMP_PREFIX}{uuid.uuid4().hex}")
+    tmp = path.with_name(f"{TMP_PREFIX}{os.urandom(16).hex()}")  # random, unique: no `uuid` at start-up
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         with os.fdopen(fd, "wb") as out:
