@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from optin.client import AppPaths, ManualClock
 from optin.collector import CollectorThread, Config
@@ -142,3 +143,33 @@ def test_kill_9_mid_session_loses_nothing_kept_and_counts_nothing_twice(
     assert day_start == START + DAY and pockets == on_disk and starts == STARTS  # every session's start, once
     assert json.loads((root / "data" / "period.json").read_bytes())["closed_until"] == START + DAY
     assert AppPaths.under(root).period_file.exists()
+
+
+@pytest.mark.parametrize("sent_before_the_crash", [False, True])
+def test_a_crash_between_queueing_the_days_report_and_closing_the_day_sends_it_once(
+    tmp_path: Path, registry: Registry, clock: ManualClock, sent_before_the_crash: bool
+) -> None:
+    """The day's report is queued, then the period file is rewritten: a crash between the two leaves the old
+    period file beside the queued report (or, if the thread had sent it already, beside nothing). The next
+    start finds the report's reserved id in the queue, or sends the same id again (the collector's duplicate)."""
+    root = tmp_path / "app"
+    db = tmp_path / "collector" / "optin.duckdb"
+    period_file = AppPaths.under(root).period_file
+    with CollectorThread(Config(db=db, host="127.0.0.1", port=0), clock=clock.now) as collector:
+        refused = "http://127.0.0.1:9"
+        app = make_feedback(registry, root, refused, clock)
+        assert app.turn_on()
+        app.count("toolpath.pocket", 7)
+        assert app.close(5)
+        open_day = period_file.read_bytes()  # what a crash right after queueing leaves on disk
+        clock.advance(DAY)
+        app = make_feedback(registry, root, collector.url if sent_before_the_crash else refused, clock)
+        assert app.flush(10) and app.close(5)
+        assert len(app.queue.pending()) == (0 if sent_before_the_crash else 1)
+        period_file.write_bytes(open_day)  # the crash: the period file was never rewritten
+        for _start in range(2):
+            app = make_feedback(registry, root, collector.url, clock)
+            assert app.flush(10) and app.close(5)
+        assert app.queue.pending() == []
+    reports = stored_reports(db)
+    assert [(pockets, starts) for _, _, pockets, starts in reports] == [(7, 0)]  # one report, counted once
