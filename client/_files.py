@@ -75,14 +75,19 @@ def remove_leftovers(folder: Path, min_age_s: float = 0.0) -> int:
     """Remove temp files of interrupted writes; only those older than ``min_age_s`` where another
     process may be writing right now (a younger one may be its write in progress)."""
     removed = 0
-    if folder.is_dir():
-        now = time.time()
-        for leftover in folder.glob(TMP_PREFIX + "*"):
-            try:
-                if min_age_s and now - leftover.stat().st_mtime < min_age_s:
-                    continue
-            except FileNotFoundError:
+    now = time.time()
+    try:
+        entries = list(os.scandir(folder))  # one directory read, no pattern to compile: this runs at every start
+    except (FileNotFoundError, NotADirectoryError):
+        return 0
+    for entry in entries:
+        if not entry.name.startswith(TMP_PREFIX):
+            continue
+        try:
+            if min_age_s and now - entry.stat().st_mtime < min_age_s:
                 continue
-            leftover.unlink(missing_ok=True)
-            removed += 1
+        except FileNotFoundError:
+            continue
+        Path(entry.path).unlink(missing_ok=True)
+        removed += 1
     return removed
