@@ -301,11 +301,13 @@ def ingest(folder: Path, registry: Registry, args: argparse.Namespace) -> dict[s
     values = [value_rows(registry, doc) for doc in docs]
 
     db = folder / "ingest" / "optin.duckdb"
+    nats = NatsLayout(folder, db) if args.journal == "nats" else None
     procs = {
         "bare": start([sys.executable, "-c", BARE_SERVER], folder / "bare.log"),
         "check": start([sys.executable, "-c", BARE_SERVER, "--check"], folder / "check.log"),
         "collector": start(
-            [sys.executable, "-m", "optin.collector", "--db", str(db), "--host", "127.0.0.1", "--port", "0"],
+            [sys.executable, "-m", "optin.collector", "--db", str(db), "--host", "127.0.0.1", "--port", "0"]
+            + (nats.flags if nats else []),
             folder / "collector.log",
         ),
     }
@@ -336,11 +338,14 @@ def ingest(folder: Path, registry: Registry, args: argparse.Namespace) -> dict[s
                     if name == "collector":
                         for status, count in statuses.items():
                             answered[status] = answered.get(status, 0) + count
-                        drains.append(drain_seconds(port, answered.get(202, 0)))
-        final = metrics(procs["collector"][1])
+                        done = answered.get(202, 0)
+                        drains.append(nats.drain_seconds(done) if nats else drain_seconds(port, done))
+        final = metrics(nats.loader_port if nats else procs["collector"][1])
     finally:
         for proc, _ in procs.values():
             stop(proc)
+        if nats:
+            nats.stop()
     con = duckdb.connect(str(db), read_only=True)
     stored = con.execute("SELECT count(*), count(DISTINCT report_id) FROM reports").fetchone()
     con.close()
@@ -465,6 +470,35 @@ def write_path(folder: Path, registry: Registry, reports: int, batch: int) -> di
     }
 
 
+class NatsLayout:
+    """`--journal nats`: a three-node JetStream cluster on loopback (replicas 3) and the stream's loader."""
+
+    def __init__(self, folder: Path, db: Path) -> None:
+        from optin.collector._cluster import Cluster
+
+        self.cluster = Cluster(folder / "nats", 3).start()
+        self.flags = ["--journal", self.cluster.urls, "--nats-replicas", "3", "--nats-max-bytes", str(2 << 30)]
+        self.loader, self.loader_port = start(
+            [sys.executable, "-m", "optin.collector", "loader", "--db", str(db), "--host", "127.0.0.1", "--port", "0"]
+            + self.flags,
+            folder / "loader.log",
+        )
+
+    def drain_seconds(self, accepted: int, limit_s: float = 120) -> float:
+        """From the end of a run until the loader has loaded every report acknowledged by the stream."""
+        started = time.monotonic()
+        while time.monotonic() - started < limit_s:
+            m = metrics(self.loader_port)
+            if m.get("optin_stream_pending_messages", 1) == 0 and m.get("optin_reports_stored_total", 0) >= accepted:
+                return time.monotonic() - started
+            time.sleep(0.05)
+        return float("inf")
+
+    def stop(self) -> None:
+        stop(self.loader)
+        self.cluster.stop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=8, help="each wrk run")
@@ -479,6 +513,12 @@ def main() -> None:
         "--write-reports", type=int, default=100000, help="reports through the write path; also the stored-size sample"
     )
     parser.add_argument("--batch", type=int, default=4096, help="the loader's default batch_max_reports")
+    parser.add_argument(
+        "--journal",
+        choices=("file", "nats"),
+        default="file",
+        help="nats: stateless collectors on a three-node JetStream cluster (replicas 3) and a loader process",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is needed for the ingest comparison (Debian: apt-get install wrk)")
@@ -494,7 +534,8 @@ def main() -> None:
     accepted = i["answered"].get(202, 0)
     rps, lat = i["rps"], i["latency"]
     print(
-        f"collector benchmarks, {os.cpu_count()} CPUs, wrk -t{args.wrk_threads}, {args.rounds}x{args.seconds:g}s each,"
+        f"collector benchmarks ({args.journal} journal), {os.cpu_count()} CPUs, wrk -t{args.wrk_threads},"
+        f" {args.rounds}x{args.seconds:g}s each,"
         f" interleaved; load average {os.getloadavg()[0]:.1f}"
     )
     print(
@@ -549,14 +590,22 @@ def main() -> None:
             for c in args.connections
         )
     )
-    print(
-        f"load lag after each collector run drained in: {', '.join(f'{d:.2f}s' for d in i['drains'])} (target <= 2 s);"
-        f" largest load transaction {i['final'].get('optin_loader_batch_reports_max', 0):,.0f} reports;"
-        f" journal groups {i['final'].get('optin_journal_groups_total', 0):,.0f} for"
-        f" {i['final'].get('optin_journal_records_total', 0):,.0f} records,"
-        f" fdatasync+write mean {i['final'].get('optin_journal_fsync_seconds_sum', 0) / max(1, i['final'].get('optin_journal_groups_total', 1)) * 1000:.2f} ms,"
-        f" max {i['final'].get('optin_journal_fsync_seconds_max', 0) * 1000:.1f} ms"
-    )
+    if args.journal == "nats":
+        print(
+            f"loader lag (stream emptied and every 202 loaded) after each collector run: "
+            f"{', '.join(f'{d:.2f}s' for d in i['drains'])}; largest load transaction"
+            f" {i['final'].get('optin_loader_batch_reports_max', 0):,.0f} reports; server CPU above counts the"
+            " collectors only (not the three nats-server processes, nor the loader)"
+        )
+    else:
+        print(
+            f"load lag after each collector run drained in: {', '.join(f'{d:.2f}s' for d in i['drains'])} (target <= 2 s);"
+            f" largest load transaction {i['final'].get('optin_loader_batch_reports_max', 0):,.0f} reports;"
+            f" journal groups {i['final'].get('optin_journal_groups_total', 0):,.0f} for"
+            f" {i['final'].get('optin_journal_records_total', 0):,.0f} records,"
+            f" fdatasync+write mean {i['final'].get('optin_journal_fsync_seconds_sum', 0) / max(1, i['final'].get('optin_journal_groups_total', 1)) * 1000:.2f} ms,"
+            f" max {i['final'].get('optin_journal_fsync_seconds_max', 0) * 1000:.1f} ms"
+        )
     print(
         f"collector answered 202 to {accepted:,} requests (other answers: {non_202 or 'none'}); database holds"
         f" {i['stored_reports']:,} reports, {i['distinct_ids']:,} distinct ids, {i['db_bytes']:,} bytes after shutdown"

@@ -91,6 +91,33 @@ def snapshot(argv: list[str]) -> int:
     return 0
 
 
+def loader(argv: list[str]) -> int:
+    """The loader of a NATS JetStream stream, alone (the collectors run elsewhere with the same --journal)."""
+    parser = _parser("optin-collector loader", "Load a NATS JetStream stream of reports into DuckDB (one per stream).")
+    config = config_from(parser.parse_args(argv))
+    if not config.uses_nats():
+        parser.error("--journal nats://HOST:PORT is required (with the file journal the collector runs its own loader)")
+    configure(config.log_level)
+    from ._nats_service import run_loader
+
+    return run_loader(config)
+
+
+def cluster(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="optin-collector cluster",
+        description="A local JetStream cluster on 127.0.0.1 with stateless collectors and one loader (development).",
+    )
+    parser.add_argument("--nodes", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--port", type=int, default=8080, help="the collectors' port")
+    parser.add_argument("--dir", type=Path, default=Path("optin-cluster"), help="the nodes' data and the database")
+    args = parser.parse_args(argv)
+    from ._cluster import run_cluster
+
+    return run_cluster(args.dir.resolve(), args.nodes, args.workers, args.port, args.dir.resolve() / "optin.duckdb")
+
+
 def import_reports(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="optin-collector import",
@@ -110,6 +137,12 @@ def main(argv: list[str] | None = None) -> None:
     os.umask(0o077)  # every file this process creates (database, WAL, snapshots) is private: 0600 / 0700
     if argv[:1] == ["snapshot"]:
         raise SystemExit(snapshot(argv[1:]))
+    if argv[:1] in (["loader"], ["cluster"]):
+        try:
+            raise SystemExit((loader if argv[0] == "loader" else cluster)(argv[1:]))
+        except ValueError as error:
+            print(f"optin-collector: {error}", file=sys.stderr)
+            raise SystemExit(2) from None
     if argv[:1] == ["import"]:
         raise SystemExit(import_reports(argv[1:]))
     try:

@@ -19,6 +19,7 @@ from . import _handlers as h
 from ._config import Config
 from ._errors import error_middleware
 from ._logs import http_logger
+from ._seam import IngestWorker
 from ._server import QuietRunner, connection_cap
 from ._worker import Worker
 
@@ -33,7 +34,7 @@ def registries_of(config: Config) -> dict[tuple[str, int], Registry]:
 def create_app(
     config: Config,
     clock: Callable[[], float] = time.time,
-    worker: Worker | None = None,
+    worker: IngestWorker | None = None,
     registries: Mapping[tuple[str, int], Registry] | None = None,
 ) -> web.Application:
     """A worker's public application (``worker`` defaults to one named w0 over the configured journal folder)."""

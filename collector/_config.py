@@ -58,6 +58,20 @@ class Config:
     tls_cert: Path | None = None
     tls_key: Path | None = None
     log_level: str = "INFO"
+    # Beyond one machine (docs/operations.md): a NATS JetStream stream instead of the file journal.
+    journal: str = ""  # empty: the file journal beside the database; nats://HOST:PORT[,nats://HOST:PORT...]
+    nats_stream: str = "OPTIN"  # letters, digits and dashes; one loader per stream
+    nats_replicas: int = 1  # 3 on a three-node cluster: an acknowledged report is on two nodes at least
+    nats_max_bytes: int = 1 << 30  # the stream refuses more than this (503) until the loader catches up
+    nats_duplicate_window_s: float = 120.0  # JetStream drops a report id it stored this recently (answered 200)
+    nats_publish_timeout_s: float = 5.0  # no acknowledgement within this long: 503 (a retry is stored once)
+    nats_creds: Path | None = None  # NATS credentials file (JWT + NKey seed)
+    nats_tls_ca: Path | None = None  # CA that signed the NATS servers' certificates (TLS on when given)
+    nats_tls_cert: Path | None = None  # client certificate and key, where the servers verify clients
+    nats_tls_key: Path | None = None
+
+    def uses_nats(self) -> bool:
+        return self.journal.startswith(("nats://", "tls://"))
 
     def resolved_db(self) -> Path:
         return self.db if str(self.db) not in ("", ".") else default_db_path()
@@ -110,6 +124,10 @@ def load_config(file: Path | None = None, environ: dict[str, str] | None = None,
         raise ValueError("release_grace_days must be at least 0")
     if config.aggregate_k < MIN_AGGREGATE_K:
         raise ValueError(f"aggregate_k must be at least {MIN_AGGREGATE_K}: smaller groups are never shown")
+    if config.journal and not config.uses_nats():
+        raise ValueError("journal must be empty (the file journal) or nats://HOST:PORT[,nats://HOST:PORT...]")
+    if not config.nats_stream.replace("-", "").isalnum():
+        raise ValueError("nats_stream is letters, digits and dashes")
     if config.segment_bytes < 2 * config.max_body_bytes:
         raise ValueError("segment_bytes must be at least twice max_body_bytes")
     return config

@@ -78,13 +78,18 @@ def create_control_app(
     app.router.add_post("/internal/heartbeat", heartbeat)
     app.router.add_get("/internal/metrics", metrics)
     app.router.add_get("/internal/stored/{report_id}", stored)
+    add_database_routes(app)
+    return app
+
+
+def add_database_routes(app: web.Application) -> None:
+    """The endpoints that read or release from the database (token-protected), wherever a loader serves them."""
     app.router.add_get("/v1/aggregates", list_aggregates)
     app.router.add_get("/v1/aggregates/{question}", get_aggregate)
     app.router.add_post("/v1/snapshots", post_snapshot)
     app.router.add_get("/v1/budget", get_budget)
     app.router.add_post("/v1/releases", post_releases)
     app.router.add_get("/dashboard", dashboard)
-    return app
 
 
 async def heartbeat(request: web.Request) -> web.Response:

@@ -34,6 +34,17 @@ def disk_state(db: Path) -> DiskState:
     return DiskState(stats.f_bavail * stats.f_frsize, f"{os.major(dev)}:{os.minor(dev)}")
 
 
+def full_disk_answer(db: Path, min_free_bytes: int) -> dict[str, object] | None:
+    """/healthz's 503 body when the disk under ``db`` is below the reserve now, else None (also when unknown)."""
+    try:
+        disk = disk_state(db)
+    except OSError:
+        return None
+    if not disk.full(min_free_bytes):
+        return None
+    return {"status": "not_ready", "reason": "disk_full", "free_bytes": disk.free_bytes, "device": disk.device}
+
+
 def for_lack_of_space(error: BaseException) -> bool:
     """Whether a failed write (an OSError, or DuckDB's exception carrying the OS message) ran out of room."""
     if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):

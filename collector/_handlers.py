@@ -14,15 +14,15 @@ from aiohttp import web
 from optin.contract import ReportError, decode_json
 
 from ._config import Config
-from ._disk import disk_state
+from ._disk import full_disk_answer
 from ._errors import Unavailable, json_response
 from ._ingest import Rejected, check_headers, inflate, ingest
 from ._openapi import openapi_document
-from ._worker import Worker
+from ._seam import IngestWorker
 
 log = logging.getLogger("optin.collector")
 
-WORKER = web.AppKey("worker", Worker)
+WORKER = web.AppKey[IngestWorker]("worker")
 
 
 def count_rejection(request: web.Request, rejected: Rejected) -> None:
@@ -33,7 +33,7 @@ def count_rejection(request: web.Request, rejected: Rejected) -> None:
     )
 
 
-async def _read_body(request: web.Request, worker: Worker) -> bytes:
+async def _read_body(request: web.Request, worker: IngestWorker) -> bytes:
     """At most max_body_bytes, within body_timeout_s (a body trickling in holds an in-flight slot: 408)."""
     config: Config = worker.config
     check_headers(
@@ -117,15 +117,11 @@ async def healthz(request: web.Request) -> web.Response:
     await worker.heartbeat()  # the loader's state now, not as of the last heartbeat (up to 0.2 s old)
     if not worker.healthy:
         return json_response(503, {"status": "degraded", "reason": "storage is failing; reports are refused, not lost"})
-    # The disk as it is now (from the first request after a start on a full disk, not the first failed write).
-    try:
-        disk = disk_state(worker.config.resolved_db())
-    except OSError:
-        disk = None
-    if disk is not None and disk.full(worker.config.min_free_bytes):
-        doc = {"status": "not_ready", "reason": "disk_full", "free_bytes": disk.free_bytes, "device": disk.device}
-        return json_response(503, doc)
-    return json_response(200, {"status": "ok"})
+    # The disk as it is now (from the first request after a start on a full disk, not the first failed write);
+    # a collector on a NATS stream keeps nothing on its disk (the stream's fullness is answered per publish).
+    config = worker.config
+    full = None if config.uses_nats() else full_disk_answer(config.resolved_db(), config.min_free_bytes)
+    return json_response(503, full) if full is not None else json_response(200, {"status": "ok"})
 
 
 async def metrics(request: web.Request) -> web.Response:

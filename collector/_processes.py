@@ -101,11 +101,18 @@ def loader_main(config: Config, secret: str, parent: int, ready: Connection) -> 
 
 def worker_main(config: Config, name: str, port: int, secret: str, parent: int, ready: Connection) -> None:
     from ._app import create_app, registries_of, runner_of, serve_worker  # no DuckDB in a worker
+    from ._seam import IngestWorker
     from ._worker import Worker
 
     async def main(stop: asyncio.Event) -> None:
         registries = registries_of(config)
-        worker = Worker(config, registries, name, config.journal_dir(), secret)
+        worker: IngestWorker
+        if config.uses_nats():  # stateless: publishes to the stream; the loader runs elsewhere
+            from ._nats_worker import NatsWorker
+
+            worker = NatsWorker(config, registries, name)
+        else:
+            worker = Worker(config, registries, name, config.journal_dir(), secret)
         runner = runner_of(create_app(config, worker=worker, registries=registries), config)
         await runner.setup()
         await serve_worker(runner, config, port, reuse_port=REUSE_PORT)
@@ -177,7 +184,8 @@ class Supervisor:
     def run(self, stop: threading.Event, wake_fd: int) -> None:
         names = [f"w{i}" for i in range(self.config.worker_count() if REUSE_PORT else 1)]
         # All start side by side; a worker waits for the loader's first answer before it says ready.
-        for started in [self._start(name) for name in ["loader", *names]]:
+        roles = names if self.config.uses_nats() else ["loader", *names]  # with NATS the loader runs on its own
+        for started in [self._start(name) for name in roles]:
             self._ready(*started)
         log.info("ready", extra={"event": "ready", "port": self.port, "db": self.config.resolved_db().name})
         while not stop.is_set():

@@ -91,13 +91,16 @@ def launch_collector(
     port: int = 0,
     env: dict[str, str] | None = None,
     preexec_fn: Callable[[], None] | None = None,
+    subcommand: str = "",
 ) -> CollectorProcess:
-    """Start `python -m optin.collector --db DB --host 127.0.0.1 --port PORT FLAGS` without waiting.
+    """Start `python -m optin.collector [SUBCOMMAND] --db DB --host 127.0.0.1 --port PORT FLAGS` without waiting.
 
-    The one way tests start a collector process. ``port`` 0 lets the system choose; the port is
-    then known once the process is ready (see `wait_ready`). Output goes to ``log`` (appended).
+    The one way tests start a collector process (``subcommand`` "loader": a NATS stream's loader).
+    ``port`` 0 lets the system choose; the port is then known once the process is ready (see
+    `wait_ready`). Output goes to ``log`` (appended).
     """
-    command = [sys.executable, "-m", "optin.collector", "--db", str(db), "--host", "127.0.0.1", "--port", str(port)]
+    command = [sys.executable, "-m", "optin.collector", *([subcommand] if subcommand else [])]
+    command += ["--db", str(db), "--host", "127.0.0.1", "--port", str(port)]
     with open(log, "ab") as out:  # the child holds its own copy of the descriptor
         proc = subprocess.Popen(
             [*command, *flags],
@@ -125,10 +128,10 @@ def wait_ready(running: CollectorProcess, timeout_s: float = 30) -> bool:
 
 
 def start_collector(
-    db: Path, log: Path, *flags: str, env: dict[str, str] | None = None, timeout_s: float = 30
+    db: Path, log: Path, *flags: str, env: dict[str, str] | None = None, timeout_s: float = 30, subcommand: str = ""
 ) -> CollectorProcess:
     """A collector process on a port of the system's choosing, waited on until it is ready."""
-    running = launch_collector(db, log, *flags, env=env)
+    running = launch_collector(db, log, *flags, env=env, subcommand=subcommand)
     try:
         ready = wait_ready(running, timeout_s)
     except TimeoutError:

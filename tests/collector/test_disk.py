@@ -4,22 +4,15 @@ with the room left and the device, never with a path."""
 
 from __future__ import annotations
 
-import contextlib
-import errno
 import json
 import os
-import subprocess
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 from optin.contract import Registry
+from tests.collector.disks import MIB, fill, small_disk
 from tests.helpers import launch_collector, make_report, post_json, request, start_collector, stop_process
-
-MIB = 1 << 20
 
 
 def _health(url: str) -> tuple[int, dict[str, object]]:
@@ -54,19 +47,6 @@ def test_a_start_on_a_disk_below_the_reserve_is_not_ready_from_the_first_request
         assert collector.stop() == 0
 
 
-@contextlib.contextmanager
-def _small_disk(mount: Path, size_mib: int) -> Iterator[Path]:
-    """A real filesystem of ``size_mib`` (tmpfs); skipped where this process may not mount one."""
-    mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_mib}m,mode=0700", "tmpfs", str(mount)])
-    if done.returncode != 0:
-        pytest.skip("cannot mount a small filesystem here (needs root)")
-    try:
-        yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
-
-
 def _stored_ids(db: Path) -> list[tuple[str]]:
     import duckdb
 
@@ -77,25 +57,10 @@ def _stored_ids(db: Path) -> list[tuple[str]]:
         con.close()
 
 
-def _fill(path: Path) -> None:
-    """Write until the filesystem has no room left."""
-    with open(path, "wb") as filler:
-        try:
-            while True:
-                filler.write(b"\0" * MIB)
-                filler.flush()
-        except OSError as error:
-            assert error.errno == errno.ENOSPC
-    with contextlib.suppress(OSError), open(path, "ab") as filler:
-        while True:  # the last few pages
-            filler.write(b"\0" * 4096)
-            filler.flush()
-
-
 def test_a_really_full_disk_is_reported_refused_with_503_and_logged_as_disk_full(
     tmp_path: Path, registry: Registry
 ) -> None:
-    with _small_disk(tmp_path / "small", 48) as disk:
+    with small_disk(tmp_path / "small", 48) as disk:
         db, log = disk / "db" / "optin.duckdb", tmp_path / "collector.log"
         # One worker, small journal segments: each is preallocated, and the disk has 48 MiB.
         flags = ("--min-free-bytes", str(MIB), "--workers", "1", "--segment-bytes", str(2 * MIB))
@@ -103,7 +68,7 @@ def test_a_really_full_disk_is_reported_refused_with_503_and_logged_as_disk_full
         try:
             assert _health(collector.url)[0] == 200
             assert post_json(collector.url, make_report(registry))[0] == 202
-            _fill(disk / "filler")
+            fill(disk / "filler")
             assert _health(collector.url)[1]["reason"] == "disk_full"
             sent = [make_report(registry, installation_id=str(uuid.uuid4())) for _ in range(20)]
             answers = [post_json(collector.url, report)[0] for report in sent]
@@ -130,7 +95,7 @@ def test_a_really_full_disk_is_reported_refused_with_503_and_logged_as_disk_full
         assert set(acknowledged) <= stored, "a report answered 202 was lost"
         # A restart on a full disk: a worker cannot preallocate its journal, so the collector never
         # says ready (no port is opened to take reports it could not keep), and the log says why.
-        _fill(disk / "filler")
+        fill(disk / "filler")
         second = tmp_path / "collector-2.log"
         collector = launch_collector(db, second, *flags)
         try:
