@@ -30,7 +30,7 @@ from ._disk import log_disk_at_start
 from ._errors import InFlight, Unavailable, error_middleware, json_response
 from ._ingest import Rejected
 from ._jobs import scheduled, snapshot
-from ._loader import Loader, LoaderUnavailable
+from ._loader import Loader, LoaderUnavailable, loader_settings
 from ._logs import http_logger
 from ._prometheus import LIVE_S, render_metrics
 from ._releases import release_due
@@ -248,15 +248,7 @@ class LoaderService:
     def __init__(self, config: Config, secret: str, clock: Callable[[], float] = time.time) -> None:
         registries = registries_of(config)
         self.config = config
-        self.loader = Loader(
-            config.resolved_db(),
-            config.journal_dir(),
-            registries,
-            config.batch_max_reports,
-            config.load_interval_ms / 1000,
-            clock,
-        )
-        self.loader.min_free_bytes = config.min_free_bytes
+        self.loader = Loader(registries=registries, clock=clock, **loader_settings(config))
         self.loader.periodic.extend(scheduled(config, registries, clock))
         self.runner = web.AppRunner(
             create_control_app(self.loader, config, registries, secret, clock),

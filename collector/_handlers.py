@@ -42,11 +42,17 @@ async def _read_body(request: web.Request, worker: IngestWorker) -> bytes:
         request.content_length,
         config.max_body_bytes,
     )
+    content = request.content
+    if content.is_eof():  # the whole body has arrived already (a report usually has): no deadline to arm
+        body = content.read_nowait(config.max_body_bytes + 1)
+        if len(body) > config.max_body_bytes:
+            raise Rejected(413, "too_large", detail=f"at most {config.max_body_bytes} bytes")
+        return body
     chunks: list[bytes] = []
     size = 0
     try:
         async with asyncio.timeout(config.body_timeout_s):
-            while chunk := await request.content.read(config.max_body_bytes + 1 - size):
+            while chunk := await content.read(config.max_body_bytes + 1 - size):
                 chunks.append(chunk)
                 size += len(chunk)
                 if size > config.max_body_bytes:  # stop reading: a lying or huge body is never buffered whole

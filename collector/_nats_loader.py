@@ -45,7 +45,7 @@ from optin.contract import Registry
 
 from . import _nats as nt, _records as rec
 from ._config import Config
-from ._loader import Loader, _Cursor, _Read
+from ._loader import Loader, _Cursor, _Read, loader_settings
 
 log = logging.getLogger("optin.collector")
 
@@ -163,14 +163,7 @@ class NatsLoader(Loader):
         loop: asyncio.AbstractEventLoop,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        super().__init__(
-            config.resolved_db(),
-            config.journal_dir(),
-            registries,
-            config.batch_max_reports,
-            config.load_interval_ms / 1000,
-            clock,
-        )
+        super().__init__(registries=registries, clock=clock, **loader_settings(config))
         self.source = source
         self.loop = loop
         self.name = f"nats-{config.nats_stream}"
@@ -241,8 +234,7 @@ class NatsLoader(Loader):
             payload = msg.data
             kind = payload[:1]
             if kind == rec.REPORT:
-                report, received = rec.decode_report(payload)
-                read.reports.append((report, received, self._keys(msg)))
+                read.reports.append((rec.decode_record(payload), self._keys(msg)))
             elif kind == nt.COUNTS:
                 counts.append(nt.decode_counts(payload))
             elif kind == rec.DELETION:

@@ -32,6 +32,19 @@ class MetricInfo(NamedTuple):
     labels: tuple[str, ...]
 
 
+class ReportRecord(NamedTuple):
+    """A report record as the loader takes it: its header's numbers, its strings, its value columns as raw bytes."""
+
+    head: tuple[int, ...]  # the _REPORT_HEAD fields: kind, received, start, end, sent, regv, 4 counters, lengths, n
+    report_id: str
+    installation_id: str
+    app: str
+    app_version: str
+    ordinals: bytes  # n int32, machine order (as the checker's array wrote them)
+    labels: bytes  # n int16
+    values: bytes  # n int64
+
+
 class Deletion(NamedTuple):
     installation_id: str
     received_s: int
@@ -105,6 +118,28 @@ def decode_report(payload: bytes) -> tuple[CheckedReport, int]:
         rid, iid, app, version, regv, start, end, sent, dropped, evicted, rejected, discarded, ordinals, labels, values
     )
     return report, received
+
+
+def decode_record(payload: bytes) -> ReportRecord:
+    """A report record → its parts, the value columns left as bytes (the loader joins them, never per value)."""
+    head = _REPORT_HEAD.unpack_from(payload)
+    at = _REPORT_HEAD.size
+    iid = at + head[10]
+    app = iid + head[11]
+    version = app + head[12]
+    ordinals = version + head[13]
+    labels = ordinals + 4 * head[14]
+    values = labels + 2 * head[14]
+    return ReportRecord(
+        head,
+        payload[at:iid].decode(),
+        payload[iid:app].decode(),
+        payload[app:version].decode(),
+        payload[version:ordinals].decode(),
+        payload[ordinals:labels],
+        payload[labels:values],
+        payload[values : values + 8 * head[14]],
+    )
 
 
 def encode_deletion(installation_id: str, received_s: int) -> bytes:

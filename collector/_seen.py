@@ -31,7 +31,8 @@ _MIN_CAPACITY: Final = 1 << 16
 _HEAD: Final = struct.Struct("<Q")
 
 
-def _mix(report_id: str) -> tuple[int, int]:
+def mix(report_id: str) -> tuple[int, int]:
+    """The id's hash pair (every filter takes it: hash once, probe many)."""
     value = int.from_bytes(blake2b(report_id.encode(), digest_size=8).digest(), "little")
     return value & 0xFFFFFFFF, (value >> 32) | 1  # the step is odd so the probes differ
 
@@ -75,8 +76,8 @@ class SeenIds:
         return self.count > self.capacity
 
     def add(self, report_id: str, mixed: tuple[int, int] | None = None) -> None:
-        """Add an id (``mixed``: its hash pair, when the caller has it already from `maybe_mixed`)."""
-        h1, h2 = mixed or _mix(report_id)
+        """Add an id (``mixed``: its hash pair, when the caller has it already)."""
+        h1, h2 = mixed or mix(report_id)
         bits, mask, base = self._bits, self._mask, self._offset
         for i in range(_PROBES):
             position = (h1 + i * h2) & mask
@@ -85,12 +86,22 @@ class SeenIds:
 
     def maybe(self, report_id: str) -> bool:
         """False: certainly never added. True: perhaps added (look it up)."""
-        return _maybe(self._bits, self._offset, self._mask, _mix(report_id))
+        return _maybe(self._bits, self._offset, self._mask, mix(report_id))
 
-    def maybe_mixed(self, report_id: str) -> tuple[bool, tuple[int, int]]:
-        """`maybe`, and the id's hash pair for a later `add`."""
-        mixed = _mix(report_id)
-        return _maybe(self._bits, self._offset, self._mask, mixed), mixed
+    def check_and_add(self, report_id: str) -> bool:
+        """`maybe` and `add` in one pass over the probes: whether the id was perhaps added before."""
+        h1, h2 = mix(report_id)
+        bits, mask, base = self._bits, self._mask, self._offset
+        before = True
+        for i in range(_PROBES):
+            position = (h1 + i * h2) & mask
+            index, bit = base + (position >> 3), 1 << (position & 7)
+            byte = bits[index]
+            if not byte & bit:
+                before = False
+                bits[index] = byte | bit
+        self.count += 1
+        return before
 
     def close(self) -> None:
         if self._map is not None:
@@ -133,7 +144,8 @@ class SeenView:
             self._map.close()
         self._map, self._inode, self._mask = mapped, inode, _size(capacity) - 1
 
-    def maybe(self, report_id: str) -> bool:
+    def maybe(self, report_id: str, mixed: tuple[int, int] | None = None) -> bool:
+        """``mixed``: the id's `mix`, when the caller has it already."""
         if self._map is None:
             return False
-        return _maybe(self._map, _HEAD.size, self._mask, _mix(report_id))
+        return _maybe(self._map, _HEAD.size, self._mask, mixed or mix(report_id))

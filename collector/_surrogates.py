@@ -84,6 +84,8 @@ class Keys:
             new.append((key, app_key, version))
         return key
 
-    def next_report(self) -> int:
-        self.last_report += 1
-        return self.last_report
+    def next_reports(self, count: int) -> int:
+        """Hand out ``count`` report keys in a row; returns the first."""
+        first = self.last_report + 1
+        self.last_report += count
+        return first

@@ -32,7 +32,7 @@ from . import _records as rec
 from ._config import Config
 from ._errors import InFlight, Unavailable
 from ._journal import JournalUnavailable, JournalWriter
-from ._seen import SEEN_SUFFIX, SeenIds, SeenView
+from ._seen import SEEN_SUFFIX, SeenIds, SeenView, mix
 from ._stats import WorkerStats
 from ._tombstones import Tombstones, tombstones_path
 
@@ -142,8 +142,9 @@ class Worker:
                 continue  # the first copy was not written: this one tries
             self.stats.duplicates += 1
             return False
+        mixed = mix(report_id)
         if report_id in self._recent or (
-            any(view.maybe(report_id) for view in self.views.values()) and await self._stored(report_id)
+            any(view.maybe(report_id, mixed) for view in self.views.values()) and await self._stored(report_id)
         ):
             self.stats.duplicates += 1
             return False
@@ -156,7 +157,7 @@ class Worker:
         if self.mine.full:
             self.mine.close()
             self.mine = SeenIds((), RECENT_IDS, self.root / f"{self.name}{SEEN_SUFFIX}")
-        self.mine.add(report_id)
+        self.mine.add(report_id, mixed)
         recent = self._recent
         recent[report_id] = None
         if len(recent) > RECENT_IDS:

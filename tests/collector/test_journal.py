@@ -76,6 +76,21 @@ def test_the_loader_stores_every_kind_exactly_as_the_contract_encodes_it(tmp_pat
     assert segments(tmp_path / "journal" / "w0") == [1]  # the last segment stays (a worker may still write it)
 
 
+def test_a_batch_of_values_is_stored_by_metric_and_label_then_by_report(tmp_path: Path, registry: Registry) -> None:
+    """The order that compresses: runs of one metric and label, report keys rising within each."""
+    rng = random.Random(7)
+    docs = [make_report(registry, random_metrics(registry, rng)) for _ in range(200)]
+    now = int(time.time())
+    _journal(tmp_path / "journal" / "w0", registry, [rec.encode_report(_checked(registry, d), now) for d in docs])
+    loader = _load(tmp_path, registry)
+    assert loader.stats.batches == 1
+    stored = db_rows(
+        tmp_path / "db" / "o.duckdb", "SELECT metric_key, label_key, report_key FROM report_values ORDER BY rowid"
+    )
+    assert len(stored) > 1000 and len({key for key, _, _ in stored}) > 10
+    assert stored == sorted(stored)
+
+
 def test_a_deletion_after_reports_of_its_installation_removes_them_in_the_same_transaction(
     tmp_path: Path, registry: Registry
 ) -> None:
@@ -189,7 +204,7 @@ def test_a_record_appended_as_the_journal_closes_is_written_and_later_ones_refus
     assert len(read_segment(tmp_path / "journal" / "w0" / segment_name(1), 0).payloads) == 2
 
 
-def test_the_loader_position_is_committed_with_thedb_rows(tmp_path: Path, registry: Registry) -> None:
+def test_the_loader_position_is_committed_with_the_rows(tmp_path: Path, registry: Registry) -> None:
     folder = tmp_path / "journal" / "w0"
     _journal(folder, registry, [rec.encode_report(_checked(registry, make_report(registry)), 1) for _ in range(5)])
     _load(tmp_path, registry)
@@ -197,6 +212,14 @@ def test_the_loader_position_is_committed_with_thedb_rows(tmp_path: Path, regist
     assert db_rows(tmp_path / "db" / "o.duckdb", "SELECT journal, segment, segment_offset FROM journal_positions") == [
         ("w0", 1, end)
     ]
+    # A later load moves the same row on (the journal reopened: its records continue in segment 2).
+    _journal(folder, registry, [rec.encode_report(_checked(registry, make_report(registry)), 1) for _ in range(3)])
+    _load(tmp_path, registry)
+    end = read_segment(folder / segment_name(2), 0).end
+    assert db_rows(tmp_path / "db" / "o.duckdb", "SELECT journal, segment, segment_offset FROM journal_positions") == [
+        ("w0", 2, end)
+    ]
+    assert db_rows(tmp_path / "db" / "o.duckdb", "SELECT count(*) FROM reports") == [(8,)]
     os.sync()
 
 

@@ -483,7 +483,7 @@ def test_the_console_script_runs_the_collector() -> None:
     )
 
 
-def test_numbered_migrations_bring_a_version_1_database_forward_keeping_itsdb_rows(
+def test_numbered_migrations_bring_a_version_1_database_forward_keeping_its_rows(
     tmp_path: Path, registry: Registry
 ) -> None:
     from optin.collector._migrations import MIGRATIONS
