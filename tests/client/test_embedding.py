@@ -99,6 +99,17 @@ def test_the_dialogs_show_the_applications_own_words(tmp_path: Path, registry: R
     assert SURVEYS.never_sent in menu.what_is_sent()
 
 
+def test_the_dialogs_say_never_once(tmp_path: Path, registry: Registry, clock: ManualClock) -> None:
+    """What is never sent is one paragraph (the application's), not repeated in every category."""
+    menu = HelpMenu(make_feedback(registry, tmp_path, "http://127.0.0.1:9", clock))
+    intro, categories, closing = menu.turn_on_paragraphs("Millwright")
+    for texts in (
+        [text for _, text in menu.ask_paragraphs("Millwright")],
+        [intro, *(description for _, _, description in categories), *(text for _, text in closing)],
+    ):
+        assert [text for text in texts if "never" in text.lower()] == [Wording().never_sent]
+
+
 def test_the_wording_comes_from_the_applications_configuration(tmp_path: Path) -> None:
     config = tmp_path / "surveyor.toml"
     config.write_text(
