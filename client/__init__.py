@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from ._history import Sent
     from ._http import HttpTransport
     from ._menu import HelpMenu, MenuItem
+    from ._options import FeedbackOptions
     from ._paths import AppPaths
     from ._policy import AdminOff, AskPolicy
     from ._protocols import Clock
@@ -30,6 +31,7 @@ _HOME = {
     "_feedback": ("Feedback",),
     "_history": ("Sent",),
     "_menu": ("HelpMenu", "MenuItem"),
+    "_options": ("FeedbackOptions",),
     "_paths": ("AppPaths",),
     "_policy": ("AdminOff", "AskPolicy"),
     "_protocols": ("Clock",),
@@ -46,6 +48,7 @@ __all__ = [
     "ConsentState",
     "EnterprisePolicy",
     "Feedback",
+    "FeedbackOptions",
     "HelpMenu",
     "HttpTransport",
     "ManualClock",

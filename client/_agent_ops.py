@@ -20,6 +20,7 @@ from ._admin import EnterprisePolicy
 from ._consent import Answer
 from ._feedback import Feedback
 from ._menu import NEVER_LABEL, NO_LABEL, PROGRAM_LABEL, VIEW_SENT_LABEL, WHAT_IS_SENT_LABEL, YES_LABEL, HelpMenu
+from ._options import FeedbackOptions
 from ._paths import AppPaths
 
 PROTOCOL: Final = 1
@@ -80,10 +81,12 @@ class Session:
             registry,
             app_version=request["app_version"],
             endpoint=request["endpoint"],
-            paths=AppPaths.under(Path(root)) if root else None,
-            environ=self.environ,
-            ca_bundle=request.get("ca_bundle"),
-            enterprise=enterprise,
+            options=FeedbackOptions(
+                paths=AppPaths.under(Path(root)) if root else None,
+                environ=self.environ,
+                ca_bundle=request.get("ca_bundle"),
+                enterprise=enterprise,
+            ),
         )
         self.menu = HelpMenu(self.feedback, language=request.get("language"))
         self.app_title = title or app.title()

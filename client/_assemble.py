@@ -38,7 +38,9 @@ def assemble(
     facts: Mapping[str, Value],
     client_counters: Mapping[str, int],
     sent_at: int,
+    report_id: str | None = None,
 ) -> Report:
+    """The report of one period; ``report_id`` when the period reserved one (see `_period.OpenPeriod`)."""
     agreed = set(categories)
     metrics: dict[str, Value] = {}
     for name, value in facts.items():
@@ -52,7 +54,7 @@ def assemble(
                 value = int(value)
             metrics[name] = value
     report = Report(
-        report_id=new_report_id(),
+        report_id=report_id or new_report_id(),
         installation_id=installation_id,
         app=registry.app,
         app_version=app_version,

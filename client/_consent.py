@@ -7,7 +7,6 @@ a configuration file or a constructor argument can produce the state "on".
 
 from __future__ import annotations
 
-import uuid
 from enum import StrEnum
 from pathlib import Path
 
@@ -146,6 +145,8 @@ def _uuid4(value: Any, optional: bool = False) -> Any:
     if value is None and optional:
         return None
     text = _typed(value, str)
+    import uuid  # only when a file names an id: `import uuid` (and `platform`) stays off the start-up path
+
     if str(uuid.UUID(text)) != text or uuid.UUID(text).version != 4:
         raise ValueError("not a random (version 4) UUID in canonical form")
     return str(text)
@@ -205,7 +206,7 @@ class ConsentStore:
             wording_version=wording[0],
             wording_hash=wording[1],
             admin_paused=False,
-            installation_id=state.installation_id if state.is_on else str(uuid.uuid4()),
+            installation_id=state.installation_id if state.is_on else _new_installation_id(),
             ever_sent=state.ever_sent if state.is_on else False,
         )
         self.save(new)
@@ -263,3 +264,10 @@ class ConsentStore:
         )
         self.save(new)
         return new
+
+
+def _new_installation_id() -> str:
+    """A random UUIDv4, never derived from the hardware."""
+    import uuid
+
+    return str(uuid.uuid4())

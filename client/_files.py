@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import time
-import uuid
 from pathlib import Path
 
 TYPE_CHECKING = False
@@ -16,9 +15,28 @@ TMP_PREFIX: Final = ".tmp-"  # leftovers of interrupted writes carry this prefix
 
 
 def private_dir(path: Path) -> Path:
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    """Make ``path`` and every missing folder above it 0700 from the start (`mkdir(parents=True)` would
+    create the parents with the umask's mode, often 0755: readable by everyone)."""
+    missing = []
+    folder = path
+    while not folder.exists() and folder.parent != folder:
+        missing.append(folder)
+        folder = folder.parent
+    for made in reversed(missing):
+        made.mkdir(mode=0o700, exist_ok=True)
+        os.chmod(made, 0o700)  # the umask may have taken bits mkdir's mode asked for
+    path.mkdir(mode=0o700, exist_ok=True)  # raises when a file stands where the folder should be
     os.chmod(path, 0o700)
     return path
+
+
+def writable(folder: Path) -> bool:
+    """Whether files can be created in ``folder`` (or, where it does not exist yet, could be, below its
+    nearest existing parent). Creates nothing."""
+    for candidate in (folder, *folder.parents):
+        if candidate.exists():
+            return candidate.is_dir() and os.access(candidate, os.W_OK | os.X_OK)
+    return False
 
 
 def fsync_dir(path: Path) -> None:
@@ -37,7 +55,7 @@ def write_atomic(path: Path, data: bytes, before_replace: Callable[[], None] | N
     ``before_replace`` runs once the new content is synced, just before the rename (a crash-test seam).
     """
     private_dir(path.parent)
-    tmp = path.with_name(f"{TMP_PREFIX}{uuid.uuid4().hex}")
+    tmp = path.with_name(f"{TMP_PREFIX}{os.urandom(16).hex()}")  # random, unique: no `uuid` at start-up
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         with os.fdopen(fd, "wb") as out:
@@ -57,14 +75,19 @@ def remove_leftovers(folder: Path, min_age_s: float = 0.0) -> int:
     """Remove temp files of interrupted writes; only those older than ``min_age_s`` where another
     process may be writing right now (a younger one may be its write in progress)."""
     removed = 0
-    if folder.is_dir():
-        now = time.time()
-        for leftover in folder.glob(TMP_PREFIX + "*"):
-            try:
-                if min_age_s and now - leftover.stat().st_mtime < min_age_s:
-                    continue
-            except FileNotFoundError:
+    now = time.time()
+    try:
+        entries = list(os.scandir(folder))  # one directory read, no pattern to compile: this runs at every start
+    except (FileNotFoundError, NotADirectoryError):
+        return 0
+    for entry in entries:
+        if not entry.name.startswith(TMP_PREFIX):
+            continue
+        try:
+            if min_age_s and now - entry.stat().st_mtime < min_age_s:
                 continue
-            leftover.unlink(missing_ok=True)
-            removed += 1
+        except FileNotFoundError:
+            continue
+        Path(entry.path).unlink(missing_ok=True)
+        removed += 1
     return removed

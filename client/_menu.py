@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import orjson
 
@@ -51,6 +51,20 @@ ASK_OUTRO: Final = N_(
 SENT_DAILY: Final = N_("When the Customer Feedback Program is on, this is sent once a day:")
 IN_AGGREGATE: Final = N_("Data is reviewed only in aggregate.")
 NEXT_REPORT: Final = N_("The next report, exactly as it would be sent:")
+NEXT_REPORT_WORDS: Final = N_("The next report, in words:")
+EXACT_LABEL: Final = N_("Exact JSON")
+IN_WORDS_LABEL: Final = N_("In words")
+CLEAR_TITLE: Final = N_("Clear the list of sent data")
+CLEAR_QUESTION: Final = N_(
+    "Clear the list of what was sent from this computer? This clears this computer's list only: "
+    "it does not erase anything from the vendor's collector (turning the program off does that)."
+)
+RECEIVED: Final = N_("received")
+RECEIVED_TWICE: Final = N_("received (it was already there)")
+ERASURE_CONFIRMED: Final = N_("erasure confirmed")
+NO_ANSWER: Final = N_("no answer; sent again later")
+ERASURE_NO_ANSWER: Final = N_("erasure requested; no answer yet")
+REFUSED: Final = N_("refused by the collector ({status})")
 NOTHING_SENT: Final = N_("Nothing has been sent from this computer.")
 SENT_ENTRY: Final = N_("{when}  {result}  {size} bytes  to {endpoint}")
 # The state in words beside the label: Tk on some platforms draws no check mark in a menu.
@@ -204,27 +218,36 @@ class HelpMenu:
         user can tick, and the closing paragraphs, the same words as the ask dialog's."""
         return self.text(TURN_ON_INTRO).format(app=app_name), self._named_categories(), self._closing()
 
-    def what_is_sent(self, preview: bytes | None = None) -> str:
-        """Plain words from the registry, then the exact next report (``preview``, when already made)."""
-        if self.feedback.forced_off is not None:
+    def what_is_sent(self, preview: bytes | None = None, exact: bool = True) -> str:
+        """While off: that nothing is sent, and what each category would send. While on: the same, then the
+        next report in words (each value beside its description), then (``exact``) exactly as it would be sent."""
+        feedback = self.feedback
+        if feedback.forced_off is not None:
             item = self.item()
             lines = [self.text(FORCED_NOTHING_SENT).format(reason=item.reason, detail=item.detail), ""]
-        elif not self.feedback.is_on:
+        elif not feedback.is_on:
             lines = [self.text(OFF_NOTHING_IS_SENT), ""]
         else:
             lines = []
         lines += [self.text(SENT_DAILY), ""]
         for title, description in self.categories():
             lines += [title, "  " + description, ""]
-        lines += [
-            self._never_sent(),
-            self.text(IN_AGGREGATE),
-            *self._contact_lines(),
-            "",
-            self.text(NEXT_REPORT),
-            (preview or self.feedback.preview()).decode("utf-8"),
-        ]
+        lines += [self._never_sent(), self.text(IN_AGGREGATE), *self._contact_lines()]
+        if feedback.is_on:
+            body = preview or feedback.preview()
+            lines += ["", self.text(NEXT_REPORT_WORDS), *self._in_words(orjson.loads(body))]
+            if exact:
+                lines += ["", self.text(NEXT_REPORT), body.decode("utf-8")]
         return "\n".join(lines)
+
+    def exact_report(self) -> str:
+        """The next report exactly as it would be sent (the "Exact JSON" button)."""
+        return "\n".join([self.text(NEXT_REPORT), self.feedback.preview().decode("utf-8")])
+
+    def _in_words(self, report: Any) -> list[str]:
+        from ._readable import report_in_words
+
+        return ["  " + line for line in report_in_words(self.feedback.registry, report, self.text)]
 
     def sent_data(self) -> list[Sent]:
         return self.feedback.history.entries()
@@ -236,18 +259,36 @@ class HelpMenu:
     def clear_sent_data(self) -> None:
         self.feedback.history.clear()
 
-    def sent_data_text(self) -> str:
+    def result_in_words(self, result: str) -> str:
+        """What the collector answered, for a person ("received", "erasure confirmed", ...)."""
+        deletion = result.startswith("deletion")
+        known = {"accepted": "202", "duplicate (already stored)": "200"}  # the uploader's words for a report's 2xx
+        status = known.get(result, result.rsplit(" ", 1)[-1])
+        if not status.isdigit():
+            return self.text(ERASURE_NO_ANSWER if deletion else NO_ANSWER) if "no answer" in result else result
+        code = int(status)
+        if 200 <= code < 300:
+            return self.text(ERASURE_CONFIRMED if deletion else RECEIVED_TWICE if code == 200 else RECEIVED)
+        return self.text(REFUSED).format(status=code)
+
+    def sent_data_text(self, exact: bool = False) -> str:
+        """Each report and deletion sent from this computer: local date and time, size, the answer in words, and
+        the report in words (``exact``: the JSON as sent)."""
         entries = self.sent_data()
         if not entries:
             return self.text(NOTHING_SENT)
         parts = []
         for entry in entries:
-            when = dt.datetime.fromtimestamp(entry.at, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+            when = dt.datetime.fromtimestamp(entry.at).strftime("%Y-%m-%d %H:%M")  # this computer's local time
+            result = self.result_in_words(entry.result)
             parts.append(
-                self.text(SENT_ENTRY).format(when=when, result=entry.result, size=entry.size, endpoint=entry.endpoint)
+                self.text(SENT_ENTRY).format(when=when, result=result, size=entry.size, endpoint=entry.endpoint)
             )
             if entry.content is None:
                 parts.append(self.text(CONTENT_ERASED))
-            else:
+            elif exact:
                 parts.append(orjson.dumps(entry.content, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode())
-        return "\n".join(parts)
+            elif isinstance(entry.content, dict) and "metrics" in entry.content:
+                parts += self._in_words(entry.content)
+            parts.append("")
+        return "\n".join(parts).rstrip("\n")

@@ -27,6 +27,11 @@ class AppPaths(NamedTuple):
         return self.data_dir / "counters.json"
 
     @property
+    def period_file(self) -> Path:
+        """The open period's values, kept across the app's starts until its report is built."""
+        return self.data_dir / "period.json"
+
+    @property
     def history_file(self) -> Path:
         return self.data_dir / "history.jsonl"
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import math
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from optin.contract import Kind, Registry, Value
@@ -91,8 +93,12 @@ class Recorder:
             else:
                 self._dropped += 1
 
+    def timer(self, name: str) -> Timer:
+        """``with feedback.timer(name):`` records the block's duration (monotonic clock) into ``name``."""
+        return Timer(self.duration, name)
+
     def drain(self) -> Drained:
-        """Take the period's values and start a new period."""
+        """Take the values recorded so far (summed, not capped: see `_period.capped`) and start afresh."""
         with self._lock:
             counts, self._counts = self._counts, dict(self._zero)
             others, self._others = self._others, {}
@@ -119,18 +125,21 @@ class Recorder:
                 labelled[label] = n
             else:
                 values[str(key)] = n
-        for name, value in values.items():
-            limit = self._registry.metrics[name].max
-            if isinstance(value, dict):
-                over = sum(1 for v in value.values() if v > limit)  # one dropped value per label capped
-                values[name] = {k: min(v, limit) for k, v in value.items()}
-            else:
-                assert isinstance(value, int)
-                over = 1 if value > limit else 0
-                values[name] = min(value, limit)
-            dropped += over
         values.update(others)
         return Drained(values, dropped)
+
+
+class Timer:
+    __slots__ = ("_record", "_name", "_start")
+
+    def __init__(self, record: Callable[[str, float], None], name: str) -> None:
+        self._record, self._name, self._start = record, name, 0.0
+
+    def __enter__(self) -> None:
+        self._start = time.perf_counter()
+
+    def __exit__(self, *exc: object) -> None:
+        self._record(self._name, time.perf_counter() - self._start)
 
 
 def _finite(value: float) -> bool:

@@ -2,7 +2,7 @@
 
 `flush(timeout)` and `stop(timeout)` always return within their budget, whatever the job is
 doing (for example waiting on a server that never answers). The thread is a daemon so it
-never holds the host app open, and it is re-created in a forked child.
+never holds the host app open; in a forked child its owner calls `after_fork` and `start` makes a new one.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import os
 import threading
-import weakref
 from collections.abc import Callable
 from typing import Final
 
@@ -27,7 +26,6 @@ class Worker:
         self._job = job
         self._name = name
         self._reset()
-        _AT_FORK.add(self)
 
     def _reset(self) -> None:
         self._wake = threading.Event()
@@ -37,6 +35,10 @@ class Worker:
         self._done = 0
         self._stopping = False
         self._pid = os.getpid()
+
+    def after_fork(self) -> None:
+        """In a forked child: the parent's thread does not exist here; `start` makes a new one."""
+        self._reset()
 
     @property
     def alive(self) -> bool:
@@ -96,15 +98,3 @@ class Worker:
                 if self._stopping or delay is None:
                     self._thread = None
                     return
-
-
-_AT_FORK: weakref.WeakSet[Worker] = weakref.WeakSet()
-
-
-def _after_fork_in_child() -> None:
-    for worker in list(_AT_FORK):
-        worker._reset()  # the parent's thread does not exist here; start() makes a new one
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)

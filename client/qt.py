@@ -14,7 +14,6 @@ every word are those of the Tk adapter (`_menu.py`), so both toolkits say the sa
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 from PySide6.QtCore import Qt
@@ -33,26 +32,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from . import _menu as labels  # every word the user reads, shared with the Tk adapter
+from ._adapter import MenuAdapter
 from ._consent import Answer
-from ._menu import (
-    CANCEL_LABEL,
-    CLEAR_LABEL,
-    CLOSE_LABEL,
-    EXPORT_LABEL,
-    EXPORT_TITLE,
-    NEVER_LABEL,
-    NO_LABEL,
-    OFF_TITLE,
-    PROGRAM_LABEL,
-    SENT_DATA_TITLE,
-    TURN_ON_LABEL,
-    TURN_ON_TITLE,
-    VIEW_SENT_LABEL,
-    WHAT_IS_SENT_LABEL,
-    WHAT_IS_SENT_TITLE,
-    YES_LABEL,
-    HelpMenu,
-)
+from ._menu import HelpMenu
 
 if TYPE_CHECKING:
     from ._feedback import Feedback
@@ -70,18 +53,18 @@ class AskDialog(QDialog):
         super().__init__(parent)
         self.answer = Answer.DISMISSED
         words = HelpMenu(feedback, language=language)
-        self.setWindowTitle(words.text(PROGRAM_LABEL))
+        self.setWindowTitle(words.text(labels.PROGRAM_LABEL))
         layout = QVBoxLayout(self)
         layout.setContentsMargins(PAD_PX, PAD_PX, PAD_PX, PAD_PX)
         layout.setSpacing(PAD_PX // 2)
         _paragraphs(layout, words.ask_paragraphs(app_name))
-        self.never = QCheckBox(words.text(NEVER_LABEL))
+        self.never = QCheckBox(words.text(labels.NEVER_LABEL))
         layout.addSpacing(PAD_PX // 2)
         layout.addWidget(self.never)
         layout.addSpacing(PAD_PX // 2)
         # Bound methods, not lambdas holding the dialog: Qt must be free to delete it with its parent.
         self.yes_button, self.no_button = _two_buttons(
-            layout, (words.text(YES_LABEL), self._yes), (words.text(NO_LABEL), self._no)
+            layout, (words.text(labels.YES_LABEL), self._yes), (words.text(labels.NO_LABEL), self._no)
         )
         self.setFocus(Qt.FocusReason.OtherFocusReason)
 
@@ -119,7 +102,7 @@ class TurnOnDialog(QDialog):
     def __init__(self, parent: QWidget | None, model: HelpMenu, app_name: str) -> None:
         super().__init__(parent)
         self.chosen: tuple[str, ...] | None = None
-        self.setWindowTitle(model.text(TURN_ON_TITLE))
+        self.setWindowTitle(model.text(labels.TURN_ON_TITLE))
         layout = QVBoxLayout(self)
         layout.setContentsMargins(PAD_PX, PAD_PX, PAD_PX, PAD_PX)
         layout.setSpacing(PAD_PX // 2)
@@ -138,7 +121,7 @@ class TurnOnDialog(QDialog):
             layout.addWidget(label)
         _paragraphs(layout, closing)
         self.turn_on_button, self.cancel_button = _two_buttons(
-            layout, (model.text(TURN_ON_LABEL), self._turn_on), (model.text(CANCEL_LABEL), self.reject)
+            layout, (model.text(labels.TURN_ON_LABEL), self._turn_on), (model.text(labels.CANCEL_LABEL), self.reject)
         )
         self.setFocus(Qt.FocusReason.OtherFocusReason)
 
@@ -164,7 +147,7 @@ class TextWindow(QDialog):
         title: str,
         text: str,
         buttons: tuple[tuple[str, Callable[[], None]], ...] = (),
-        close_label: str = CLOSE_LABEL,
+        close_label: str = labels.CLOSE_LABEL,
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle(title)
@@ -177,12 +160,14 @@ class TextWindow(QDialog):
         row = QHBoxLayout()
         row.addStretch(1)
         self.buttons: dict[str, QPushButton] = {}
+        self._switch: QPushButton | None = None
         for label, action in (*buttons, (close_label, self.close)):
             button = QPushButton(label)
             button.setAutoDefault(False)
             button.clicked.connect(action)
             row.addWidget(button)
             self.buttons[label] = button
+            self._switch = self._switch or button
         layout.addLayout(row)
         self.show()
         self.text.setFocus()  # the new window takes the keyboard (Escape closes it, arrows scroll)
@@ -190,8 +175,12 @@ class TextWindow(QDialog):
     def set_text(self, text: str) -> None:
         self.text.setPlainText(text)
 
+    def set_switch_label(self, label: str) -> None:
+        if self._switch is not None:
+            self._switch.setText(label)
 
-class QtHelpMenu:
+
+class QtHelpMenu(MenuAdapter["TextWindow"]):
     """Adds the Customer Feedback Program actions to a Qt menu and keeps them in step with consent."""
 
     def __init__(
@@ -217,9 +206,9 @@ class QtHelpMenu:
                     line = menu.addAction(text)
                     line.setEnabled(False)
                     self.reason.append(line)
-        self.what_is_sent = menu.addAction(model.text(WHAT_IS_SENT_LABEL))
+        self.what_is_sent = menu.addAction(model.text(labels.WHAT_IS_SENT_LABEL))
         self.what_is_sent.triggered.connect(self.show_what_is_sent)
-        self.view_sent = menu.addAction(model.text(VIEW_SENT_LABEL))
+        self.view_sent = menu.addAction(model.text(labels.VIEW_SENT_LABEL))
         self.view_sent.triggered.connect(self.show_sent_data)
         unsubscribe = model.subscribe(self.refresh)
         menu.destroyed.connect(unsubscribe)
@@ -232,56 +221,34 @@ class QtHelpMenu:
         self.action.setChecked(item.checked)
         self.action.setEnabled(item.enabled)
 
-    def toggle(self) -> None:
-        """The user clicked the check item: turn off (saying what that did), or choose and turn on."""
-        model = self.model
-        if model.feedback.state.is_on:
-            text = model.turn_off()
-            self.notice = QMessageBox(QMessageBox.Icon.Information, model.text(OFF_TITLE), text, parent=self.parent)
-            self.notice.show()  # not modal: the message needs no answer
-        elif model.feedback.forced_off is None:
-            chosen = TurnOnDialog(self.parent, model, self.app_name).run()
-            if chosen:
-                model.turn_on(chosen)
-        self.refresh()  # Qt has already flipped the tick; put it back to the truth (cancelled, refused)
+    # --- the dialogs (`MenuAdapter` decides when) --------------------------------------------------
 
-    def ask_if_due(self) -> Answer | None:
-        """Ask in a dialog when the ask policy says so; returns the answer, None when not asked."""
-        feedback = self.model.feedback
-        if not feedback.should_ask():
-            return None
-        answer = AskDialog(self.parent, feedback, self.app_name, self.model.language).run()
-        self.model.answer(answer)
-        self.refresh()
-        return answer
+    def ask_dialog(self) -> Answer:
+        return AskDialog(self.parent, self.model.feedback, self.app_name, self.model.language).run()
 
-    def show_what_is_sent(self) -> TextWindow:
-        model = self.model
-        return TextWindow(
-            self.parent, model.text(WHAT_IS_SENT_TITLE), model.what_is_sent(), close_label=model.text(CLOSE_LABEL)
-        )
+    def choose_categories(self) -> tuple[str, ...] | None:
+        return TurnOnDialog(self.parent, self.model, self.app_name).run()
 
-    def show_sent_data(self) -> TextWindow:
-        model = self.model
-        window: TextWindow
+    def show_notice(self, title: str, text: str) -> None:
+        self.notice = QMessageBox(QMessageBox.Icon.Information, title, text, parent=self.parent)
+        self.notice.show()  # not modal: the message needs no answer
 
-        def export() -> None:
-            target, _filter = QFileDialog.getSaveFileName(window, model.text(EXPORT_TITLE), "", "JSON (*.json)")
-            if target:
-                model.export_sent_data(Path(target))
+    def text_window(
+        self, title: str, text: str, buttons: tuple[tuple[str, Callable[[], None]], ...], close_label: str
+    ) -> TextWindow:
+        return TextWindow(self.parent, title, text, buttons, close_label)
 
-        def clear() -> None:
-            model.clear_sent_data()
-            window.set_text(model.sent_data_text())
+    def confirm(self, over: TextWindow, title: str, question: str, yes_label: str) -> bool:
+        box = QMessageBox(QMessageBox.Icon.Question, title, question, parent=over)
+        yes = box.addButton(yes_label, QMessageBox.ButtonRole.AcceptRole)
+        box.addButton(self.model.text(labels.CANCEL_LABEL), QMessageBox.ButtonRole.RejectRole)
+        self.confirmation = box  # for tests and screenshots: the question on screen
+        box.exec()
+        return box.clickedButton() is yes
 
-        window = TextWindow(
-            self.parent,
-            model.text(SENT_DATA_TITLE),
-            model.sent_data_text(),
-            ((model.text(CLEAR_LABEL), clear), (model.text(EXPORT_LABEL), export)),
-            model.text(CLOSE_LABEL),
-        )
-        return window
+    def save_file_name(self, over: TextWindow, title: str) -> str:
+        target, _filter = QFileDialog.getSaveFileName(over, title, "", "JSON (*.json)")
+        return str(target)
 
 
 def _paragraphs(layout: QVBoxLayout, pairs: list[tuple[str, str]]) -> None:

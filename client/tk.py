@@ -22,27 +22,21 @@ from __future__ import annotations
 import contextlib
 import tkinter as tk
 from collections.abc import Callable
-from pathlib import Path
 from tkinter import filedialog, ttk
 from typing import TYPE_CHECKING, Final
 
+from ._adapter import MenuAdapter
 from ._consent import Answer
 from ._menu import (
     CANCEL_LABEL,
-    CLEAR_LABEL,
     CLOSE_LABEL,
-    EXPORT_LABEL,
-    EXPORT_TITLE,
     NEVER_LABEL,
     NO_LABEL,
-    OFF_TITLE,
     PROGRAM_LABEL,
-    SENT_DATA_TITLE,
     TURN_ON_LABEL,
     TURN_ON_TITLE,
     VIEW_SENT_LABEL,
     WHAT_IS_SENT_LABEL,
-    WHAT_IS_SENT_TITLE,
     YES_LABEL,
     HelpMenu,
 )
@@ -73,12 +67,8 @@ class AskDialog:
     def __init__(self, parent: tk.Misc, feedback: Feedback, app_name: str, language: str | None = None) -> None:
         words = HelpMenu(feedback, language=language)
         self.answer = Answer.DISMISSED
-        self.window = window = tk.Toplevel(parent)
-        window.title(words.text(PROGRAM_LABEL))
-        window.resizable(False, False)
-        window.transient(parent.winfo_toplevel())
-        body = ttk.Frame(window, padding=PAD_PX)
-        body.pack(fill="both", expand=True)
+        window, body = _dialog(parent, words.text(PROGRAM_LABEL))
+        self.window = window
         _paragraphs(body, words.ask_paragraphs(app_name))
         self.never = tk.BooleanVar(master=window, value=False)
         never = ttk.Checkbutton(body, text=words.text(NEVER_LABEL), variable=self.never, underline=0)
@@ -115,12 +105,8 @@ class TurnOnDialog:
 
     def __init__(self, parent: tk.Misc, model: HelpMenu, app_name: str) -> None:
         self.chosen: tuple[str, ...] | None = None
-        self.window = window = tk.Toplevel(parent)
-        window.title(model.text(TURN_ON_TITLE))
-        window.resizable(False, False)
-        window.transient(parent.winfo_toplevel())
-        body = ttk.Frame(window, padding=PAD_PX)
-        body.pack(fill="both", expand=True)
+        window, body = _dialog(parent, model.text(TURN_ON_TITLE))
+        self.window = window
         intro, categories, closing = model.turn_on_paragraphs(app_name)
         _paragraphs(body, [("", intro)])
         self.ticks: dict[str, tk.BooleanVar] = {}
@@ -156,12 +142,8 @@ class Notice:
     """A short message in a small window of its own (what turning feedback off did)."""
 
     def __init__(self, parent: tk.Misc, title: str, text: str, ok_label: str = CLOSE_LABEL) -> None:
-        self.window = window = tk.Toplevel(parent)
-        window.title(title)
-        window.resizable(False, False)
-        window.transient(parent.winfo_toplevel())
-        body = ttk.Frame(window, padding=PAD_PX)
-        body.pack(fill="both", expand=True)
+        window, body = _dialog(parent, title)
+        self.window = window
         self.label = ttk.Label(body, text=text, wraplength=WRAP_PX * 3 // 4, justify="left")
         self.label.pack(anchor="w", pady=(0, PAD_PX))
         ok = ttk.Button(body, text=ok_label, command=window.destroy)
@@ -170,6 +152,27 @@ class Notice:
             window.bind(key, lambda _e: window.destroy())
         _place_over(window, parent)
         ok.focus_set()
+
+
+class Confirm:
+    """A modal yes/no question; the two answers are equal buttons, closing it or Escape is "no"."""
+
+    def __init__(self, parent: tk.Misc, title: str, question: str, yes_label: str, no_label: str) -> None:
+        self.answer = False
+        window, body = _dialog(parent, title)
+        self.window = window
+        _paragraphs(body, [("", question)])
+        self.yes_button, self.no_button = _two_buttons(body, (yes_label, self._yes), (no_label, window.destroy))
+        window.bind("<Escape>", lambda _e: window.destroy())
+        _place_over(window, parent)
+
+    def _yes(self) -> None:
+        self.answer = True
+        self.window.destroy()
+
+    def run(self) -> bool:
+        _modal(self.window)
+        return self.answer
 
 
 class TextWindow:
@@ -195,14 +198,20 @@ class TextWindow:
         row = ttk.Frame(frame)
         row.pack(side="bottom", fill="x", pady=(PAD_PX // 2, 0))
         ttk.Button(row, text=close_label, command=window.destroy).pack(side="right")
+        self.buttons: list[ttk.Button] = []
         for label, action in buttons:
-            ttk.Button(row, text=label, command=action).pack(side="right", padx=(0, PAD_PX // 2))
+            button = ttk.Button(row, text=label, command=action)
+            button.pack(side="right", padx=(0, PAD_PX // 2))
+            self.buttons.append(button)
         scroll.pack(side="right", fill="y")
         self.text.pack(side="left", fill="both", expand=True)
         window.bind("<Escape>", lambda _e: window.destroy())
         _place_over(window, parent)
         window.wait_visibility()
         self.text.focus_set()  # the new window takes the keyboard (Escape closes it, arrows scroll)
+
+    def set_switch_label(self, label: str) -> None:
+        self.buttons[0].configure(text=label)
 
     def set_text(self, text: str) -> None:
         self.text.configure(state="normal")
@@ -211,7 +220,7 @@ class TextWindow:
         self.text.configure(state="disabled")
 
 
-class TkHelpMenu:
+class TkHelpMenu(MenuAdapter["TextWindow"]):
     """Adds the Customer Feedback Program items to a Tk menu and keeps them in step with consent.
 
     ``index``: where the entries go (default: appended). ``parent``: the window dialogs open over
@@ -332,57 +341,27 @@ class TkHelpMenu:
             if str(self.menu.entrycget(i, "command")) == self._toggle_cmd:
                 self.menu.entryconfigure(i, label=item.label, state="normal" if item.enabled else "disabled")
 
-    def toggle(self) -> None:
-        """The user clicked the check item: turn off (saying what that did), or choose and turn on."""
-        model = self.model
-        if model.feedback.state.is_on:
-            text = model.turn_off()
-            self.notice = Notice(self.parent, model.text(OFF_TITLE), text, model.text(CLOSE_LABEL))
-        elif model.feedback.forced_off is None:
-            chosen = TurnOnDialog(self.parent, model, self.app_name).run()
-            if chosen:
-                model.turn_on(chosen)
-        self.refresh()  # Tk has already flipped the tick; put it back to the truth (cancelled, refused)
+    # --- the dialogs (`MenuAdapter` decides when) --------------------------------------------------
 
-    def ask_if_due(self) -> Answer | None:
-        """Ask in a dialog when the ask policy says so; returns the answer, None when not asked."""
-        feedback = self.model.feedback
-        if not feedback.should_ask():
-            return None
-        answer = AskDialog(self.parent, feedback, self.app_name, self.model.language).run()
-        self.model.answer(answer)
-        self.refresh()
-        return answer
+    def ask_dialog(self) -> Answer:
+        return AskDialog(self.parent, self.model.feedback, self.app_name, self.model.language).run()
 
-    def show_what_is_sent(self) -> TextWindow:
-        model = self.model
-        return TextWindow(
-            self.parent, model.text(WHAT_IS_SENT_TITLE), model.what_is_sent(), close_label=model.text(CLOSE_LABEL)
-        )
+    def choose_categories(self) -> tuple[str, ...] | None:
+        return TurnOnDialog(self.parent, self.model, self.app_name).run()
 
-    def show_sent_data(self) -> TextWindow:
-        model = self.model
-        window: TextWindow
+    def show_notice(self, title: str, text: str) -> None:
+        self.notice = Notice(self.parent, title, text, self.model.text(CLOSE_LABEL))
 
-        def export() -> None:
-            target = filedialog.asksaveasfilename(
-                parent=window.window, title=model.text(EXPORT_TITLE), defaultextension=".json"
-            )
-            if target:
-                model.export_sent_data(Path(target))
+    def text_window(
+        self, title: str, text: str, buttons: tuple[tuple[str, Callable[[], None]], ...], close_label: str
+    ) -> TextWindow:
+        return TextWindow(self.parent, title, text, buttons, close_label=close_label)
 
-        def clear() -> None:
-            model.clear_sent_data()
-            window.set_text(model.sent_data_text())
+    def save_file_name(self, over: TextWindow, title: str) -> str:
+        return str(filedialog.asksaveasfilename(parent=over.window, title=title, defaultextension=".json"))
 
-        window = TextWindow(
-            self.parent,
-            model.text(SENT_DATA_TITLE),
-            self.model.sent_data_text(),
-            ((model.text(CLEAR_LABEL), clear), (model.text(EXPORT_LABEL), export)),
-            close_label=model.text(CLOSE_LABEL),
-        )
-        return window
+    def confirm(self, over: TextWindow, title: str, question: str, yes_label: str) -> bool:
+        return Confirm(over.window, title, question, yes_label, self.model.text(CANCEL_LABEL)).run()
 
 
 def count_binding(widget: tk.Misc, sequence: str, record: Callable[[], object]) -> str:
@@ -405,6 +384,17 @@ def count_binding(widget: tk.Misc, sequence: str, record: Callable[[], object]) 
 
 def _nothing() -> None:
     """The command of the greyed-out reason lines (never called: they are disabled)."""
+
+
+def _dialog(parent: tk.Misc, title: str) -> tuple[tk.Toplevel, ttk.Frame]:
+    """A fixed-size dialog window over ``parent``'s window, and the padded frame its content goes in."""
+    window = tk.Toplevel(parent)
+    window.title(title)
+    window.resizable(False, False)
+    window.transient(parent.winfo_toplevel())
+    body = ttk.Frame(window, padding=PAD_PX)
+    body.pack(fill="both", expand=True)
+    return window, body
 
 
 def _paragraphs(body: ttk.Frame, pairs: list[tuple[str, str]]) -> None:

@@ -118,6 +118,20 @@ def cluster(argv: list[str]) -> int:
     return run_cluster(args.dir.resolve(), args.nodes, args.workers, args.port, args.dir.resolve() / "optin.duckdb")
 
 
+def import_reports(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="optin-collector import",
+        description="Post the reports of a file written by `optin export` (a computer without a network) to a "
+        "running collector, which checks each like any report.",
+    )
+    parser.add_argument("file", type=Path, help="the file `optin export` wrote")
+    parser.add_argument("--url", required=True, help="the running collector, e.g. http://127.0.0.1:8080")
+    args = parser.parse_args(argv)
+    from ._import import import_file
+
+    return import_file(args.file, args.url)
+
+
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     os.umask(0o077)  # every file this process creates (database, WAL, snapshots) is private: 0600 / 0700
@@ -129,6 +143,8 @@ def main(argv: list[str] | None = None) -> None:
         except ValueError as error:
             print(f"optin-collector: {error}", file=sys.stderr)
             raise SystemExit(2) from None
+    if argv[:1] == ["import"]:
+        raise SystemExit(import_reports(argv[1:]))
     try:
         config = config_from(parse_args(argv))
     except ValueError as error:  # a setting out of range: say which, and do not start

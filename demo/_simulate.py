@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
-from optin.client import AppPaths, Feedback, HelpMenu, ManualClock
+from optin.client import AppPaths, Feedback, FeedbackOptions, HelpMenu, ManualClock
 from optin.contract import Registry
 
 from ._fleet import Installation
@@ -63,15 +63,7 @@ class Simulation:
     def _morning(self, inst: Installation, day: int) -> None:
         if not self.app_runs(inst, day):
             return
-        feedback = Feedback(
-            self.registry,
-            app_version=inst.versions[day],
-            endpoint=self.endpoint,
-            paths=self.paths(inst),
-            clock=self.clock,
-            facts=lambda: dict(inst.machine.facts),
-            environ={},
-        )
+        feedback = self._start(inst, inst.versions[day])
         self._open[inst.index] = feedback
         menu = HelpMenu(feedback)
         if day == inst.opt_in_day or day == inst.opt_out_day:
@@ -86,6 +78,19 @@ class Simulation:
                 for run in range(n):
                     feedback.duration("simulation.duration", 3.0 + 40 * run)
                 feedback.flag("simulation.collision_check", True)
+
+    def _start(self, inst: Installation, version: str) -> Feedback:
+        """The installation's app starts (its own folders, the fleet's clock, its machine's facts)."""
+        facts = dict(inst.machine.facts)
+        options = FeedbackOptions(paths=self.paths(inst), clock=self.clock, facts=lambda: facts, environ={})
+        return Feedback(self.registry, app_version=version, endpoint=self.endpoint, options=options)
+
+    def _next_start(self, inst: Installation) -> None:
+        if not self.paths(inst).consent_file.exists():
+            return  # never started
+        feedback = self._start(inst, inst.versions[-1])
+        if not feedback.close(CLOSE_BUDGET_S):
+            self.run.closes_unfinished += 1
 
     def _evening(self, inst: Installation, day: int) -> None:
         feedback = self._open.pop(inst.index, None)
@@ -106,6 +111,10 @@ class Simulation:
                 # Sessions end at different times; the clock moves to the day's usage end.
                 self.clock.set(self.start_ts + day * DAY_S + CLOSE_AT_S)
                 list(pool.map(lambda inst, day=day: self._evening(inst, day), self.fleet))
+            # One report per day, sent by the app's first start after the day: the morning after the last day
+            # every app that ran starts once more, so the last day's reports reach the collector too.
+            self.clock.set(self.start_ts + days * DAY_S + OPEN_AT_S)
+            list(pool.map(self._next_start, self.fleet))
         self.run.opted_in = sum(1 for inst in self.fleet if inst.opt_in_day is not None)
         self.run.seconds = time.perf_counter() - began
         return self.run

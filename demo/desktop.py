@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from optin.client import AppPaths, AskPolicy, Feedback
+from optin.client import AppPaths, AskPolicy, Feedback, FeedbackOptions
 from optin.contract import bundled_registry
 
 from ._desktop_app import MillwrightWindow
@@ -62,7 +62,10 @@ def main(argv: list[str] | None = None) -> int:
     paths = AppPaths.under(args.data_dir) if args.data_dir else AppPaths.for_app(APP)
     with endpoint_for(args) as endpoint:
         feedback = Feedback(
-            bundled_registry(APP), app_version=APP_VERSION, endpoint=endpoint, paths=paths, ask_policy=policy
+            bundled_registry(APP),
+            app_version=APP_VERSION,
+            endpoint=endpoint,
+            options=FeedbackOptions(paths=paths, ask_policy=policy),
         )
         root = tk.Tk(className="Millwright")
         MillwrightWindow(root, feedback)

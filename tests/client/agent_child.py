@@ -19,6 +19,22 @@ from tests.helpers import stop_process
 
 WAIT_S = 60.0
 AGENT = [sys.executable, "-m", "optin.client", "agent"]
+DAY_S = 86400
+# `optin agent` living ``sys.argv[1]`` seconds in the future: the client's clock seam (`SystemClock.now`), so a
+# test sees the period end and the next start send its report without waiting a day.
+LATER = r"""
+import sys, time
+from optin.client import _clock
+ahead = float(sys.argv[1])
+_clock.SystemClock.now = lambda self: time.time() + ahead
+from optin.client.__main__ import main
+sys.exit(main(["agent"]))
+"""
+
+
+def agent_later(ahead_s: float) -> list[str]:
+    """The agent's command line, its clock ``ahead_s`` seconds ahead of the real one."""
+    return [sys.executable, "-c", LATER, str(ahead_s)]
 
 
 @cache
@@ -50,9 +66,15 @@ def lines_of(stream: IO[bytes], into: queue.Queue[bytes | None]) -> None:
 class AgentChild:
     """`optin agent` started with pipes: the test plays the host (or hands stdin to another process)."""
 
-    def __init__(self, argv: list[str] | None = None, stdin: int | IO[bytes] = subprocess.PIPE) -> None:
+    def __init__(
+        self, argv: list[str] | None = None, stdin: int | IO[bytes] = subprocess.PIPE, ahead_s: float = 0.0
+    ) -> None:
         self.proc = subprocess.Popen(
-            argv or AGENT, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0
+            argv or (agent_later(ahead_s) if ahead_s else AGENT),
+            stdin=stdin,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            bufsize=0,
         )
         self.emitted: list[dict[str, Any]] = []  # every line the agent wrote, decoded, in order
         self._lines: queue.Queue[bytes | None] = queue.Queue()

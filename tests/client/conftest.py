@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from optin.client import AppPaths, Feedback, ManualClock
+from optin.client import AppPaths, Feedback, FeedbackOptions, ManualClock
 from optin.contract import Registry
 
 START = float(int(time.time()) // 86400 * 86400 - 30 * 86400)  # midnight 30 days ago: tests move the clock, never sleep
@@ -148,9 +148,11 @@ def make_feedback(registry: Registry, root: Path, endpoint: str, clock: ManualCl
         registry,
         app_version=kwargs.pop("app_version", "2025.3.0"),
         endpoint=endpoint,
-        paths=AppPaths.under(root),
-        clock=clock,
-        facts=facts,
-        environ=kwargs.pop("environ", {}),
-        **kwargs,
+        options=FeedbackOptions(
+            paths=kwargs.pop("paths", None) or AppPaths.under(root),
+            clock=clock,
+            facts=facts,
+            environ=kwargs.pop("environ", {}),
+            **kwargs,
+        ),
     )

@@ -21,7 +21,7 @@ from optin.client._agent_schema import check_request, request_ops
 from optin.contract import Registry
 from tests.helpers import collector
 
-from .agent_child import AgentChild, hello, schema, validator
+from .agent_child import DAY_S, AgentChild, hello, schema, validator
 
 N_RECORDS = 10_000
 N_MALFORMED = 200
@@ -171,8 +171,9 @@ def test_every_message_the_agent_emits_fits_its_schema_and_bad_lines_are_answere
         assert closed["result"] == {"done": True}
         assert agent.end() == 0
 
-        again = AgentChild()
+        again = AgentChild(ahead_s=DAY_S)  # the next day: its start sends the period's report
         assert again.request("hello", **hello(root, running.url))["result"]["status"]["on"]
+        assert again.request("flush", timeout_s=30)["result"] == {"done": True}
         history = again.request("history")["result"]
         assert [e["result"] for e in history["entries"]] == ["accepted"]
         assert history["entries"][0]["content"]["metrics"]["toolpath.pocket"] == 3
@@ -211,11 +212,11 @@ sys.stdin.read()  # alive until killed
 """
 
 
-def run_killed_host(tmp_path: Path, root: Path, endpoint: str) -> list[dict[str, Any]]:
+def run_killed_host(tmp_path: Path, root: Path, endpoint: str, ahead_s: float = 0.0) -> list[dict[str, Any]]:
     """A host process writes hello, turn_on, records and malformed lines into the agent's stdin and is
     killed (SIGKILL) while the agent is still reading; returns what the agent wrote."""
     read_end, write_end = os.pipe()
-    agent = AgentChild(stdin=read_end)
+    agent = AgentChild(stdin=read_end, ahead_s=ahead_s)
     malformed = [MALFORMED[i % len(MALFORMED)].decode("latin-1") for i in range(N_MALFORMED)]
     host = subprocess.Popen(
         [sys.executable, "-c", HOST, orjson.dumps(hello(root, endpoint)), str(N_RECORDS), orjson.dumps(malformed)],
@@ -244,11 +245,13 @@ def test_a_host_killed_mid_stream_loses_nothing_and_every_closed_report_is_deliv
         "bad_request",
         "unknown_op",
     }
-    assert len(list((root / "data" / "queue").glob("*.json"))) == 1
+    # The period has not ended: its values wait on disk, whole, for the period's one report.
+    assert not list((root / "data" / "queue").glob("*.json"))
+    assert json.loads((root / "data" / "period.json").read_bytes())["values"]["toolpath.pocket"] == N_RECORDS
     with collector(tmp_path) as running:
-        run_killed_host(tmp_path, root, running.url)
-        # The app starts again: whatever is still queued is sent, nothing twice.
-        agent = AgentChild()
+        run_killed_host(tmp_path, root, running.url, ahead_s=DAY_S)  # the next day: the first day's report goes
+        # The app starts again a day later: the second day's report is sent, nothing twice.
+        agent = AgentChild(ahead_s=2 * DAY_S)
         assert agent.request("hello", **hello(root, running.url))["ok"]
         assert agent.request("flush", timeout_s=30)["result"] == {"done": True}
         assert agent.request("status")["result"]["queued"] == 0
@@ -256,10 +259,9 @@ def test_a_host_killed_mid_stream_loses_nothing_and_every_closed_report_is_deliv
         assert agent.request("close", timeout_s=30)["ok"] and agent.end() == 0
     ids, total = stored(running.db, "toolpath.pocket")
     assert total == 2 * N_RECORDS
-    # Each killed host's report once, then the restarted app's own (empty) period report at its close.
-    assert len(ids) == len(set(ids)) == 3
+    assert len(ids) == len(set(ids)) == 2  # one report per day the host ran, each stored once
     sent = [e["content"]["report_id"] for e in history if e["result"] == "accepted"]
-    assert sorted(sent) == sorted(ids[:2])
+    assert sorted(sent) == sorted(ids)
 
 
 AUDITED = r"""
@@ -323,5 +325,5 @@ def test_sigterm_closes_the_agent_as_the_end_of_input_does(tmp_path: Path) -> No
     assert agent.request("status")["ok"]  # the count before it has been taken in
     agent.proc.send_signal(signal.SIGTERM)
     assert agent.proc.wait(60) == 0
-    (queued,) = (root / "data" / "queue").glob("*.json")
-    assert json.loads(queued.read_bytes())["metrics"]["toolpath.pocket"] == 4
+    # Closed as at the end of input: the count is kept on disk for the period's report.
+    assert json.loads((root / "data" / "period.json").read_bytes())["values"]["toolpath.pocket"] == 4

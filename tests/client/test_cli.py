@@ -16,7 +16,10 @@ from .conftest import make_feedback
 
 def optin(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "optin.client", "--root", str(root), *args], capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "optin.client", *args, "--data-dir", str(root)],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -26,7 +29,7 @@ def test_the_cli_shows_changes_previews_and_exports(tmp_path: Path, registry: Re
     assert status.returncode == 0 and "off (undecided)" in status.stdout
     enabled = optin(root, "enable").stdout
     assert enabled.endswith("Customer Feedback Program: on\n") and "[x] Feature usage (usage)" in enabled
-    assert "on (on)" in optin(root, "status").stdout and "from cli" in optin(root, "status").stdout
+    assert "on (on)" in optin(root, "status").stdout and "from the optin command" in optin(root, "status").stdout
     preview = json.loads(optin(root, "preview").stdout)
     assert (
         preview["app"]["name"] == "millwright"
@@ -89,6 +92,7 @@ def test_history_export_then_clear_keeps_the_export(tmp_path: Path, registry: Re
     app = make_feedback(registry, root, "http://127.0.0.1:9", clock)
     assert app.turn_on()
     app.count("toolpath.pocket")
+    clock.advance(86400)  # the period has ended: the close sends its report
     app.close(5)  # nothing answers: the history holds the attempt
     assert app.history.entries()
     result = optin(root, "history", "--export", str(tmp_path / "history.json"), "--clear")
@@ -96,3 +100,60 @@ def test_history_export_then_clear_keeps_the_export(tmp_path: Path, registry: Re
     exported = json.loads((tmp_path / "history.json").read_text())
     assert len(exported) >= 1 and exported[0]["content"]["metrics"]["toolpath.pocket"] == 1  # exported first
     assert app.history.entries() == []  # then cleared
+
+
+def test_an_air_gapped_computers_export_reaches_the_collector_with_optin_collector_import(
+    tmp_path: Path, registry: Registry, clock: ManualClock
+) -> None:
+    root = tmp_path / "app"
+    app = make_feedback(registry, root, "http://127.0.0.1:9", clock)  # no network: nothing leaves
+    assert app.turn_on()
+    app.count("toolpath.adaptive", 3)
+    clock.advance(86400)
+    app.close(5)
+    assert optin(root, "export", str(tmp_path / "pending.json")).returncode == 0
+    exported = json.loads((tmp_path / "pending.json").read_text())
+    bad = {**exported[0], "report_id": "00000000-0000-4000-8000-00000000000b", "metrics": {"not.declared": 1}}
+    (tmp_path / "carried.json").write_text(json.dumps([*exported, bad]))
+    importer = [sys.executable, "-m", "optin.collector", "import", str(tmp_path / "carried.json"), "--url"]
+    with CollectorThread(Config(db=tmp_path / "c" / "optin.duckdb", host="127.0.0.1", port=0), clock=clock.now) as c:
+        first = subprocess.run([*importer, c.url], capture_output=True, text=True, timeout=120)
+        again = subprocess.run([*importer, c.url], capture_output=True, text=True, timeout=120)
+    report_id = exported[0]["report_id"]
+    assert first.returncode == 1  # one was refused, and said so
+    assert f"{report_id}: stored" in first.stdout and "refused (422: undeclared_metric metrics.<undeclared>)" in (
+        first.stdout
+    )
+    assert f"{report_id}: already stored (a duplicate)" in again.stdout  # imported twice, stored once
+
+
+def test_every_command_has_help_and_takes_the_options_before_or_after_it(tmp_path: Path) -> None:
+    root = tmp_path / "app"
+    for command in ("status", "enable", "disable", "preview", "history", "export", "agent"):
+        shown = subprocess.run(
+            [sys.executable, "-m", "optin.client", command, "--help"], capture_output=True, text=True, timeout=120
+        )
+        assert shown.returncode == 0 and f"usage: optin {command}" in shown.stdout
+        assert len(shown.stdout.split("\n\n")[1].strip()) > 20, command  # a sentence saying what it does
+    before = subprocess.run(
+        [sys.executable, "-m", "optin.client", "--data-dir", str(root), "status"], capture_output=True, text=True
+    )
+    assert before.stdout == optin(root, "status").stdout and "off (undecided)" in before.stdout
+    assert not root.exists()  # status creates nothing
+    note = optin(root, "preview")
+    assert "version is unknown here" in note.stderr
+    assert json.loads(optin(root, "preview", "--app-version", "2025.1.0").stdout)["app"]["version"] == "2025.1.0"
+
+
+def test_disable_sends_the_deletion_to_the_collector_the_history_names(
+    tmp_path: Path, registry: Registry, clock: ManualClock
+) -> None:
+    root = tmp_path / "app"
+    with CollectorThread(Config(db=tmp_path / "c" / "optin.duckdb", host="127.0.0.1", port=0), clock=clock.now) as c:
+        app = make_feedback(registry, root, c.url, clock)
+        assert app.turn_on()
+        app.count("toolpath.pocket")
+        clock.advance(86400)
+        assert app.close(5) and [e.result for e in app.history.entries()] == ["accepted"]
+        disabled = optin(root, "disable")  # no --endpoint
+    assert "The collector confirmed the deletion" in disabled.stdout, disabled.stdout + disabled.stderr

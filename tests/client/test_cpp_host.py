@@ -13,7 +13,7 @@ import pytest
 
 from tests.helpers import collector
 
-from .agent_child import AGENT
+from .agent_child import AGENT, DAY_S, AgentChild, hello
 from .conftest import ScriptedCollector
 from .test_agent import stored
 
@@ -55,6 +55,11 @@ def test_the_cpp_host_toggles_off_and_on_and_only_what_was_recorded_while_on_is_
     root = tmp_path / "app"
     with collector(tmp_path) as running:
         out = run_host(host, running.url, root)
+        # The app starts again the next day: that start sends the first day's one report.
+        later = AgentChild(ahead_s=DAY_S)
+        assert later.request("hello", **hello(root, running.url))["result"]["status"]["on"]
+        assert later.request("flush", timeout_s=30)["result"] == {"done": True}
+        assert later.request("close", timeout_s=30)["ok"] and later.end() == 0
     assert out.startswith("agent protocol 1, feedback off\n" + MENU_OFF)
     assert out.count(MENU_ON) == 2 and out.count(MENU_OFF) == 2
     assert "next report: toolpath.pocket=7\n" in out and out.endswith("closed within the budget: true\n")

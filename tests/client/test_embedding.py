@@ -20,6 +20,7 @@ from optin.contract import Registry
 from .conftest import ScriptedCollector, make_feedback
 
 HOUR = 3600.0
+DAY = 86400.0
 SURVEYS = Wording(
     never_sent="Never sent: your survey data, site names or coordinates, your user or computer name.",
     privacy_policy="https://example.com/privacy",
@@ -36,7 +37,7 @@ def test_close_from_two_exit_paths_queues_one_report(tmp_path: Path, registry: R
     feedback = make_feedback(registry, tmp_path, "http://127.0.0.1:9", clock, transport=refused)
     assert feedback.turn_on()
     feedback.count("toolpath.pocket")
-    clock.advance(60)
+    clock.advance(DAY)  # the period has ended: this close builds its report
     assert feedback.close(2)  # the window's close handler
     clock.advance(1)
     assert feedback.close(2)  # atexit
@@ -48,6 +49,7 @@ def test_close_twice_sends_one_report(tmp_path: Path, registry: Registry, clock:
     feedback = make_feedback(registry, tmp_path, "http://127.0.0.1:9", clock, transport=transport)
     assert feedback.turn_on()
     feedback.count("toolpath.pocket")
+    clock.advance(DAY)
     assert feedback.close(5) and feedback.close(5)
     assert [doc["metrics"].get("toolpath.pocket") for doc in reports(transport)] == [1]  # type: ignore[attr-defined]
 
@@ -62,6 +64,7 @@ def test_turning_it_on_in_the_middle_of_a_session_starts_the_session(
     assert HelpMenu(feedback).toggle() is True  # the user turns it on from the Help menu
     clock.advance(HOUR / 2)
     feedback.end_session()
+    clock.advance(DAY)
     assert feedback.close(5)
     (doc,) = reports(transport)
     metrics = doc["metrics"]
@@ -79,6 +82,7 @@ def test_a_session_ended_while_off_is_not_started_by_turning_it_on(
     feedback.end_session()
     assert feedback.turn_on()
     feedback.count("toolpath.pocket")
+    clock.advance(DAY)
     assert feedback.close(5)
     (doc,) = reports(transport)
     assert "session.starts" not in doc["metrics"]  # type: ignore[operator]
@@ -93,6 +97,17 @@ def test_the_dialogs_show_the_applications_own_words(tmp_path: Path, registry: R
     _intro, _categories, closing = menu.turn_on_paragraphs("Surveyor")
     assert ("", SURVEYS.never_sent) in closing
     assert SURVEYS.never_sent in menu.what_is_sent()
+
+
+def test_the_dialogs_say_never_once(tmp_path: Path, registry: Registry, clock: ManualClock) -> None:
+    """What is never sent is one paragraph (the application's), not repeated in every category."""
+    menu = HelpMenu(make_feedback(registry, tmp_path, "http://127.0.0.1:9", clock))
+    intro, categories, closing = menu.turn_on_paragraphs("Millwright")
+    for texts in (
+        [text for _, text in menu.ask_paragraphs("Millwright")],
+        [intro, *(description for _, _, description in categories), *(text for _, text in closing)],
+    ):
+        assert [text for text in texts if "never" in text.lower()] == [Wording().never_sent]
 
 
 def test_the_wording_comes_from_the_applications_configuration(tmp_path: Path) -> None:
@@ -158,7 +173,8 @@ def test_under_an_administrative_off_the_user_can_still_turn_it_off_and_have_the
     feedback = make_feedback(registry, tmp_path, scripted.url, clock)
     assert feedback.turn_on()
     feedback.count("toolpath.pocket")
-    assert feedback.close(5)  # the report reaches the collector
+    clock.advance(DAY)
+    assert feedback.close(5)  # the period's report reaches the collector
     assert [seen.path for seen in scripted.seen] == ["/v1/reports"]
     sent_id = feedback.state.installation_id
     # Later the administrator turns feedback off on this computer; the user wants the data gone.

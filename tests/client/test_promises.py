@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import duckdb
@@ -26,10 +27,10 @@ import json, sys, threading
 events = []
 sys.addaudithook(lambda event, args: events.append(event) if event.startswith("socket.") else None)
 from pathlib import Path
-from optin.client import AppPaths, Feedback, HelpMenu
+from optin.client import AppPaths, Feedback, FeedbackOptions, HelpMenu
 from optin.contract import bundled_registry_file
 root = Path(sys.argv[1])
-feedback = Feedback(bundled_registry_file("millwright"), app_version="2025.3.0", endpoint=sys.argv[2], paths=AppPaths.under(root))
+feedback = Feedback(bundled_registry_file("millwright"), app_version="2025.3.0", endpoint=sys.argv[2], options=FeedbackOptions(paths=AppPaths.under(root)))
 menu = HelpMenu(feedback)
 feedback.start_session()
 for _ in range(1000):
@@ -46,14 +47,19 @@ print(json.dumps({"socket_events": events, "threads": [t.name for t in threading
 """
 
 
-def stored_total(url: str) -> int:
-    """Reports the collector has committed, from its /metrics."""
-    status, _, body = request(url, "GET", "/metrics")
-    assert status == 200
-    for line in body.decode().splitlines():
-        if line.startswith("optin_reports_stored_total "):
-            return int(float(line.split()[1]))
-    raise AssertionError("optin_reports_stored_total missing")
+def stored_total(url: str, at_least: int = 0) -> int:
+    """Reports the collector has committed, from its /metrics (its loader commits after the 202: wait for
+    ``at_least`` of them, up to a minute)."""
+    deadline = time.monotonic() + 60
+    while True:
+        status, _, body = request(url, "GET", "/metrics")
+        assert status == 200
+        lines = [line for line in body.decode().splitlines() if line.startswith("optin_reports_stored_total ")]
+        assert lines, "optin_reports_stored_total missing"
+        stored = int(float(lines[0].split()[1]))
+        if stored >= at_least or time.monotonic() > deadline:
+            return stored
+        time.sleep(0.05)
 
 
 def files_under(root: Path) -> list[str]:
@@ -216,8 +222,9 @@ def test_administrative_off_forces_feedback_off_and_can_never_force_it_on(
     policy: str | None,
     reason: str,
 ) -> None:
-    # The user had turned it on earlier.
-    make_feedback(registry, tmp_path, "http://127.0.0.1:9", clock).turn_on()
+    # The user had turned it on earlier (and closed the app).
+    earlier = make_feedback(registry, tmp_path, "http://127.0.0.1:9", clock)
+    assert earlier.turn_on() and earlier.close(5)
     if policy is not None:
         (tmp_path / "site").mkdir(exist_ok=True)
         (tmp_path / "site" / "policy.toml").write_text(policy)
@@ -283,7 +290,7 @@ def test_promises_4_and_5_undeclared_or_out_of_set_values_never_leave_the_proces
         assert feedback.flush(10)
         feedback.close(5)
     sent = feedback.history.entries()
-    assert [e.result for e in sent] == ["accepted", "accepted"]  # the day's report, then the one of the clean exit
+    assert [e.result for e in sent] == ["accepted"]  # the day's report; the new day's values wait on disk
     report = sent[0].content
     assert report["metrics"]["toolpath.pocket"] == 3
     assert report["client"]["dropped"] == bad_calls
@@ -309,10 +316,11 @@ def test_opting_out_purges_sends_the_deletion_request_and_then_opens_no_socket(
             feedback.count("toolpath.drill", 4)
             clock.advance(DAY)
             assert feedback.flush(10)
-        assert stored_total(collector.url) == 3
+        assert [e.result for e in feedback.history.entries()] == ["accepted"] * 3
+        assert stored_total(collector.url, at_least=3) == 3
         feedback.count("toolpath.drill", 9)  # in memory, not yet in any report
         clock.advance(DAY)
-        feedback._roll(final=False)  # a report persisted but not yet sent
+        feedback.reports.roll()  # a report persisted but not yet sent
         assert len(feedback.queue.pending()) == 1
 
         feedback.turn_off()

@@ -23,10 +23,10 @@ KILLS = 20
 WRITER = r"""
 import sys
 from pathlib import Path
-from optin.client import AppPaths, Feedback, ManualClock
+from optin.client import AppPaths, Feedback, FeedbackOptions, ManualClock
 from optin.contract import bundled_registry
 clock = ManualClock(float(sys.argv[2]))
-feedback = Feedback(bundled_registry("millwright"), app_version="2025.3.0", endpoint="http://127.0.0.1:9", paths=AppPaths.under(Path(sys.argv[1])), clock=clock, facts=lambda: {"system.os_family": "linux"}, environ={}, period_s=3600)
+feedback = Feedback(bundled_registry("millwright"), app_version="2025.3.0", endpoint="http://127.0.0.1:9", options=FeedbackOptions(paths=AppPaths.under(Path(sys.argv[1])), clock=clock, facts=lambda: {"system.os_family": "linux"}, environ={}, period_s=3600))
 feedback.turn_on()
 feedback._worker.stop(0)  # this child only writes; uploading is the parent's job below
 print("ready", flush=True)
@@ -37,7 +37,7 @@ while True:  # record and persist report after report until killed
         feedback.count("sketch.line", n)
         feedback.count("file.import", 1, "step")
     clock.advance(3600)
-    feedback._roll(final=False)
+    feedback.reports.roll()
 """
 
 

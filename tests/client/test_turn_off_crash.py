@@ -40,14 +40,14 @@ QUEUE_BOUND = 20
 _PRELUDE = r"""
 import json, sys, time
 from pathlib import Path
-from optin.client import AppPaths, Feedback, ManualClock
+from optin.client import AppPaths, Feedback, FeedbackOptions, ManualClock
 from optin.client._queue import ReportQueue
 from optin.contract import bundled_registry
 root, url, clock = Path(sys.argv[1]), sys.argv[2], ManualClock(float(sys.argv[3]))
 paths = AppPaths.under(root)
-feedback = Feedback(bundled_registry("millwright"), app_version="2025.3.0", endpoint=url, paths=paths, clock=clock,
+feedback = Feedback(bundled_registry("millwright"), app_version="2025.3.0", endpoint=url, options=FeedbackOptions(paths=paths, clock=clock,
                     facts=lambda: {"system.os_family": "linux"}, environ={}, period_s=3600,
-                    queue=ReportQueue(paths.queue_dir, max_reports=20))
+                    queue=ReportQueue(paths.queue_dir, max_reports=20)))
 def say(**doc):
     print(json.dumps(doc), flush=True)
 def period():

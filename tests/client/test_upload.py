@@ -143,14 +143,15 @@ def test_close_returns_within_its_budget_against_a_server_that_never_answers(
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="fork is POSIX only")
-def test_a_forked_child_records_its_own_period_and_uploads_from_its_own_thread(
+def test_a_forked_child_records_into_the_same_period_and_nothing_is_sent_twice(
     tmp_path: Path, registry: Registry, clock: ManualClock, scripted: ScriptedCollector
 ) -> None:
     feedback = make_feedback(registry, tmp_path, scripted.url, clock)
     feedback.turn_on()
-    feedback.count("toolpath.pocket", 5)  # the parent's, not the child's to send
+    assert feedback.flush(10)  # the parent's first pass has opened the period on disk
+    feedback.count("toolpath.pocket", 5)  # the parent's, in its memory
     pid = os.fork()
-    if pid == 0:  # child
+    if pid == 0:  # child: records from empty; its own thread sends the period's report once it has ended
         code = 1
         try:
             feedback.count("toolpath.drill", 2)
@@ -160,6 +161,13 @@ def test_a_forked_child_records_its_own_period_and_uploads_from_its_own_thread(
             os._exit(code)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
-    child_report = json.loads(gzip.decompress(scripted.seen[0].body))
-    assert child_report["metrics"].get("toolpath.drill") == 2 and "toolpath.pocket" not in child_report["metrics"]
+    (child_report,) = [json.loads(gzip.decompress(seen.body)) for seen in scripted.seen]
+    assert child_report["metrics"].get("toolpath.drill") == 2  # the parent's 5 too, if its thread kept it before
+    for _day in range(2):  # the parent's values join the next period (the child reported this one)
+        clock.advance(DAY)
+        assert feedback.flush(10)
+    sent = {doc["report_id"]: doc for doc in (json.loads(gzip.decompress(seen.body)) for seen in scripted.seen)}
+    assert len({doc["period"]["start"] for doc in sent.values()}) == len(sent)  # one report per period
+    assert sum(doc["metrics"].get("toolpath.pocket", 0) for doc in sent.values()) == 5
+    assert sum(doc["metrics"].get("toolpath.drill", 0) for doc in sent.values()) == 2
     feedback.close(0)

@@ -19,10 +19,10 @@ HOST: Final = r"""
 import os, sys
 sys.path[:] = [os.path.abspath(p) for p in sys.argv[1:]]
 import optin.client, optin.client.tk
-from optin.client import AppPaths, Feedback, HelpMenu
+from optin.client import AppPaths, Feedback, FeedbackOptions, HelpMenu
 from optin.contract import bundled_registry_file
 paths = AppPaths.under(__import__("pathlib").Path(os.environ["HOST_DATA"]))
-feedback = Feedback(bundled_registry_file("millwright"), app_version="1", endpoint="http://127.0.0.1:9", paths=paths)
+feedback = Feedback(bundled_registry_file("millwright"), app_version="1", endpoint="http://127.0.0.1:9", options=FeedbackOptions(paths=paths))
 print(optin.client.__file__)
 print(HelpMenu(feedback).item().label)
 print(feedback.close(0))

@@ -33,6 +33,18 @@ SCRUBBED: Final = (
 )
 
 
+# Millwright living ``sys.argv[1]`` seconds in the future (the client's clock seam, `SystemClock.now`): a test
+# sees a day end, and the next day's first start send that day's one report, without waiting a day.
+LATER = r"""
+import sys, time
+from optin.client import _clock
+ahead = float(sys.argv[1])
+_clock.SystemClock.now = lambda self: time.time() + ahead
+from optin.demo.desktop import main
+sys.exit(main(sys.argv[2:]))
+"""
+
+
 @dataclass
 class Millwright:
     display: Display
@@ -40,13 +52,12 @@ class Millwright:
     data: Path
 
     @classmethod
-    def launch(cls, display: Display, endpoint: str, data: Path, log: IO[bytes]) -> Millwright:
+    def launch(cls, display: Display, endpoint: str, data: Path, log: IO[bytes], ahead_s: float = 0.0) -> Millwright:
         env = {k: v for k, v in display.env().items() if k not in SCRUBBED}
         env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost"
         args = [
             sys.executable,
-            "-m",
-            "optin.demo.desktop",
+            *(["-c", LATER, str(ahead_s)] if ahead_s else ["-m", "optin.demo.desktop"]),
             "--endpoint",
             endpoint,
             "--data-dir",
@@ -69,6 +80,13 @@ class Millwright:
     def queued(self) -> list[Path]:
         folder = self.data / "data" / "queue"
         return sorted(p for p in folder.rglob("*") if p.is_file()) if folder.exists() else []
+
+    def wait_history(self, what: str, check: Callable[[list[dict[str, Any]]], bool]) -> list[dict[str, Any]]:
+        def ready() -> list[dict[str, Any]] | None:
+            entries = self.history()
+            return entries if check(entries) else None
+
+        return wait_for(what, ready)
 
     def wait_consent(self, what: str, check: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
         def ready() -> dict[str, Any] | None:

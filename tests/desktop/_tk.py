@@ -9,7 +9,7 @@ from pathlib import Path
 from tkinter import ttk
 from typing import Any
 
-from optin.client import AppPaths, AskPolicy, Feedback, ManualClock
+from optin.client import AppPaths, AskPolicy, Feedback, FeedbackOptions, ManualClock
 from optin.client.testing import InMemoryTransport
 from optin.client.tk import TURN_ON_LABEL
 from optin.contract import Registry
@@ -25,12 +25,14 @@ def make_feedback(
         registry,
         app_version="2025.3.0",
         endpoint="http://127.0.0.1:9",
-        paths=AppPaths.under(tmp_path / "app"),
-        clock=clock,
-        transport=InMemoryTransport(),
-        ask_policy=AskPolicy(grace_days=0, reask_days=180),
-        environ=environ or {},
-        **kwargs,
+        options=FeedbackOptions(
+            paths=AppPaths.under(tmp_path / "app"),
+            clock=clock,
+            transport=InMemoryTransport(),
+            ask_policy=AskPolicy(grace_days=0, reask_days=180),
+            environ=environ or {},
+            **kwargs,
+        ),
     )
 
 

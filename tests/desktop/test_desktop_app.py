@@ -33,6 +33,8 @@ from ._millwright import ASK, OFF_NOTICE, TURN_ON, Millwright
 from ._tap import Tap
 from ._x11 import Display, Geometry
 
+DAY_S: Final = 86400  # the later runs live a day ahead: the first day's report is due
+
 ROOT: Final = Path(__file__).resolve().parents[2]
 SHOTS_OUT: Final = ROOT / "bench" / "out" / "screenshots"
 
@@ -237,6 +239,16 @@ def test_help_menu_toggle_under_a_real_display(
         assert app.quit() == 0
     finally:
         app.kill()
+    assert app.history() == [] and app.queued() == []  # the day is not over: its values wait on disk
+
+    # --- 1b. the next morning: the app's first start sends yesterday's one report -------------
+    app = Millwright.launch(display, tap.url, data, log, ahead_s=DAY_S)
+    try:
+        app.wait_history("the first day's report to be sent", lambda entries: bool(entries))
+        assert display.windows(ASK) == []  # on: nothing to ask
+        assert app.quit() == 0
+    finally:
+        app.kill()
 
     reports = [r for r in tap.requests() if r.path == "/v1/reports"]
     assert reports and tap.connections == len(reports)  # nothing but reports so far
@@ -271,7 +283,7 @@ def test_help_menu_toggle_under_a_real_display(
     collector = state["collector"] = start_collector(db, tmp_path / "collector-2.log")
     tap.upstream_port = collector.port
     before = tap.connections
-    app = Millwright.launch(display, tap.url, data, log)
+    app = Millwright.launch(display, tap.url, data, log, ahead_s=DAY_S)
     try:
         app.open_help()
         shot(display, shots, "5-help-menu-on")
@@ -308,7 +320,7 @@ def test_help_menu_toggle_under_a_real_display(
     after_off = counters(collector)
 
     # --- 3. third run, still off: the user works; no connection at all -------------------------
-    app = Millwright.launch(display, tap.url, data, log)
+    app = Millwright.launch(display, tap.url, data, log, ahead_s=DAY_S)
     try:
         window = app.focus_main()
         app.at(window, 600, 520)

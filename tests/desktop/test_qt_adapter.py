@@ -25,13 +25,13 @@ os.environ["QT_QPA_PLATFORM"] = "offscreen"  # no display server needed; widgets
 
 try:
     from PySide6.QtCore import QPoint, QTimer
-    from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QWidget
+    from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QMessageBox, QWidget
 except ImportError as error:  # a system library Qt needs (libEGL, libxkbcommon...) is missing
     pytest.skip(
         f"Qt cannot load here: {error}; `python3 tasks.py test` installs its libraries", allow_module_level=True
     )
 
-from optin.client import Answer, AppPaths, AskPolicy, Feedback, HelpMenu, ManualClock
+from optin.client import Answer, AppPaths, AskPolicy, Feedback, FeedbackOptions, HelpMenu, ManualClock
 from optin.client.qt import AskDialog, QtHelpMenu, TurnOnDialog
 from optin.client.tk import NEVER_LABEL, NO_LABEL, YES_LABEL
 from optin.collector import CollectorThread
@@ -68,11 +68,13 @@ def make_feedback(
         registry,
         app_version="2025.3.0",
         endpoint=endpoint,
-        paths=AppPaths.under(root / "app"),
-        clock=clock,
-        facts=lambda: {"system.os_family": "linux", "system.ram_gib": 16},
-        ask_policy=AskPolicy(grace_days=0, reask_days=180),
-        environ=environ or {},
+        options=FeedbackOptions(
+            paths=AppPaths.under(root / "app"),
+            clock=clock,
+            facts=lambda: {"system.os_family": "linux", "system.ram_gib": 16},
+            ask_policy=AskPolicy(grace_days=0, reask_days=180),
+            environ=environ or {},
+        ),
     )
 
 
@@ -151,17 +153,32 @@ def test_the_action_follows_consent_and_the_windows_show_what_is_and_was_sent(
         feedback.count("toolpath.pocket", 4)
         what = items.show_what_is_sent()
         shown = what.text.toPlainText()
+        pocket = registry.metrics["toolpath.pocket"].description.rstrip(".")
         assert all(c.description in shown for c in registry.categories.values())
-        assert '"toolpath.pocket": 4' in shown and "Never sent" in shown
+        assert f"{pocket}: used 4 times" in shown and "Never sent" in shown
         shoot(what, "what-is-sent")
+        what.buttons["Exact JSON"].click()
+        assert '"toolpath.pocket": 4' in what.text.toPlainText()  # the exact JSON one click away
+        shoot(what, "what-is-sent-exact")
         what.close()
 
         clock.advance(DAY)
         assert feedback.flush(30)  # the day's report reaches the real collector
         sent = items.show_sent_data()
         text = sent.text.toPlainText()
-        assert "accepted" in text and '"toolpath.pocket": 4' in text and collector_thread.url in text
+        assert " received " in text and f"{pocket}: used 4 times" in text and collector_thread.url in text
         shoot(sent, "sent-data")
+
+        def confirm() -> None:  # Clear asks first; the question says it clears this computer's list only
+            box = QApplication.activeModalWidget()
+            if isinstance(box, QMessageBox) and box.isVisible():
+                assert "this computer's list only" in box.text()
+                shoot(box, "clear-confirmation")
+                next(b for b in box.buttons() if b.text() == "Clear").click()
+            else:
+                QTimer.singleShot(20, confirm)
+
+        QTimer.singleShot(20, confirm)
         sent.buttons["Clear"].click()
         assert feedback.history.entries() == [] and "Nothing has been sent" in sent.text.toPlainText()
         sent.close()

@@ -21,6 +21,9 @@ from optin.client.tk import NEVER_LABEL, NO_LABEL, YES_LABEL, AskDialog, TkHelpM
 from optin.contract import Registry
 
 from ._tk import DAY, START, answer_when_shown, entries, labelled, make_feedback, turn_on_when_shown, widgets
+from ._x11 import Display
+
+OUT = Path(__file__).resolve().parent / "out"
 
 
 def test_importing_optin_client_does_not_import_tkinter() -> None:
@@ -159,17 +162,51 @@ def test_yes_turns_it_on_and_ticks_the_item(root: tk.Tk, registry: Registry, tmp
         feedback.close(2)
 
 
-def test_sent_data_window_shows_the_history_and_clears_it(root: tk.Tk, registry: Registry, tmp_path: Path) -> None:
+def test_sent_data_window_shows_the_history_in_words_and_clears_it_once_confirmed(
+    root: tk.Tk, display: Display, registry: Registry, tmp_path: Path
+) -> None:
     clock = ManualClock(START)
     feedback = make_feedback(registry, tmp_path, clock)
     items = TkHelpMenu(tk.Menu(root, tearoff=False), HelpMenu(feedback), parent=root)
     assert "Nothing has been sent" in items.show_sent_data().text.get("1.0", "end")
     turn_on_when_shown(root)
     items.toggle()
-    feedback.count("toolpath.pocket")
+    feedback.count("toolpath.pocket", 12)
+    what = items.show_what_is_sent()
+    shown = what.text.get("1.0", "end")
+    pocket = registry.metrics["toolpath.pocket"].description.rstrip(".")
+    assert f"{pocket}: used 12 times" in shown and '"toolpath.pocket"' not in shown  # words first
+    shot(display, root, "tk-what-is-sent-in-words")
+    labelled(what.window, ttk.Button, "Exact JSON").invoke()  # type: ignore[attr-defined]
+    assert '"toolpath.pocket": 12' in what.text.get("1.0", "end")  # one click away
+    shot(display, root, "tk-what-is-sent-exact")
+    what.window.destroy()
+    clock.advance(86400)  # the period ends: the close builds its report
     feedback.close(5)  # the period's report is handed to the (in-memory) collector
     window = items.show_sent_data()
     text = window.text.get("1.0", "end")
-    assert "accepted" in text and '"toolpath.pocket": 1' in text
+    assert " received " in text and f"{pocket}: used 12 times" in text and "UTC" not in text  # local time, words
+    shot(display, root, "tk-sent-data")
+    # Clear asks first, saying it clears this computer's list only; "Cancel" keeps the list.
+    questions: list[str] = []
+
+    def answer(label: str) -> None:
+        def act(dialog: tk.Toplevel) -> None:
+            questions.append(" ".join(str(w.cget("text")) for w in widgets(dialog) if isinstance(w, ttk.Label)))
+            shot(display, root, "tk-clear-confirmation")
+            labelled(dialog, ttk.Button, label).invoke()  # type: ignore[attr-defined]
+
+        answer_when_shown(root, act)
+
+    answer("Cancel")
+    labelled(window.window, ttk.Button, "Clear").invoke()  # type: ignore[attr-defined]
+    assert len(feedback.history.entries()) == 1 and "this computer's list only" in questions[0]
+    answer("Clear")
     labelled(window.window, ttk.Button, "Clear").invoke()  # type: ignore[attr-defined]
     assert feedback.history.entries() == [] and "Nothing has been sent" in window.text.get("1.0", "end")
+
+
+def shot(display: Display, root: tk.Tk, name: str) -> Path:
+    """The whole test display as a PNG in tests/desktop/out/ (git-ignored), to look at."""
+    root.update()
+    return display.screenshot(OUT / f"{name}.png")

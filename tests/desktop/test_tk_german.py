@@ -19,7 +19,7 @@ if importlib.util.find_spec("_tkinter") is None:
 import tkinter as tk
 from tkinter import ttk
 
-from optin.client import AppPaths, AskPolicy, Feedback, HelpMenu, ManualClock, _menu as menu_words
+from optin.client import AppPaths, AskPolicy, Feedback, FeedbackOptions, HelpMenu, ManualClock, _menu as menu_words
 from optin.client._policy import APP_VARIABLE_OFF, DO_NOT_TRACK_OFF, POLICY_OFF, POLICY_UNREADABLE
 from optin.client.testing import InMemoryTransport
 from optin.client.tk import AskDialog, TkHelpMenu, TurnOnDialog
@@ -47,11 +47,13 @@ def make_feedback(registry: Registry, tmp_path: Path, environ: dict[str, str] | 
         registry,
         app_version="2025.3.0",
         endpoint="http://127.0.0.1:9",
-        paths=AppPaths.under(tmp_path / "app"),
-        clock=ManualClock(1_790_000_000.0),
-        transport=InMemoryTransport(),
-        ask_policy=AskPolicy(grace_days=0),
-        environ=environ or {},
+        options=FeedbackOptions(
+            paths=AppPaths.under(tmp_path / "app"),
+            clock=ManualClock(1_790_000_000.0),
+            transport=InMemoryTransport(),
+            ask_policy=AskPolicy(grace_days=0),
+            environ=environ or {},
+        ),
     )
 
 

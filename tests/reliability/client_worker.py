@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from optin.client import AppPaths, Feedback, ManualClock
+from optin.client import AppPaths, Feedback, FeedbackOptions, ManualClock
 from optin.client._queue import ReportQueue, report_id_of
 from optin.contract import bundled_registry
 
@@ -50,13 +50,15 @@ class Installation:
             bundled_registry("millwright"),
             app_version="2025.3.0",
             endpoint=endpoint,
-            paths=self.paths,
-            clock=self.clock,
-            facts=lambda: {"system.os_family": "linux", "system.ram_gib": 16},
-            environ={},
-            period_s=period_s,
-            queue=self.queue,
-            timeout_s=timeout_s,
+            options=FeedbackOptions(
+                paths=self.paths,
+                clock=self.clock,
+                facts=lambda: {"system.os_family": "linux", "system.ram_gib": 16},
+                environ={},
+                period_s=period_s,
+                queue=self.queue,
+                timeout_s=timeout_s,
+            ),
         )
         if not self.feedback.is_on:
             self.feedback.turn_on()  # the user's action, once; a restarted process finds consent on disk

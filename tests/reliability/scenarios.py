@@ -134,6 +134,9 @@ def long_outage(tmp: Path, long: bool = False) -> Row:
         )
         collector.start()
         _drain(fleet, 7 * HOUR)  # past the longest backoff (6 h)
+        # One period more: its report carries the evictions made by queueing the last ones (a period's report is
+        # built at the first pass after the period ends, as at the app's next start, not at every close).
+        _drain(fleet, period_h * HOUR)
         fleet.close(timeout=10)
     finally:
         fleet.kill()
