@@ -19,12 +19,12 @@ if importlib.util.find_spec("_tkinter") is None:
 import tkinter as tk
 from tkinter import ttk
 
-from optin.client import AppPaths, AskPolicy, Feedback, FeedbackOptions, HelpMenu, ManualClock, _menu as menu_words
+from optin.client import HelpMenu, ManualClock, _menu as menu_words
 from optin.client._policy import APP_VARIABLE_OFF, DO_NOT_TRACK_OFF, POLICY_OFF, POLICY_UNREADABLE
-from optin.client.testing import InMemoryTransport
 from optin.client.tk import AskDialog, TkHelpMenu, TurnOnDialog
 from optin.contract import Registry
 
+from ._tk import START, make_feedback
 from ._x11 import Display, Geometry, wait_for
 
 SHOTS: Final = Path(__file__).resolve().parent / "out" / "tk-de"
@@ -40,21 +40,6 @@ def root(display: Display) -> Iterator[tk.Tk]:
     window.destroy()
     del window
     gc.collect()  # free Tk objects on this thread (see test_tk_adapter.py)
-
-
-def make_feedback(registry: Registry, tmp_path: Path, environ: dict[str, str] | None = None) -> Feedback:
-    return Feedback(
-        registry,
-        app_version="2025.3.0",
-        endpoint="http://127.0.0.1:9",
-        options=FeedbackOptions(
-            paths=AppPaths.under(tmp_path / "app"),
-            clock=ManualClock(1_790_000_000.0),
-            transport=InMemoryTransport(),
-            ask_policy=AskPolicy(grace_days=0),
-            environ=environ or {},
-        ),
-    )
 
 
 def english_fragments(registry: Registry) -> list[str]:
@@ -107,7 +92,7 @@ def menu_labels(menu: tk.Menu) -> list[str]:
 def test_the_tk_menu_and_dialogs_in_german_show_no_english(
     root: tk.Tk, display: Display, registry: Registry, tmp_path: Path
 ) -> None:
-    feedback = make_feedback(registry, tmp_path)
+    feedback = make_feedback(registry, tmp_path, ManualClock(START))
     menubar = tk.Menu(root)
     help_menu = tk.Menu(menubar, tearoff=False)
     menubar.add_cascade(label="Hilfe", menu=help_menu)
@@ -153,7 +138,7 @@ def test_the_tk_menu_and_dialogs_in_german_show_no_english(
 
 
 def test_the_forced_off_reason_is_german_too(root: tk.Tk, display: Display, registry: Registry, tmp_path: Path) -> None:
-    feedback = make_feedback(registry, tmp_path, {"MILLWRIGHT_FEEDBACK": "off"})
+    feedback = make_feedback(registry, tmp_path, ManualClock(START), {"MILLWRIGHT_FEEDBACK": "off"})
     help_menu = tk.Menu(root, tearoff=False)
     TkHelpMenu(help_menu, HelpMenu(feedback, language="de"), parent=root)
     labels = menu_labels(help_menu)
