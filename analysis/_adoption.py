@@ -10,11 +10,9 @@ such period whose share reaches 50 %.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
-from ._questions import Asker, answer_row, make_table, ratio
-from ._releases import Cell
+from ._questions import Asker, answer_row, make_table, noisy_total, ratio
 from ._table import Table
 from ._window import Window
 
@@ -29,7 +27,7 @@ def adoption(asker: Asker, w: Window) -> Table:
     rows: list[tuple[Any, ...]] = []
     for release in found:
         cells = release.cells["installations"]
-        total = Cell("", sum(c.value for c in cells), math.sqrt(sum(c.sd**2 for c in cells)))
+        total = noisy_total(cells)
         for cell in cells:
             if cell.key not in first_seen:
                 if cell.value < asker.k:
@@ -50,7 +48,8 @@ def adoption(asker: Asker, w: Window) -> Table:
             notes.insert(0, f"{version}: first seen in the period from {start}; 50 % not reached in this window")
     notes.append(
         "days since first seen: from the first released period in which the version's noisy count reaches"
-        f" k = {asker.k}; share: of the installations counted in the period (noisy counts over their noisy sum)"
+        f" k = {asker.k}; share: of the installations counted in the period"
+        " (noisy counts over their sum, each at least zero)"
     )
     title = "App version adoption: release curves"
     return make_table(asker, title, ["days_since_first", "version"], ["share"], rows, notes)

@@ -64,6 +64,15 @@ def ratio(num: Cell | tuple[float, float], den: Cell) -> tuple[float | None, flo
     return ratio, Z95 * math.sqrt(sd**2 + (ratio * den.sd) ** 2) / den.value
 
 
+def noisy_total(cells: list[Cell]) -> Cell:
+    """The sum of released counts for a share's denominator, a count below zero taken as zero.
+
+    Post-processing of released values (no privacy cost): a small cell's noise can be negative, and
+    a sum that subtracts it put the largest row above 100 % (the demo showed 102 %).
+    """
+    return Cell("", sum(max(c.value, 0) for c in cells), math.sqrt(sum(c.sd**2 for c in cells)))
+
+
 def answer_row(
     asker: Asker, keys: tuple[Any, ...], count: Cell, measures: list[tuple[float | None, float | None]]
 ) -> tuple[Any, ...]:
@@ -104,13 +113,13 @@ def _shares(asker: Asker, w: Window, question: str, title: str, column: str, tre
     rows = []
     for release in found:
         cells = release.cells["installations"]
-        total = Cell("", sum(c.value for c in cells), math.sqrt(sum(c.sd**2 for c in cells)))
+        total = noisy_total(cells)
         for cell in sorted(cells, key=lambda c: -c.value):
             keys = (release.start, cell.key) if trend else (cell.key,)
             rows.append(answer_row(asker, keys, cell, [ratio(cell, total)]))
     if not trend and found:
         notes.insert(0, f"the latest released {found[0].period}: {found[0].start} to {found[0].end}")
-    notes.append("share: of the installations counted in the table (noisy counts over their noisy sum)")
+    notes.append("share: of the installations counted in the table (noisy counts over their sum, each at least zero)")
     names = ["period", column] if trend else [column]
     return make_table(
         asker, f"{title} by {found[0].period if found else w.period}" if trend else title, names, ["share"], rows, notes

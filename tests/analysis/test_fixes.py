@@ -128,3 +128,24 @@ def test_a_noisy_sum_below_zero_is_drawn_below_the_zero_line_not_clipped_to_it(t
     assert zero is not None and point is not None
     assert float(point.group(1)) > float(zero.group(1)) + 10  # below the zero line (SVG y grows downwards)
     assert re.search(r'text-anchor="end">-[\d,]+</text>', chart)  # the axis has negative ticks
+
+
+def test_a_share_is_never_above_100_percent_when_small_cells_are_noisy_below_zero() -> None:
+    """The demo showed "windows 102.0 %": three near-empty cells released below zero shrank the sum."""
+    import random
+
+    from optin.analysis._questions import noisy_total, ratio
+    from optin.analysis._releases import Cell
+
+    cells = [Cell("windows", 51, 5.6), Cell("macos", -4, 5.6), Cell("linux", -3, 5.6), Cell("other", 2, 5.6)]
+    assert 51 / sum(c.value for c in cells) > 1  # what the plain sum gave
+    total = noisy_total(cells)
+    assert total.value == 53 and total.sd == pytest.approx(11.2)
+    assert ratio(cells[0], total)[0] == pytest.approx(51 / 53)
+    rng = random.Random(7)
+    for _ in range(2_000):
+        cells = [Cell(str(i), rng.randint(-20, 200), 5.6) for i in range(rng.randint(1, 6))]
+        total = noisy_total(cells)
+        for cell in cells:
+            share, _ = ratio(cell, total)
+            assert share is None or share <= 1.0, (cells, cell)
