@@ -175,3 +175,20 @@ def test_a_crash_between_queueing_the_days_report_and_closing_the_day_sends_it_o
         assert app.queue.pending() == []
     reports = stored_reports(db)
     assert [(pockets, starts) for _, _, pockets, starts in reports] == [(7, 0)]  # one report, counted once
+
+
+def test_turning_off_erases_the_values_kept_on_disk_for_the_open_period(tmp_path: Path, registry: Registry) -> None:
+    """SPEC §0: turning feedback off erases what was recorded; the period file holds recorded values too."""
+    clock = ManualClock(START)
+    root = tmp_path / "app"
+    app = make_feedback(registry, root, "http://127.0.0.1:9", clock)
+    assert app.turn_on()
+    app.count("toolpath.pocket", 3)
+    assert app.close(5)
+    period_file = AppPaths.under(root).period_file
+    assert json.loads(period_file.read_bytes())["values"]  # the session's values wait on disk for the day's end
+    app = make_feedback(registry, root, "http://127.0.0.1:9", clock)
+    app.turn_off()
+    assert app.close(5)
+    assert not period_file.exists()
+    assert not period_file.with_name(period_file.name + ".lock").exists()
