@@ -51,6 +51,28 @@ class Feedback(NotRecording, Consent):
     Recording calls never raise and never block on I/O.
     """
 
+    # Fields in slots, not a __dict__: the recording methods are found on the class in one step in either
+    # state, and changing class (turning on or off) leaves the fields where they are.
+    __slots__ = (
+        "__weakref__",
+        "_closed",
+        "_history",
+        "_off_class",
+        "_options",
+        "_queue",
+        "_reports",
+        "_sending",
+        "_session_started",
+        "_session_wanted",
+        "_viewer",
+        "_worker",
+        "app_version",
+        "clock",
+        "endpoint",
+        "paths",
+        "recorder",
+    )
+
     def __init__(
         self,
         registry: Registry | RegistryFile,
@@ -176,9 +198,10 @@ class Feedback(NotRecording, Consent):
             self.start_session()  # turned on while the host's session is open: it counts from now
 
     def _idle(self) -> None:
-        self.__class__ = self._off_class  # first the methods (they do nothing now), then the recorder they reached
-        self.recorder = NotRecording()
-        self._session_started = None
+        if type(self) is not self._off_class:  # (assigning even the same class would cost every later call)
+            self.__class__ = self._off_class  # first the methods (they do nothing now), then the recorder they reached
+            self.recorder = NotRecording()
+            self._session_started = None
 
     def _stop_recording(self, keep: str | None = None) -> None:
         self._idle()

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 class Consent:
     """The consent state of one application for this user, and its transitions (see the module docstring)."""
 
+    __slots__ = ("_admin", "_ask_policy", "_registry_source", "_state", "_store", "_wording", "app", "lock", "problems")
     clock: Clock
     _worker: Worker | None
 
