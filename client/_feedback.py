@@ -250,7 +250,7 @@ class Feedback(NotRecording, Consent):
         if first:
             try:
                 self.end_session()
-                if not self._viewer:
+                if not self._viewer and self._is_recording:  # (off: nothing to keep, and nothing to import)
                     self.reports.roll(final=True)
             except Exception:
                 debug("optin: could not persist the period's values")

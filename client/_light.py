@@ -1,4 +1,6 @@
-"""`NamedTuple`: the client's value classes, written as `typing.NamedTuple`, without importing `typing`.
+"""What modules on the start-up path use instead of heavier imports: `NamedTuple` and `N_`.
+
+`NamedTuple`: the client's value classes, written as `typing.NamedTuple`, without importing `typing`.
 
 The client's start-up path (import, then construct `Feedback` with feedback off) has a budget
 of 1.2× `import platformdirs, orjson` (SPEC §6), and importing `typing` alone costs about a
@@ -29,4 +31,9 @@ else:
         """Base of value classes: annotated fields (defaults last), plus methods and properties."""
 
 
-__all__ = ["NamedTuple"]
+def N_(message: str) -> str:
+    """Mark ``message`` for the catalogs (`_i18n.py`); it is translated where it is shown."""
+    return message
+
+
+__all__ = ["N_", "NamedTuple"]

@@ -11,8 +11,7 @@ import sys
 from pathlib import Path
 
 from ._consent import Answer, ConsentState
-from ._i18n import N_
-from ._light import NamedTuple
+from ._light import N_, NamedTuple
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
