@@ -73,26 +73,21 @@ print(orjson.dumps({"on": feedback.is_on, "loaded": sorted(set(sys.argv[2].split
 """
 
 
-def test_a_host_with_feedback_off_loads_nothing_the_off_state_does_not_need(tmp_path: Path) -> None:
-    run = subprocess.run(
-        [sys.executable, "-c", HOST, str(tmp_path), ",".join(NEVER_WHILE_OFF)],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+def run_host(host: str, folder: Path) -> dict[str, object]:
+    """Run ``host`` in a fresh interpreter; whether feedback was on, and which of NEVER_WHILE_OFF it loaded."""
+    args = [sys.executable, "-c", host, str(folder), ",".join(NEVER_WHILE_OFF)]
+    run = subprocess.run(args, capture_output=True, text=True, check=True)
     seen = orjson.loads(run.stdout.strip().splitlines()[-1])
-    assert seen == {"on": False, "loaded": []}
+    assert isinstance(seen, dict)
+    return seen
+
+
+def test_a_host_with_feedback_off_loads_nothing_the_off_state_does_not_need(tmp_path: Path) -> None:
+    assert run_host(HOST, tmp_path) == {"on": False, "loaded": []}
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["config", "consent.json"]  # and wrote only consent
 
 
-def test_the_child_would_see_a_module_it_loads(tmp_path: Path) -> None:
+def test_the_check_sees_a_module_the_host_loads(tmp_path: Path) -> None:
     """The check above can fail: a module the host itself imports is reported."""
     host = HOST.replace("feedback.close()", "feedback.close()\nimport gzip, threading")
-    run = subprocess.run(
-        [sys.executable, "-c", host, str(tmp_path), ",".join(NEVER_WHILE_OFF)],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    seen = orjson.loads(run.stdout.strip().splitlines()[-1])
-    assert seen["loaded"] == ["gzip", "threading"]
+    assert run_host(host, tmp_path)["loaded"] == ["gzip", "threading"]
