@@ -87,7 +87,11 @@ def plain_count(name: str, n: int = 1, label: str | None = None) -> None:
     pass
 
 
-def plain_set(name: str, value: object = True) -> None:
+def plain_flag(name: str, value: bool = True) -> None:
+    pass
+
+
+def plain_value(name: str, value: object) -> None:  # choose(name, value), quantity(name, value), duration(name, s)
     pass
 
 
@@ -99,14 +103,14 @@ def plain_session() -> None:
     pass
 
 
-# kind -> (the call on a Feedback that is off, its plain equivalent); the arguments are the same.
+# kind -> (the call on a Feedback that is off, its plain equivalent): the same signature, the same arguments.
 OFF_CALLS = {
     "count": ('off.count("toolpath.pocket")', 'plain_count("toolpath.pocket")'),
     "count, labelled": ('off.count("post.run", 1, "fanuc")', 'plain_count("post.run", 1, "fanuc")'),
-    "flag": ('off.flag("simulation.collision_check", True)', 'plain_set("simulation.collision_check", True)'),
-    "choose": ('off.choose("ui.theme", "dark")', 'plain_set("ui.theme", "dark")'),
-    "quantity": ('off.quantity("model.part_count", 120)', 'plain_set("model.part_count", 120)'),
-    "duration": ('off.duration("simulation.duration", 12.5)', 'plain_set("simulation.duration", 12.5)'),
+    "flag": ('off.flag("simulation.collision_check", True)', 'plain_flag("simulation.collision_check", True)'),
+    "choose": ('off.choose("ui.theme", "dark")', 'plain_value("ui.theme", "dark")'),
+    "quantity": ('off.quantity("model.part_count", 120)', 'plain_value("model.part_count", 120)'),
+    "duration": ('off.duration("simulation.duration", 12.5)', 'plain_value("simulation.duration", 12.5)'),
     "timer": (
         'with off.timer("simulation.duration"):\n    pass',
         'with plain_timer("simulation.duration"):\n    pass',
@@ -114,7 +118,13 @@ OFF_CALLS = {
     "start_session": ("off.start_session()", "plain_session()"),
     "end_session": ("off.end_session()", "plain_session()"),
 }
-PLAIN = {"plain_count": plain_count, "plain_set": plain_set, "plain_timer": plain_timer, "plain_session": plain_session}
+PLAIN = {
+    "plain_count": plain_count,
+    "plain_flag": plain_flag,
+    "plain_value": plain_value,
+    "plain_timer": plain_timer,
+    "plain_session": plain_session,
+}
 
 
 def main() -> int:
