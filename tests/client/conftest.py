@@ -18,6 +18,7 @@ from aiohttp import web
 from optin.client import AppPaths, Feedback, FeedbackOptions, ManualClock
 from optin.client.testing import InMemoryTransport
 from optin.contract import Registry
+from tests.helpers import serve_connections
 
 START = float(int(time.time()) // 86400 * 86400 - 30 * 86400)  # midnight 30 days ago: tests move the clock, never sleep
 
@@ -113,16 +114,8 @@ class SilentServer:
         self.sock = socket.create_server(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
         self.accepted: list[socket.socket] = []
-        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread = threading.Thread(target=serve_connections, args=(self.sock, self.accepted.append), daemon=True)
         self._thread.start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.accepted.append(conn)
 
     def close(self) -> None:
         self.sock.close()
