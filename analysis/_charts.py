@@ -34,12 +34,18 @@ PALETTE: Final = (
     "#000000",
     "#999999",
     "#8c564b",
+    "#17becf",
+    "#bcbd22",
 )
 # The first keys drawn as a line over an x axis, and the axis title.
-X_TITLES: Final = {"period": "period (first day)", "days_since_first": "days since the version was first seen"}
+X_TITLES: Final = {
+    "period": "period (first day)",
+    "days_since_first": "days since the version was first seen",
+    "weeks_since": "weeks since the cohort started; one line per cohort (its first week)",
+}
 NO_ESTIMATE: Final = "no estimate"
 NO_ESTIMATE_WHY: Final = "no estimate: the noisy total this figure divides by is not positive"
-PALETTE_SIZE: Final = len(PALETTE)  # classes c0..c9, in the page's stylesheet (no inline style: strict CSP)
+PALETTE_SIZE: Final = len(PALETTE)  # classes c0..c11, in the page's stylesheet (no inline style: strict CSP)
 
 
 def _e(value: object) -> str:
@@ -66,6 +72,8 @@ def axis_title(column: str) -> str:
     """An axis title with its unit."""
     if column.endswith("_change"):
         return "change of " + axis_title(column.removesuffix("_change"))
+    if column == "share_of_cohort":
+        return "share of the cohort active in the week (%)"
     if column == "share_of_active":
         return "share of active installations (%)"
     if column.startswith("share"):

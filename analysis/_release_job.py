@@ -29,6 +29,7 @@ from ._release_plan import (
     Spec,
     budget_weeks,
     periods_between,
+    read_span,
     release_rho,
     specs_for,
 )
@@ -121,7 +122,7 @@ def _release_one(
 ) -> bool:
     app = bounding.registry.app
     rho = release_rho(spec, kind, budget)
-    weeks = budget_weeks(start, end)
+    weeks = budget_weeks(*read_span(spec, start, end))  # history a release reads is charged too
     for week in weeks:
         row = con.execute(
             "SELECT coalesce(sum(rho), 0) FROM privacy_ledger WHERE app = ? AND budget_week = ?", [app, week]
