@@ -81,8 +81,14 @@ SPECS: Final = (
     Spec("usage-time", "Usage time", "usage", "session.usage_seconds"),
     Spec("session-lengths", "Session lengths", "sessions", "session.length"),
     Spec("client-losses", "Client-side losses", "losses"),
-    Spec("retention", "Retention by weekly cohort", "retention", kinds=("week",),
-         reserved=RETENTION_SHARE, lookback_weeks=RETENTION_READ_WEEKS - 1),
+    Spec(
+        "retention",
+        "Retention by weekly cohort",
+        "retention",
+        kinds=("week",),
+        reserved=RETENTION_SHARE,
+        lookback_weeks=RETENTION_READ_WEEKS - 1,
+    ),
 )
 SPEC_BY_NAME: Final = {spec.name: spec for spec in SPECS}
 # The parts of a source: (measure, share of the release's ρ). Counts take the larger share.

@@ -200,5 +200,3 @@ def test_the_retention_table_reads_in_every_output_with_its_look_back_and_cost(j
     assert "share_of_cohort" in text and "±" in text
     page = render_html([table], "retention")
     assert page.count('class="series') >= 5 and "weeks since the cohort started" in page
-
-
