@@ -11,7 +11,6 @@ import datetime as dt
 import logging
 from pathlib import Path
 
-
 import duckdb
 import pytest
 
@@ -28,8 +27,7 @@ from optin.analysis._release_plan import (
 from optin.analysis._release_sql import Bounding
 from optin.contract import Registry
 
-from . import cohorts as C
-from . import fleet as F
+from . import cohorts as C, fleet as F
 
 SPEC = SPEC_BY_NAME["retention"]
 WEEKS = 20
