@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Final
 
 from ._catalog import QUESTIONS
-from ._compare import compare
+from ._compare import NOT_COMPARABLE, compare
 from ._questions import Asker
 from ._release_plan import period_of, periods_between
 from ._table import Table
@@ -22,8 +22,6 @@ from ._window import Window
 
 COMPARE_PARAMS: Final = ("compare", "before_from", "before_to")
 COMPARE_CHOICES: Final = {"": "nothing", "previous": "the previous periods", "dates": "the days below"}
-# Curves since a start (a version's first release, a cohort's first week) have no one period to compare.
-NOT_COMPARABLE: Final = ("adoption", "retention")
 
 
 class CompareError(ValueError):

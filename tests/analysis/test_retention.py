@@ -15,6 +15,7 @@ import duckdb
 import pytest
 
 from optin.analysis import LocalSource, Window, open_database, render_html, render_table, run_releases
+from optin.analysis.__main__ import main
 from optin.analysis._noise import Z95
 from optin.analysis._release_job import _release_one, ensure_release_tables
 from optin.analysis._release_plan import (
@@ -198,3 +199,14 @@ def test_the_retention_table_reads_in_every_output_with_its_look_back_and_cost(j
     assert "share_of_cohort" in text and "±" in text
     page = render_html([table], "retention")
     assert page.count('class="series') >= 5 and "weeks since the cohort started" in page
+
+
+def test_the_cli_answers_retention_and_refuses_to_compare_it(job: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    first, last = WEEK_STARTS[10], WEEK_STARTS[-1] + dt.timedelta(days=6)
+    assert main(["retention", "--db", str(job), "--from", str(first), "--to", str(last), "--format", "csv"]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("weeks_since,cohort,installations,installations_ci95,share_of_cohort,share_of_cohort_ci95")
+    assert f"0,{first}," in text and f"9,{first}," in text  # the cohort of the window's first week, 0 to 9 weeks on
+    with pytest.raises(SystemExit) as refused:
+        main(["compare", "retention", "--db", str(job), "--before-from", str(first), "--before-to", str(last)])
+    assert refused.value.code == 2 and "invalid choice: 'retention'" in capsys.readouterr().err
