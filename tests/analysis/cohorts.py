@@ -46,8 +46,8 @@ def generate(seed: int, weeks: int = 20, per_week: int = 60, daily: int = 2) -> 
                         report(inst, day)
     for _ in range(daily):  # reports every day of every week
         inst += 1
-        for day in range(weeks * 7):
-            report(inst, START + dt.timedelta(days=day))
+        for offset in range(weeks * 7):
+            report(inst, START + dt.timedelta(days=offset))
     rng.shuffle(reports)
     for key, r in enumerate(reports, 1):
         r.key = key
