@@ -108,8 +108,10 @@ def test_the_dashboard_compares_two_periods_side_by_side_with_the_change_and_the
     status, _, body = request(live.url, "GET", f"/dashboard?token={TOKEN}&{query}")
     text = body.decode()
     assert status == 200
+    compared = text.split("<section")[1]  # the comparison opens its table: both periods side by side
+    assert "<details open><summary>Table</summary>" in compared
     for column in ("share_before", "share_after", "share_change", "beyond_noise"):
-        assert column in text, column
+        assert f"<th>{column}</th>" in compared, column
     before = last - dt.timedelta(weeks=1) if name == "compare-previous" else early
     assert f"period from {before}; after: period from {last}" in text
     assert f'<option value="{name.removeprefix("compare-")}" selected>' in text
