@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from typing import Final
 
 from ._catalog import QUESTIONS
-from ._dashboard_compare import COMPARE_CHOICES, COMPARE_PARAMS, CompareError, Comparison, compared, parse_comparison
+from ._compare import NOT_COMPARABLE
+from ._dashboard_compare import COMPARE_CHOICES, COMPARE_PARAMS, Comparison, compared
 from ._questions import Asker
 from ._release_plan import DIMENSIONS, period_of
 from ._releases import ReleaseReader
@@ -95,11 +96,26 @@ def parse_filters(items: Iterable[tuple[str, str]], apps: Sequence[str]) -> Filt
         raise BadFilter("to", "expected from <= to")
     question = _one_of("question", given.get("question", ""), ["", *SECTIONS])
     breakdown = _one_of("breakdown", given.get("breakdown", ""), ["", *DIMENSIONS])
-    try:
-        comparison = parse_comparison(given, question)
-    except CompareError as bad:
-        raise BadFilter(bad.name, bad.reason) from None
+    comparison = _comparison(given, question)
     return Filters(app, period, periods, first, last, question, breakdown, comparison)  # type: ignore[arg-type]
+
+
+def _comparison(given: dict[str, str], question: str) -> Comparison:
+    """The comparison the query asks for: the chosen question in the previous periods or given days."""
+    how = _one_of("compare", given.get("compare", ""), COMPARE_CHOICES)
+    first, last = (_date(name, given[name]) if given.get(name) else None for name in ("before_from", "before_to"))
+    for name, day in (("before_from", first), ("before_to", last)):
+        if day and how != "dates":
+            raise BadFilter(name, "give compare=dates to compare with these days")
+        if how == "dates" and not day:
+            raise BadFilter(name, "compare=dates needs before_from and before_to")
+    if first and last and first > last:
+        raise BadFilter("before_to", "expected before_from <= before_to")
+    if how and not question:
+        raise BadFilter("compare", "choose the question to compare")
+    if how and question in NOT_COMPARABLE:
+        raise BadFilter("compare", f"{question} is a curve since a start; compare a table of one period")
+    return Comparison(how, first, last)
 
 
 def dashboard_window(reader: ReleaseReader, filters: Filters, today: dt.date) -> Window:

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Mapping
 from typing import Final
 
 from ._catalog import QUESTIONS
-from ._compare import NOT_COMPARABLE, compare
+from ._compare import compare
 from ._questions import Asker
 from ._release_plan import period_of, periods_between
 from ._table import Table
@@ -24,44 +23,11 @@ COMPARE_PARAMS: Final = ("compare", "before_from", "before_to")
 COMPARE_CHOICES: Final = {"": "nothing", "previous": "the previous periods", "dates": "the days below"}
 
 
-class CompareError(ValueError):
-    def __init__(self, name: str, reason: str) -> None:
-        super().__init__(f"{name}: {reason}")
-        self.name = name
-        self.reason = reason
-
-
 @dataclasses.dataclass(frozen=True, slots=True)
 class Comparison:
     how: str = ""  # "", "previous" or "dates"
-    first: dt.date | None = None
+    first: dt.date | None = None  # with "dates": the compared window's days
     last: dt.date | None = None
-
-
-def parse_comparison(given: Mapping[str, str], question: str) -> Comparison:
-    """The comparison the query asks for, checked (an empty value is the default, as a form sends it)."""
-    how = given.get("compare", "")
-    if how not in COMPARE_CHOICES:
-        raise CompareError("compare", f"expected one of: {', '.join(c or '(empty)' for c in COMPARE_CHOICES)}")
-    days: list[dt.date | None] = []
-    for name in ("before_from", "before_to"):
-        text = given.get(name, "")
-        if text and how != "dates":
-            raise CompareError(name, "give compare=dates to compare with these days")
-        try:
-            days.append(dt.date.fromisoformat(text) if text else None)
-        except ValueError:
-            raise CompareError(name, "expected a day as YYYY-MM-DD") from None
-    first, last = days
-    if how == "dates" and (first is None or last is None):
-        raise CompareError("before_from" if first is None else "before_to", "compare=dates needs both days")
-    if first and last and first > last:
-        raise CompareError("before_to", "expected before_from <= before_to")
-    if how and not question:
-        raise CompareError("compare", "choose the question to compare")
-    if how and question in NOT_COMPARABLE:
-        raise CompareError("compare", f"{question} is a curve since a start; compare a table of one period")
-    return Comparison(how, first, last)
 
 
 def before_window(w: Window, comparison: Comparison) -> Window:
