@@ -5,8 +5,8 @@ connection. The process that owns the database calls it (the collector, on its m
 schedule; or `optin-analysis release --db` against a stopped collector's file). It makes every
 release that is due: its period has closed and ``grace_days`` have passed for late reports. A
 release is never recomputed or replaced (one row per app, question, period kind and start), so
-asking again returns the same numbers. A release that would take any budget week it overlaps past
-``budget`` is not made: the refusal is logged and recorded in ``release_refusals``.
+asking again returns the same numbers. A release that would take any budget week it reads (its period's,
+and retention's look-back) past ``budget`` is not made: the refusal is logged and recorded in ``release_refusals``.
 """
 
 from __future__ import annotations
