@@ -4,9 +4,20 @@
     python bench/client.py            (from the repository, with the test extras installed)
 
 1. counter increment with feedback on  vs  prometheus_client labelled Counter: c.labels("x").inc()
-2. recording call with feedback off    vs  a plain Python function call with the same arguments
+2. recording call with feedback off, one row per kind of the recording API (count, labelled count,
+   flag, choose, quantity, duration, timer, start_session, end_session), each against a plain
+   Python function with the same signature called with the same arguments
 3. import + Feedback construction, off vs  python -c "import platformdirs, orjson"
    (also checks that aiohttp, psutil and duckdb were not imported)
+
+The timer's reference. ``with feedback.timer(name): ...`` is a ``with`` statement, so its plain
+equivalent is the cheapest ``with`` statement plain Python can write with the same argument:
+``with plain_timer(name): pass``, where ``plain_timer`` is a plain function that returns one
+ready-made object whose ``__enter__`` and ``__exit__`` are plain methods that do nothing. That is
+the floor of any pure-Python context manager (one call, then the two protocol calls), and it is
+stricter than ``with nullcontext(): pass``, which also builds an object per use and would flatter
+us. Below the table, for scale, the same timer is also set against a single plain call, the
+reference of the other kinds (the ``with`` protocol alone costs two more calls; no target).
 
 Micro-benchmarks take the best of interleaved repeats; start-up compares the median CPU time
 (user + sys) of interleaved child interpreters, with bytecode caching allowed in both, so that
@@ -57,6 +68,65 @@ def child_cpu_seconds(code: str, arg: str, env: dict[str, str]) -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+class PlainTimer:
+    """The timer's reference (see the module docstring): a context manager whose methods do nothing."""
+
+    __slots__ = ()
+
+    def __enter__(self) -> None:
+        pass
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+
+PLAIN_TIMER = PlainTimer()
+
+
+def plain_count(name: str, n: int = 1, label: str | None = None) -> None:
+    pass
+
+
+def plain_flag(name: str, value: bool = True) -> None:
+    pass
+
+
+def plain_value(name: str, value: object) -> None:  # choose(name, value), quantity(name, value), duration(name, s)
+    pass
+
+
+def plain_timer(name: str) -> PlainTimer:
+    return PLAIN_TIMER
+
+
+def plain_session() -> None:
+    pass
+
+
+# kind -> (the call on a Feedback that is off, its plain equivalent): the same signature, the same arguments.
+OFF_CALLS = {
+    "count": ('off.count("toolpath.pocket")', 'plain_count("toolpath.pocket")'),
+    "count, labelled": ('off.count("post.run", 1, "fanuc")', 'plain_count("post.run", 1, "fanuc")'),
+    "flag": ('off.flag("simulation.collision_check", True)', 'plain_flag("simulation.collision_check", True)'),
+    "choose": ('off.choose("ui.theme", "dark")', 'plain_value("ui.theme", "dark")'),
+    "quantity": ('off.quantity("model.part_count", 120)', 'plain_value("model.part_count", 120)'),
+    "duration": ('off.duration("simulation.duration", 12.5)', 'plain_value("simulation.duration", 12.5)'),
+    "timer": (
+        'with off.timer("simulation.duration"):\n    pass',
+        'with plain_timer("simulation.duration"):\n    pass',
+    ),
+    "start_session": ("off.start_session()", "plain_session()"),
+    "end_session": ("off.end_session()", "plain_session()"),
+}
+PLAIN = {
+    "plain_count": plain_count,
+    "plain_flag": plain_flag,
+    "plain_value": plain_value,
+    "plain_timer": plain_timer,
+    "plain_session": plain_session,
+}
+
+
 def main() -> int:
     from prometheus_client import CollectorRegistry, Counter
 
@@ -81,17 +151,16 @@ def main() -> int:
         )
         counter = Counter("feature_uses", "Feature uses", ["feature"], registry=CollectorRegistry())
 
-        def plain(name: str, n: int = 1, label: str | None = None) -> None:
-            pass
-
-        per_call = best_per_call(
-            {
-                "optin on": ('on.count("toolpath.pocket")', {"on": on}),
-                "prometheus": ('counter.labels("toolpath.pocket").inc()', {"counter": counter}),
-                "optin off": ('off.count("toolpath.pocket")', {"off": off}),
-                "plain call": ('plain("toolpath.pocket")', {"plain": plain}),
-            }
-        )
+        namespace: dict[str, object] = {"off": off, **PLAIN}
+        statements: dict[str, tuple[str, dict[str, object]]] = {
+            "optin on": ('on.count("toolpath.pocket")', {"on": on}),
+            "prometheus": ('counter.labels("toolpath.pocket").inc()', {"counter": counter}),
+        }
+        for kind, (off_call, plain_call) in OFF_CALLS.items():
+            statements[f"off {kind}"] = (off_call, namespace)
+            statements[f"plain {kind}"] = (plain_call, namespace)
+        per_call = best_per_call(statements)
+        assert on.is_on and not off.is_on  # each measured in the state its rows name
         on.close(1.0)
         off.close(1.0)
 
@@ -106,7 +175,7 @@ def main() -> int:
                 base.append(child_cpu_seconds(STARTUP_BASE, start_dir, env))
                 ours.append(child_cpu_seconds(STARTUP_OURS, start_dir, env))
 
-    rows = [
+    rows: list[tuple[str, float, str, float, float]] = [
         (
             "counter increment, feedback on",
             per_call["optin on"],
@@ -114,12 +183,15 @@ def main() -> int:
             per_call["prometheus"],
             0.5,
         ),
-        (
-            "recording call, feedback off",
-            per_call["optin off"],
-            "plain Python function call",
-            per_call["plain call"],
-            1.5,
+        *(
+            (
+                f"off: {kind}",
+                per_call[f"off {kind}"],
+                "plain with statement, same argument" if kind == "timer" else "plain call, same arguments",
+                per_call[f"plain {kind}"],
+                1.5,
+            )
+            for kind in OFF_CALLS
         ),
         (
             "import + construction, feedback off",
@@ -138,6 +210,8 @@ def main() -> int:
         print(
             f"{what:38} {mine * unit:10.1f}{suffix} {ref * unit:10.1f}{suffix}  {ratio:5.2f}×  ≤{target:.1f}× {'ok ' if ok else 'MISS'}  {ref_name}"
         )
+    scale = per_call["off timer"] / per_call["plain count"]
+    print(f"for scale (no target): off timer vs one plain call plain_count(name): {scale:.2f}×")
     print("start-up child imported none of aiohttp, psutil, duckdb, pyarrow (asserted in the child)")
     return 0
 

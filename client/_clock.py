@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 
 
@@ -15,6 +14,8 @@ class ManualClock:
     """A clock that moves only when told to; thread-safe. For tests and simulated fleets."""
 
     def __init__(self, start: float) -> None:
+        import threading  # tests and simulations only: the start-up path imports no threading
+
         self._now = start
         self._lock = threading.Lock()
 

@@ -7,13 +7,12 @@ a configuration file or a constructor argument can produce the state "on".
 
 from __future__ import annotations
 
-from enum import StrEnum
 from pathlib import Path
 
 import orjson
 
 from ._files import private_dir, write_atomic
-from ._light import NamedTuple
+from ._light import NamedTuple, StrEnum
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -36,7 +35,7 @@ class Answer(StrEnum):
     DISMISSED = "dismissed"  # closed the dialog without choosing: counts as a decline
 
 
-# Values here are `NamedTuple` classes (see _light.py): they are defined at every app start.
+# Values here are `_light` classes (`StrEnum`, `NamedTuple`): they are defined at every app start.
 
 
 class Prompt(NamedTuple):

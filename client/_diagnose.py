@@ -10,9 +10,10 @@ if TYPE_CHECKING:
     from optin.contract import Registry
 
     from ._feedback import Feedback
+    from ._transitions import Consent
 
 
-def usable_registry(feedback: Feedback) -> Registry | None:
+def usable_registry(feedback: Consent) -> Registry | None:
     """The registry, or None with the reason counted and logged (the host never sees an exception)."""
     try:
         return feedback.registry

@@ -15,6 +15,8 @@ import os
 from functools import cache
 from pathlib import Path
 
+from ._light import N_ as N_  # defined there so that the start-up path marks its messages without this module
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -25,11 +27,6 @@ DOMAIN: Final = "optin"
 LOCALE_DIR: Final = Path(__file__).parent / "locale"
 SOURCE_LANGUAGE: Final = "en"
 _ENVIRONMENT: Final = ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG")  # the order gettext itself reads them in
-
-
-def N_(message: str) -> str:
-    """Mark ``message`` for the catalogs; it is translated where it is shown."""
-    return message
 
 
 def language_code(tag: str | None) -> str | None:

@@ -1,31 +1,19 @@
-"""The do-nothing recorder: feedback off. Every call returns at once and nothing is kept.
+"""The recording surface while feedback is off: every call returns at once and nothing is kept.
 
-It imports nothing, so a host app with feedback off pays for no more than a function call: its
-methods are plain functions (no bound-method object is made per call), and `timer` hands out one
-shared do-nothing context manager.
+`Feedback` is a `NotRecording` while feedback is off, so ``feedback.count(...)`` is one method
+call that does nothing: no state check, no lookup of a recorder. When recording starts, the
+object's class becomes its recording subclass (`_recording.py`), whose methods hand each call to
+the live `Recorder`; when it stops, the class is this one again. A `NotRecording()` is also the
+``recorder`` a `Feedback` holds while off, so a call that raced a turn-off lands nowhere.
+
+It imports nothing, and `timer` hands out one shared do-nothing context manager.
 """
 
 from __future__ import annotations
 
-
-def _count(name: str, n: int = 1, label: str | None = None) -> None:
-    pass
-
-
-def _flag(name: str, value: bool = True) -> None:
-    pass
-
-
-def _choose(name: str, value: str) -> None:
-    pass
-
-
-def _quantity(name: str, value: float) -> None:
-    pass
-
-
-def _duration(name: str, seconds: float) -> None:
-    pass
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from ._protocols import TimerContext
 
 
 class NullTimer:
@@ -43,16 +31,26 @@ class NullTimer:
 NULL_TIMER = NullTimer()
 
 
-def _timer(name: str) -> NullTimer:
-    return NULL_TIMER
+class NotRecording:
+    """The recording API (see the method docstrings); while feedback is off, each call does nothing."""
 
+    __slots__ = ()
 
-class NullRecorder:
-    """Feedback off: every call returns at once, nothing is kept."""
+    def count(self, name: str, n: int = 1, label: str | None = None) -> None:
+        """Count ``n`` uses of the counter ``name`` (of its ``label``, for a labelled counter)."""
 
-    count = staticmethod(_count)
-    flag = staticmethod(_flag)
-    choose = staticmethod(_choose)
-    quantity = staticmethod(_quantity)
-    duration = staticmethod(_duration)
-    timer = staticmethod(_timer)
+    def flag(self, name: str, value: bool = True) -> None:
+        """Set the boolean ``name`` (true once set in the period)."""
+
+    def choose(self, name: str, value: str) -> None:
+        """Set the enumerated ``name`` to ``value``, one of its declared values."""
+
+    def quantity(self, name: str, value: float) -> None:
+        """Record the quantity ``name`` (snapped to its declared buckets; the largest in the period is kept)."""
+
+    def duration(self, name: str, seconds: float) -> None:
+        """Add one duration of ``seconds`` to the histogram ``name``."""
+
+    def timer(self, name: str) -> TimerContext:
+        """``with feedback.timer(name):`` records the block's duration into ``name`` (off: one shared no-op)."""
+        return NULL_TIMER

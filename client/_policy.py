@@ -7,11 +7,11 @@ Nothing here can turn feedback on: the only outcomes are "ask", "don't ask" and 
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 from ._consent import Answer, ConsentState
-from ._i18n import N_
-from ._light import NamedTuple
+from ._light import N_, NamedTuple
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -84,6 +84,9 @@ POLICY_UNREADABLE: Final = N_("the administrator's feedback policy file cannot b
 POLICY_OFF: Final = N_("your administrator has turned feedback off")
 
 
+MANAGED_PLATFORMS: Final = ("win32", "darwin")  # where `_admin.enterprise_off` reads a managed policy
+
+
 def app_env_var(app: str) -> str:
     return f"{app.upper().replace('.', '_').replace('-', '_')}_FEEDBACK"
 
@@ -96,8 +99,8 @@ def admin_off(
     variable: str | None = None,
 ) -> AdminOff | None:
     """``DO_NOT_TRACK=1``, ``<APP>_FEEDBACK=off`` (or ``variable``), ``feedback = "off"`` in the policy file,
-    or the platform's managed policy (``enterprise``: Windows policy keys, macOS managed preferences) force
-    it off.
+    or the platform's managed policy (``enterprise``: Windows policy keys, macOS managed preferences; None:
+    `EnterprisePolicy.for_app`, read only on the platforms that keep one) force it off.
 
     Any other value of those settings is ignored: they can never turn feedback on.
     """
@@ -108,10 +111,10 @@ def admin_off(
     if env.get(var, "").strip().lower() in {"0", "off", "false", "no", "disabled"}:
         return AdminOff(APP_VARIABLE_OFF, var)
     forced = _policy_file_off(policy_file)
-    if forced is None and enterprise is not None:
-        from ._admin import enterprise_off
+    if forced is None and (enterprise is not None or sys.platform in MANAGED_PLATFORMS):
+        from ._admin import EnterprisePolicy, enterprise_off  # not imported where no platform policy exists
 
-        forced = enterprise_off(enterprise)
+        forced = enterprise_off(enterprise or EnterprisePolicy.for_app(app))
     return forced
 
 

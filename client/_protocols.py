@@ -1,4 +1,4 @@
-"""Protocols: the clock seam, and the recording surface both the live and the do-nothing recorder satisfy.
+"""Protocols: the clock seam, and the recording surface of both states (`NotRecording`, `Recording`, `Recorder`).
 
 Imported for type checking and on request (`optin.client.Clock`); never on the start-up path."""
 
@@ -27,27 +27,3 @@ class Recording(Protocol):
 class TimerContext(Protocol):
     def __enter__(self) -> None: ...
     def __exit__(self, *exc: object) -> None: ...
-
-
-class TimerFn(Protocol):
-    def __call__(self, name: str) -> TimerContext: ...
-
-
-class CountFn(Protocol):
-    def __call__(self, name: str, n: int = 1, label: str | None = None) -> None: ...
-
-
-class FlagFn(Protocol):
-    def __call__(self, name: str, value: bool = True) -> None: ...
-
-
-class ChooseFn(Protocol):
-    def __call__(self, name: str, value: str) -> None: ...
-
-
-class NumberFn(Protocol):
-    def __call__(self, name: str, value: float) -> None: ...
-
-
-class DurationFn(Protocol):
-    def __call__(self, name: str, seconds: float) -> None: ...

@@ -11,7 +11,7 @@ directory (docs/registry.md):
 
 from __future__ import annotations
 
-import threading
+from _thread import allocate_lock  # not threading: a desktop app with feedback off never imports it
 from pathlib import Path
 
 TYPE_CHECKING = False
@@ -29,7 +29,7 @@ class RegistryFile:
         self.path: Path | Traversable = Path(path) if isinstance(path, str) else path
         self.app = Path(self.path.name).stem  # a registry file is named after its application
         self._parsed: Registry | None = None
-        self._lock = threading.Lock()
+        self._lock = allocate_lock()
 
     def load(self) -> Registry:
         """Parse once; raises RegistryError, naming the file (never its folder) and why, if the file is

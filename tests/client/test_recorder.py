@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from optin.client._null import NullRecorder
+from optin.client._null import NotRecording
 from optin.client._period import capped
 from optin.client._recorder import Recorder
 from optin.contract import Registry, check_value
@@ -81,7 +81,7 @@ def test_concurrent_recording_from_many_threads_loses_nothing(registry: Registry
 
 
 def test_the_do_nothing_recorder_accepts_anything_and_keeps_nothing() -> None:
-    null = NullRecorder()
+    null = NotRecording()
     null.count("anything", 5, "at all")
     null.flag("x")
     null.choose("x", "y")
