@@ -19,9 +19,7 @@ from optin.contract import CheckedReport, Registry, label_names
 REPORT: Final = b"R"
 DELETION: Final = b"D"
 METRICS: Final = b"M"
-REPORT_HEAD: Final = struct.Struct(
-    "<cqqqqiqqqqHHHHI"
-)  # kind, received, start, end, sent, regv, 4 counters, lengths, n
+REPORT_HEAD: Final = struct.Struct("<cqqqqiqqqqHHHHI")  # kind, received, start, end, sent, regv, 4 counters, lengths, n
 
 
 class MetricInfo(NamedTuple):

@@ -20,7 +20,6 @@ from typing import Final
 
 import duckdb
 import numpy as np
-import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -54,11 +53,14 @@ _VALUE_SCHEMA: Final = pa.schema(
 _NUMBERS: Final = ("received", "start", "end", "sent", "regv", "dropped", "evicted", "rejected", "discarded")
 _LENGTHS: Final = ("n_rid", "n_iid", "n_app", "n_ver", "n")
 _UUID_CHARS: Final = 36  # report and installation ids are canonical UUIDs (the checker's patterns)
-_CODES: Final = {"q": pa.int64(), "i": pa.int32(), "H": pa.uint16(), "I": pa.uint32()}
-# Each header field after the kind byte: (name, offset in the record, Arrow type), from REPORT_HEAD's format.
-_FIELDS: Final = tuple(
-    (name, struct.calcsize(REPORT_HEAD.format[: i + 2]), _CODES[code])
-    for i, (name, code) in enumerate(zip(_NUMBERS + _LENGTHS, REPORT_HEAD.format[2:], strict=True))
+# The header after the kind byte, field by field (names, places and types from REPORT_HEAD's format).
+_HEAD_DTYPE: Final = np.dtype(
+    {
+        "names": list(_NUMBERS + _LENGTHS),
+        "formats": ["<" + code for code in REPORT_HEAD.format[2:]],
+        "offsets": [struct.calcsize(REPORT_HEAD.format[: i + 2]) for i in range(len(REPORT_HEAD.format) - 2)],
+        "itemsize": REPORT_HEAD.size,
+    }
 )
 
 
@@ -107,23 +109,22 @@ def decode(payloads: list[bytes], maps: list[tuple[int, pa.Array]]) -> Batch:
     starts = pa.concat_arrays([pa.array([0], pa.int32()), ends]) if count else pa.array([0], pa.int32())
     records_array = pa.Array.from_buffers(pa.binary(), count, [None, starts.buffers()[1], data])
     starts = starts.slice(0, count)
-    fields = {  # fixed places: one slice of every record at once
-        name: _view(pc.binary_slice(records_array, offset, offset + kind.bit_width // 8).buffers()[2], kind)
-        for name, offset, kind in _FIELDS
-    }
+    # The fixed-size headers: one slice of every record at once, read as a numpy record array.
+    head = np.frombuffer(pc.binary_slice(records_array, 0, REPORT_HEAD.size).buffers()[2], _HEAD_DTYPE)
     spread = _Spread(data, count)
     at = pc.add(starts, pa.scalar(REPORT_HEAD.size, pa.int32()))
     strings: list[pa.Array] = []
     for name in ("n_rid", "n_iid", "n_app", "n_ver"):
-        size = fields[name].cast(pa.int32())
         place = REPORT_HEAD.size + _UUID_CHARS * len(strings)
-        if len(strings) < 2 and pc.all(pc.equal(size, _UUID_CHARS)).as_py() is not False:  # at a fixed place
+        if len(strings) < 2 and bool(np.all(head[name] == _UUID_CHARS)):  # ids: canonical UUIDs, at fixed places
             strings.append(pc.binary_slice(records_array, place, place + _UUID_CHARS).cast(pa.string()))
+            size = _repeat(_UUID_CHARS, count)
         else:
+            size = pa.array(head[name].astype(np.int32))
             strings.append(spread.gather(at, size).view(pa.string()))
         at = pc.add(at, size)
     columns = []
-    counts = fields["n"].cast(pa.int32())
+    counts = pa.array(head["n"].astype(np.int32))
     for kind in (pa.int32(), pa.int16(), pa.int64()):  # ordinals, labels, values
         size = pc.multiply(counts, pa.scalar(kind.bit_width // 8, pa.int32()))
         columns.append(_view(spread.gather(at, size).buffers()[2], kind))
@@ -142,7 +143,7 @@ def decode(payloads: list[bytes], maps: list[tuple[int, pa.Array]]) -> Batch:
         installation_ids,
         apps,
         versions,
-        numbers={name: fields[name].cast(pa.int64()) for name in _NUMBERS},
+        numbers={name: pa.array(head[name].astype(np.int64)) for name in _NUMBERS},
         value_offsets=value_offsets,
         metric_keys=pa.concat_arrays(runs) if runs else pa.array([], pa.int32()),
         labels=labels,
@@ -224,9 +225,7 @@ def rows(batch: Batch, keys: Keys) -> Rows:
         ],
         schema=_REPORT_SCHEMA,
     )
-    report_keys = pc.add(pc.list_parent_indices(pa.ListArray.from_arrays(batch.value_offsets, batch.labels)), first_key)
-    values = pa.Table.from_arrays([report_keys, batch.metric_keys, batch.labels, batch.values], schema=_VALUE_SCHEMA)
-    order = _stored_order(batch.metric_keys, batch.labels)
+    values = _values(batch, first_key)
     versions = installations = None
     if new_versions:
         version_columns = list(zip(*new_versions, strict=True))
@@ -242,7 +241,7 @@ def rows(batch: Batch, keys: Keys) -> Rows:
         installations = pa.table(
             {"inst_key": pa.array(inst_columns[0], int32), "installation_id": pa.array(inst_columns[1], pa.string())}
         )
-    return Rows(versions, installations, reports, values if order is None else values.take(order), order is None)
+    return Rows(versions, installations, reports, *values)
 
 
 def insert(con: duckdb.DuckDBPyConnection, rows: Rows | None, after: list[str], transaction: bool) -> None:
@@ -271,28 +270,39 @@ def insert(con: duckdb.DuckDBPyConnection, rows: Rows | None, after: list[str], 
         con.execute(";\n".join(statements))
 
 
-def _stored_order(metric_keys: pa.Array, labels: pa.Array) -> npt.NDArray[np.intp] | None:
-    """The order the values are stored in, or None when the keys are too many for a radix sort (DuckDB sorts).
+def _values(batch: Batch, first_key: int) -> tuple[pa.Table, bool]:
+    """The `report_values` rows in their stored order; True when DuckDB must sort them (keys too far apart).
 
     Stored by metric and label, and by report within each: a row group then holds long runs of
     one metric_key and label_key (run-length encoded to almost nothing), values of one metric side
     by side (narrow bit-packing) and report keys rising in small steps. The values come in report
-    order, so a stable sort by (metric_key, label_key) gives that; with 16-bit sort keys numpy's
-    stable sort is a radix sort, linear in the values (DuckDB's ORDER BY cost as much as the insert).
+    order, so a stable sort by (metric_key, label_key) gives that; with a 16-bit sort key numpy's
+    stable sort is a radix sort, linear in the values (DuckDB's ORDER BY cost as much as the insert),
+    and the sorted metric and label columns follow from the key counts without a gather.
     """
-    metric = metric_keys.to_numpy(zero_copy_only=False)
-    label = labels.to_numpy(zero_copy_only=False)
-    if not len(metric):
-        return None
-    low, high = int(metric.min()), int(metric.max())
-    labels_min, labels_max = int(label.min()), int(label.max())
-    span = labels_max - labels_min + 1
-    if (high - low + 1) * span > 1 << 16:
-        return None
-    key = (metric - np.int32(low)).astype(np.uint16) * np.uint16(span) + (label - np.int16(labels_min)).astype(
-        np.uint16
-    )
-    return np.argsort(key, kind="stable")
+    counts = np.diff(batch.value_offsets.to_numpy(zero_copy_only=False))
+    parents = np.repeat(np.arange(first_key, first_key + len(batch), dtype=np.int64), counts)
+    metric = batch.metric_keys.to_numpy(zero_copy_only=False)
+    label = batch.labels.to_numpy(zero_copy_only=False)
+    if len(metric):
+        low, high = int(metric.min()), int(metric.max())
+        labels_low = int(label.min())
+        span = int(label.max()) - labels_low + 1
+        if (high - low + 1) * span <= 1 << 16:
+            key = (metric - np.int32(low)).astype(np.uint16) * np.uint16(span)
+            key += (label - np.int16(labels_low)).astype(np.uint16)
+            order = np.argsort(key, kind="stable")
+            sizes = np.bincount(key, minlength=(high - low + 1) * span)
+            present = np.flatnonzero(sizes)
+            columns = [
+                parents[order],
+                np.repeat((present // span + low).astype(np.int32), sizes[present]),
+                np.repeat((present % span + labels_low).astype(np.int16), sizes[present]),
+                batch.values.to_numpy(zero_copy_only=False)[order],
+            ]
+            return pa.Table.from_arrays([pa.array(c) for c in columns], schema=_VALUE_SCHEMA), False
+    columns = [pa.array(parents), batch.metric_keys, batch.labels, batch.values]
+    return pa.Table.from_arrays(columns, schema=_VALUE_SCHEMA), True
 
 
 def _keyed(strings: pa.Array, key_of: Callable[[str], int], kind: pa.DataType) -> pa.Array:
