@@ -45,19 +45,43 @@ from optin.contract import CheckedReport, Registry, Report, ReportChecker, bundl
 READY = re.compile(rb'"event":"ready","port":(\d+)')
 RID, IID = "@RID@", "@IID@"  # placeholders wrk fills in per request
 
-# wrk: each request takes the next template and gives it a report id unique to this run and
-# thread, and an installation id from a pool (installations send many reports over time).
-WRK_SCRIPT = r"""
-local templates = {}
-local counter = 0
-local tid = 0
+# wrk, every script: answers tallied by status over all threads, and how often a thread ran out of
+# bodies (gzip pools); printed at the end. wrk copies a thread's `tally` and `wraps` into the main
+# script's view only when published, so every response publishes them.
+WRK_TALLY = r"""
 local threads = {}
 local tally = {}
-local prefix = "%(prefix)s"
+local wraps = 0
 function setup(thread)
   thread:set("tid", #threads + 1)
   table.insert(threads, thread)
 end
+function response(status, headers, body)
+  tally[status] = (tally[status] or 0) + 1
+  wrk.thread:set("tally", tally)
+end
+function done(summary, latency, requests)
+  local totals = {}
+  local wrapped = 0
+  for _, thread in ipairs(threads) do
+    local t = thread:get("tally") or {}
+    for status, n in pairs(t) do totals[status] = (totals[status] or 0) + n end
+    wrapped = wrapped + (tonumber(thread:get("wraps")) or 0)
+  end
+  for status, n in pairs(totals) do io.write(string.format("STATUS %%d %%d\n", status, n)) end
+  io.write(string.format("WRAPPED %%d\n", wrapped))
+end
+"""
+
+# wrk, plain bodies: each request takes the next template and gives it a report id unique to this
+# run and thread, and an installation id from a pool (installations send many reports over time).
+WRK_SCRIPT = (
+    WRK_TALLY
+    + r"""
+local templates = {}
+local counter = 0
+local tid = 0
+local prefix = "%(prefix)s"
 function init(args)
   for line in io.lines("%(templates)s") do table.insert(templates, line) end
   tid = tonumber(wrk.thread:get("tid")) or 0
@@ -72,41 +96,18 @@ function request()
   body = body:gsub("@RID@", rid, 1):gsub("@IID@", iid, 1)
   return wrk.format(nil, "/v1/reports", nil, body)
 end
-function response(status, headers, body)
-  tally[status] = (tally[status] or 0) + 1
-end
-function done(summary, latency, requests)
-  local totals = {}
-  for _, thread in ipairs(threads) do
-    local t = thread:get("tally")
-    for status, n in pairs(t) do totals[status] = (totals[status] or 0) + n end
-  end
-  for status, n in pairs(totals) do io.write(string.format("STATUS %%d %%d\n", status, n)) end
-end
 """
-# wrk copies `tally` into each thread's table only if we publish it; do so on every response batch.
-WRK_PUBLISH = r"""
-local _response = response
-response = function(status, headers, body)
-  _response(status, headers, body)
-  wrk.thread:set("tally", tally)
-end
-"""
+)
 
 # wrk, gzip bodies: wrk cannot compress per request, so the bodies are made beforehand, each with a
 # report id of its own (a pool per run, fresh ids every run), and each thread sends its own share of
 # the pool in order. A thread that runs out starts over and counts it: the run is then void for the
 # collector (copies answered 200), and the bench says so and stops.
-WRK_GZIP_SCRIPT = r"""
+WRK_GZIP_SCRIPT = (
+    WRK_TALLY
+    + r"""
 local bodies = {}
 local counter = 0
-local wraps = 0
-local threads = {}
-local tally = {}
-function setup(thread)
-  thread:set("tid", #threads + 1)
-  table.insert(threads, thread)
-end
 function init(args)
   local tid = tonumber(wrk.thread:get("tid")) or 1
   local f = io.open("%(blob)s", "rb")
@@ -132,21 +133,8 @@ function request()
   end
   return wrk.format(nil, "/v1/reports", nil, bodies[counter])
 end
-function response(status, headers, body)
-  tally[status] = (tally[status] or 0) + 1
-end
-function done(summary, latency, requests)
-  local totals = {}
-  local wrapped = 0
-  for _, thread in ipairs(threads) do
-    local t = thread:get("tally")
-    for status, n in pairs(t) do totals[status] = (totals[status] or 0) + n end
-    wrapped = wrapped + (tonumber(thread:get("wraps")) or 0)
-  end
-  for status, n in pairs(totals) do io.write(string.format("STATUS %%d %%d\n", status, n)) end
-  io.write(string.format("WRAPPED %%d\n", wrapped))
-end
 """
+)
 
 BARE_SERVER = r"""
 import asyncio, sys, time, zlib, orjson
@@ -334,9 +322,7 @@ def drain_seconds(port: int, accepted: int, limit_s: float = 60) -> float:
 def wrk_script(folder: Path, templates: Path, installations: int) -> Path:
     prefix = uuid.uuid4().hex[:8]
     path = folder / f"ingest-{prefix}.lua"
-    path.write_text(
-        WRK_SCRIPT % {"prefix": prefix, "templates": templates, "installations": installations} + WRK_PUBLISH
-    )
+    path.write_text(WRK_SCRIPT % {"prefix": prefix, "templates": templates, "installations": installations})
     return path
 
 
@@ -354,7 +340,7 @@ def gzip_script(folder: Path, templates: list[str], count: int, installations: i
             sizes.append(len(data))
     index.write_text("".join(f"{size}\n" for size in sizes))
     path = folder / f"ingest-{prefix}.lua"
-    path.write_text(WRK_GZIP_SCRIPT % {"blob": blob, "index": index, "threads": threads} + WRK_PUBLISH)
+    path.write_text(WRK_GZIP_SCRIPT % {"blob": blob, "index": index, "threads": threads})
     return path
 
 
