@@ -345,7 +345,7 @@ class Loader:
             reads.append(read)
         if budget <= 0:  # behind: the next transaction takes more (cheaper per report), as far as memory allows
             count = sum(len(r.reports) for r in reads)
-            mean = max(1, sum(len(payload) for r in reads for payload in r.reports) // max(1, count))
+            mean = max(1, sum(sum(map(len, r.reports)) for r in reads) // max(1, count))
             self._budget = max(self.batch_max, min(self.catch_up_max, CATCH_UP_BYTES // mean))
         else:
             self._budget = self.batch_max
