@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Protocol
 
 from ._catalog import QUESTIONS
-from ._compare import compare
+from ._compare import NOT_COMPARABLE, compare
 from ._export import tables_to_csv, tables_to_json
 from ._html import render_html
 from ._progress import Progress
@@ -92,7 +92,12 @@ def _parser() -> argparse.ArgumentParser:
         help="one question in two periods side by side: the change, and whether it exceeds the noise",
         description="The latest released period in --before-from..--before-to against the latest in --from..--to.",
     )
-    compare.add_argument("name", choices=list(QUESTIONS), metavar="QUESTION", help="any question above")
+    compare.add_argument(
+        "name",
+        choices=[q for q in QUESTIONS if q not in NOT_COMPARABLE],
+        metavar="QUESTION",
+        help=f"any question above but {' and '.join(NOT_COMPARABLE)} (curves since a start)",
+    )
     compare.add_argument("--before-from", type=dt.date.fromisoformat, required=True, help="YYYY-MM-DD")
     compare.add_argument("--before-to", type=dt.date.fromisoformat, required=True, help="YYYY-MM-DD")
     sub.add_parser("budget", parents=[common], help="privacy budget spent and refused releases, per week")

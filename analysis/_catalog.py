@@ -1,7 +1,7 @@
 """Every question by its CLI and endpoint name, in the order a product team reads them.
 
 Feature usage first (the relative value of functionalities, then broken down), then adoption,
-active installations and usage, platforms, and data quality last. The collector's endpoints,
+active installations, retention and usage, platforms, and data quality last. The collector's endpoints,
 the dashboard and the offline report serve exactly these, in this order.
 """
 
@@ -20,6 +20,7 @@ from ._questions import (
     share_question,
     usage_time,
 )
+from ._retention import retention
 
 QUESTIONS: Final[dict[str, Question]] = {
     "features": feature_usage,
@@ -30,6 +31,7 @@ QUESTIONS: Final[dict[str, Question]] = {
     "active-weekly": active("week"),
     "active-monthly": active("month"),
     "active-daily": active("day"),
+    "retention": retention,
     "usage-time": usage_time,
     "session-lengths": session_lengths,
     "os": share_question("os", "Operating systems", "value", False),

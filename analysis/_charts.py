@@ -34,12 +34,20 @@ PALETTE: Final = (
     "#000000",
     "#999999",
     "#8c564b",
+    "#17becf",
+    "#bcbd22",
 )
 # The first keys drawn as a line over an x axis, and the axis title.
-X_TITLES: Final = {"period": "period (first day)", "days_since_first": "days since the version was first seen"}
+X_TITLES: Final = {
+    "period": "period (first day)",
+    "days_since_first": "days since the version was first seen",
+    "weeks_since": "weeks since the cohort started; one line per cohort (its first week)",
+}
+TIME_ORDERED: Final = ("weeks_since",)  # x axes whose series (cohorts) are named by when they started
 NO_ESTIMATE: Final = "no estimate"
 NO_ESTIMATE_WHY: Final = "no estimate: the noisy total this figure divides by is not positive"
-PALETTE_SIZE: Final = len(PALETTE)  # classes c0..c9, in the page's stylesheet (no inline style: strict CSP)
+NO_CHANGE_WHY: Final = "no change: one side is hidden (its noisy count is under the display threshold)"
+PALETTE_SIZE: Final = len(PALETTE)  # classes c0..c11, in the page's stylesheet (no inline style: strict CSP)
 
 
 def _e(value: object) -> str:
@@ -66,6 +74,8 @@ def axis_title(column: str) -> str:
     """An axis title with its unit."""
     if column.endswith("_change"):
         return "change of " + axis_title(column.removesuffix("_change"))
+    if column == "share_of_cohort":
+        return "share of the cohort active in the week (%)"
     if column == "share_of_active":
         return "share of active installations (%)"
     if column.startswith("share"):
@@ -180,7 +190,8 @@ def bar_chart(table: Table) -> str:
             f"<title>{_e(label)}</title>{_e(shorten(label, LABEL_WIDTH_PX - 12))}</text>"
         )
         if value is None:  # hidden, or a ratio whose noisy denominator is not positive
-            text, tip = (NO_ESTIMATE, NO_ESTIMATE_WHY) if counted[i] else (HIDDEN, why)
+            none_why = NO_CHANGE_WHY if column.endswith("_change") else NO_ESTIMATE_WHY
+            text, tip = (NO_ESTIMATE, none_why) if counted[i] else (HIDDEN, why)
             parts.append(f'<text class="hidden" x="{x(0) + 4:.1f}" y="{y + 13}"><title>{tip}</title>{text}</text>')
             continue
         v = float(value)
@@ -225,10 +236,13 @@ def line_chart(table: Table) -> str:
     if not periods:
         return ""
     weight = {name: sum(v for v in points.values() if v is not None) for name, points in series.items()}
-    names = sorted(series, key=lambda n: (-weight[n], n))
+    # Cohorts read in time order; other series by size, the largest first.
+    names = sorted(series) if table.columns[0] in TIME_ORDERED else sorted(series, key=lambda n: (-weight[n], n))
     marks = [(v, intervals[(n, p)]) for n, points in series.items() for p, v in points.items() if v is not None]
     top = nice_top(max((v + ci for v, ci in marks), default=0.0))
     lowest = min((v - ci for v, ci in marks), default=0.0)  # a noisy sum can be negative: show it, never clip
+    if column.startswith("share") and all(0.0 <= v <= 1.0 for v, _ in marks):
+        top, lowest = min(top, 1.0), 0.0  # a share lies in 0..100 %: its interval is cut there (the table keeps ±)
     bottom_v = -nice_top(-lowest) if lowest < 0 else 0.0
     left, right, top_px, bottom = 84, 24, 28, 48
     plot_w, plot_h = WIDTH_PX - left - right, LINE_HEIGHT_PX - top_px - bottom
@@ -269,7 +283,7 @@ def line_chart(table: Table) -> str:
             tip = _e(_tip(f"{name}, {period}", value, ci, column))
             parts.append(
                 f'<line class="errorbar {colour}" x1="{xs[i]:.1f}" x2="{xs[i]:.1f}" y1="{y(value - ci):.1f}"'
-                f' y2="{y(value + ci):.1f}"><title>{tip}</title></line>'
+                f' y2="{y(min(value + ci, top)):.1f}"><title>{tip}</title></line>'
                 f'<circle class="point {colour}" cx="{xs[i]:.1f}" cy="{y(value):.1f}" r="2.6">'
                 f"<title>{tip}</title></circle>"
             )

@@ -16,6 +16,8 @@ from ._charts import count_index, measure_column
 from ._table import CI_SUFFIX, Table, is_interval
 
 BEYOND: str = "beyond_noise"
+# Curves since a start (a version's first release, a cohort's first week) have no one period to compare.
+NOT_COMPARABLE: tuple[str, ...] = ("adoption", "retention")
 
 
 def _latest(table: Table) -> tuple[dict[tuple[Any, ...], tuple[Any, ...]], str]:

@@ -15,11 +15,15 @@ from dataclasses import dataclass
 from typing import Final
 
 from ._catalog import QUESTIONS
+from ._compare import NOT_COMPARABLE
+from ._dashboard_compare import COMPARE_CHOICES, COMPARE_PARAMS, Comparison, compared
+from ._questions import Asker
 from ._release_plan import DIMENSIONS, period_of
 from ._releases import ReleaseReader
+from ._table import Table
 from ._window import PERIODS, Period, Window
 
-DASHBOARD_PARAMS: Final = ("token", "app", "period", "periods", "from", "to", "question", "breakdown")
+DASHBOARD_PARAMS: Final = ("token", "app", "period", "periods", "from", "to", "question", "breakdown", *COMPARE_PARAMS)
 # One section per question in reading order; a breakdown is chosen on its own and follows feature usage.
 SECTIONS: Final = tuple(name for name in QUESTIONS if not name.startswith("features-by-"))
 MAX_PERIODS: Final = {"day": 92, "week": 53, "month": 12}  # windows stay within MAX_WINDOW_DAYS
@@ -43,6 +47,7 @@ class Filters:
     last: dt.date | None = None
     question: str = ""  # "": every section
     breakdown: str = ""  # a dimension of DIMENSIONS, or "": none
+    comparison: Comparison = Comparison()  # the chosen question in a second window, side by side
 
     def questions(self) -> list[str]:
         """The questions the page shows, in reading order."""
@@ -91,7 +96,26 @@ def parse_filters(items: Iterable[tuple[str, str]], apps: Sequence[str]) -> Filt
         raise BadFilter("to", "expected from <= to")
     question = _one_of("question", given.get("question", ""), ["", *SECTIONS])
     breakdown = _one_of("breakdown", given.get("breakdown", ""), ["", *DIMENSIONS])
-    return Filters(app, period, periods, first, last, question, breakdown)  # type: ignore[arg-type]
+    comparison = _comparison(given, question)
+    return Filters(app, period, periods, first, last, question, breakdown, comparison)  # type: ignore[arg-type]
+
+
+def _comparison(given: dict[str, str], question: str) -> Comparison:
+    """The comparison the query asks for: the chosen question in the previous periods or given days."""
+    how = _one_of("compare", given.get("compare", ""), COMPARE_CHOICES)
+    first, last = (_date(name, given[name]) if given.get(name) else None for name in ("before_from", "before_to"))
+    for name, day in (("before_from", first), ("before_to", last)):
+        if day and how != "dates":
+            raise BadFilter(name, "give compare=dates to compare with these days")
+        if how == "dates" and not day:
+            raise BadFilter(name, "compare=dates needs before_from and before_to")
+    if first and last and first > last:
+        raise BadFilter("before_to", "expected before_from <= before_to")
+    if how and not question:
+        raise BadFilter("compare", "choose the question to compare")
+    if how and question in NOT_COMPARABLE:
+        raise BadFilter("compare", f"{question} is a curve since a start; compare a table of one period")
+    return Comparison(how, first, last)
 
 
 def dashboard_window(reader: ReleaseReader, filters: Filters, today: dt.date) -> Window:
@@ -112,6 +136,13 @@ def dashboard_window(reader: ReleaseReader, filters: Filters, today: dt.date) ->
         raise BadFilter("from" if filters.first else "periods", str(error)) from None
 
 
+def dashboard_answers(asker: Asker, filters: Filters, window: Window) -> list[Table]:
+    """The page's tables: the chosen questions in reading order, or the chosen question compared."""
+    if filters.comparison.how:
+        return compared(asker, filters.question, window, filters.comparison)
+    return [QUESTIONS[name](asker, window) for name in filters.questions()]
+
+
 def _e(value: object) -> str:
     return html.escape(str(value), quote=True)
 
@@ -127,9 +158,18 @@ def filter_form(filters: Filters, apps: Sequence[str], token: str = "") -> str:
     """The filters as a plain GET form (no script): submitting it reloads the page with them."""
     hidden = f'<input type="hidden" name="token" value="{_e(token)}">' if token else ""
     periods = str(filters.periods) if filters.periods else ""
-    dates = "".join(
-        f'<label>{label}<input type="date" name="{name}" value="{value.isoformat() if value else ""}"></label>'
-        for name, label, value in (("from", "From", filters.first), ("to", "To", filters.last))
+    dates, before = (
+        "".join(
+            f'<label>{label}<input type="date" name="{name}" value="{value.isoformat() if value else ""}"></label>'
+            for name, label, value in pair
+        )
+        for pair in (
+            (("from", "From", filters.first), ("to", "To", filters.last)),
+            (
+                ("before_from", "Compared from", filters.comparison.first),
+                ("before_to", "Compared to", filters.comparison.last),
+            ),
+        )
     )
     return (
         f'<form class="filters" method="get" action="/dashboard">{hidden}'
@@ -147,5 +187,7 @@ def filter_form(filters: Filters, apps: Sequence[str], token: str = "") -> str:
             [("", "no breakdown")] + [(d, title) for d, (title, _, _) in DIMENSIONS.items()],
             filters.breakdown,
         )
+        + _select("compare", "Compare with", list(COMPARE_CHOICES.items()), filters.comparison.how)
+        + before
         + '<button type="submit">Show</button></form>'
     )

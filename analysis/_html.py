@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Final
 
 from ._charts import PALETTE, chart_svg
+from ._compare import BEYOND
 from ._render import row_cells, shown_columns
 from ._table import HIDDEN, Table, hidden_why
 
@@ -94,9 +95,10 @@ def render_html(tables: Sequence[Table], title: str, form: str = "") -> str:
             if table.rows
             else '<p class="note">Nothing to draw: no released period in this window, or every row hidden.</p>'
         )
+        opened = " open" if BEYOND in table.columns else ""  # a comparison: its two periods side by side, shown
         sections.append(
             f'<section id="{_anchor(i)}"><h2>{_e(table.title)}</h2>{notes}{chart}'
-            f"<details><summary>Table</summary>{_table_html(table)}</details></section>"
+            f"<details{opened}><summary>Table</summary>{_table_html(table)}</details></section>"
         )
     return (
         "<!DOCTYPE html>\n"

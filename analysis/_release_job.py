@@ -5,8 +5,8 @@ connection. The process that owns the database calls it (the collector, on its m
 schedule; or `optin-analysis release --db` against a stopped collector's file). It makes every
 release that is due: its period has closed and ``grace_days`` have passed for late reports. A
 release is never recomputed or replaced (one row per app, question, period kind and start), so
-asking again returns the same numbers. A release that would take any budget week it overlaps past
-``budget`` is not made: the refusal is logged and recorded in ``release_refusals``.
+asking again returns the same numbers. A release that would take any budget week it reads (its period's,
+and retention's look-back) past ``budget`` is not made: the refusal is logged and recorded in ``release_refusals``.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from ._release_plan import (
     Spec,
     budget_weeks,
     periods_between,
+    read_span,
     release_rho,
     specs_for,
 )
@@ -121,7 +122,7 @@ def _release_one(
 ) -> bool:
     app = bounding.registry.app
     rho = release_rho(spec, kind, budget)
-    weeks = budget_weeks(start, end)
+    weeks = budget_weeks(*read_span(spec, start, end))  # history a release reads is charged too
     for week in weeks:
         row = con.execute(
             "SELECT coalesce(sum(rho), 0) FROM privacy_ledger WHERE app = ? AND budget_week = ?", [app, week]

@@ -7,7 +7,8 @@ installations, and where a question has one, a clamped sum (uses, seconds, sessi
 
 The budget (ρ per application and ISO week, zCDP) is split by period length, then by weight
 among the releases of that length. A week overlaps at most 7 days, its own week and 2 months,
-so the shares below spend at most the whole budget of any week (docs/privacy.md).
+and is read by the retention releases of the RETENTION_READ_WEEKS weeks from it on, so the
+shares below spend at most the whole budget of any week (docs/privacy.md).
 """
 
 from __future__ import annotations
@@ -20,7 +21,16 @@ DEFAULT_BUDGET_RHO: Final = 0.5  # per application and week; ε ≈ 6.2 at δ = 
 DEFAULT_GRACE_DAYS: Final = 2  # a period is released this many days after it ends (late reports)
 PERIOD_KINDS: Final = ("day", "week", "month")
 # Share of a week's budget each period kind may take from it (a week meets 7 days, 1 week, ≤ 2 months).
-PERIOD_SHARE: Final = {"day": 0.05 / 7, "week": 0.55, "month": 0.20}
+PERIOD_SHARE: Final = {"day": 0.05 / 7, "week": 0.45, "month": 0.20}
+# Retention reads history: the release of week P counts, per cohort of the RETENTION_COHORTS weeks up
+# to P, its installations active in P. An installation's cohort is the latest week it started in: a
+# week with a report after RETENTION_GUARD_WEEKS weeks without one. So it reads the weeks P-15..P
+# and is charged to each of them; every week reserves RETENTION_SHARE of its budget for the
+# RETENTION_READ_WEEKS retention releases that read it.
+RETENTION_COHORTS: Final = 12
+RETENTION_GUARD_WEEKS: Final = 4
+RETENTION_READ_WEEKS: Final = RETENTION_COHORTS + RETENTION_GUARD_WEEKS
+RETENTION_SHARE: Final = 0.10
 LOSS_BOUND: Final = 10  # client-side losses: what one installation adds per counter and period
 
 
@@ -48,6 +58,8 @@ class Spec:
     metric: str | None = None
     weight: float = 1.0  # its share of its period kind's budget, relative to the others
     kinds: tuple[str, ...] = ("week", "month")
+    reserved: float = 0.0  # a share of every budget week kept for this question alone (not split by weight)
+    lookback_weeks: int = 0  # weekly releases only: the weeks before its own that a release also reads
 
 
 SPECS: Final = (
@@ -69,6 +81,14 @@ SPECS: Final = (
     Spec("usage-time", "Usage time", "usage", "session.usage_seconds"),
     Spec("session-lengths", "Session lengths", "sessions", "session.length"),
     Spec("client-losses", "Client-side losses", "losses"),
+    Spec(
+        "retention",
+        "Retention by weekly cohort",
+        "retention",
+        kinds=("week",),
+        reserved=RETENTION_SHARE,
+        lookback_weeks=RETENTION_READ_WEEKS - 1,
+    ),
 )
 SPEC_BY_NAME: Final = {spec.name: spec for spec in SPECS}
 # The parts of a source: (measure, share of the release's ρ). Counts take the larger share.
@@ -81,6 +101,7 @@ PARTS: Final = {
     "usage": (("installations", 0.5), ("seconds", 0.5)),
     "sessions": (("installations", 0.5), ("sessions", 0.5)),
     "losses": (("installations", 0.5), ("lost", 0.5)),
+    "retention": (("installations", 1.0),),  # per cohort, its installations active in the week
 }
 
 
@@ -90,9 +111,20 @@ def specs_for(kind: str, declared: set[str]) -> list[Spec]:
 
 
 def release_rho(spec: Spec, kind: str, budget: float) -> float:
-    """ρ of one release: its period kind's share of the weekly budget, split by weight (fixed per spec)."""
-    total = sum(s.weight for s in SPECS if kind in s.kinds)
+    """ρ of one release: its period kind's share of the weekly budget, split by weight (fixed per spec).
+
+    A question with a reserved share (weekly only) spends it over the budget weeks each release reads:
+    every week is read by that many of its releases.
+    """
+    if spec.reserved:
+        return budget * spec.reserved / (spec.lookback_weeks + 1)
+    total = sum(s.weight for s in SPECS if kind in s.kinds and not s.reserved)
     return budget * PERIOD_SHARE[kind] * spec.weight / total
+
+
+def read_span(spec: Spec, start: dt.date, end: dt.date) -> tuple[dt.date, dt.date]:
+    """The days a release of the period ``start``..``end`` reads (and whose budget weeks it is charged to)."""
+    return start - dt.timedelta(weeks=spec.lookback_weeks), end
 
 
 def period_of(day: dt.date, kind: str) -> tuple[dt.date, dt.date]:

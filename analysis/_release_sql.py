@@ -23,7 +23,7 @@ import duckdb
 from optin.contract import Kind, Registry, label_names
 
 from ._noise import l2_bound
-from ._release_plan import BREAKDOWN_SEP, LOSS_BOUND, Spec
+from ._release_plan import BREAKDOWN_SEP, LOSS_BOUND, RETENTION_COHORTS, RETENTION_GUARD_WEEKS, Spec, read_span
 
 IN_PERIOD = "r.app_key = $app AND r.day BETWEEN $first AND $last"
 
@@ -73,6 +73,28 @@ class Bounding:
     def _active(self, spec: Spec, first: dt.date, last: dt.date) -> Bounded:
         rows = self._rows(f"SELECT 1, count(DISTINCT r.inst_key) FROM reports r WHERE {IN_PERIOD}", first, last)
         return Bounded(("",), {"installations": (_vector(rows, 1), 1)})
+
+    def _retention(self, spec: Spec, first: dt.date, last: dt.date) -> Bounded:
+        """Per cohort (weeks since it started, 0..11), its installations active in the week ``first``..``last``.
+
+        Weeks are numbered 0..15 over the days read (``read_span``); an installation starts in a week
+        with a report after RETENTION_GUARD_WEEKS weeks without one (or none read), and its cohort is
+        the latest such week from week 4 on: one cohort, so one count in one cell at most.
+        """
+        span, _ = read_span(spec, first, last)
+        top = spec.lookback_weeks
+        sql = f"""WITH weeks AS (
+                SELECT DISTINCT r.inst_key, (r.day - $first) // 7 AS w FROM reports r WHERE {IN_PERIOD}
+            ), gaps AS (
+                SELECT inst_key, w, w - lag(w) OVER (PARTITION BY inst_key ORDER BY w) AS gap FROM weeks
+            ), per AS (
+                SELECT max(w) FILTER (WHERE w >= $guard AND (gap IS NULL OR gap > $guard)) AS cohort, max(w) AS latest
+                FROM gaps GROUP BY inst_key
+            )
+            SELECT $top - cohort + 1, count(*) FROM per WHERE latest = $top AND cohort IS NOT NULL GROUP BY cohort"""
+        rows = self._rows(sql, span, last, guard=RETENTION_GUARD_WEEKS, top=top)
+        keys = tuple(str(age) for age in range(RETENTION_COHORTS))
+        return Bounded(keys, {"installations": (_vector(rows, len(keys)), 1)})
 
     def _enum(self, spec: Spec, first: dt.date, last: dt.date) -> Bounded:
         """Installations by the latest value each reported in the period: one cell per installation."""

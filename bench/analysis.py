@@ -10,6 +10,7 @@ Generates (once, cached under bench/out/) a collector database of at least a mil
    bounding included) against a hand-written query an analyst would write for the same exact
    numbers; interleaved repeats after a warm-up run, the ratio of the best times (the medians'
    ratio is printed too, as a noise gauge). Target: <= 1.2x.
+   Retention is measured for the last whole week (its look-back reads every week before it).
 2. the release job itself: the time to release one closed week of 25,000 installations (its
    7 days and the week, every question, noise from OpenDP, ledger), on a copy of the database.
 3. each breakdown of feature usage (features-by-*): the time to bound one week (its SQL) and to
@@ -33,7 +34,7 @@ import duckdb
 
 from optin.analysis import QUESTIONS, LocalSource, Window, open_database, run_releases
 from optin.analysis._noise import release
-from optin.analysis._release_plan import DIMENSIONS, PARTS, SPECS, release_rho
+from optin.analysis._release_plan import DIMENSIONS, PARTS, SPECS, read_span, release_rho
 from optin.analysis._release_sql import Bounding
 from optin.contract import SCHEMA_V1, Registry, bundled_registry, label_names
 
@@ -189,6 +190,14 @@ HAND: dict[str, str] = {
                count(*) FILTER (WHERE j > 0), sum(least(j, 10))
         FROM (SELECT inst_key, sum(dropped) AS d, sum(evicted) AS e, sum(rejected) AS j
               FROM reports r WHERE {RANGE} GROUP BY ALL)""",
+    # Weeks 0..15 from $first (the look-back's first Monday); a start is a week after 4 quiet ones.
+    "retention": f"""
+        SELECT 16 - cohort, count(*) FROM (
+            SELECT max(w) FILTER (WHERE w >= 4 AND (previous IS NULL OR w - previous > 4)) AS cohort, max(w) AS latest
+            FROM (SELECT inst_key, w, lag(w) OVER (PARTITION BY inst_key ORDER BY w) AS previous
+                  FROM (SELECT DISTINCT inst_key, (day - $first) // 7 AS w FROM reports r WHERE {RANGE}))
+            GROUP BY inst_key)
+        WHERE latest = 15 AND cohort IS NOT NULL GROUP BY cohort""",
 }
 
 
@@ -231,24 +240,30 @@ def main() -> int:
     registry = bundled_registry("millwright")
     registries = {(registry.app, registry.version): registry}
     con = open_database(db)
+    by_name = {s.name: s for s in SPECS}
     n_reports, n_values, first, last = con.execute(
         "SELECT (SELECT count(*) FROM reports), (SELECT count(*) FROM report_values), min(day), max(day) FROM reports"
     ).fetchone()  # type: ignore[misc]
     week = first - dt.timedelta(days=first.weekday())
     params = {"first": week, "last": week + dt.timedelta(days=6)}
+    last_week = last - dt.timedelta(days=last.weekday() + (0 if last.weekday() == 6 else 7))
+    # Per release: the period its job SQL is given, and the parameters of the hand-written SQL.
+    periods = {name: (week, params["last"], params) for name in HAND}
+    span = read_span(by_name["retention"], last_week, last_week + dt.timedelta(days=6))
+    periods["retention"] = (last_week, span[1], {"first": span[0], "last": span[1]})
     print(f"{n_reports:,} reports, {n_values:,} values, {first} to {last}; one week: {week} (best of {args.repeats})\n")
     bounding = Bounding(con, registry)
-    by_name = {s.name: s for s in SPECS}
     print(f"{'release SQL':22} {'job ms':>9} {'hand SQL ms':>12} {'ratio':>7} {'median ratio':>14}")
     ratios = []
     for name in args.only or list(HAND):
         spec = by_name[name]
+        start, end, given = periods[name]
         ours, hand = [], []
-        bounding.bounded(spec, week, params["last"])  # warm both: the first run pays for loading column segments
-        con.execute(HAND[name], params).fetchall()
+        bounding.bounded(spec, start, end)  # warm both: the first run pays for loading column segments
+        con.execute(HAND[name], given).fetchall()
         for _ in range(args.repeats):
-            ours.append(timed(lambda spec=spec: bounding.bounded(spec, week, params["last"])))
-            hand.append(timed(lambda name=name: con.execute(HAND[name], params).fetchall()))
+            ours.append(timed(lambda spec=spec, start=start, end=end: bounding.bounded(spec, start, end)))
+            hand.append(timed(lambda name=name, given=given: con.execute(HAND[name], given).fetchall()))
         a, b = min(ours), min(hand)
         ratios.append(a / b)
         spread = statistics.median(ours) / statistics.median(hand)

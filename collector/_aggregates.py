@@ -25,6 +25,7 @@ from optin.analysis import (
     ReleaseReader,
     Table,
     Window,
+    dashboard_answers,
     dashboard_window,
     day_range,
     epsilon,
@@ -151,8 +152,7 @@ def dashboard_tables(con: duckdb.DuckDBPyConnection, filters: Filters, today: dt
         chosen = dashboard_window(reader, filters, today)
     except BadFilter as bad:
         raise Rejected(400, "bad_filter", bad.name, bad.reason) from None
-    asker = Asker(reader, k)
-    return [QUESTIONS[name](asker, chosen) for name in filters.questions()]
+    return dashboard_answers(Asker(reader, k), filters, chosen)
 
 
 async def run_read(

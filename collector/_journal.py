@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Final
 
 from ._disk import for_lack_of_space, log_commit_failure
+from ._stats import JournalStats
 
 log = logging.getLogger("optin.collector")
 
@@ -131,17 +132,6 @@ def cut_torn_tail(path: Path) -> int:
         if result.torn:
             log.warning("journal: torn tail cut", extra={"event": "journal_tail_cut", "count": size - result.end})
     return result.end
-
-
-@dataclass
-class JournalStats:
-    records: int = 0
-    bytes: int = 0
-    groups: int = 0
-    fsync_seconds_sum: float = 0.0
-    fsync_seconds_max: float = 0.0
-    failures: int = 0
-    segments_created: int = 0
 
 
 class JournalWriter:

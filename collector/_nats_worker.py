@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import logging
 import time
 import uuid
@@ -31,15 +30,15 @@ import nats.js.errors
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
-from optin.contract import CheckedReport, Registry, ReportChecker
+from optin.contract import CheckedReport, Registry
 
 from . import _nats as nt, _records as rec
 from ._config import Config
-from ._errors import InFlight, Unavailable
+from ._errors import Unavailable
 from ._ingest import Rejected
 from ._nats_tombstones import StreamTombstones, ensure_bucket
 from ._prometheus import _metric
-from ._stats import WorkerStats
+from ._seam import WorkerCore
 
 log = logging.getLogger("optin.collector")
 
@@ -48,7 +47,7 @@ CONNECT_RETRY_S: Final = 0.5
 STREAM_FULL: Final = frozenset({10047, 10077, 10028})  # storage limit reached, message too large, resource limits
 
 
-class NatsWorker:
+class NatsWorker(WorkerCore):
     def __init__(
         self,
         config: Config,
@@ -56,13 +55,7 @@ class NatsWorker:
         name: str,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.config = config
-        self.registries = registries
-        self.name = name
-        self.clock = clock
-        self.checker = ReportChecker(registries)
-        self.stats = WorkerStats()
-        self.in_flight = InFlight(limit=config.max_requests_in_flight)
+        super().__init__(config, registries, name, clock)
         self.table = rec.encode_metrics(self.checker.metric_names, dict(registries))
         self.table_id = nt.table_id(self.table)
         self.tombstones = StreamTombstones()
@@ -72,7 +65,6 @@ class NatsWorker:
         self._js: JetStreamContext | None = None
         self._pending = 0
         self._publishing: dict[str, asyncio.Future[bool]] = {}
-        self._rejections: Counter[tuple[str, str]] = Counter()
         self._counts_id = uuid.uuid4().hex  # message ids of this worker's count records: a retried publish is dropped
         self._counts_seq = 0
         self._task: asyncio.Task[None] | None = None
@@ -152,12 +144,7 @@ class NatsWorker:
     async def journal_report(self, report: CheckedReport, received_s: int) -> bool:
         """Publish a report; False when it is a duplicate (this worker's, or JetStream's within its window)."""
         report_id = report.report_id
-        while (waiting := self._publishing.get(report_id)) is not None:
-            try:
-                await asyncio.shield(waiting)
-            except Unavailable:
-                continue  # the first copy was not stored: this one tries
-            self.stats.duplicates += 1
+        if await self.copy_in_flight(self._publishing, report_id, Unavailable):
             return False
         future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._publishing[report_id] = future
@@ -203,11 +190,6 @@ class NatsWorker:
         finally:
             self._pending -= 1
         return not ack.duplicate
-
-    def count_rejection(self, reason: str) -> None:
-        day = dt.datetime.fromtimestamp(self.clock(), dt.UTC).date().isoformat()
-        self.stats.rejections[reason] += 1
-        self._rejections[(day, reason)] += 1
 
     async def _send_counts(self) -> None:
         if not self._rejections or not self.ready or self._js is None:

@@ -316,6 +316,15 @@ def openapi_document() -> dict[str, Any]:
                             "in": "query",
                             "schema": {"type": "string", "enum": ["", *BREAKDOWN_DIMENSIONS]},
                         },
+                        {
+                            "name": "compare",
+                            "in": "query",
+                            "schema": {"type": "string", "enum": ["", "previous", "dates"]},
+                            "description": "show the chosen question in a second window beside it: the periods just"
+                            " before, or before_from..before_to",
+                        },
+                        {"name": "before_from", "in": "query", "schema": {"type": "string", "format": "date"}},
+                        {"name": "before_to", "in": "query", "schema": {"type": "string", "format": "date"}},
                     ],
                     "responses": {
                         "200": {"description": "HTML page", "content": {"text/html": {}}},

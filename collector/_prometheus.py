@@ -24,8 +24,8 @@ def render_metrics(loader: Loader) -> str:
     for worker in workers:
         rejections.update(worker.rejections)
     lag_bytes = sum(w.unloaded_bytes for w in live)
-    journal_records = sum(w.journal_records for w in workers)
-    journal_bytes = sum(w.journal_bytes for w in workers)
+    journal_records = sum(w.journal.records for w in workers)
+    journal_bytes = sum(w.journal.bytes for w in workers)
     mean_record = journal_bytes / journal_records if journal_records else 0.0
     lines: list[str] = []
     _metric(
@@ -79,28 +79,28 @@ def render_metrics(loader: Loader) -> str:
         "optin_journal_groups_total",
         "counter",
         "Groups written and fdatasync'ed.",
-        sum(w.journal_groups for w in workers),
+        sum(w.journal.groups for w in workers),
     )
     _metric(
         lines,
         "optin_journal_failures_total",
         "counter",
         "Groups that failed (answered 503).",
-        sum(w.journal_failures for w in workers),
+        sum(w.journal.failures for w in workers),
     )
     _metric(
         lines,
         "optin_journal_fsync_seconds_sum",
         "counter",
         "Time in group write + fdatasync.",
-        f"{sum(w.fsync_seconds_sum for w in workers):.6f}",
+        f"{sum(w.journal.fsync_seconds_sum for w in workers):.6f}",
     )
     _metric(
         lines,
         "optin_journal_fsync_seconds_max",
         "gauge",
         "Slowest group write + fdatasync.",
-        f"{max((w.fsync_seconds_max for w in workers), default=0.0):.6f}",
+        f"{max((w.journal.fsync_seconds_max for w in workers), default=0.0):.6f}",
     )
     _metric(lines, "optin_load_lag_bytes", "gauge", "Journal bytes not yet loaded.", lag_bytes)
     _metric(
@@ -140,7 +140,7 @@ def render_metrics(loader: Loader) -> str:
         "optin_store_write_errors_total",
         "counter",
         "Journal groups (answered 503) and load transactions (retried from the journal) that failed.",
-        stats.write_errors + sum(w.journal_failures for w in workers),
+        stats.write_errors + sum(w.journal.failures for w in workers),
     )
     _metric(
         lines,

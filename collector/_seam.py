@@ -1,15 +1,20 @@
 """What the HTTP handlers need of a worker, whichever journal it writes to.
 
 `_worker.Worker` journals to files on this machine and asks the local loader; `_nats_worker.NatsWorker`
-publishes to a JetStream stream. The handlers and the error middleware see only this.
+publishes to a JetStream stream. The handlers and the error middleware see only this; both build on
+`WorkerCore`, which holds what they keep alike (the check, the counters, rejection counts by day).
 """
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
+import time
+from collections import Counter
 from collections.abc import Callable, Mapping
-from typing import Protocol
+from typing import Any, Protocol
 
-from optin.contract import CheckedReport, ReportChecker
+from optin.contract import CheckedReport, Registry, ReportChecker
 
 from ._config import Config
 from ._errors import InFlight
@@ -45,3 +50,41 @@ class IngestWorker(Protocol):
     async def proxy(
         self, method: str, path_qs: str, headers: Mapping[str, str]
     ) -> tuple[int, dict[str, str], bytes]: ...
+
+
+class WorkerCore:
+    """What every worker holds and does the same way: its check, counters and rejection counts by day."""
+
+    def __init__(
+        self,
+        config: Config,
+        registries: Mapping[tuple[str, int], Registry],
+        name: str,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.config = config
+        self.registries = registries
+        self.name = name
+        self.clock = clock
+        self.checker = ReportChecker(registries)
+        self.stats = WorkerStats()
+        self.in_flight = InFlight(limit=config.max_requests_in_flight)
+        self._rejections: Counter[tuple[str, str]] = Counter()  # (day, reason) not yet handed on
+
+    def count_rejection(self, reason: str) -> None:
+        day = dt.datetime.fromtimestamp(self.clock(), dt.UTC).date().isoformat()
+        self.stats.rejections[reason] += 1
+        self._rejections[(day, reason)] += 1
+
+    async def copy_in_flight(
+        self, on_the_way: Mapping[str, asyncio.Future[Any]], report_id: str, failed: type[Exception]
+    ) -> bool:
+        """True (a duplicate, counted) when a copy of this report id already on its way got stored."""
+        while (waiting := on_the_way.get(report_id)) is not None:
+            try:
+                await asyncio.shield(waiting)
+            except failed:
+                continue  # that copy was not stored: this one tries
+            self.stats.duplicates += 1
+            return True
+        return False

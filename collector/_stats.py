@@ -23,6 +23,19 @@ class LoaderStats:
 
 
 @dataclass
+class JournalStats:
+    """One worker's journal since the worker started (`JournalWriter.stats`)."""
+
+    records: int = 0
+    bytes: int = 0
+    groups: int = 0
+    fsync_seconds_sum: float = 0.0
+    fsync_seconds_max: float = 0.0
+    failures: int = 0
+    segments_created: int = 0
+
+
+@dataclass
 class WorkerStats:
     """One worker's counters, sent to the loader with every heartbeat (totals since the worker started)."""
 
@@ -31,14 +44,9 @@ class WorkerStats:
     deletions: int = 0
     in_flight: int = 0
     slow_bodies: int = 0
-    journal_records: int = 0
-    journal_bytes: int = 0
-    journal_groups: int = 0
-    journal_failures: int = 0
-    fsync_seconds_sum: float = 0.0
-    fsync_seconds_max: float = 0.0
     unloaded_bytes: int = 0
     journal_healthy: bool = True
+    journal: JournalStats = field(default_factory=JournalStats)
     rejections: Counter[str] = field(default_factory=Counter)
     heard_at: float = 0.0  # the loader's monotonic clock when this arrived (gauges count only live workers)
 
@@ -49,6 +57,9 @@ class WorkerStats:
 
     @classmethod
     def from_json(cls, doc: dict[str, Any]) -> WorkerStats:
-        stats = cls(**{k: v for k, v in doc.items() if k in cls.__dataclass_fields__ and k != "rejections"})
+        plain = {k: v for k, v in doc.items() if k in cls.__dataclass_fields__ and k not in ("rejections", "journal")}
+        stats = cls(**plain)
+        journal = doc.get("journal", {})
+        stats.journal = JournalStats(**{k: v for k, v in journal.items() if k in JournalStats.__dataclass_fields__})
         stats.rejections = Counter({str(k): int(v) for k, v in doc.get("rejections", {}).items()})
         return stats

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import logging
 import os
 import time
@@ -26,14 +25,14 @@ from typing import Any, Final
 import aiohttp
 import orjson
 
-from optin.contract import CheckedReport, Registry, ReportChecker
+from optin.contract import CheckedReport, Registry
 
 from . import _records as rec
 from ._config import Config
-from ._errors import InFlight, Unavailable
+from ._errors import Unavailable
 from ._journal import JournalUnavailable, JournalWriter
+from ._seam import WorkerCore
 from ._seen import SEEN_SUFFIX, SeenIds, SeenView, mix
-from ._stats import WorkerStats
 from ._tombstones import Tombstones, tombstones_path
 
 log = logging.getLogger("optin.collector")
@@ -45,7 +44,7 @@ SECRET_HEADER: Final = "X-Optin-Internal"
 PORT_FILE: Final = "loader.json"
 
 
-class Worker:
+class Worker(WorkerCore):
     def __init__(
         self,
         config: Config,
@@ -55,15 +54,9 @@ class Worker:
         secret: str,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.config = config
-        self.registries = registries
-        self.name = name
+        super().__init__(config, registries, name, clock)
         self.root = journal_root
         self.secret = secret
-        self.clock = clock
-        self.checker = ReportChecker(registries)
-        self.stats = WorkerStats()
-        self.in_flight = InFlight(limit=config.max_requests_in_flight)
         self.journal = JournalWriter(
             journal_root / name,
             config.segment_bytes,
@@ -76,7 +69,6 @@ class Worker:
         self.tombstones = Tombstones(tombstones_path(config.resolved_db()))
         self.reply: dict[str, Any] | None = None
         self.reply_at = -1e9
-        self._rejections: Counter[tuple[str, str]] = Counter()  # (day, reason) not yet sent to the loader
         self._journaling: dict[str, asyncio.Future[None]] = {}
         self._recent: dict[str, None] = {}
         # Filters of report ids: the loader's (stored) and every worker's (journaled), all files in the
@@ -132,15 +124,7 @@ class Worker:
     async def journal_report(self, report: CheckedReport, received_s: int) -> bool:
         """Journal a report; False when its id was journaled already (a duplicate, answered 200)."""
         report_id = report.report_id
-        while True:
-            waiting = self._journaling.get(report_id)
-            if waiting is None:
-                break
-            try:
-                await asyncio.shield(waiting)
-            except JournalUnavailable:
-                continue  # the first copy was not written: this one tries
-            self.stats.duplicates += 1
+        if await self.copy_in_flight(self._journaling, report_id, JournalUnavailable):
             return False
         mixed = mix(report_id)
         if report_id in self._recent or (
@@ -191,11 +175,6 @@ class Worker:
             code = "disk_full" if str(error) == "ENOSPC" else "unavailable"
             raise Unavailable(code, "not stored; retry later") from None
 
-    def count_rejection(self, reason: str) -> None:
-        day = dt.datetime.fromtimestamp(self.clock(), dt.UTC).date().isoformat()
-        self.stats.rejections[reason] += 1
-        self._rejections[(day, reason)] += 1
-
     @property
     def healthy(self) -> bool:
         return (
@@ -218,16 +197,9 @@ class Worker:
     async def heartbeat(self) -> bool:
         """Send counters and rejection counts, take the loader's state; False if it did not answer."""
         assert self._session is not None
-        journal = self.journal.stats
         stats = self.stats
         stats.in_flight = self.in_flight.count
-        stats.journal_records, stats.journal_bytes, stats.journal_groups = (
-            journal.records,
-            journal.bytes,
-            journal.groups,
-        )
-        stats.journal_failures, stats.journal_healthy = journal.failures, self.journal.healthy
-        stats.fsync_seconds_sum, stats.fsync_seconds_max = journal.fsync_seconds_sum, journal.fsync_seconds_max
+        stats.journal, stats.journal_healthy = self.journal.stats, self.journal.healthy
         position = self.reply["position"] if self.reply and self.reply["position"] else (0, 0)
         stats.unloaded_bytes = self.journal.unloaded_bytes(*position)
         sent = self._rejections

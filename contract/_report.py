@@ -19,30 +19,14 @@ from typing import Any, Final, TypeAlias
 
 import orjson
 
+from . import _limits as limits
 from ._errors import ReportError
-from ._limits import (
-    CLIENT_COUNTERS,
-    HASH_PATTERN,
-    MAX_CLOCK_SKEW_SECONDS,
-    MAX_COUNTER,
-    MAX_JSON_DEPTH,
-    MAX_JSON_ESCAPES,
-    MAX_JSON_STRING,
-    MAX_JSON_WIDTH,
-    MAX_PERIOD_SECONDS,
-    MAX_REGISTRY_VERSION,
-    MIN_EPOCH_SECONDS,
-    REPORT_KEYS,
-    REQUIRED_CLIENT_COUNTERS,
-    SCHEMA_VERSION,
-    VERSION_PATTERN,
-)
 from ._registry import Kind, Metric, Registry
 
 Value: TypeAlias = int | bool | str | float | dict[str, int] | list[int]
 
-_VERSION: Final = re.compile(VERSION_PATTERN)
-_HEX64: Final = re.compile(HASH_PATTERN)
+_VERSION: Final = re.compile(limits.VERSION_PATTERN)
+_HEX64: Final = re.compile(limits.HASH_PATTERN)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +47,7 @@ class Report:
 
     def to_wire(self) -> dict[str, Any]:
         return {
-            "schema": SCHEMA_VERSION,
+            "schema": limits.SCHEMA_VERSION,
             "report_id": self.report_id,
             "installation_id": self.installation_id,
             "app": {"name": self.app, "version": self.app_version},
@@ -71,7 +55,7 @@ class Report:
             "period": {"start": self.period_start, "end": self.period_end},
             "sent_at": self.sent_at,
             "metrics": dict(self.metrics),
-            "client": {k: int(self.client.get(k, 0)) for k in CLIENT_COUNTERS},
+            "client": {k: int(self.client.get(k, 0)) for k in limits.CLIENT_COUNTERS},
         }
 
     def to_json(self) -> bytes:
@@ -123,12 +107,12 @@ def _vouch(obj: Any, body: bytes) -> bool:
     keys = string_colons = 0
     while stack:
         node, depth = stack.pop()
-        if depth > MAX_JSON_DEPTH or len(node) > MAX_JSON_WIDTH:
+        if depth > limits.MAX_JSON_DEPTH or len(node) > limits.MAX_JSON_WIDTH:
             return False
         if type(node) is dict:
             keys += len(node)
             joined = "".join(node)
-            if len(joined) > MAX_JSON_STRING and max(map(len, node)) > MAX_JSON_STRING:
+            if len(joined) > limits.MAX_JSON_STRING and max(map(len, node)) > limits.MAX_JSON_STRING:
                 return False
             string_colons += joined.count(":")
             values = node.values()
@@ -139,7 +123,7 @@ def _vouch(obj: Any, body: bytes) -> bool:
             if kind is dict or kind is list:
                 stack.append((value, depth + 1))
             elif kind is str:
-                if len(value) > MAX_JSON_STRING:
+                if len(value) > limits.MAX_JSON_STRING:
                     return False  # the strict decoder refuses it, before any pattern runs over it
                 string_colons += value.count(":")
             elif kind is float and not -(2.0**63) < value < 2.0**63:
@@ -177,37 +161,37 @@ def _check_bounded(text: str) -> None:
     Splitting at the quotes gives every string's content in the odd parts; with an escaped quote
     the parts may shift, so then every part counts. A client's report needs no escapes at all.
     """
-    if text.count("\\") > MAX_JSON_ESCAPES:
-        raise ReportError("too_many_escapes", "", status=400, detail=f"more than {MAX_JSON_ESCAPES} escapes")
+    if text.count("\\") > limits.MAX_JSON_ESCAPES:
+        raise ReportError("too_many_escapes", "", status=400, detail=f"more than {limits.MAX_JSON_ESCAPES} escapes")
     parts = text.split('"')
     strings = parts if '\\"' in text else parts[1::2]
-    if len(text) > MAX_JSON_STRING and max(map(len, strings), default=0) > MAX_JSON_STRING:
+    if len(text) > limits.MAX_JSON_STRING and max(map(len, strings), default=0) > limits.MAX_JSON_STRING:
         raise ReportError(
-            "string_too_long", "", status=400, detail=f"a string longer than {MAX_JSON_STRING} characters"
+            "string_too_long", "", status=400, detail=f"a string longer than {limits.MAX_JSON_STRING} characters"
         )
 
 
 def _check_shape(text: str) -> None:
-    """Reject nesting deeper than MAX_JSON_DEPTH and containers wider than MAX_JSON_WIDTH, before parsing.
+    """Reject nesting deeper than limits.MAX_JSON_DEPTH and containers wider than limits.MAX_JSON_WIDTH, before parsing.
 
     Strings are cut out first, so brackets and commas inside them do not count; what is left is
     scanned as a short list of structural characters, never as the whole body.
     """
     marks = _STRUCTURE.findall(_STRING.sub("", text))
-    if len(marks) <= MAX_JSON_DEPTH:
+    if len(marks) <= limits.MAX_JSON_DEPTH:
         return
     commas = [0]
     for mark in marks:
         if mark == ",":
             commas[-1] += 1
-            if commas[-1] >= MAX_JSON_WIDTH:
+            if commas[-1] >= limits.MAX_JSON_WIDTH:
                 raise ReportError(
-                    "too_wide", "", status=400, detail=f"more than {MAX_JSON_WIDTH} items in one object or array"
+                    "too_wide", "", status=400, detail=f"more than {limits.MAX_JSON_WIDTH} items in one object or array"
                 )
         elif mark in "[{":
             commas.append(0)
-            if len(commas) > MAX_JSON_DEPTH + 1:
-                raise ReportError("too_deep", "", status=400, detail=f"nesting deeper than {MAX_JSON_DEPTH}")
+            if len(commas) > limits.MAX_JSON_DEPTH + 1:
+                raise ReportError("too_deep", "", status=400, detail=f"nesting deeper than {limits.MAX_JSON_DEPTH}")
         elif len(commas) > 1:
             commas.pop()
 
@@ -299,8 +283,8 @@ def check_value(metric: Metric, value: Any, path: str) -> Value:
     if len(value) != len(metric.buckets) + 1:
         raise ReportError("out_of_bounds", path, detail=f"expected {len(metric.buckets) + 1} bucket counts")
     for index, count in enumerate(value):
-        if type(count) is not int or not 0 <= count <= MAX_COUNTER:
-            _int(count, f"{path}[{index}]", 0, MAX_COUNTER)
+        if type(count) is not int or not 0 <= count <= limits.MAX_COUNTER:
+            _int(count, f"{path}[{index}]", 0, limits.MAX_COUNTER)
     return value
 
 
@@ -309,9 +293,9 @@ def check_report(obj: Any, registries: Mapping[tuple[str, int], Registry], now: 
 
     ``now`` (receiver's Unix time) enables the absurd-timestamp checks. Raises ReportError.
     """
-    top = _obj(obj, "", set(REPORT_KEYS))
-    if type(top["schema"]) is not int or top["schema"] != SCHEMA_VERSION:
-        raise ReportError("unsupported_schema", "schema", status=422, detail=f"expected {SCHEMA_VERSION}")
+    top = _obj(obj, "", set(limits.REPORT_KEYS))
+    if type(top["schema"]) is not int or top["schema"] != limits.SCHEMA_VERSION:
+        raise ReportError("unsupported_schema", "schema", status=422, detail=f"expected {limits.SCHEMA_VERSION}")
     report_id = _uuid(top["report_id"], "report_id", version4=False)
     installation_id = _uuid(top["installation_id"], "installation_id", version4=True)
     app = _obj(top["app"], "app", {"name", "version"})
@@ -321,7 +305,7 @@ def check_report(obj: Any, registries: Mapping[tuple[str, int], Registry], now: 
         raise ReportError("wrong_type", "app.name")
     if not isinstance(app_version, str) or not _VERSION.fullmatch(app_version):
         raise ReportError("bad_version", "app.version", detail="expected dotted numbers")
-    reg_version = _int(registry_ref["version"], "registry.version", 1, MAX_REGISTRY_VERSION)
+    reg_version = _int(registry_ref["version"], "registry.version", 1, limits.MAX_REGISTRY_VERSION)
     registry = registries.get((name, reg_version))
     if registry is None:
         raise ReportError(
@@ -333,14 +317,18 @@ def check_report(obj: Any, registries: Mapping[tuple[str, int], Registry], now: 
     if app_version not in registry.app_versions:
         raise ReportError("undeclared_version", "app.version", detail="the registry does not declare this version")
     period = _obj(top["period"], "period", {"start", "end"})
-    upper = (now if now is not None else (1 << 40)) + MAX_CLOCK_SKEW_SECONDS
-    start = _int(period["start"], "period.start", MIN_EPOCH_SECONDS, upper)
-    end = _int(period["end"], "period.end", MIN_EPOCH_SECONDS, upper)
-    if not start <= end <= start + MAX_PERIOD_SECONDS:
-        raise ReportError("bad_period", "period.end", detail=f"end must follow start by at most {MAX_PERIOD_SECONDS}s")
-    sent_floor = end if now is None else max(end, now - MAX_CLOCK_SKEW_SECONDS)
+    upper = (now if now is not None else (1 << 40)) + limits.MAX_CLOCK_SKEW_SECONDS
+    start = _int(period["start"], "period.start", limits.MIN_EPOCH_SECONDS, upper)
+    end = _int(period["end"], "period.end", limits.MIN_EPOCH_SECONDS, upper)
+    if not start <= end <= start + limits.MAX_PERIOD_SECONDS:
+        raise ReportError(
+            "bad_period", "period.end", detail=f"end must follow start by at most {limits.MAX_PERIOD_SECONDS}s"
+        )
+    sent_floor = end if now is None else max(end, now - limits.MAX_CLOCK_SKEW_SECONDS)
     sent_at = _int(top["sent_at"], "sent_at", sent_floor, upper)
-    if sent_at - end > MAX_CLOCK_SKEW_SECONDS:  # the period, as the receiver's clock sees it, ended over a year ago
+    if (
+        sent_at - end > limits.MAX_CLOCK_SKEW_SECONDS
+    ):  # the period, as the receiver's clock sees it, ended over a year ago
         raise ReportError("out_of_bounds", "period.end", detail="the period ended more than a year before sent_at")
     values: dict[str, Value] = {}
     for metric_name, value in _obj(top["metrics"], "metrics").items():
@@ -350,8 +338,8 @@ def check_report(obj: Any, registries: Mapping[tuple[str, int], Registry], now: 
             raise ReportError("undeclared_metric", "metrics.<undeclared>")
         values[metric_name] = check_value(metric, value, _join("metrics", metric_name))
     counters = _obj(top["client"], "client")
-    _obj({k: v for k, v in counters.items() if k != "discarded"}, "client", set(REQUIRED_CLIENT_COUNTERS))
-    client = {k: _int(counters.get(k, 0), f"client.{k}", 0, MAX_COUNTER) for k in CLIENT_COUNTERS}
+    _obj({k: v for k, v in counters.items() if k != "discarded"}, "client", set(limits.REQUIRED_CLIENT_COUNTERS))
+    client = {k: _int(counters.get(k, 0), f"client.{k}", 0, limits.MAX_COUNTER) for k in limits.CLIENT_COUNTERS}
     return Report(
         report_id, installation_id, name, app_version, reg_version, reg_hash, start, end, sent_at, values, client
     )

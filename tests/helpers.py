@@ -10,6 +10,7 @@ import random
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -246,6 +247,16 @@ def monday_weeks_ago(weeks: int) -> Any:
 
     today = dt.datetime.now(dt.UTC).date()
     return today - dt.timedelta(days=today.weekday() + 7 * weeks)
+
+
+def serve_connections(listener: socket.socket, take: Callable[[socket.socket], None]) -> None:
+    """Hand every connection accepted on ``listener`` to ``take`` until the listener is closed (a thread's target)."""
+    while True:
+        try:
+            conn, _ = listener.accept()
+        except OSError:
+            return
+        take(conn)
 
 
 def self_signed_cert(folder: Path, common_name: str = "127.0.0.1") -> tuple[Path, Path]:

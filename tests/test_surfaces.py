@@ -30,6 +30,8 @@ SURFACES = {
     "optin.analysis._adoption",
     "optin.analysis._compare",
     "optin.analysis._dashboard",
+    "optin.analysis._dashboard_compare",
+    "optin.analysis._retention",
     "optin.analysis._breakdowns",
     "optin.analysis._export",
     "optin.analysis._serialize",

@@ -178,3 +178,21 @@ async def _load(url: str, screenshot: Path, timeout_s: float) -> PageLoad:
 def load_page(url: str, screenshot: Path, timeout_s: float = 60) -> PageLoad:
     """Open ``url`` in a fresh headless Chromium profile; what happened, and a full-page PNG."""
     return asyncio.run(_load(url, screenshot, timeout_s))
+
+
+def checked_page(base: str, path: str, screenshot: Path) -> PageLoad:
+    """``base + path`` loaded, checked for what every dashboard page must hold, and returned.
+
+    No console or CSP error, no request beyond ``base``, no script or style attribute, one GET
+    form, no two text boxes of a chart overlapping, a chart exactly in each section with rows.
+    """
+    page = load_page(base + path, screenshot)
+    assert page.errors == [] and page.failed == [], (page.errors, page.failed)  # a CSP violation is an error
+    assert all(url.startswith((base, "data:")) for url in page.requests), page.requests
+    drawn = page.drawn
+    assert drawn["scripts"] == 0 and drawn["styled"] == 0 and drawn["forms"] == 1
+    assert drawn["overlaps"] == [], drawn["overlaps"]
+    for section in drawn["sectionsDetail"]:
+        assert section["charts"] == (1 if section["rows"] else 0), section
+    assert screenshot.read_bytes().startswith(b"\x89PNG")
+    return page

@@ -429,6 +429,10 @@ def bounded_truth(
     release_bound (client losses to 10). The fleet's installations use fewer features than
     ``max_features``, so no feature is dropped by the cap.
     """
+    if source == "retention":
+        from .cohorts import retention_truth
+
+        return retention_truth(fleet, app, first)
     reports = sorted(in_window(fleet, app, first, last), key=lambda r: r.key)
     if source == "active":
         return {"installations": [len({r.inst for r in reports})]}

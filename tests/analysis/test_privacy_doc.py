@@ -66,3 +66,25 @@ def test_the_stated_default_budget_and_its_epsilon_are_the_code_s() -> None:
     text = DOC.read_text(encoding="utf-8")
     assert f"ρ = {DEFAULT_BUDGET_RHO}" in text
     assert f"ε = {epsilon(DEFAULT_BUDGET_RHO):.2f}" in text
+
+
+def test_the_budget_split_and_retention_s_look_back_in_docs_privacy_md_are_the_plan_s() -> None:
+    """The shares, the look-back and retention's ρ as stated; what they mean is tried in test_retention.py."""
+    from optin.analysis._release_plan import (
+        PERIOD_SHARE,
+        RETENTION_COHORTS,
+        RETENTION_GUARD_WEEKS,
+        RETENTION_READ_WEEKS,
+        RETENTION_SHARE,
+        SPEC_BY_NAME,
+    )
+
+    text = " ".join(DOC.read_text(encoding="utf-8").split())
+    week, month = round(100 * PERIOD_SHARE["week"]), round(100 * PERIOD_SHARE["month"])
+    reserved, days = round(100 * RETENTION_SHARE), round(100 * PERIOD_SHARE["day"] * 7)
+    assert f"the week {week} %, each month {month} %, and reserves {reserved} % for retention" in text
+    assert f"{days} + {week} + 2 × {month} + {reserved} = 100 %" in text and days + week + 2 * month + reserved == 100
+    assert f"**{RETENTION_COHORTS} cohorts**" in text and f"**{RETENTION_GUARD_WEEKS} weeks**" in text
+    assert f"**{RETENTION_READ_WEEKS} weeks** P − {RETENTION_READ_WEEKS - 1} … P" in text
+    rho = release_rho(SPEC_BY_NAME["retention"], "week", DEFAULT_BUDGET_RHO)
+    assert f"ρ = {DEFAULT_BUDGET_RHO} × {reserved} % / {RETENTION_READ_WEEKS} = {rho:.4f} each" in text

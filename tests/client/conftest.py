@@ -10,13 +10,15 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 from aiohttp import web
 
 from optin.client import AppPaths, Feedback, FeedbackOptions, ManualClock
+from optin.client.testing import InMemoryTransport
 from optin.contract import Registry
+from tests.helpers import serve_connections
 
 START = float(int(time.time()) // 86400 * 86400 - 30 * 86400)  # midnight 30 days ago: tests move the clock, never sleep
 
@@ -112,16 +114,8 @@ class SilentServer:
         self.sock = socket.create_server(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
         self.accepted: list[socket.socket] = []
-        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread = threading.Thread(target=serve_connections, args=(self.sock, self.accepted.append), daemon=True)
         self._thread.start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.accepted.append(conn)
 
     def close(self) -> None:
         self.sock.close()
@@ -139,6 +133,29 @@ def silent() -> Iterator[SilentServer]:
 @pytest.fixture
 def clock() -> ManualClock:
     return ManualClock(START)
+
+
+class Offline(NamedTuple):
+    feedback: Feedback  # off, as shipped
+    transport: InMemoryTransport  # where its uploads land
+
+
+@pytest.fixture
+def offline(tmp_path: Path, registry: Registry, clock: ManualClock) -> Offline:
+    """Feedback that uploads into memory: no collector, no socket."""
+    transport = InMemoryTransport()
+    return Offline(make_feedback(registry, tmp_path, "http://127.0.0.1:9", clock, transport=transport), transport)
+
+
+@pytest.fixture
+def on_feedback(
+    tmp_path: Path, registry: Registry, clock: ManualClock, scripted: ScriptedCollector
+) -> Iterator[Feedback]:
+    """Feedback turned on from the Help menu, sending to the scripted collector (the test closes it)."""
+    feedback = make_feedback(registry, tmp_path, scripted.url, clock)
+    feedback.turn_on()
+    yield feedback
+    feedback.close(0)
 
 
 def make_feedback(registry: Registry, root: Path, endpoint: str, clock: ManualClock, **kwargs: Any) -> Feedback:

@@ -17,7 +17,7 @@ from optin.client import Answer, AskPolicy, Feedback, HelpMenu, ManualClock, Sta
 from optin.client.testing import InMemoryTransport
 from optin.contract import Registry
 
-from .conftest import ScriptedCollector, make_feedback
+from .conftest import Offline, ScriptedCollector, make_feedback
 
 HOUR = 3600.0
 DAY = 86400.0
@@ -44,9 +44,8 @@ def test_close_from_two_exit_paths_queues_one_report(tmp_path: Path, registry: R
     assert len(feedback.queue.pending()) == 1  # the second close added no empty-period report
 
 
-def test_close_twice_sends_one_report(tmp_path: Path, registry: Registry, clock: ManualClock) -> None:
-    transport = InMemoryTransport()
-    feedback = make_feedback(registry, tmp_path, "http://127.0.0.1:9", clock, transport=transport)
+def test_close_twice_sends_one_report(clock: ManualClock, offline: Offline) -> None:
+    feedback, transport = offline
     assert feedback.turn_on()
     feedback.count("toolpath.pocket")
     clock.advance(DAY)
@@ -54,11 +53,8 @@ def test_close_twice_sends_one_report(tmp_path: Path, registry: Registry, clock:
     assert [doc["metrics"].get("toolpath.pocket") for doc in reports(transport)] == [1]  # type: ignore[attr-defined]
 
 
-def test_turning_it_on_in_the_middle_of_a_session_starts_the_session(
-    tmp_path: Path, registry: Registry, clock: ManualClock
-) -> None:
-    transport = InMemoryTransport()
-    feedback = make_feedback(registry, tmp_path, "http://127.0.0.1:9", clock, transport=transport)
+def test_turning_it_on_in_the_middle_of_a_session_starts_the_session(clock: ManualClock, offline: Offline) -> None:
+    feedback, transport = offline
     feedback.start_session()  # the host starts its session once, at start-up, feedback off
     clock.advance(HOUR)  # nothing of this hour is counted: feedback was off
     assert HelpMenu(feedback).toggle() is True  # the user turns it on from the Help menu
@@ -73,11 +69,8 @@ def test_turning_it_on_in_the_middle_of_a_session_starts_the_session(
     assert metrics["session.usage_seconds"] == HOUR / 2  # from when it was turned on, not from start-up
 
 
-def test_a_session_ended_while_off_is_not_started_by_turning_it_on(
-    tmp_path: Path, registry: Registry, clock: ManualClock
-) -> None:
-    transport = InMemoryTransport()
-    feedback = make_feedback(registry, tmp_path, "http://127.0.0.1:9", clock, transport=transport)
+def test_a_session_ended_while_off_is_not_started_by_turning_it_on(clock: ManualClock, offline: Offline) -> None:
+    feedback, transport = offline
     feedback.start_session()
     feedback.end_session()
     assert feedback.turn_on()

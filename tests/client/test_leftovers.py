@@ -13,12 +13,12 @@ import json
 import uuid
 from pathlib import Path
 
-from optin.client import ManualClock
+from optin.client import Feedback, ManualClock
 from optin.client._queue import ReportQueue
 from optin.client.testing import InMemoryTransport
 from optin.contract import Registry
 
-from .conftest import ScriptedCollector, make_feedback
+from .conftest import Offline, ScriptedCollector, make_feedback
 
 DAY = 86400.0
 
@@ -59,32 +59,29 @@ def test_evicting_a_report_of_another_installation_carries_none_of_its_counts(tm
 
 
 def test_the_uploader_never_sends_a_report_of_another_installation_and_counts_it_in_the_next_report(
-    tmp_path: Path, registry: Registry, clock: ManualClock, scripted: ScriptedCollector
+    clock: ManualClock, scripted: ScriptedCollector, on_feedback: Feedback
 ) -> None:
-    feedback = make_feedback(registry, tmp_path, scripted.url, clock)
-    feedback.turn_on()
     stale_id = str(uuid.uuid4())
     stale = {"report_id": stale_id, "installation_id": str(uuid.uuid4()), "client": {}}
-    feedback.queue.put(stale_id, json.dumps(stale).encode())
-    feedback.count("toolpath.pocket")
+    on_feedback.queue.put(stale_id, json.dumps(stale).encode())
+    on_feedback.count("toolpath.pocket")
     clock.advance(DAY)
-    assert feedback.flush(10)
+    assert on_feedback.flush(10)
     clock.advance(DAY)
-    assert feedback.flush(10)
+    assert on_feedback.flush(10)
     bodies = [json.loads(gzip.decompress(s.body)) for s in scripted.seen]
-    assert [b["installation_id"] for b in bodies] == [feedback.state.installation_id] * 2
+    assert [b["installation_id"] for b in bodies] == [on_feedback.state.installation_id] * 2
     # Counted once, and the count reached the collector (in the first report or the next: the
     # thread may meet the stale report before or after the first period closes).
     assert sum(b["client"]["discarded"] for b in bodies) == 1
-    assert feedback.queue.pending() == []
-    feedback.close(0)
+    assert on_feedback.queue.pending() == []
+    on_feedback.close(0)
 
 
 def test_counters_saved_by_another_installation_are_never_loaded(
-    tmp_path: Path, registry: Registry, clock: ManualClock
+    tmp_path: Path, registry: Registry, clock: ManualClock, offline: Offline
 ) -> None:
-    transport = InMemoryTransport()
-    feedback = make_feedback(registry, tmp_path, "http://127.0.0.1:9", clock, transport=transport)
+    feedback, transport = offline
     feedback.turn_on()
     assert feedback.close(10)
     counters = tmp_path / "data" / "counters.json"

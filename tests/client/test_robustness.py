@@ -7,7 +7,7 @@ import gzip
 import json
 from pathlib import Path
 
-from optin.client import ManualClock
+from optin.client import Feedback, ManualClock
 from optin.contract import Registry
 
 from .conftest import ScriptedCollector, make_feedback
@@ -16,53 +16,49 @@ DAY = 86400.0
 
 
 def test_off_from_another_process_stops_this_one_and_is_never_overwritten(
-    tmp_path: Path, registry: Registry, clock: ManualClock, scripted: ScriptedCollector
+    tmp_path: Path, registry: Registry, clock: ManualClock, scripted: ScriptedCollector, on_feedback: Feedback
 ) -> None:
-    app = make_feedback(registry, tmp_path, scripted.url, clock)
-    app.turn_on()
-    app.count("toolpath.pocket", 3)
+    on_feedback.count("toolpath.pocket", 3)
     clock.advance(DAY)
-    assert app.flush(10)  # one report sent under this installation id
-    app.count("toolpath.pocket", 5)
+    assert on_feedback.flush(10)  # one report sent under this installation id
+    on_feedback.count("toolpath.pocket", 5)
     # The user runs `optin disable` (a second process on the same files) while the app keeps running.
     cli = make_feedback(registry, tmp_path, scripted.url, clock, viewer=True)
     cli.turn_off(surface="cli")
     clock.advance(DAY)
-    assert app.flush(10)
-    assert not app.is_on
+    assert on_feedback.flush(10)
+    assert not on_feedback.is_on
     paths = [s.path for s in scripted.seen]
     assert paths == ["/v1/reports", "/v1/deletions"]  # nothing more was sent under the old id; it was deleted
     consent = json.loads((tmp_path / "config" / "consent.json").read_text())
     assert consent["status"] == "off" and consent["surface"] == "cli" and consent["pending_deletion"] == []
-    app.close(5)
+    on_feedback.close(5)
     assert json.loads((tmp_path / "config" / "consent.json").read_text())["status"] == "off"
 
 
 def test_a_redirect_is_not_success_for_reports_or_deletions(
-    tmp_path: Path, registry: Registry, clock: ManualClock, scripted: ScriptedCollector
+    clock: ManualClock, scripted: ScriptedCollector, on_feedback: Feedback
 ) -> None:
     portal = {"Location": "http://portal.example/login"}
     scripted.script = [(302, portal)]
-    app = make_feedback(registry, tmp_path, scripted.url, clock)
-    app.turn_on()
     clock.advance(DAY)
-    assert app.flush(10)
-    assert len(app.queue.pending()) == 1  # kept for a later try, not dropped and not counted as sent
+    assert on_feedback.flush(10)
+    assert len(on_feedback.queue.pending()) == 1  # kept for a later try, not dropped and not counted as sent
     clock.advance(7 * 3600)
-    assert app.flush(10)
-    assert app.queue.pending() == [] and [s.path for s in scripted.seen] == ["/v1/reports", "/v1/reports"]
+    assert on_feedback.flush(10)
+    assert on_feedback.queue.pending() == [] and [s.path for s in scripted.seen] == ["/v1/reports", "/v1/reports"]
     scripted.script = [(302, portal), (404, {})]
-    app.turn_off()
-    assert app.flush(10)
-    assert app.state.pending_deletion  # a redirect is no acknowledgement
+    on_feedback.turn_off()
+    assert on_feedback.flush(10)
+    assert on_feedback.state.pending_deletion  # a redirect is no acknowledgement
     clock.advance(7 * 3600)
-    assert app.flush(10)
-    assert app.state.pending_deletion  # nor is a 404
+    assert on_feedback.flush(10)
+    assert on_feedback.state.pending_deletion  # nor is a 404
     clock.advance(7 * 3600)
-    assert app.flush(10)
-    assert app.state.pending_deletion == ()
+    assert on_feedback.flush(10)
+    assert on_feedback.state.pending_deletion == ()
     assert [s.path for s in scripted.seen][-3:] == ["/v1/deletions"] * 3
-    app.close(1)
+    on_feedback.close(1)
 
 
 def test_an_unusable_data_folder_never_raises_into_the_app(
@@ -79,17 +75,15 @@ def test_an_unusable_data_folder_never_raises_into_the_app(
 
 
 def test_absurd_values_are_dropped_and_the_report_still_checks(
-    tmp_path: Path, registry: Registry, clock: ManualClock, scripted: ScriptedCollector
+    registry: Registry, clock: ManualClock, scripted: ScriptedCollector, on_feedback: Feedback
 ) -> None:
-    app = make_feedback(registry, tmp_path, scripted.url, clock)
-    app.turn_on()
-    app.quantity("model.part_count", 10**400)  # a huge int lands in the last bucket
-    app.duration("simulation.duration", 10**400)
-    app.count("sketch.line", 2**40)  # over the declared maximum: capped, one value dropped
-    assert json.loads(app.preview())["metrics"]["model.part_count"] == 10000
+    on_feedback.quantity("model.part_count", 10**400)  # a huge int lands in the last bucket
+    on_feedback.duration("simulation.duration", 10**400)
+    on_feedback.count("sketch.line", 2**40)  # over the declared maximum: capped, one value dropped
+    assert json.loads(on_feedback.preview())["metrics"]["model.part_count"] == 10000
     clock.advance(DAY)
-    assert app.flush(10)
+    assert on_feedback.flush(10)
     sent = json.loads(gzip.decompress(scripted.seen[0].body))
     assert sent["metrics"]["sketch.line"] == registry.metrics["sketch.line"].max
     assert sent["client"]["dropped"] == 1
-    app.close(1)
+    on_feedback.close(1)

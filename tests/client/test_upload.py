@@ -12,7 +12,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from optin.client import ManualClock
+from optin.client import Feedback, ManualClock
 from optin.collector import CollectorThread, Config
 from optin.contract import Registry
 
@@ -62,25 +62,21 @@ def test_with_the_collector_down_reports_wait_on_disk_and_are_delivered_later_ex
     feedback.close(0)
 
 
-def test_retry_after_is_honoured(
-    tmp_path: Path, registry: Registry, clock: ManualClock, scripted: ScriptedCollector
-) -> None:
+def test_retry_after_is_honoured(clock: ManualClock, scripted: ScriptedCollector, on_feedback: Feedback) -> None:
     scripted.script = [(503, {"Retry-After": "3600"})]
-    feedback = make_feedback(registry, tmp_path, scripted.url, clock)
-    feedback.turn_on()
-    feedback.count("toolpath.pocket")
+    on_feedback.count("toolpath.pocket")
     clock.advance(DAY)
-    assert feedback.flush(10)
-    assert len(scripted.seen) == 1 and len(feedback.queue.pending()) == 1
+    assert on_feedback.flush(10)
+    assert len(scripted.seen) == 1 and len(on_feedback.queue.pending()) == 1
     clock.advance(3599)
-    assert feedback.flush(10)
+    assert on_feedback.flush(10)
     assert len(scripted.seen) == 1  # not before the server said
     clock.advance(2)
-    assert feedback.flush(10)
-    assert len(scripted.seen) == 2 and feedback.queue.pending() == []
+    assert on_feedback.flush(10)
+    assert len(scripted.seen) == 2 and on_feedback.queue.pending() == []
     first, second = (json.loads(gzip.decompress(s.body)) for s in scripted.seen)
     assert first["report_id"] == second["report_id"]  # the retry is the same report: stored once
-    feedback.close(0)
+    on_feedback.close(0)
 
 
 @pytest.mark.parametrize(
@@ -88,39 +84,35 @@ def test_retry_after_is_honoured(
     [(400, False), (413, False), (422, False), (408, True), (429, True), (500, True), (502, True)],
 )
 def test_the_retry_rule_drops_permanent_rejections_and_counts_them(
-    tmp_path: Path, registry: Registry, clock: ManualClock, scripted: ScriptedCollector, status: int, retried: bool
+    clock: ManualClock, scripted: ScriptedCollector, status: int, retried: bool, on_feedback: Feedback
 ) -> None:
     scripted.script = [(status, {})]
-    feedback = make_feedback(registry, tmp_path, scripted.url, clock)
-    feedback.turn_on()
-    feedback.count("toolpath.pocket")
+    on_feedback.count("toolpath.pocket")
     clock.advance(DAY)
-    assert feedback.flush(10)
-    assert len(feedback.queue.pending()) == (1 if retried else 0)
+    assert on_feedback.flush(10)
+    assert len(on_feedback.queue.pending()) == (1 if retried else 0)
     clock.advance(DAY)  # next period; any backoff is over
-    assert feedback.flush(10)
-    assert feedback.flush(10)
+    assert on_feedback.flush(10)
+    assert on_feedback.flush(10)
     bodies = [json.loads(gzip.decompress(s.body)) for s in scripted.seen]
     if retried:
         assert bodies[0]["report_id"] == bodies[1]["report_id"]
     else:
         assert bodies[1]["client"]["rejected"] == 1  # the next report tells the collector one was lost
-    feedback.close(0)
+    on_feedback.close(0)
 
 
 def test_uploads_are_gzipped_json_without_identifying_headers(
-    tmp_path: Path, registry: Registry, clock: ManualClock, scripted: ScriptedCollector
+    clock: ManualClock, scripted: ScriptedCollector, on_feedback: Feedback
 ) -> None:
-    feedback = make_feedback(registry, tmp_path, scripted.url, clock)
-    feedback.turn_on()
     clock.advance(DAY)
-    assert feedback.flush(10)
+    assert on_feedback.flush(10)
     seen = scripted.seen[0]
     assert seen.path == "/v1/reports"
     assert seen.headers["Content-Encoding"] == "gzip" and seen.headers["Content-Type"] == "application/json"
     assert seen.headers["User-Agent"] == "optin"
     assert not {"Cookie", "Authorization", "X-Forwarded-For", "Referer"} & set(seen.headers)
-    feedback.close(0)
+    on_feedback.close(0)
 
 
 def test_close_returns_within_its_budget_against_a_server_that_never_answers(
@@ -144,19 +136,17 @@ def test_close_returns_within_its_budget_against_a_server_that_never_answers(
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="fork is POSIX only")
 def test_a_forked_child_records_into_the_same_period_and_nothing_is_sent_twice(
-    tmp_path: Path, registry: Registry, clock: ManualClock, scripted: ScriptedCollector
+    clock: ManualClock, scripted: ScriptedCollector, on_feedback: Feedback
 ) -> None:
-    feedback = make_feedback(registry, tmp_path, scripted.url, clock)
-    feedback.turn_on()
-    assert feedback.flush(10)  # the parent's first pass has opened the period on disk
-    feedback.count("toolpath.pocket", 5)  # the parent's, in its memory
+    assert on_feedback.flush(10)  # the parent's first pass has opened the period on disk
+    on_feedback.count("toolpath.pocket", 5)  # the parent's, in its memory
     pid = os.fork()
     if pid == 0:  # child: records from empty; its own thread sends the period's report once it has ended
         code = 1
         try:
-            feedback.count("toolpath.drill", 2)
+            on_feedback.count("toolpath.drill", 2)
             clock.advance(DAY)
-            code = 0 if feedback.flush(10) and not feedback.queue.pending() else 2
+            code = 0 if on_feedback.flush(10) and not on_feedback.queue.pending() else 2
         finally:
             os._exit(code)
     _, status = os.waitpid(pid, 0)
@@ -165,9 +155,9 @@ def test_a_forked_child_records_into_the_same_period_and_nothing_is_sent_twice(
     assert child_report["metrics"].get("toolpath.drill") == 2  # the parent's 5 too, if its thread kept it before
     for _day in range(2):  # the parent's values join the next period (the child reported this one)
         clock.advance(DAY)
-        assert feedback.flush(10)
+        assert on_feedback.flush(10)
     sent = {doc["report_id"]: doc for doc in (json.loads(gzip.decompress(seen.body)) for seen in scripted.seen)}
     assert len({doc["period"]["start"] for doc in sent.values()}) == len(sent)  # one report per period
     assert sum(doc["metrics"].get("toolpath.pocket", 0) for doc in sent.values()) == 5
     assert sum(doc["metrics"].get("toolpath.drill", 0) for doc in sent.values()) == 2
-    feedback.close(0)
+    on_feedback.close(0)

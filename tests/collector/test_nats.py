@@ -374,9 +374,10 @@ def _ingest_with_kills(layout: Layout, registry: Registry, rounds: int, seconds:
     layout.start_loader()
     for index in (0, 1):
         _wait_healthy(layout.start_collector(index).url)
-    with Senders(layout, registry, per_thread=6000 * rounds) as senders:
+    with Senders(layout, registry) as senders:
         for round_ in range(rounds):
             for victim in ("node", "collector", "loader", "together"):
+                senders.allow(4000)  # the load while it is killed and restarted
                 time.sleep(seconds)
                 node = round_ % len(layout.cluster.nodes)
                 if victim in ("node", "together"):
@@ -408,6 +409,7 @@ def _wait_for_progress(senders: Senders, after: str, timeout_s: float = 60) -> N
     """Ingest goes on after a restart: more reports are acknowledged within ``timeout_s``."""
     with senders.lock:
         before = len(senders.acked)
+    senders.allow(100)  # reports to send after the restart, whatever the load before it used up
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         with senders.lock:

@@ -12,6 +12,8 @@ import socket
 import threading
 from dataclasses import dataclass
 
+from tests.helpers import serve_connections
+
 
 @dataclass(frozen=True, slots=True)
 class Request:
@@ -28,7 +30,9 @@ class Tap:
         self._lock = threading.Lock()
         self._sent: list[bytearray] = []  # what each connection's client sent, in arrival order
         self._threads: list[threading.Thread] = []
-        self._accepting = threading.Thread(target=self._accept, name="tap-accept", daemon=True)
+        self._accepting = threading.Thread(
+            target=serve_connections, args=(self._listener, self._forward), name="tap-accept", daemon=True
+        )
         self._accepting.start()
 
     @property
@@ -46,18 +50,13 @@ class Tap:
             raw = [bytes(b) for b in self._sent]
         return [request for data in raw for request in parse_requests(data)]
 
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self._listener.accept()
-            except OSError:
-                return
-            with self._lock:
-                record = bytearray()
-                self._sent.append(record)
-            thread = threading.Thread(target=self._serve, args=(client, record), name="tap-conn", daemon=True)
-            self._threads.append(thread)
-            thread.start()
+    def _forward(self, client: socket.socket) -> None:
+        with self._lock:
+            record = bytearray()
+            self._sent.append(record)
+        thread = threading.Thread(target=self._serve, args=(client, record), name="tap-conn", daemon=True)
+        self._threads.append(thread)
+        thread.start()
 
     def _serve(self, client: socket.socket, record: bytearray) -> None:
         with client, socket.create_connection(("127.0.0.1", self.upstream_port), timeout=30) as upstream:

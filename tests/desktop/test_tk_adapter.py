@@ -7,6 +7,7 @@ import importlib.util
 import subprocess
 import sys
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
@@ -16,7 +17,7 @@ if importlib.util.find_spec("_tkinter") is None:
 import tkinter as tk
 from tkinter import ttk
 
-from optin.client import Answer, HelpMenu, ManualClock
+from optin.client import Answer, Feedback, HelpMenu, ManualClock
 from optin.client.tk import NEVER_LABEL, NO_LABEL, YES_LABEL, AskDialog, TkHelpMenu
 from optin.contract import Registry
 
@@ -24,6 +25,20 @@ from ._tk import DAY, START, answer_when_shown, entries, labelled, make_feedback
 from ._x11 import Display
 
 OUT = Path(__file__).resolve().parent / "out"
+
+
+class TkApp(NamedTuple):
+    clock: ManualClock
+    feedback: Feedback
+    items: TkHelpMenu
+
+
+@pytest.fixture
+def tk_app(root: tk.Tk, registry: Registry, tmp_path: Path) -> TkApp:
+    """An app with feedback off (as shipped) and the Help-menu item, on a clock the test moves."""
+    clock = ManualClock(START)
+    feedback = make_feedback(registry, tmp_path, clock)
+    return TkApp(clock, feedback, TkHelpMenu(tk.Menu(root, tearoff=False), HelpMenu(feedback), parent=root))
 
 
 def test_importing_optin_client_does_not_import_tkinter() -> None:
@@ -106,12 +121,8 @@ def test_declining_is_as_easy_as_accepting(root: tk.Tk, registry: Registry, tmp_
     dialog.window.destroy()
 
 
-def test_no_records_a_decline_and_the_app_asks_again_only_after_the_interval(
-    root: tk.Tk, registry: Registry, tmp_path: Path
-) -> None:
-    clock = ManualClock(START)
-    feedback = make_feedback(registry, tmp_path, clock)
-    items = TkHelpMenu(tk.Menu(root, tearoff=False), HelpMenu(feedback), parent=root)
+def test_no_records_a_decline_and_the_app_asks_again_only_after_the_interval(root: tk.Tk, tk_app: TkApp) -> None:
+    clock, feedback, items = tk_app
     answer_when_shown(root, lambda d: labelled(d, ttk.Button, NO_LABEL).invoke())  # type: ignore[attr-defined]
     assert items.ask_if_due() is Answer.NO
     assert not feedback.is_on and items.var.get() is False
@@ -123,11 +134,9 @@ def test_no_records_a_decline_and_the_app_asks_again_only_after_the_interval(
 
 
 def test_dont_ask_again_is_honoured_even_after_the_interval_and_a_restart(
-    root: tk.Tk, registry: Registry, tmp_path: Path
+    root: tk.Tk, registry: Registry, tmp_path: Path, tk_app: TkApp
 ) -> None:
-    clock = ManualClock(START)
-    feedback = make_feedback(registry, tmp_path, clock)
-    items = TkHelpMenu(tk.Menu(root, tearoff=False), HelpMenu(feedback), parent=root)
+    clock, feedback, items = tk_app
 
     def never(dialog: tk.Toplevel) -> None:
         labelled(dialog, ttk.Checkbutton, NEVER_LABEL).invoke()  # type: ignore[attr-defined]
@@ -163,11 +172,9 @@ def test_yes_turns_it_on_and_ticks_the_item(root: tk.Tk, registry: Registry, tmp
 
 
 def test_sent_data_window_shows_the_history_in_words_and_clears_it_once_confirmed(
-    root: tk.Tk, display: Display, registry: Registry, tmp_path: Path
+    root: tk.Tk, display: Display, registry: Registry, tk_app: TkApp
 ) -> None:
-    clock = ManualClock(START)
-    feedback = make_feedback(registry, tmp_path, clock)
-    items = TkHelpMenu(tk.Menu(root, tearoff=False), HelpMenu(feedback), parent=root)
+    clock, feedback, items = tk_app
     assert "Nothing has been sent" in items.show_sent_data().text.get("1.0", "end")
     turn_on_when_shown(root)
     items.toggle()

@@ -84,6 +84,16 @@ def shoot_menu(root: tk.Tk, menu: tk.Menu, display: Display, name: str) -> None:
     menu.unpost()
 
 
+def dialog_in_german(window: tk.Toplevel, buttons: set[str], registry: Registry, display: Display, name: str) -> None:
+    """The dialog shows these German words and no English; saved as <name>-dialog.png, then closed."""
+    window.update()
+    shown = texts_of(window) + [window.title()]
+    assert buttons <= set(shown), shown
+    assert_german(shown, registry)
+    display.screenshot(SHOTS / f"{name}-dialog.png")
+    window.destroy()
+
+
 def menu_labels(menu: tk.Menu) -> list[str]:
     last = menu.index("end")
     return [str(menu.entrycget(i, "label")) for i in range(0 if last is None else int(last) + 1)]
@@ -105,21 +115,11 @@ def test_the_tk_menu_and_dialogs_in_german_show_no_english(
     ]
     shoot_menu(root, help_menu, display, "help-menu")
 
-    dialog = AskDialog(root, feedback, "Millwright", language="de")
-    dialog.window.update()
-    shown = texts_of(dialog.window) + [dialog.window.title()]
-    assert "Ja, teilnehmen" in shown and "Nein, danke" in shown and "Künftig nicht mehr fragen" in shown
-    assert_german(shown, registry)
-    display.screenshot(SHOTS / "ask-dialog.png")
-    dialog.window.destroy()
-
-    turn_on = TurnOnDialog(root, HelpMenu(feedback, language="de"), "Millwright")
-    turn_on.window.update()
-    shown = texts_of(turn_on.window) + [turn_on.window.title()]
-    assert "Einschalten" in shown and "Abbrechen" in shown and "Kundenfeedback-Programm einschalten" in shown
-    assert_german(shown, registry)
-    display.screenshot(SHOTS / "turn-on-dialog.png")
-    turn_on.window.destroy()
+    asked = AskDialog(root, feedback, "Millwright", language="de").window
+    dialog_in_german(asked, {"Ja, teilnehmen", "Nein, danke", "Künftig nicht mehr fragen"}, registry, display, "ask")
+    turn_on = TurnOnDialog(root, HelpMenu(feedback, language="de"), "Millwright").window
+    shows = {"Einschalten", "Abbrechen", "Kundenfeedback-Programm einschalten"}
+    dialog_in_german(turn_on, shows, registry, display, "turn-on")
 
     what = items.show_what_is_sent()
     root.update()
