@@ -5,12 +5,13 @@ Prints, measured in this one run:
    journal) against a bare aiohttp handler that reads, parses and answers 202 to the same
    bodies, and against the same bare handler running the collector's report check (the
    ceiling), all driven by wrk with the same connections (64 and 256), duration and bodies
-   (about 40 values each, every report id distinct); p50 and p99 latency beside each; after
-   each collector run, how long the loader takes to load what is left, and at the end that
-   every 202 is stored;
+   (about 48 values each, every report id distinct), plain JSON and gzip; p50 and p99 latency
+   beside each and the load average before each round; after each collector run, how long the
+   loader takes to load what is left, and at the end that every 202 is stored;
 2. the loader's write path (journal records → keys, Arrow rows, transactions with positions)
    against a raw Arrow bulk insert of exactly the rows it wrote;
-3. stored bytes per report in the checkpointed database against the report's gzip-compressed JSON.
+3. stored bytes per report in the checkpointed database against the report's gzip-compressed JSON;
+4. the loader's rate with a deletion after every 1,000 reports against the same reports without.
 
 Load goes to 127.0.0.1 only and every run is bounded in time. Needs `wrk` on PATH (Debian
 package `wrk`).
