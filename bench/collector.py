@@ -5,12 +5,13 @@ Prints, measured in this one run:
    journal) against a bare aiohttp handler that reads, parses and answers 202 to the same
    bodies, and against the same bare handler running the collector's report check (the
    ceiling), all driven by wrk with the same connections (64 and 256), duration and bodies
-   (about 40 values each, every report id distinct); p50 and p99 latency beside each; after
-   each collector run, how long the loader takes to load what is left, and at the end that
-   every 202 is stored;
+   (about 48 values each, every report id distinct), plain JSON and gzip; p50 and p99 latency
+   beside each and the load average before each round; after each collector run, how long the
+   loader takes to load what is left, and at the end that every 202 is stored;
 2. the loader's write path (journal records → keys, Arrow rows, transactions with positions)
    against a raw Arrow bulk insert of exactly the rows it wrote;
-3. stored bytes per report in the checkpointed database against the report's gzip-compressed JSON.
+3. stored bytes per report in the checkpointed database against the report's gzip-compressed JSON;
+4. the loader's rate with a deletion after every 1,000 reports against the same reports without.
 
 Load goes to 127.0.0.1 only and every run is bounded in time. Needs `wrk` on PATH (Debian
 package `wrk`).
@@ -45,19 +46,43 @@ from optin.contract import CheckedReport, Registry, Report, ReportChecker, bundl
 READY = re.compile(rb'"event":"ready","port":(\d+)')
 RID, IID = "@RID@", "@IID@"  # placeholders wrk fills in per request
 
-# wrk: each request takes the next template and gives it a report id unique to this run and
-# thread, and an installation id from a pool (installations send many reports over time).
-WRK_SCRIPT = r"""
-local templates = {}
-local counter = 0
-local tid = 0
+# wrk, every script: answers tallied by status over all threads, and how often a thread ran out of
+# bodies (gzip pools); printed at the end. wrk copies a thread's `tally` and `wraps` into the main
+# script's view only when published, so every response publishes them.
+WRK_TALLY = r"""
 local threads = {}
 local tally = {}
-local prefix = "%(prefix)s"
+local wraps = 0
 function setup(thread)
   thread:set("tid", #threads + 1)
   table.insert(threads, thread)
 end
+function response(status, headers, body)
+  tally[status] = (tally[status] or 0) + 1
+  wrk.thread:set("tally", tally)
+end
+function done(summary, latency, requests)
+  local totals = {}
+  local wrapped = 0
+  for _, thread in ipairs(threads) do
+    local t = thread:get("tally") or {}
+    for status, n in pairs(t) do totals[status] = (totals[status] or 0) + n end
+    wrapped = wrapped + (tonumber(thread:get("wraps")) or 0)
+  end
+  for status, n in pairs(totals) do io.write(string.format("STATUS %%d %%d\n", status, n)) end
+  io.write(string.format("WRAPPED %%d\n", wrapped))
+end
+"""
+
+# wrk, plain bodies: each request takes the next template and gives it a report id unique to this
+# run and thread, and an installation id from a pool (installations send many reports over time).
+WRK_SCRIPT = (
+    WRK_TALLY
+    + r"""
+local templates = {}
+local counter = 0
+local tid = 0
+local prefix = "%(prefix)s"
 function init(args)
   for line in io.lines("%(templates)s") do table.insert(templates, line) end
   tid = tonumber(wrk.thread:get("tid")) or 0
@@ -72,29 +97,48 @@ function request()
   body = body:gsub("@RID@", rid, 1):gsub("@IID@", iid, 1)
   return wrk.format(nil, "/v1/reports", nil, body)
 end
-function response(status, headers, body)
-  tally[status] = (tally[status] or 0) + 1
-end
-function done(summary, latency, requests)
-  local totals = {}
-  for _, thread in ipairs(threads) do
-    local t = thread:get("tally")
-    for status, n in pairs(t) do totals[status] = (totals[status] or 0) + n end
+"""
+)
+
+# wrk, gzip bodies: wrk cannot compress per request, so the bodies are made beforehand, each with a
+# report id of its own (a pool per run, fresh ids every run), and each thread sends its own share of
+# the pool in order. A thread that runs out starts over and counts it: the run is then void for the
+# collector (copies answered 200), and the bench says so and stops.
+WRK_GZIP_SCRIPT = (
+    WRK_TALLY
+    + r"""
+local bodies = {}
+local counter = 0
+function init(args)
+  local tid = tonumber(wrk.thread:get("tid")) or 1
+  local f = io.open("%(blob)s", "rb")
+  local blob = f:read("*a")
+  f:close()
+  local at, i = 1, 0
+  for line in io.lines("%(index)s") do
+    local size = tonumber(line)
+    if i %% %(threads)d == tid - 1 then table.insert(bodies, blob:sub(at, at + size - 1)) end
+    at = at + size
+    i = i + 1
   end
-  for status, n in pairs(totals) do io.write(string.format("STATUS %%d %%d\n", status, n)) end
+  wrk.method = "POST"
+  wrk.headers["Content-Type"] = "application/json"
+  wrk.headers["Content-Encoding"] = "gzip"
+end
+function request()
+  counter = counter + 1
+  if counter > #bodies then
+    counter = 1
+    wraps = wraps + 1
+    wrk.thread:set("wraps", wraps)
+  end
+  return wrk.format(nil, "/v1/reports", nil, bodies[counter])
 end
 """
-# wrk copies `tally` into each thread's table only if we publish it; do so on every response batch.
-WRK_PUBLISH = r"""
-local _response = response
-response = function(status, headers, body)
-  _response(status, headers, body)
-  wrk.thread:set("tally", tally)
-end
-"""
+)
 
 BARE_SERVER = r"""
-import asyncio, sys, time, orjson
+import asyncio, sys, time, zlib, orjson
 from aiohttp import web
 
 if sys.argv[1:] == ["--check"]:  # the ceiling: the collector's own report check, nothing stored
@@ -107,6 +151,8 @@ else:
 
 async def handle(request):
     body = await request.read()
+    if request.headers.get("Content-Encoding") == "gzip":
+        body = zlib.decompress(body, 31)
     parse(body)
     return web.json_response({"status": "stored"}, status=202, dumps=lambda o: orjson.dumps(o).decode())
 
@@ -220,7 +266,8 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 
 def run_wrk(
     port: int, script: Path, seconds: float, connections: int, threads: int
-) -> tuple[float, dict[int, int], dict[str, float]]:
+) -> tuple[float, dict[int, int], dict[str, float], int]:
+    """wrk's rate, answers by status, p50 and p99 latency (ms), and how often a gzip pool ran out."""
     out = subprocess.run(
         [
             "wrk",
@@ -241,7 +288,8 @@ def run_wrk(
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     statuses = {int(s): int(n) for s, n in re.findall(r"STATUS (\d+) (\d+)", out)}
     latency = {p: _ms(v, u) for p, v, u in re.findall(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)}
-    return rate, statuses, latency
+    wrapped = re.search(r"WRAPPED (\d+)", out)
+    return rate, statuses, latency, int(wrapped.group(1)) if wrapped else 0
 
 
 def _ms(value: str, unit: str) -> float:
@@ -275,9 +323,25 @@ def drain_seconds(port: int, accepted: int, limit_s: float = 60) -> float:
 def wrk_script(folder: Path, templates: Path, installations: int) -> Path:
     prefix = uuid.uuid4().hex[:8]
     path = folder / f"ingest-{prefix}.lua"
-    path.write_text(
-        WRK_SCRIPT % {"prefix": prefix, "templates": templates, "installations": installations} + WRK_PUBLISH
-    )
+    path.write_text(WRK_SCRIPT % {"prefix": prefix, "templates": templates, "installations": installations})
+    return path
+
+
+def gzip_script(folder: Path, templates: list[str], count: int, installations: int, threads: int) -> Path:
+    """A pool of ``count`` gzip bodies, every report id new (this pool's prefix), and the wrk script sending them."""
+    prefix = uuid.uuid4().hex[:8]
+    blob, index = folder / f"pool-{prefix}.bin", folder / f"pool-{prefix}.txt"
+    sizes = []
+    with open(blob, "wb") as out:
+        for i in range(count):
+            iid = f"00000000-0000-4000-8000-{(i * 7919) % installations:012x}"
+            body = templates[i % len(templates)].replace(RID, f"{prefix}-{i >> 48:04x}-4000-8000-{i:012x}", 1)
+            data = gzip.compress(body.replace(IID, iid, 1).encode(), compresslevel=6, mtime=0)
+            out.write(data)
+            sizes.append(len(data))
+    index.write_text("".join(f"{size}\n" for size in sizes))
+    path = folder / f"ingest-{prefix}.lua"
+    path.write_text(WRK_GZIP_SCRIPT % {"blob": blob, "index": index, "threads": threads})
     return path
 
 
@@ -311,31 +375,43 @@ def ingest(folder: Path, registry: Registry, args: argparse.Namespace) -> dict[s
             folder / "collector.log",
         ),
     }
-    conns = args.connections
-    rates: dict[tuple[str, int], list[float]] = {(n, c): [] for n in procs for c in conns}
-    cpu: dict[tuple[str, int], list[float]] = {(n, c): [] for n in procs for c in conns}  # CPU s per answer
-    latency: dict[tuple[str, int], list[dict[str, float]]] = {(n, c): [] for n in procs for c in conns}
+    slots = [(c, e) for c in args.connections for e in args.bodies]
+    keys = [(n, c, e) for n in procs for c, e in slots]
+    rates: dict[tuple[str, int, str], list[float]] = {key: [] for key in keys}
+    cpu: dict[tuple[str, int, str], list[float]] = {key: [] for key in keys}  # CPU s per answer
+    latency: dict[tuple[str, int, str], list[dict[str, float]]] = {key: [] for key in keys}
     drains: list[float] = []
     answered: dict[int, int] = {}
+    pool_s: list[float] = []
+    loads: dict[tuple[int, str], list[float]] = {slot: [] for slot in slots}  # 1-minute load average before each
+    lines = templates.read_text().splitlines()
     try:
         for name, (_proc, port) in procs.items():  # warm all (connections, caches, first DuckDB blocks)
-            _, statuses, _ = run_wrk(
-                port, wrk_script(folder, templates, args.installations), 1, max(conns), args.wrk_threads
+            _, statuses, _, _ = run_wrk(
+                port, wrk_script(folder, templates, args.installations), 1, max(args.connections), args.wrk_threads
             )
             if name == "collector":
                 for status, count in statuses.items():
                     answered[status] = answered.get(status, 0) + count
         for _ in range(args.rounds):  # interleaved, so drift on a shared machine hits all alike
-            for c in conns:
+            for c, body in slots:
+                if body == "gzip":  # a fresh pool of bodies (new report ids), the same for all three servers
+                    started = time.perf_counter()
+                    script = gzip_script(folder, lines, args.gzip_pool, args.installations, args.wrk_threads)
+                    pool_s.append(time.perf_counter() - started)
+                else:
+                    script = wrk_script(folder, templates, args.installations)
+                loads[(c, body)].append(os.getloadavg()[0])
                 for name, (proc, port) in procs.items():
                     before = cpu_seconds_tree(proc.pid)
-                    rate, statuses, lat = run_wrk(
-                        port, wrk_script(folder, templates, args.installations), args.seconds, c, args.wrk_threads
-                    )
-                    rates[(name, c)].append(rate)
-                    latency[(name, c)].append(lat)
-                    cpu[(name, c)].append((cpu_seconds_tree(proc.pid) - before) / max(1, sum(statuses.values())))
+                    rate, statuses, lat, wrapped = run_wrk(port, script, args.seconds, c, args.wrk_threads)
+                    key = (name, c, body)
+                    rates[key].append(rate)
+                    latency[key].append(lat)
+                    cpu[key].append((cpu_seconds_tree(proc.pid) - before) / max(1, sum(statuses.values())))
                     if name == "collector":
+                        if wrapped:
+                            raise SystemExit("FAILED: the gzip pool ran out in a collector run; raise --gzip-pool")
                         for status, count in statuses.items():
                             answered[status] = answered.get(status, 0) + count
                         done = answered.get(202, 0)
@@ -361,6 +437,8 @@ def ingest(folder: Path, registry: Registry, args: argparse.Namespace) -> dict[s
         },
         "rates": rates,
         "drains": drains,
+        "pool_s": pool_s,
+        "loads": loads,
         "final": final,
         "cpu_us": {key: statistics.median(values) * 1e6 for key, values in cpu.items()},
         "answered": answered,
@@ -375,7 +453,6 @@ def ingest(folder: Path, registry: Registry, args: argparse.Namespace) -> dict[s
 
 def write_path(folder: Path, registry: Registry, reports: int, batch: int) -> dict[str, Any]:
     from optin.collector import _records as rec
-    from optin.collector._journal import JournalWriter
     from optin.collector._loader import Loader
 
     rng = random.Random(2)
@@ -392,25 +469,18 @@ def write_path(folder: Path, registry: Registry, reports: int, batch: int) -> di
 
     def journal_part(part: list[CheckedReport], name: str) -> None:
         """What the workers would have written (not timed)."""
-
-        async def run() -> None:
-            header = rec.encode_metrics(checker.metric_names, registries)
-            writer = JournalWriter(journal / name, 64 << 20, 0.0, len(part) + 1, header)
-            writer.open(asyncio.get_running_loop())
-            await asyncio.gather(*[writer.append(rec.encode_report(report, now)) for report in part])
-            writer.close()
-
-        asyncio.run(run())
+        write_journal(journal / name, checker, registries, [rec.encode_report(report, now) for report in part])
 
     # Two halves, each through a freshly opened loader, so the database size after the first
     # half's checkpoint gives the marginal bytes of the second half (without fixed overhead).
-    elapsed, cpu, sizes, batches = 0.0, 0.0, [], 0
+    elapsed, opening, cpu, sizes, batches = 0.0, 0.0, 0.0, [], 0
     for name, part in (("w0", checked[: reports // 2]), ("w1", checked[reports // 2 :])):
         journal_part(part, name)
         loader = Loader(db, journal, registries, batch, 0.0)
         cpu_started = time.process_time()
         started = time.perf_counter()
         loader.open()
+        opening += time.perf_counter() - started
         loader.caught_up().result(600)
         elapsed += time.perf_counter() - started
         cpu += time.process_time() - cpu_started
@@ -460,6 +530,8 @@ def write_path(folder: Path, registry: Registry, reports: int, batch: int) -> di
         "rows": rows,
         "reports": reports,
         "ours_s": elapsed,
+        "open_s": opening,
+        "load": os.getloadavg()[0],
         "ours_cpu_us": cpu / reports * 1e6,
         "loader_batches": batches,
         "bulk_s": bulk,
@@ -468,6 +540,70 @@ def write_path(folder: Path, registry: Registry, reports: int, batch: int) -> di
         "sizes": sizes,
         "gzip_bytes": gz,
     }
+
+
+def write_journal(
+    folder: Path, checker: ReportChecker, registries: dict[tuple[str, int], Registry], payloads: list[bytes]
+) -> None:
+    """A worker's journal holding ``payloads`` (records of `_records`), all on disk (not timed)."""
+    from optin.collector import _records as rec
+    from optin.collector._journal import JournalWriter
+
+    async def run() -> None:
+        header = rec.encode_metrics(checker.metric_names, registries)
+        writer = JournalWriter(folder, 64 << 20, 0.0, len(payloads) + 1, header)
+        writer.open(asyncio.get_running_loop())
+        await asyncio.gather(*[writer.append(payload) for payload in payloads])
+        writer.close()
+
+    asyncio.run(run())
+
+
+def deletions(folder: Path, registry: Registry, reports: int, every: int, batch: int) -> dict[str, Any]:
+    """The loader on the same reports with and without a deletion after every ``every`` of them.
+
+    Each deletion erases an installation that sent reports earlier in the journal and sends no
+    more (as the workers' tombstones ensure). Both runs start from an empty database and journal.
+    """
+    from optin.collector import _records as rec
+    from optin.collector._loader import Loader
+
+    rng = random.Random(3)
+    registries = {(registry.app, registry.version): registry}
+    checker = ReportChecker(registries)
+    now = int(time.time())
+    active = [str(uuid.uuid4()) for _ in range(max(1, reports // 20))]
+    plain: list[bytes] = []
+    mixed: list[bytes] = []
+    for i in range(reports):
+        body = json.dumps(make_doc(registry, rng, str(uuid.uuid4()), rng.choice(active))).encode()
+        payload = rec.encode_report(checker.check(body, now), now)
+        plain.append(payload)
+        mixed.append(payload)
+        if i % every == every - 1:
+            gone = active.pop(rng.randrange(len(active)))  # it sent reports before (almost surely) and sends no more
+            active.append(str(uuid.uuid4()))
+            mixed.append(rec.encode_deletion(gone, now))
+    out: dict[str, Any] = {"reports": reports, "deletions": len(mixed) - len(plain), "load": os.getloadavg()[0]}
+    for name, payloads in (("without", plain), ("with", mixed)):
+        root = folder / f"deletions-{name}"
+        write_journal(root / "journal" / "w0", checker, registries, payloads)
+        loader = Loader(root / "optin.duckdb", root / "journal", registries, batch, 0.0)
+        started = time.perf_counter()
+        loader.open()
+        loader.caught_up().result(600)
+        out[name] = {
+            "seconds": time.perf_counter() - started,
+            "batches": loader.stats.batches,
+            "batch_max_s": loader.stats.batch_seconds_max,
+            "batch_mean_s": loader.stats.batch_seconds_sum / max(1, loader.stats.batches),
+            "deleted": loader.stats.deletions,
+        }
+        loader.close()
+        con = duckdb.connect(str(root / "optin.duckdb"), read_only=True)
+        out[name]["stored"] = con.execute("SELECT count(*) FROM reports").fetchone()[0]  # type: ignore[index]
+        con.close()
+    return out
 
 
 class NatsLayout:
@@ -504,6 +640,10 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=8, help="each wrk run")
     parser.add_argument("--rounds", type=int, default=2, help="interleaved runs of each server; the median counts")
     parser.add_argument("--connections", type=int, nargs="+", default=[64, 256])
+    parser.add_argument("--bodies", nargs="+", choices=("plain", "gzip"), default=["plain", "gzip"])
+    parser.add_argument(
+        "--gzip-pool", type=int, default=150000, help="gzip bodies made for each run (each a new report id)"
+    )
     parser.add_argument("--wrk-threads", type=int, default=1)
     parser.add_argument(
         "--templates", type=int, default=500, help="distinct report bodies (ids are filled in per request)"
@@ -512,6 +652,13 @@ def main() -> None:
     parser.add_argument(
         "--write-reports", type=int, default=100000, help="reports through the write path; also the stored-size sample"
     )
+    parser.add_argument(
+        "--delete-every",
+        type=int,
+        default=1000,
+        help="the deletions run: one deletion after this many reports (0: none)",
+    )
+    parser.add_argument("--deletion-reports", type=int, default=50000, help="reports in the deletions run")
     parser.add_argument("--batch", type=int, default=4096, help="the loader's default batch_max_reports")
     parser.add_argument(
         "--journal",
@@ -527,6 +674,11 @@ def main() -> None:
     try:
         i = ingest(folder, registry, args)
         w = write_path(folder, registry, args.write_reports, args.batch)
+        d = (
+            deletions(folder, registry, args.deletion_reports, args.delete_every, args.batch)
+            if args.delete_every
+            else None
+        )
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -540,19 +692,17 @@ def main() -> None:
     )
     print(
         f"reports: {i['values_per_report']:.1f} stored values each, {i['json_bytes']:.0f} B JSON,"
-        f" {i['gzip_bytes']:.0f} B gzip; every report id distinct; plain JSON bodies"
+        f" {i['gzip_bytes']:.0f} B gzip; every report id distinct; bodies: {' and '.join(args.bodies)}"
     )
     print()
-    print(f"{'what':<52}{'ours':>12}{'reference':>12}{'ratio':>9}{'target':>10}")
-    for c in args.connections:
+    print(f"{'what':<58}{'ours':>12}{'reference':>12}{'ratio':>9}{'target':>10}")
+    slots = [(c, b) for c in args.connections for b in args.bodies]
+    for c, body in slots:
         target = ">= 0.45x" if c <= 64 else ">= 0.8x"
-        ours, bare, check = rps[("collector", c)], rps[("bare", c)], rps[("check", c)]
-        print(
-            f"{f'ingest, reports/s, {c} conn., vs bare handler':<52}{ours:>12,.0f}{bare:>12,.0f}{ours / bare:>8.2f}x{target:>10}"
-        )
-        print(
-            f"{f'ingest, reports/s, {c} conn., vs bare + check':<52}{ours:>12,.0f}{check:>12,.0f}{ours / check:>8.2f}x{'>= 0.85x':>10}"
-        )
+        ours, bare, check = (rps[(n, c, body)] for n in ("collector", "bare", "check"))
+        what = f"ingest, reports/s, {c} conn., {body},"
+        print(f"{what + ' vs bare handler':<58}{ours:>12,.0f}{bare:>12,.0f}{ours / bare:>8.2f}x{target:>10}")
+        print(f"{what + ' vs bare + check':<58}{ours:>12,.0f}{check:>12,.0f}{ours / check:>8.2f}x{'>= 0.85x':>10}")
     ours = w["rows"] / w["ours_s"]
     bulk = w["rows"] / w["bulk_s"]
     batched = w["rows"] / w["batched_s"]
@@ -569,27 +719,32 @@ def main() -> None:
     print(f"{'  marginal (second half of the reports)':<52}{marginal:>12,.0f}{gz:>12,.0f}{marginal / gz:>8.2f}x")
     print()
     print("latency p50 / p99, ms (medians over rounds):")
-    for c in args.connections:
+    for c, body in slots:
         print(
-            f"  {c:>3} conn.: "
+            f"  {c:>3} conn., {body:<5}: "
             + ", ".join(
-                f"{name} {lat[(name, c)]['50']:.1f} / {lat[(name, c)]['99']:.1f}"
+                f"{name} {lat[(name, c, body)]['50']:.1f} / {lat[(name, c, body)]['99']:.1f}"
                 for name in ("collector", "bare", "check")
             )
         )
     print("ingest runs, reports/s:")
-    for c in args.connections:
+    for c, body in slots:
         print(
-            f"  {c:>3} conn.: "
-            + ", ".join(f"{n} {[round(r) for r in i['rates'][(n, c)]]}" for n in ("collector", "bare", "check"))
+            f"  {c:>3} conn., {body:<5}: "
+            + ", ".join(f"{n} {[round(r) for r in i['rates'][(n, c, body)]]}" for n in ("collector", "bare", "check"))
+            + f"; load average before each round {[round(x, 1) for x in i['loads'][(c, body)]]}"
         )
-    print(
-        "server CPU per answered report (every process and thread): "
-        + "; ".join(
-            f"{c} conn.: " + ", ".join(f"{n} {i['cpu_us'][(n, c)]:.0f} us" for n in ("collector", "bare", "check"))
-            for c in args.connections
+    print("server CPU per answered report (every process and thread):")
+    for c, body in slots:
+        print(
+            f"  {c:>3} conn., {body:<5}: "
+            + ", ".join(f"{n} {i['cpu_us'][(n, c, body)]:.0f} us" for n in ("collector", "bare", "check"))
         )
-    )
+    if i["pool_s"]:
+        print(
+            f"gzip bodies: {args.gzip_pool:,} made before each gzip run (not timed against anyone),"
+            f" {statistics.mean(i['pool_s']):.1f}s each"
+        )
     if args.journal == "nats":
         print(
             f"loader lag (stream emptied and every 202 loaded) after each collector run: "
@@ -612,14 +767,29 @@ def main() -> None:
     )
     print(
         f"write path: {w['reports']:,} reports = {w['rows']:,} value rows loaded from journals by the loader"
-        f" ({w['loader_batches']} transactions of <= {args.batch}) in {w['ours_s']:.2f}s, {w['ours_cpu_us']:.0f} us CPU"
+        f" ({w['loader_batches']} transactions: {args.batch:,} reports, more while behind) in {w['ours_s']:.2f}s"
+        f" (opening the loader twice: {w['open_s']:.2f}s of it), {w['ours_cpu_us']:.0f} us CPU"
         f" per report; raw Arrow insert of the same rows: {w['bulk_s']:.2f}s in one transaction"
-        f" ({w['bulk_cpu_us']:.0f} us CPU per report), {w['batched_s']:.2f}s in the same batches"
+        f" ({w['bulk_cpu_us']:.0f} us CPU per report), {w['batched_s']:.2f}s in the same batches;"
+        f" load average {w['load']:.1f}"
     )
     print(
         f"stored size: {w['sizes'][0]:,} bytes after {w['reports'] // 2:,} reports, {w['sizes'][1]:,} bytes after"
         f" {w['reports']:,} (checkpointed database file)"
     )
+    if d is not None:
+        plain, mixed = d["without"], d["with"]
+        added_ms = (mixed["seconds"] - plain["seconds"]) / max(1, d["deletions"]) * 1000
+        print(
+            f"deletions: {d['reports']:,} reports with a deletion after every {args.delete_every:,}"
+            f" ({d['deletions']} deletions, each of an installation with earlier reports) loaded at"
+            f" {d['reports'] / mixed['seconds']:,.0f} reports/s against {d['reports'] / plain['seconds']:,.0f} without"
+            f" ({plain['seconds'] / mixed['seconds']:.2f}x); each deletion added {added_ms:.1f} ms of loader time;"
+            f" transactions {mixed['batches']} (mean {mixed['batch_mean_s'] * 1000:.0f} ms, largest"
+            f" {mixed['batch_max_s'] * 1000:.0f} ms) against {plain['batches']} (mean"
+            f" {plain['batch_mean_s'] * 1000:.0f} ms, largest {plain['batch_max_s'] * 1000:.0f} ms);"
+            f" stored {mixed['stored']:,} and {plain['stored']:,} reports; load average {d['load']:.1f}"
+        )
     if i["stored_reports"] < accepted or i["distinct_ids"] != i["stored_reports"]:
         raise SystemExit("FAILED: every 202 must be stored exactly once")
 

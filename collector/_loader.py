@@ -31,7 +31,9 @@ from pathlib import Path
 from typing import Any, Final
 
 import duckdb
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from optin.contract import Registry, ReportChecker
 
@@ -40,7 +42,7 @@ from ._config import Config
 from ._disk import log_commit_failure
 from ._journal import HEADER, read_segment, segment_name, segments
 from ._migrations import migrate
-from ._rows import Rows, insert
+from ._rows import Batch, Rows, decode, insert, rows as to_rows
 from ._seen import SEEN_FILE, SeenIds
 from ._stats import LoaderStats, WorkerStats
 from ._surrogates import Keys
@@ -53,6 +55,10 @@ CHECKPOINT_S: Final = (
     60.0  # loaded segments are deleted after a checkpoint, at most this often (each rewrites row groups)
 )
 REJECTION_FLUSH_S: Final = 5.0
+# Behind (a round used its whole budget), the next transaction may hold up to catch_up_max reports
+# and this many bytes of records: DuckDB's fixed cost per transaction is then spread thin.
+CATCH_UP_BYTES: Final = 64 << 20
+REPORT, METRICS, DELETION = rec.REPORT[0], rec.METRICS[0], rec.DELETION[0]  # a payload's first byte
 
 
 @dataclass
@@ -75,7 +81,14 @@ class _Read:
     seq: int
     offset: int
     keys_of: pa.Array | None
-    reports: list[tuple[rec.ReportRecord, pa.Array]] = field(default_factory=list)
+    reports: list[bytes] = field(default_factory=list)  # report record payloads
+    maps: list[tuple[int, pa.Array]] = field(default_factory=list)  # (first report, its ordinal → metric_key map)
+
+    def add(self, payload: bytes, keys_of: pa.Array) -> None:
+        if not self.maps or self.maps[-1][1] is not keys_of:
+            self.maps.append((len(self.reports), keys_of))
+        self.reports.append(payload)
+
     segments_done: list[int] = field(default_factory=list)
     deletion: rec.Deletion | None = None
 
@@ -89,6 +102,7 @@ def loader_settings(config: Config) -> dict[str, Any]:
         "db": config.resolved_db(),
         "journal_root": config.journal_dir(),
         "batch_max": config.batch_max_reports,
+        "catch_up_max": config.catch_up_max_reports,
         "interval_s": config.load_interval_ms / 1000,
         "min_free_bytes": config.min_free_bytes,
     }
@@ -104,12 +118,15 @@ class Loader:
         interval_s: float,
         clock: Callable[[], float] = time.time,
         min_free_bytes: int = 0,
+        catch_up_max: int = 65536,
     ) -> None:
         self.db = db
         self.min_free_bytes = min_free_bytes  # the reserve below which the disk counts as full (see _disk.py)
         self.root = journal_root
         self.registries = registries
         self.batch_max = batch_max
+        self.catch_up_max = max(batch_max, catch_up_max)
+        self._budget = batch_max  # reports the next round may read (more while behind)
         self.interval_s = interval_s
         self.clock = clock
         self.stats = LoaderStats()
@@ -123,6 +140,7 @@ class Loader:
         self._positioned: set[str] = set()
         self._maps: dict[bytes, pa.Array] = {}
         self._seen = SeenIds((), 0)
+        self._erased: tuple[int, pa.Array] = (0, pa.array([], pa.string()))  # the tombstones as an array, by count
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._calls: list[tuple[Callable[[Loader], Any], concurrent.futures.Future[Any]]] = []
@@ -254,13 +272,13 @@ class Loader:
             self.keys.register(con, infos)
             con.execute("COMMIT")
             rows = con.execute("SELECT journal, segment, segment_offset FROM journal_positions").fetchall()
-            ids = con.execute("SELECT CAST(report_id AS VARCHAR) FROM reports").fetchall()
+            ids = _stored_ids(con)
         except BaseException:
             con.close()
             raise
         self._cursors = {name: _Cursor(name, seq, offset) for name, seq, offset in rows}
         self._positioned = set(self._cursors)  # journals with a row in journal_positions
-        self._seen = SeenIds((row[0] for row in ids), len(ids), self.root / SEEN_FILE)
+        self._seen = SeenIds(ids, len(ids), self.root / SEEN_FILE)
         self._con = con
         self.healthy = self.ready = True
 
@@ -318,13 +336,19 @@ class Loader:
     def _round(self) -> tuple[int, bool]:
         """Read and load one batch; returns (records loaded, whether every journal was read to its end)."""
         started = time.monotonic()
-        budget = self.batch_max
+        budget = self._budget
         reads: list[_Read] = []
         for name in self._journals():
             cursor = self._cursors[name]
             read = self._read(cursor, budget)
             budget -= len(read.reports)
             reads.append(read)
+        if budget <= 0:  # behind: the next transaction takes more (cheaper per report), as far as memory allows
+            count = sum(len(r.reports) for r in reads)
+            mean = max(1, sum(sum(map(len, r.reports)) for r in reads) // max(1, count))
+            self._budget = max(self.batch_max, min(self.catch_up_max, CATCH_UP_BYTES // mean))
+        else:
+            self._budget = self.batch_max
         # A deletion runs once every other journal has been read to its end after it was seen.
         deletions: list[_Read] = []
         for read in reads:
@@ -378,17 +402,20 @@ class Loader:
             limit = max(budget - len(read.reports), 0) + 1
             scan = read_segment(path, read.offset, limit=limit)
             offset = read.offset
+            reports, maps = read.reports, read.maps
             for payload in scan.payloads:
                 end = offset + HEADER.size + len(payload)
-                kind = payload[:1]
-                if kind == rec.REPORT:
-                    if len(read.reports) >= budget:
+                kind = payload[0]
+                if kind == REPORT:  # (the loop runs once per record: kept short)
+                    if len(reports) >= budget:
                         return read
-                    assert read.keys_of is not None
-                    read.reports.append((rec.decode_record(payload), read.keys_of))
-                elif kind == rec.METRICS:
+                    if not maps or maps[-1][1] is not read.keys_of:
+                        assert read.keys_of is not None
+                        maps.append((len(reports), read.keys_of))
+                    reports.append(payload)
+                elif kind == METRICS:
                     read.keys_of = self._map(payload)
-                elif kind == rec.DELETION:
+                elif kind == DELETION:
                     cursor.deletion = rec.decode_deletion(payload)
                     cursor.deletion_seen_at = started
                     read.offset = offset
@@ -422,25 +449,17 @@ class Loader:
         assert self._con is not None
         con = self._con
         started = time.perf_counter()
-        batch = [item for read in reads for item in read.reports]
-        # One pass over the filter (test and set): only an id it may have seen is looked up. Set before the
-        # commit: if that rolls back, the ids read again are "maybe" and cost a lookup, nothing more.
-        check_and_add = self._seen.check_and_add
-        stored = self._existing([record.report_id for record, _ in batch if check_and_add(record.report_id)])
-        rows = Rows(self.keys.last_report + 1)
+        records = [payload for read in reads for payload in read.reports]
+        rows: Rows | None = None
         duplicates = erased = 0
-        self.tombstones.refresh()
-        erased_ids = self.tombstones.contains
-        for record, keys_of in batch:
-            if erased_ids(record.installation_id):
-                erased += 1  # its installation's data was erased: refused for good, as a worker would
-                continue
-            if record.report_id in stored:
-                duplicates += 1
-                continue
-            stored.add(record.report_id)
-            rows.add(self.keys, record, keys_of)
-        self.keys.next_reports(len(rows))
+        if records:
+            maps, before = [], 0
+            for read in reads:
+                maps += [(first + before, keys_of) for first, keys_of in read.maps]
+                before += len(read.reports)
+            batch = decode(records, maps)
+            keep, duplicates, erased = self._keep(batch)
+            rows = to_rows(batch if keep is None else batch.take(keep), self.keys)
         after: list[str] = []
         gone: list[str] = []
         for deletion in [*(r.cursor.deletion for r in deletions), *again]:
@@ -473,7 +492,7 @@ class Loader:
                 con.execute("ROLLBACK")
             self.healthy = False
             self.stats.write_errors += 1
-            log_commit_failure(self.db, len(batch), error, self.min_free_bytes)  # "disk full" when it is
+            log_commit_failure(self.db, len(records), error, self.min_free_bytes)  # "disk full" when it is
             with contextlib.suppress(duckdb.Error):
                 self.keys.load(con)
             for cursor in self._cursors.values():
@@ -483,7 +502,7 @@ class Loader:
         self.healthy = True
         _private_file(self.db.with_name(self.db.name + ".wal"))
         if self._seen.full:  # a bigger filter, from what is stored now
-            ids = con.execute("SELECT CAST(report_id AS VARCHAR) FROM reports").fetchall()
+            ids = _stored_ids(con)
             old, self._seen = self._seen, SeenIds((row[0] for row in ids), len(ids), self.root / SEEN_FILE)
             old.close()
         for installation_id in gone:
@@ -499,17 +518,52 @@ class Loader:
             read.cursor.deletion = None
         elapsed = time.perf_counter() - started
         stats = self.stats
-        stats.loaded_reports += len(rows)
+        stats.loaded_reports += len(rows) if rows is not None else 0
         stats.duplicates += duplicates
         stats.deletions += len(deletions)
         if erased:
             today = dt.datetime.fromtimestamp(self.clock(), dt.UTC).date()
             self.count_rejections(today, {"installation_deleted": erased})
         stats.batches += 1
-        stats.batch_reports_max = max(stats.batch_reports_max, len(batch))
+        stats.batch_reports_max = max(stats.batch_reports_max, len(records))
         stats.batch_seconds_sum += elapsed
         stats.batch_seconds_max = max(stats.batch_seconds_max, elapsed)
         return True
+
+    def _keep(self, batch: Batch) -> tuple[pa.Array | None, int, int]:
+        """Which reports of ``batch`` to store (None: all), and how many are copies and how many erased.
+
+        A report is erased when its installation's data was erased (refused for good, as a worker
+        would), and a copy when its id is stored or came earlier in the batch. The Bloom filter is
+        tested and set for the whole batch at once; only an id it may have seen is looked up. Set
+        before the commit: if that rolls back, the ids read again are "maybe" and cost a lookup.
+        """
+        ids = batch.report_ids.to_pylist()
+        drop = np.zeros(len(ids), np.bool_)
+        self.tombstones.refresh()
+        if len(self.tombstones):
+            if self._erased[0] != len(self.tombstones):
+                self._erased = (len(self.tombstones), pa.array(self.tombstones.ids(), pa.string()))
+            drop = pc.is_in(batch.installation_ids, value_set=self._erased[1]).to_numpy(zero_copy_only=False)
+        erased = int(drop.sum())
+        maybe = self._seen.check_and_add_many(ids)
+        stored = self._existing([ids[i] for i in np.flatnonzero(maybe & ~drop)])
+        copy = np.zeros(len(ids), np.bool_)
+        if stored:
+            copy |= pc.is_in(batch.report_ids, value_set=pa.array(list(stored), pa.string())).to_numpy(
+                zero_copy_only=False
+            )
+        if len(pc.unique(batch.report_ids)) < len(ids):  # copies within the batch (rare): each after its first
+            first: set[str] = set()
+            for i, report_id in enumerate(ids):
+                if not drop[i]:
+                    copy[i] |= report_id in first
+                    first.add(report_id)
+        copy &= ~drop
+        drop |= copy
+        if not drop.any():
+            return None, 0, erased
+        return pa.array(np.flatnonzero(~drop)), int(copy.sum()), erased
 
     def _existing(self, maybe: list[str]) -> set[str]:
         """Which of the ids the filter could not rule out are stored (almost always none: no lookup)."""
@@ -597,6 +651,11 @@ class Loader:
 
 class LoaderUnavailable(Exception):
     """The database is not open (locked by another process, failing) or the loader is stopping."""
+
+
+def _stored_ids(con: duckdb.DuckDBPyConnection) -> list[str]:
+    ids: list[str] = con.sql("SELECT CAST(report_id AS VARCHAR) AS id FROM reports").to_arrow_table()["id"].to_pylist()
+    return ids
 
 
 def _safe(name: str) -> str:

@@ -27,6 +27,7 @@ holds only what was never acknowledged.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import logging
 import time
@@ -234,7 +235,7 @@ class NatsLoader(Loader):
             payload = msg.data
             kind = payload[:1]
             if kind == rec.REPORT:
-                read.reports.append((rec.decode_record(payload), self._keys(msg)))
+                read.add(payload, self._keys(msg))
             elif kind == nt.COUNTS:
                 counts.append(nt.decode_counts(payload))
             elif kind == rec.DELETION:
@@ -242,7 +243,13 @@ class NatsLoader(Loader):
                 cursor.deletion_end = seq
                 taken.append(msg)
                 erased = deletion.installation_id
-                read.reports = [item for item in read.reports if item[0].installation_id != erased]
+                kept = dataclasses.replace(read, reports=[], maps=[])
+                for i, (first, keys_of) in enumerate(read.maps):  # reports of the installation are never written
+                    end = read.maps[i + 1][0] if i + 1 < len(read.maps) else len(read.reports)
+                    for report in read.reports[first:end]:
+                        if rec.decode_record(report).installation_id != erased:
+                            kept.add(report, keys_of)
+                read = kept
                 self.tombstones.add(erased)  # durable before the commit: what follows in the stream is dropped
                 if not self._commit(read, counts, deletion=True):
                     return loaded, done, True

@@ -19,9 +19,7 @@ from optin.contract import CheckedReport, Registry, label_names
 REPORT: Final = b"R"
 DELETION: Final = b"D"
 METRICS: Final = b"M"
-_REPORT_HEAD: Final = struct.Struct(
-    "<cqqqqiqqqqHHHHI"
-)  # kind, received, start, end, sent, regv, 4 counters, lengths, n
+REPORT_HEAD: Final = struct.Struct("<cqqqqiqqqqHHHHI")  # kind, received, start, end, sent, regv, 4 counters, lengths, n
 
 
 class MetricInfo(NamedTuple):
@@ -35,7 +33,7 @@ class MetricInfo(NamedTuple):
 class ReportRecord(NamedTuple):
     """A report record as the loader takes it: its header's numbers, its strings, its value columns as raw bytes."""
 
-    head: tuple[int, ...]  # the _REPORT_HEAD fields: kind, received, start, end, sent, regv, 4 counters, lengths, n
+    head: tuple[int, ...]  # the REPORT_HEAD fields: kind, received, start, end, sent, regv, 4 counters, lengths, n
     report_id: str
     installation_id: str
     app: str
@@ -69,7 +67,7 @@ def encode_report(report: CheckedReport, received_s: int) -> bytes:
     strings = (report.report_id + report.installation_id + report.app + report.app_version).encode()
     return b"".join(
         (
-            _REPORT_HEAD.pack(
+            REPORT_HEAD.pack(
                 REPORT,
                 received_s,
                 report.period_start,
@@ -97,9 +95,9 @@ def encode_report(report: CheckedReport, received_s: int) -> bytes:
 def decode_report(payload: bytes) -> tuple[CheckedReport, int]:
     """A report record → (the checked report, the receiver's clock when it arrived)."""
     (_, received, start, end, sent, regv, dropped, evicted, rejected, discarded, n_rid, n_iid, n_app, n_ver, n) = (
-        _REPORT_HEAD.unpack_from(payload)
+        REPORT_HEAD.unpack_from(payload)
     )
-    at = _REPORT_HEAD.size
+    at = REPORT_HEAD.size
     rid = payload[at : at + n_rid].decode()
     at += n_rid
     iid = payload[at : at + n_iid].decode()
@@ -122,8 +120,8 @@ def decode_report(payload: bytes) -> tuple[CheckedReport, int]:
 
 def decode_record(payload: bytes) -> ReportRecord:
     """A report record → its parts, the value columns left as bytes (the loader joins them, never per value)."""
-    head = _REPORT_HEAD.unpack_from(payload)
-    at = _REPORT_HEAD.size
+    head = REPORT_HEAD.unpack_from(payload)
+    at = REPORT_HEAD.size
     iid = at + head[10]
     app = iid + head[11]
     version = app + head[12]

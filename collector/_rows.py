@@ -1,4 +1,10 @@
-"""Arrow row building: a loader batch's rows as columns, written with one Arrow insert per table.
+"""Arrow row building: a loader batch, from the journal's report records to Arrow tables, in whole-column passes.
+
+The batch's record payloads are joined into one buffer once; each field is then gathered for
+every record at once (an Arrow list view over that buffer, flattened), so no Python code runs
+per value, and per report only what reading the journal and hashing its id take. App, version
+and installation strings become surrogate keys over their distinct values (one dict lookup per
+distinct value, not per report).
 
 The tables are local variables of `insert` that DuckDB finds by name (a replacement scan): cheaper
 per statement than register() and unregister(). Every statement of a batch, the journal
@@ -7,17 +13,19 @@ positions included, goes to DuckDB in one call and one transaction.
 
 from __future__ import annotations
 
-from array import array
-from dataclasses import dataclass, field
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import Final
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from optin.contract import REPORT_COLUMN_NAMES
 
-from ._records import ReportRecord
+from ._records import REPORT_HEAD
 from ._surrogates import Keys
 
 _REPORT_SCHEMA: Final = pa.schema(
@@ -42,117 +50,219 @@ _DAY_S: Final = pa.scalar(86400, pa.int64())
 _VALUE_SCHEMA: Final = pa.schema(
     [("report_key", pa.int64()), ("metric_key", pa.int32()), ("label_key", pa.int16()), ("value", pa.int64())]
 )
+_NUMBERS: Final = ("received", "start", "end", "sent", "regv", "dropped", "evicted", "rejected", "discarded")
+_LENGTHS: Final = ("n_rid", "n_iid", "n_app", "n_ver", "n")
+_UUID_CHARS: Final = 36  # report and installation ids are canonical UUIDs (the checker's patterns)
+# The header after the kind byte, field by field (names, places and types from REPORT_HEAD's format).
+_HEAD_DTYPE: Final = np.dtype(
+    {
+        "names": list(_NUMBERS + _LENGTHS),
+        "formats": ["<" + code for code in REPORT_HEAD.format[2:]],
+        "offsets": [struct.calcsize(REPORT_HEAD.format[: i + 2]) for i in range(len(REPORT_HEAD.format) - 2)],
+        "itemsize": REPORT_HEAD.size,
+    }
+)
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Reports as columns: per report its strings and header numbers; per value its metric key, label, value."""
+
+    report_ids: pa.Array
+    installation_ids: pa.Array
+    apps: pa.Array
+    versions: pa.Array
+    numbers: dict[str, pa.Array]  # the header's numbers (_NUMBERS), int64
+    value_offsets: pa.Array  # int32, one more than reports: report i's values are [i] to [i + 1]
+    metric_keys: pa.Array  # int32
+    labels: pa.Array  # int16
+    values: pa.Array  # int64
+
+    def __len__(self) -> int:
+        return len(self.report_ids)
+
+    def take(self, indices: pa.Array) -> Batch:
+        """Only the reports at ``indices`` (in that order), with their values."""
+        value_columns = [
+            pa.ListArray.from_arrays(self.value_offsets, column).take(indices)
+            for column in (self.metric_keys, self.labels, self.values)
+        ]
+        return replace(
+            self,
+            report_ids=self.report_ids.take(indices),
+            installation_ids=self.installation_ids.take(indices),
+            apps=self.apps.take(indices),
+            versions=self.versions.take(indices),
+            numbers={name: column.take(indices) for name, column in self.numbers.items()},
+            value_offsets=value_columns[0].offsets,
+            metric_keys=value_columns[0].flatten(),
+            labels=value_columns[1].flatten(),
+            values=value_columns[2].flatten(),
+        )
+
+
+def decode(payloads: list[bytes], maps: list[tuple[int, pa.Array]]) -> Batch:
+    """Report record payloads as one `Batch`; ``maps``: (first report, the ordinal → metric_key map from there on)."""
+    count = len(payloads)
+    data = pa.py_buffer(b"".join(payloads))
+    ends = pc.cumulative_sum(pa.array([len(payload) for payload in payloads], pa.int32()))
+    starts = pa.concat_arrays([pa.array([0], pa.int32()), ends]) if count else pa.array([0], pa.int32())
+    records_array = pa.Array.from_buffers(pa.binary(), count, [None, starts.buffers()[1], data])
+    starts = starts.slice(0, count)
+    # The fixed-size headers: one slice of every record at once, read as a numpy record array.
+    head = np.frombuffer(pc.binary_slice(records_array, 0, REPORT_HEAD.size).buffers()[2], _HEAD_DTYPE)
+    spread = _Spread(data, count)
+    at = pc.add(starts, pa.scalar(REPORT_HEAD.size, pa.int32()))
+    strings: list[pa.Array] = []
+    for name in ("n_rid", "n_iid", "n_app", "n_ver"):
+        place = REPORT_HEAD.size + _UUID_CHARS * len(strings)
+        if len(strings) < 2 and bool(np.all(head[name] == _UUID_CHARS)):  # ids: canonical UUIDs, at fixed places
+            strings.append(pc.binary_slice(records_array, place, place + _UUID_CHARS).cast(pa.string()))
+            size = _repeat(_UUID_CHARS, count)
+        else:
+            size = pa.array(head[name].astype(np.int32))
+            strings.append(spread.gather(at, size).view(pa.string()))
+        at = pc.add(at, size)
+    columns = []
+    counts = pa.array(head["n"].astype(np.int32))
+    for kind in (pa.int32(), pa.int16(), pa.int64()):  # ordinals, labels, values
+        size = pc.multiply(counts, pa.scalar(kind.bit_width // 8, pa.int32()))
+        columns.append(_view(spread.gather(at, size).buffers()[2], kind))
+        at = pc.add(at, size)
+    ordinals, labels, values = columns
+    value_offsets = pa.concat_arrays([pa.array([0], pa.int32()), pc.cumulative_sum(counts)])
+    # Ordinals → metric keys, one take() per run of reports that share a map (one run per segment read).
+    runs: list[pa.Array] = []
+    for i, (first, keys_of) in enumerate(maps):
+        start = value_offsets[first].as_py()
+        end = value_offsets[maps[i + 1][0] if i + 1 < len(maps) else count].as_py()
+        runs.append(pc.take(keys_of, ordinals.slice(start, end - start)))
+    report_ids, installation_ids, apps, versions = strings
+    return Batch(
+        report_ids,
+        installation_ids,
+        apps,
+        versions,
+        numbers={name: pa.array(head[name].astype(np.int64)) for name in _NUMBERS},
+        value_offsets=value_offsets,
+        metric_keys=pa.concat_arrays(runs) if runs else pa.array([], pa.int32()),
+        labels=labels,
+        values=values,
+    )
+
+
+class _Spread:
+    """Gathers one stretch of bytes per record, each at its own place, from the records' joined bytes.
+
+    A binary array over the bytes whose values alternate between the wanted stretches and what
+    lies between them (the places only rise, record after record), of which take() keeps every
+    other value: one copy of the wanted bytes, end to end, in C.
+    """
+
+    def __init__(self, data: pa.Buffer, count: int) -> None:
+        self.data = data
+        self.count = count
+        sequence = pc.subtract(pc.cumulative_sum(_repeat(1, 2 * count)), pa.scalar(1, pa.int32()))
+        halves = pc.shift_right(sequence, pa.scalar(1, pa.int32()))
+        # 0, n, 1, n + 1, ...: the starts and the ends side by side
+        self.interleave = pc.add(halves, pc.multiply(pc.bit_wise_and(sequence, pa.scalar(1, pa.int32())), count))
+        self.evens = pc.multiply(sequence.slice(0, count), pa.scalar(2, pa.int32()))
+
+    def gather(self, starts: pa.Array, sizes: pa.Array) -> pa.Array:
+        """A binary array: the ``sizes[i]`` bytes at ``starts[i]``, for every record ``i``."""
+        bounds = pc.take(pa.concat_arrays([starts, pc.add(starts, sizes)]), self.interleave)
+        last = pa.array([self.data.size], pa.int32())
+        spans = pa.Array.from_buffers(
+            pa.binary(), 2 * self.count, [None, pa.concat_arrays([bounds, last]).buffers()[1], self.data]
+        )
+        return spans.take(self.evens)
 
 
 @dataclass
 class Rows:
-    """Rows of a batch waiting for their insert: per report only what a dict lookup gives, the rest as columns.
+    """A batch's tables for its insert: new app versions and installations, reports, report values."""
 
-    The value columns stay the bytes the journal holds (joined once per batch, never converted
-    per value); the report columns are built from the records' headers in one pass per column.
-    """
-
-    first_key: int  # report_key of the first report added; the others follow in order
-    versions: list[tuple[int, int, str]] = field(default_factory=list)  # app versions first seen in this batch
-    installations: list[tuple[int, str]] = field(default_factory=list)
-    heads: list[tuple[int, ...]] = field(default_factory=list)  # the records' headers (see _records)
-    report_ids: list[str] = field(default_factory=list)
-    inst_keys: array[int] = field(default_factory=lambda: array("i"))
-    app_keys: array[int] = field(default_factory=lambda: array("h"))
-    version_keys: array[int] = field(default_factory=lambda: array("i"))
-    # each report's checker ordinals, in runs that share one ordinal → metric_key map (one per segment)
-    ordinals: list[tuple[pa.Array, list[bytes]]] = field(default_factory=list)
-    labels: list[bytes] = field(default_factory=list)
-    values: list[bytes] = field(default_factory=list)
+    versions: pa.Table | None
+    installations: pa.Table | None
+    reports: pa.Table
+    values: pa.Table
+    unsorted: bool  # the values are not in their stored order yet: the insert sorts them
 
     def __len__(self) -> int:
-        return len(self.heads)
+        count: int = self.reports.num_rows
+        return count
 
-    def add(self, keys: Keys, record: ReportRecord, ordinal_keys: pa.Array) -> None:
-        """One report; ``ordinal_keys`` maps the ordinals of the segment it came from to metric keys."""
-        app_key = keys.apps[record.app]
-        self.app_keys.append(app_key)
-        self.inst_keys.append(keys.installation(record.installation_id, self.installations))
-        self.version_keys.append(keys.version(app_key, record.app_version, self.versions))
-        self.heads.append(record.head)
-        self.report_ids.append(record.report_id)
-        if not self.ordinals or self.ordinals[-1][0] is not ordinal_keys:
-            self.ordinals.append((ordinal_keys, []))
-        self.ordinals[-1][1].append(record.ordinals)
-        self.labels.append(record.labels)
-        self.values.append(record.values)
 
-    def reports_table(self) -> tuple[pa.Table, pa.Array]:
-        """The `reports` rows, and each report's number of values."""
-        int64 = pa.int64()
-        _, *numbers = zip(*self.heads, strict=True)  # (the first field is the record kind)
-        (received, start, end, sent, regv, dropped, evicted, rejected, discarded, *_, counts) = (
-            pa.array(column, int64) for column in numbers
-        )
-        # The day the period ended by the receiver's clock (the client's clock corrected by the
-        # skew its sent_at shows), never later than the day it arrived; as days since 1970-01-01.
-        day = pc.divide(pc.min_element_wise(pc.subtract(pc.add(end, received), sent), received), _DAY_S)
-        int32 = pa.int32()
-        columns = [
-            pa.array(range(self.first_key, self.first_key + len(self)), pa.int64()),
-            pa.array(self.report_ids, pa.string()),
-            _arrow(self.inst_keys, int32),
-            _arrow(self.app_keys, pa.int16()),
-            _arrow(self.version_keys, int32),
-            regv.cast(int32),
+def rows(batch: Batch, keys: Keys) -> Rows:
+    """The rows of ``batch`` (every report stored), with surrogate keys handed out by ``keys``."""
+    new_versions: list[tuple[int, int, str]] = []
+    new_installations: list[tuple[int, str]] = []
+    app_keys = _keyed(batch.apps, keys.apps.__getitem__, pa.int16())
+
+    def version_key(pair: str) -> int:
+        app_key, version = pair.split(":", 1)
+        return keys.version(int(app_key), version, new_versions)
+
+    pairs = pc.binary_join_element_wise(app_keys.cast(pa.string()), batch.versions, ":")
+    version_keys = _keyed(pairs, version_key, pa.int32())
+    inst_keys = _keyed(batch.installation_ids, lambda iid: keys.installation(iid, new_installations), pa.int32())
+    first_key = keys.next_reports(len(batch))
+    n = batch.numbers
+    # The day the period ended by the receiver's clock (the client's clock corrected by the
+    # skew its sent_at shows), never later than the day it arrived; as days since 1970-01-01.
+    day = pc.divide(pc.min_element_wise(pc.subtract(pc.add(n["end"], n["received"]), n["sent"]), n["received"]), _DAY_S)
+    int32 = pa.int32()
+    reports = pa.Table.from_arrays(
+        [
+            pa.array(range(first_key, first_key + len(batch)), pa.int64()),
+            batch.report_ids,
+            inst_keys,
+            app_keys,
+            version_keys,
+            n["regv"].cast(int32),
             day.cast(int32).view(pa.date32()),
-            *(c.cast(int32) for c in (pc.subtract(end, start), dropped, evicted, rejected, discarded)),
-        ]
-        return pa.Table.from_arrays(columns, schema=_REPORT_SCHEMA), counts
-
-    def values_table(self, counts: pa.Array) -> pa.Table:
-        """The `report_values` rows; ``counts``: each report's number of values, in order."""
-        offsets = pa.concat_arrays([pa.array([0], pa.int64()), pc.cumulative_sum(counts)]).cast(pa.int32())
-        total = offsets[-1].as_py()
-        rows = pa.ListArray.from_arrays(offsets, pa.nulls(total, pa.int8()))
-        report_keys = pc.add(pc.list_parent_indices(rows), self.first_key)
-        runs = [pc.take(keys_of, _joined(chunks, pa.int32())) for keys_of, chunks in self.ordinals]
-        metric_keys = pa.concat_arrays(runs) if runs else pa.array([], pa.int32())
-        labels = _joined(self.labels, pa.int16())
-        table = pa.Table.from_arrays(
-            [report_keys, metric_keys, labels, _joined(self.values, pa.int64())], schema=_VALUE_SCHEMA
+            *(c.cast(int32) for c in (pc.subtract(n["end"], n["start"]), *(n[k] for k in _NUMBERS[5:]))),
+        ],
+        schema=_REPORT_SCHEMA,
+    )
+    values = _values(batch, first_key)
+    versions = installations = None
+    if new_versions:
+        version_columns = list(zip(*new_versions, strict=True))
+        versions = pa.table(
+            {
+                "version_key": pa.array(version_columns[0], int32),
+                "app_key": pa.array(version_columns[1], pa.int16()),
+                "version": pa.array(version_columns[2], pa.string()),
+            }
         )
-        # Stored by metric and label, and by report within each (the sort is stable): a row group then
-        # holds long runs of one metric_key and label_key (run-length encoded to almost nothing),
-        # values of one metric side by side (narrow bit-packing) and report keys rising in small steps.
-        order = pc.array_sort_indices(pc.add(pc.multiply(metric_keys.cast(pa.int64()), 1 << 16), labels))
-        return table.take(order)
+    if new_installations:
+        inst_columns = list(zip(*new_installations, strict=True))
+        installations = pa.table(
+            {"inst_key": pa.array(inst_columns[0], int32), "installation_id": pa.array(inst_columns[1], pa.string())}
+        )
+    return Rows(versions, installations, reports, *values)
 
 
-def insert(con: duckdb.DuckDBPyConnection, rows: Rows, after: list[str], transaction: bool) -> None:
+def insert(con: duckdb.DuckDBPyConnection, rows: Rows | None, after: list[str], transaction: bool) -> None:
     """Append ``rows`` with one Arrow insert per table, then the statements ``after``, in one call.
 
     With ``transaction`` the call opens and commits a transaction of its own.
     """
     statements = []
-    if rows.versions:
-        keys, apps, versions = zip(*rows.versions, strict=True)
-        _batch_versions = pa.table(
-            {
-                "version_key": pa.array(keys, pa.int32()),
-                "app_key": pa.array(apps, pa.int16()),
-                "version": pa.array(versions, pa.string()),
-            }
-        )
-        statements.append("INSERT INTO app_versions SELECT * FROM _batch_versions")
-    if rows.installations:
-        keys, ids = zip(*rows.installations, strict=True)
-        _batch_installations = pa.table(
-            {"inst_key": pa.array(keys, pa.int32()), "installation_id": pa.array(ids, pa.string())}
-        )
-        statements.append("INSERT INTO installations SELECT inst_key, installation_id::UUID FROM _batch_installations")
-    if len(rows):
-        _batch_reports, counts = rows.reports_table()
-        _batch_values = rows.values_table(counts)
-        statements.append(f"INSERT INTO reports SELECT {_REPORT_SELECT} FROM _batch_reports")
-        statements.append(
-            "INSERT INTO report_values SELECT * FROM _batch_values ORDER BY metric_key, label_key, report_key"
-        )
+    if rows is not None:
+        _batch_versions, _batch_installations = rows.versions, rows.installations
+        _batch_reports, _batch_values = rows.reports, rows.values
+        if _batch_versions is not None:
+            statements.append("INSERT INTO app_versions SELECT * FROM _batch_versions")
+        if _batch_installations is not None:
+            statements.append(
+                "INSERT INTO installations SELECT inst_key, installation_id::UUID FROM _batch_installations"
+            )
+        if len(rows):
+            statements.append(f"INSERT INTO reports SELECT {_REPORT_SELECT} FROM _batch_reports")
+            order = " ORDER BY metric_key, label_key, report_key" if rows.unsorted else ""
+            statements.append(f"INSERT INTO report_values SELECT * FROM _batch_values{order}")
     statements += after
     if statements:
         if transaction:
@@ -160,12 +270,52 @@ def insert(con: duckdb.DuckDBPyConnection, rows: Rows, after: list[str], transac
         con.execute(";\n".join(statements))
 
 
-def _arrow(column: array[int] | bytes, kind: pa.DataType) -> pa.Array:
-    """An Arrow view of a machine-typed column (no copy, no per-value conversion)."""
-    buffer = pa.py_buffer(column)
+def _values(batch: Batch, first_key: int) -> tuple[pa.Table, bool]:
+    """The `report_values` rows in their stored order; True when DuckDB must sort them (keys too far apart).
+
+    Stored by metric and label, and by report within each: a row group then holds long runs of
+    one metric_key and label_key (run-length encoded to almost nothing), values of one metric side
+    by side (narrow bit-packing) and report keys rising in small steps. The values come in report
+    order, so a stable sort by (metric_key, label_key) gives that; with a 16-bit sort key numpy's
+    stable sort is a radix sort, linear in the values (DuckDB's ORDER BY cost as much as the insert),
+    and the sorted metric and label columns follow from the key counts without a gather.
+    """
+    counts = np.diff(batch.value_offsets.to_numpy(zero_copy_only=False))
+    parents = np.repeat(np.arange(first_key, first_key + len(batch), dtype=np.int64), counts)
+    metric = batch.metric_keys.to_numpy(zero_copy_only=False)
+    label = batch.labels.to_numpy(zero_copy_only=False)
+    if len(metric):
+        low, high = int(metric.min()), int(metric.max())
+        labels_low = int(label.min())
+        span = int(label.max()) - labels_low + 1
+        if (high - low + 1) * span <= 1 << 16:
+            key = (metric - np.int32(low)).astype(np.uint16) * np.uint16(span)
+            key += (label - np.int16(labels_low)).astype(np.uint16)
+            order = np.argsort(key, kind="stable")
+            sizes = np.bincount(key, minlength=(high - low + 1) * span)
+            present = np.flatnonzero(sizes)
+            columns = [
+                parents[order],
+                np.repeat((present // span + low).astype(np.int32), sizes[present]),
+                np.repeat((present % span + labels_low).astype(np.int16), sizes[present]),
+                batch.values.to_numpy(zero_copy_only=False)[order],
+            ]
+            return pa.Table.from_arrays([pa.array(c) for c in columns], schema=_VALUE_SCHEMA), False
+    columns = [pa.array(parents), batch.metric_keys, batch.labels, batch.values]
+    return pa.Table.from_arrays(columns, schema=_VALUE_SCHEMA), True
+
+
+def _keyed(strings: pa.Array, key_of: Callable[[str], int], kind: pa.DataType) -> pa.Array:
+    """Each string's key: ``key_of`` is asked once per distinct string."""
+    encoded = strings.dictionary_encode()
+    keys = pa.array([key_of(s) for s in encoded.dictionary.to_pylist()], kind)
+    return pc.take(keys, encoded.indices)
+
+
+def _repeat(value: int, count: int) -> pa.Array:
+    return pa.repeat(pa.scalar(value, pa.int32()), count)
+
+
+def _view(buffer: pa.Buffer, kind: pa.DataType) -> pa.Array:
+    """An Arrow view of machine-typed values (no copy, no per-value conversion)."""
     return pa.Array.from_buffers(kind, buffer.size // (kind.bit_width // 8), [None, buffer])
-
-
-def _joined(chunks: list[bytes], kind: pa.DataType) -> pa.Array:
-    """The machine-typed values of ``chunks`` (each a whole number of values), as one Arrow array."""
-    return _arrow(b"".join(chunks), kind)

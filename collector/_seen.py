@@ -23,6 +23,9 @@ from hashlib import blake2b
 from pathlib import Path
 from typing import Final
 
+import numpy as np
+import numpy.typing as npt
+
 SEEN_SUFFIX: Final = ".seen"
 SEEN_FILE: Final = "loader" + SEEN_SUFFIX
 _PROBES: Final = 7
@@ -31,9 +34,13 @@ _MIN_CAPACITY: Final = 1 << 16
 _HEAD: Final = struct.Struct("<Q")
 
 
+def _hash(report_id: str) -> int:
+    return int.from_bytes(blake2b(report_id.encode(), digest_size=8).digest(), "little")
+
+
 def mix(report_id: str) -> tuple[int, int]:
     """The id's hash pair (every filter takes it: hash once, probe many)."""
-    value = int.from_bytes(blake2b(report_id.encode(), digest_size=8).digest(), "little")
+    value = _hash(report_id)
     return value & 0xFFFFFFFF, (value >> 32) | 1  # the step is odd so the probes differ
 
 
@@ -66,8 +73,9 @@ class SeenIds:
             self._bits = self._map
         self._offset = 0 if path is None else _HEAD.size
         self.count = 0
-        for report_id in ids:
-            self.add(report_id)
+        ids = list(ids)
+        for start in range(0, len(ids), 1 << 16):  # in whole arrays, a slice at a time (bounded memory)
+            self.check_and_add_many(ids[start : start + (1 << 16)])
         if path is not None:
             os.replace(path.with_name(path.name + ".new"), path)
 
@@ -102,6 +110,27 @@ class SeenIds:
                 bits[index] = byte | bit
         self.count += 1
         return before
+
+    def check_and_add_many(self, report_ids: list[str]) -> npt.NDArray[np.bool_]:
+        """`check_and_add` for many ids at once, probing in whole arrays: whether each was perhaps added.
+
+        Each id is checked against the filter as it was before the call (an id twice in
+        ``report_ids`` is "maybe" only if it was added before: the caller finds copies within a batch).
+        """
+        hashes = np.fromiter((_hash(report_id) for report_id in report_ids), np.uint64, len(report_ids))
+        h1, h2 = hashes & np.uint64(0xFFFFFFFF), (hashes >> np.uint64(32)) | np.uint64(1)
+        probes = np.arange(_PROBES, dtype=np.uint64)
+        positions = (h1[:, None] + probes[None, :] * h2[:, None]) & np.uint64(self._mask)  # one row per id
+        places = (positions >> np.uint64(3)).astype(np.intp) + self._offset
+        bits = np.left_shift(np.uint8(1), (positions & np.uint64(7)).astype(np.uint8))
+        octets = np.frombuffer(self._bits, np.uint8)
+        try:
+            maybe: npt.NDArray[np.bool_] = ((octets[places] & bits) != 0).all(axis=1)
+            np.bitwise_or.at(octets, places.ravel(), bits.ravel())
+        finally:
+            del octets  # (the map cannot close while an array holds a view of it)
+        self.count += len(report_ids)
+        return maybe
 
     def close(self) -> None:
         if self._map is not None:

@@ -31,9 +31,12 @@ class Keys:
             (a, v): k for k, a, v in con.execute("SELECT version_key, app_key, version FROM app_versions").fetchall()
         }
         self.last_version = max(self.versions.values(), default=0)
-        self.installations = {
-            str(i): k for k, i in con.execute("SELECT inst_key, installation_id FROM installations").fetchall()
-        }
+        installations = con.sql(
+            "SELECT inst_key, CAST(installation_id AS VARCHAR) AS id FROM installations"
+        ).to_arrow_table()
+        self.installations = dict(
+            zip(installations["id"].to_pylist(), installations["inst_key"].to_pylist(), strict=True)
+        )
         row = con.execute("SELECT coalesce(max(inst_key), 0) FROM installations").fetchone()
         self.last_installation = int(row[0]) if row else 0
         self.metrics = {
@@ -44,25 +47,40 @@ class Keys:
         self.last_report = int(row[0]) if row else 0
 
     def register(self, con: duckdb.DuckDBPyConnection, infos: Iterable[MetricInfo]) -> None:
-        """Give every app, metric and label of ``infos`` a key (new ones only), inside the caller's transaction."""
+        """Give every app, metric and label of ``infos`` a key (new ones only), inside the caller's transaction.
+
+        One insert per table (a statement per row cost about a second for a registry's first start).
+        """
+        apps: list[tuple[int, str]] = []
+        metrics: list[tuple[int, int, str, str, str]] = []
+        labels: list[tuple[int, int, str]] = []
         for info in infos:
             if info.app not in self.apps:
                 self.apps[info.app] = max(self.apps.values(), default=0) + 1
-                con.execute("INSERT INTO apps VALUES (?, ?)", [self.apps[info.app], info.app])
+                apps.append((self.apps[info.app], info.app))
             app_key = self.apps[info.app]
             if (app_key, info.name) not in self.metrics:
                 key = max(self.metrics.values(), default=0) + 1
                 self.metrics[(app_key, info.name)] = key
-                con.execute(
-                    "INSERT INTO metrics VALUES (?, ?, ?, ?, ?)", [key, app_key, info.name, info.kind, info.category]
-                )
+                metrics.append((key, app_key, info.name, info.kind, info.category))
             metric_key = self.metrics[(app_key, info.name)]
             for index, label in enumerate(info.labels, start=1):
                 if (metric_key, index) not in self.labels:  # only new ones: a restart runs no statement here
-                    con.execute(
-                        "INSERT INTO labels VALUES (?, ?, ?) ON CONFLICT DO NOTHING", [metric_key, index, label]
-                    )
+                    labels.append((metric_key, index, label))
                     self.labels.add((metric_key, index))
+        new: list[tuple[str, list[tuple[int | str, ...]], str]] = [
+            ("apps", list(apps), ""),
+            ("metrics", list(metrics), ""),
+            ("labels", list(labels), " ON CONFLICT DO NOTHING"),
+        ]
+        for table, rows, conflict in new:
+            if rows:
+                columns = zip(*rows, strict=True)
+                con.register("_new", pa.table({f"c{i}": pa.array(column) for i, column in enumerate(columns)}))
+                try:
+                    con.execute(f"INSERT INTO {table} SELECT * FROM _new{conflict}")
+                finally:
+                    con.unregister("_new")
 
     def ordinal_keys(self, infos: list[MetricInfo]) -> pa.Array:
         """A segment's checker ordinal → metric_key, as an Arrow array to take() from."""

@@ -62,6 +62,10 @@ class Tombstones:
     def __len__(self) -> int:
         return len(self._ids)
 
+    def ids(self) -> list[str]:
+        with self._lock:
+            return list(self._ids)
+
     def contains(self, installation_id: str) -> bool:
         return installation_id in self._ids
 
