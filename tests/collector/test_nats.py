@@ -188,7 +188,8 @@ def test_the_loader_runs_releases_retention_snapshots_and_serves_the_database_en
     for running in (one, two, loader):
         _wait_healthy(running.url)
     week = monday_weeks_ago(2)
-    for i in range(40):
+    sent = 120  # 40 fell under k = 10 now and then at the feature table's noise (sd 18)
+    for i in range(sent):
         doc = past_report(registry, METRICS, week + dt.timedelta(days=1))
         assert post_json((one, two)[i % 2].url, doc)[0] == 202
     # The collectors do not read the database: the loader answers.
@@ -205,15 +206,15 @@ def test_the_loader_runs_releases_retention_snapshots_and_serves_the_database_en
         AUTH,
     )
     count, ci = {row[0]: row[1:3] for row in json.loads(answer)["rows"]}["toolpath.pocket"]
-    assert status == 200 and abs(count - 40) <= 2 * ci  # 40 installations, plus noise
+    assert status == 200 and abs(count - sent) <= 2 * ci  # one per installation, plus noise
     status, _, answer = request(loader.url, "GET", "/v1/budget?app=millwright", b"", AUTH)
     assert status == 200 and json.loads(answer)["weeks"]
     status, headers, page = request(loader.url, "GET", f"/dashboard?token={TOKEN}", b"")
     assert status == 200 and headers["content-type"].startswith("text/html") and b"<svg" in page
     status, _, answer = request(loader.url, "POST", "/v1/snapshots", b"", AUTH)
-    assert status == 200 and json.loads(answer)["reports"] == 40
+    assert status == 200 and json.loads(answer)["reports"] == sent
     lake_reports = duckdb.connect().execute(f"SELECT count(*) FROM read_parquet('{lake}/reports/*/*.parquet')")
-    assert lake_reports.fetchone() == (40,)
+    assert lake_reports.fetchone() == (sent,)
     assert duckdb.connect().execute(f"SELECT count(*) FROM '{lake}/releases.parquet'").fetchone() != (0,)
     layout.stop()
     # The maintenance schedule (releases, retention, snapshot) runs at the loader's start and then every interval.
