@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._questions import Asker, answer_row, make_table, noisy_total, ratio
+from ._questions import Asker, answer_row, make_table, noisy_total, share
 from ._table import Table
 from ._window import Window
 
@@ -34,16 +34,16 @@ def adoption(asker: Asker, w: Window) -> Table:
                     continue
                 first_seen[cell.key] = release.start
             days = (release.start - first_seen[cell.key]).days
-            share, ci = ratio(cell, total)
-            if cell.value >= asker.k and share is not None and share >= HALF and cell.key not in reached:
-                reached[cell.key] = (days, share, ci or 0.0)
-            rows.append(answer_row(asker, (days, cell.key), cell, [(share, ci)]))
+            of_all, ci = share(cell, total)
+            if cell.value >= asker.k and of_all is not None and of_all >= HALF and cell.key not in reached:
+                reached[cell.key] = (days, of_all, ci or 0.0)
+            rows.append(answer_row(asker, (days, cell.key), cell, [(of_all, ci)]))
     rows.sort(key=lambda r: (r[0], r[1]))
     for version, start in first_seen.items():
         if version in reached:
-            days, share, ci = reached[version]
+            days, half, ci = reached[version]
             notes.insert(0, f"{version}: first seen in the period from {start}; 50 % after {days} days"
-                         f" (share {share * 100:.1f} % ± {ci * 100:.1f})")  # fmt: skip
+                         f" (share {half * 100:.1f} % ± {ci * 100:.1f})")  # fmt: skip
         else:
             notes.insert(0, f"{version}: first seen in the period from {start}; 50 % not reached in this window")
     notes.append(

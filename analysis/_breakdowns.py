@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ._questions import Asker, answer_row, make_table, ratio
+from ._questions import Asker, answer_row, make_table, rate, share
 from ._release_plan import BREAKDOWN_SEP, DIMENSIONS
 from ._releases import Cell
 from ._table import HIDDEN, Table
@@ -48,14 +48,15 @@ def breakdown(dimension: str) -> Callable[[Asker, Window], Table]:
                 (c for c in cells if c[0] in shown), key=lambda c: (-weight[c[1]], c[1], shown.index(c[0]))
             ):
                 total = active[value]
-                rows.append(answer_row(asker, (feature, value), u, [ratio(u, total), ratio(s, total)]))
+                rows.append(answer_row(asker, (feature, value), u, [share(u, total), rate(s, total)]))
             notes.insert(0, f"the latest released {release.period}: {release.start} to {release.end}")
             counts = ", ".join(f"{v} {active[v].value}" for v in shown) or "none shown"
             hidden = f"; {HIDDEN} (under k, left out): {', '.join(left_out)}" if left_out else ""
             notes.append(f"active installations per value: {counts}{hidden}")
         notes.append(
             f"each installation counts under its latest {title} in the period; uses are clamped per installation"
-            " to the registry's release_bound before noise; share: of the value's active installations"
+            " to the registry's release_bound before noise; share: of the value's active installations,"
+            " within [0, 100 %]"
         )
         return make_table(
             asker, f"Feature usage by {title}", ["feature", column], ["share_of_active", "uses_per_active"], rows, notes

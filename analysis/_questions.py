@@ -64,6 +64,23 @@ def ratio(num: Cell | tuple[float, float], den: Cell) -> tuple[float | None, flo
     return ratio, Z95 * math.sqrt(sd**2 + (ratio * den.sd) ** 2) / den.value
 
 
+def share(part: Cell | tuple[float, float], whole: Cell) -> tuple[float | None, float | None]:
+    """A part's share of its whole (in truth between 0 and 1): `ratio`, clamped to [0, 1].
+
+    Post-processing of released values (no privacy cost): two noisy counts of a small fleet can put a
+    feature's installations above the active ones (the demo showed 128.8 % of active installations).
+    The interval is the ratio's, unclamped, so it still says how noisy the share is.
+    """
+    value, ci = ratio(part, whole)
+    return (None, None) if value is None else (min(1.0, max(0.0, value)), ci)
+
+
+def rate(amount: Cell | tuple[float, float], per: Cell) -> tuple[float | None, float | None]:
+    """Uses, hours or sessions per installation (in truth at least 0): `ratio`, clamped below at 0 (post-processing)."""
+    value, ci = ratio(amount, per)
+    return (None, None) if value is None else (max(0.0, value), ci)
+
+
 def noisy_total(cells: list[Cell]) -> Cell:
     """The sum of released counts for a share's denominator, a count below zero taken as zero.
 
@@ -116,7 +133,7 @@ def _shares(asker: Asker, w: Window, question: str, title: str, column: str, tre
         total = noisy_total(cells)
         for cell in sorted(cells, key=lambda c: -c.value):
             keys = (release.start, cell.key) if trend else (cell.key,)
-            rows.append(answer_row(asker, keys, cell, [ratio(cell, total)]))
+            rows.append(answer_row(asker, keys, cell, [share(cell, total)]))
     if not trend and found:
         notes.insert(0, f"the latest released {found[0].period}: {found[0].start} to {found[0].end}")
     notes.append("share: of the installations counted in the table (noisy counts over their sum, each at least zero)")
@@ -145,9 +162,9 @@ def feature_usage(asker: Asker, w: Window) -> Table:
         total = _shown(asker, active.get(release.start))
         order = sorted(range(len(users)), key=lambda i: (-users[i].value, users[i].key))
         for i in order:
-            share = ratio(users[i], total) if total else (None, None)
-            per_active = ratio(uses[i], total) if total else (None, None)
-            rows.append(answer_row(asker, (users[i].key,), users[i], [share, per_active]))
+            of_active = share(users[i], total) if total else (None, None)
+            per_active = rate(uses[i], total) if total else (None, None)
+            rows.append(answer_row(asker, (users[i].key,), users[i], [of_active, per_active]))
         notes.insert(
             0,
             f"active installations: {_fmt_count(asker, active[release.start])}"
@@ -156,6 +173,9 @@ def feature_usage(asker: Asker, w: Window) -> Table:
         )
         notes.insert(0, f"the latest released {release.period}: {release.start} to {release.end}")
     notes.append("uses are clamped per installation and period to the registry's release_bound before noise")
+    notes.append(
+        "share_of_active is shown within [0, 100 %] and uses_per_active at least 0 (each ± the unclamped interval)"
+    )
     return make_table(asker, "Feature usage", ["feature"], ["share_of_active", "uses_per_active"], rows, notes)
 
 
@@ -185,7 +205,7 @@ def usage_time(asker: Asker, w: Window) -> Table:
     for release in found:
         users, seconds = release.cells["installations"][0], release.cells["seconds"][0]
         hours = (seconds.value / SECONDS_PER_HOUR, seconds.sd / SECONDS_PER_HOUR)
-        per = ratio(hours, users)
+        per = rate(hours, users)
         rows.append(answer_row(asker, (release.start,), users, [(hours[0], Z95 * hours[1]), per]))
     notes.append("seconds are clamped per installation and period to the registry's release_bound before noise")
     return make_table(
@@ -209,7 +229,7 @@ def session_lengths(asker: Asker, w: Window) -> Table:
         for users, sessions in zip(release.cells["installations"], release.cells["sessions"], strict=True):
             rows.append(
                 answer_row(
-                    asker, (users.key,), users, [(sessions.value, _interval(0, sessions.sd)), ratio(sessions, users)]
+                    asker, (users.key,), users, [(sessions.value, _interval(0, sessions.sd)), rate(sessions, users)]
                 )
             )
     return make_table(asker, "Session lengths", ["length"], ["sessions", "sessions_per_installation"], rows, notes)
@@ -223,9 +243,9 @@ def client_losses(asker: Asker, w: Window) -> Table:
     for release in found:
         total = _shown(asker, active.get(release.start))
         for users, lost in zip(release.cells["installations"], release.cells["lost"], strict=True):
-            share = ratio(users, total) if total else (None, None)
+            of_active = share(users, total) if total else (None, None)
             rows.append(
-                answer_row(asker, (release.start, users.key), users, [(lost.value, _interval(0, lost.sd)), share])
+                answer_row(asker, (release.start, users.key), users, [(lost.value, _interval(0, lost.sd)), of_active])
             )
     notes.append(
         "dropped: recording calls refused or over limits; evicted: queued reports discarded when the queue was"

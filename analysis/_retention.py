@@ -14,18 +14,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from ._questions import Asker, answer_row, make_table, ratio
+from ._questions import Asker, answer_row, make_table, share
 from ._release_plan import RETENTION_COHORTS, RETENTION_GUARD_WEEKS, SPEC_BY_NAME
 from ._releases import Cell
 from ._table import Table
 from ._window import Window
 
 READ_WEEKS = SPEC_BY_NAME["retention"].lookback_weeks + 1
-
-
-def _clamped(share: tuple[float | None, float | None]) -> tuple[float | None, float | None]:
-    value, ci = share
-    return (None, None) if value is None else (min(1.0, max(0.0, value)), ci)
 
 
 def retention(asker: Asker, w: Window) -> Table:
@@ -42,12 +37,12 @@ def retention(asker: Asker, w: Window) -> Table:
                 continue
             size = sizes[cohort]
             if age == 0:
-                share: tuple[float | None, float | None] = (1.0, 0.0)  # the size itself: all of it is active
+                of_cohort: tuple[float | None, float | None] = (1.0, 0.0)  # the size itself: all of it is active
             elif size.value >= asker.k:
-                share = _clamped(ratio(cell, size))
+                of_cohort = share(cell, size)
             else:
-                share = (None, None)  # a share of a hidden size would be mostly noise
-            rows.append(answer_row(asker, (age, cohort), cell, [share]))
+                of_cohort = (None, None)  # a share of a hidden size would be mostly noise
+            rows.append(answer_row(asker, (age, cohort), cell, [of_cohort]))
     rows.sort(key=lambda r: (r[1], r[0]))
     notes.append(
         f"cohort: the week an installation started (a report after {RETENTION_GUARD_WEEKS} weeks without one, or"

@@ -149,3 +149,25 @@ def test_a_share_is_never_above_100_percent_when_small_cells_are_noisy_below_zer
         for cell in cells:
             share, _ = ratio(cell, total)
             assert share is None or share <= 1.0, (cells, cell)
+
+
+def test_a_share_of_active_installations_stays_within_0_and_100_percent_and_a_rate_at_least_0() -> None:
+    """The demo showed a feature at 128.8 % of active installations (76 ± 36 of 59 ± 12) and -11.6 uses each."""
+    import random
+
+    from optin.analysis._questions import rate, ratio, share
+    from optin.analysis._releases import Cell
+
+    users, active, uses = Cell("solid.extrude", 76, 18.1), Cell("", 59, 6.3), Cell("toolpath.lathe_turn", -684, 552.8)
+    assert ratio(users, active)[0] == pytest.approx(76 / 59)  # what the table showed
+    value, ci = share(users, active)
+    assert value == 1.0 and ci == ratio(users, active)[1]  # clamped; the interval still tells the noise
+    assert rate(uses, active)[0] == 0.0 and share(Cell("", -3, 18.1), active)[0] == 0.0
+    assert share(users, Cell("", -2, 6.3)) == (None, None) == rate(uses, Cell("", 0, 6.3))
+    rng = random.Random(11)
+    for _ in range(2_000):
+        part, whole = Cell("", round(rng.gauss(40, 30)), 18.1), Cell("", round(rng.gauss(50, 20)), 6.3)
+        of, _ = share(part, whole)
+        per, _ = rate(part, whole)
+        assert of is None or 0.0 <= of <= 1.0
+        assert per is None or per >= 0.0
