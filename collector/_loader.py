@@ -83,14 +83,14 @@ class _Read:
     keys_of: pa.Array | None
     reports: list[bytes] = field(default_factory=list)  # report record payloads
     maps: list[tuple[int, pa.Array]] = field(default_factory=list)  # (first report, its ordinal → metric_key map)
+    segments_done: list[int] = field(default_factory=list)
+    deletion: rec.Deletion | None = None
 
     def add(self, payload: bytes, keys_of: pa.Array) -> None:
+        """A report record, read where ``keys_of`` maps its metric ordinals."""
         if not self.maps or self.maps[-1][1] is not keys_of:
             self.maps.append((len(self.reports), keys_of))
         self.reports.append(payload)
-
-    segments_done: list[int] = field(default_factory=list)
-    deletion: rec.Deletion | None = None
 
 
 Call = Callable[[duckdb.DuckDBPyConnection], Any]
@@ -402,17 +402,14 @@ class Loader:
             limit = max(budget - len(read.reports), 0) + 1
             scan = read_segment(path, read.offset, limit=limit)
             offset = read.offset
-            reports, maps = read.reports, read.maps
             for payload in scan.payloads:
                 end = offset + HEADER.size + len(payload)
                 kind = payload[0]
-                if kind == REPORT:  # (the loop runs once per record: kept short)
-                    if len(reports) >= budget:
+                if kind == REPORT:
+                    if len(read.reports) >= budget:
                         return read
-                    if not maps or maps[-1][1] is not read.keys_of:
-                        assert read.keys_of is not None
-                        maps.append((len(reports), read.keys_of))
-                    reports.append(payload)
+                    assert read.keys_of is not None
+                    read.add(payload, read.keys_of)
                 elif kind == METRICS:
                     read.keys_of = self._map(payload)
                 elif kind == DELETION:
@@ -503,7 +500,7 @@ class Loader:
         _private_file(self.db.with_name(self.db.name + ".wal"))
         if self._seen.full:  # a bigger filter, from what is stored now
             ids = _stored_ids(con)
-            old, self._seen = self._seen, SeenIds((row[0] for row in ids), len(ids), self.root / SEEN_FILE)
+            old, self._seen = self._seen, SeenIds(ids, len(ids), self.root / SEEN_FILE)
             old.close()
         for installation_id in gone:
             self.keys.installations.pop(installation_id, None)

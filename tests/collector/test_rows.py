@@ -123,3 +123,31 @@ def test_the_filter_tested_and_set_in_whole_arrays_agrees_with_one_id_at_a_time(
     assert again[1000:] == [one.check_and_add(i) for i in ids[2000:]]  # the same (rare) false "maybe"s
     assert all(many.maybe(i) for i in ids)
     many.close()
+
+
+def test_a_filter_rebuilt_when_full_still_holds_every_stored_id(
+    tmp_path: Path, registry: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The loader grows its Bloom filter from the stored ids when it fills: every id must be in the new one."""
+    from optin.collector import CollectorThread, Config, _seen
+    from optin.collector._loader import Loader
+    from tests.helpers import post_json
+
+    monkeypatch.setattr(_seen, "_MIN_CAPACITY", 16)  # full after 32 ids instead of 131,072
+    config = Config(db=tmp_path / "db" / "o.duckdb", port=0, load_interval_ms=50)
+    sent: list[str] = []
+    with CollectorThread(config) as running:
+        for _ in range(3):
+            for _ in range(30):
+                doc = make_report(registry)
+                assert post_json(running.url, doc)[0] == 202
+                sent.append(doc["report_id"])
+            assert running._service is not None
+            running._service.loader.caught_up().result(60)
+
+        def seen_state(loader: Loader) -> tuple[int, list[bool]]:
+            return loader._seen.capacity, [loader._seen.maybe(report_id) for report_id in sent]
+
+        capacity, maybe = running._service.loader.call(seen_state).result(60)
+    assert capacity > 32  # rebuilt at least once
+    assert all(maybe), f"{maybe.count(False)} of {len(sent)} stored ids missing from the rebuilt filter"
