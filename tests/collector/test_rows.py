@@ -137,17 +137,18 @@ def test_a_filter_rebuilt_when_full_still_holds_every_stored_id(
     config = Config(db=tmp_path / "db" / "o.duckdb", port=0, load_interval_ms=50)
     sent: list[str] = []
     with CollectorThread(config) as running:
+        service = running._service
+        assert service is not None
         for _ in range(3):
             for _ in range(30):
                 doc = make_report(registry)
                 assert post_json(running.url, doc)[0] == 202
                 sent.append(doc["report_id"])
-            assert running._service is not None
-            running._service.loader.caught_up().result(60)
+            service.loader.caught_up().result(60)
 
         def seen_state(loader: Loader) -> tuple[int, list[bool]]:
             return loader._seen.capacity, [loader._seen.maybe(report_id) for report_id in sent]
 
-        capacity, maybe = running._service.loader.call(seen_state).result(60)
+        capacity, maybe = service.loader.call(seen_state).result(60)
     assert capacity > 32  # rebuilt at least once
     assert all(maybe), f"{maybe.count(False)} of {len(sent)} stored ids missing from the rebuilt filter"
