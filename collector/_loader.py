@@ -237,16 +237,16 @@ class Loader:
             raise LoaderUnavailable("database not open")
         return self._con.cursor()
 
-    def stored(self, report_id: str) -> bool:
-        """Another thread: whether ``report_id`` is in the database (the workers ask this for a "maybe")."""
-        if not self._seen.maybe(report_id):
-            return False
+    def stored_among(self, report_ids: list[str]) -> set[str]:
+        """Another thread: which of ``report_ids`` are in the database (the workers ask this for "maybe"s)."""
+        maybe = [report_id for report_id in report_ids if self._seen.maybe(report_id)]
+        if not maybe:
+            return set()
         cursor = self.reader()
         try:
-            row = cursor.execute("SELECT count(*) FROM reports WHERE report_id = ?::UUID", [report_id]).fetchone()
+            return _stored_among(cursor, maybe)
         finally:
             cursor.close()
-        return bool(row and row[0])
 
     def positions(self) -> dict[str, tuple[int, int]]:
         return {name: (c.seq, c.offset) for name, c in list(self._cursors.items())}
@@ -599,14 +599,7 @@ class Loader:
     def _existing(self, maybe: list[str]) -> set[str]:
         """Which of the ids the filter could not rule out are stored (almost always none: no lookup)."""
         assert self._con is not None
-        con = self._con
-        if not maybe:
-            return set()
-        _batch_ids = pa.table({"id": pa.array(maybe, pa.string())})
-        rows = con.execute(
-            "SELECT CAST(r.report_id AS VARCHAR) FROM reports r JOIN _batch_ids b ON r.report_id = b.id::UUID"
-        ).fetchall()
-        return {row[0] for row in rows}
+        return _stored_among(self._con, maybe) if maybe else set()
 
     def _run_calls(self) -> None:
         with self._lock:
@@ -682,6 +675,18 @@ class Loader:
 
 class LoaderUnavailable(Exception):
     """The database is not open (locked by another process, failing) or the loader is stopping."""
+
+
+def _stored_among(con: duckdb.DuckDBPyConnection, report_ids: list[str]) -> set[str]:
+    """Which of ``report_ids`` are stored: one scan of the stored ids for all of them."""
+    con.register("_asked_ids", pa.table({"id": pa.array(report_ids, pa.string())}))
+    try:
+        rows = con.execute(
+            "SELECT DISTINCT CAST(r.report_id AS VARCHAR) FROM reports r JOIN _asked_ids a ON r.report_id = a.id::UUID"
+        ).fetchall()
+    finally:
+        con.unregister("_asked_ids")
+    return {row[0] for row in rows}
 
 
 def _stored_ids(con: duckdb.DuckDBPyConnection) -> pa.Array:
