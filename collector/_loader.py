@@ -55,6 +55,7 @@ CHECKPOINT_S: Final = (
     60.0  # loaded segments are deleted after a checkpoint, at most this often (each rewrites row groups)
 )
 REJECTION_FLUSH_S: Final = 5.0
+SWEEP_S: Final = 10.0  # the value rows of erased reports are deleted at most this long after their deletion
 # Behind (a round used its whole budget), the next transaction may hold up to catch_up_max reports
 # and this many bytes of records: DuckDB's fixed cost per transaction is then spread thin.
 CATCH_UP_BYTES: Final = 64 << 20
@@ -177,6 +178,7 @@ class Loader:
         self._again: list[tuple[rec.Deletion, float]] = []  # deletions to run once more (see _round)
         self._behind = True  # segments may lie behind the positions (also those a crash left): check after a checkpoint
         self._last_checkpoint = time.monotonic()
+        self._erased_at: float | None = None  # since when value rows of erased reports wait for the sweep
         self._rejections: Counter[tuple[dt.date, str]] = Counter()
         self._last_rejection_flush = time.monotonic()
         self._thread: threading.Thread | None = None
@@ -214,6 +216,7 @@ class Loader:
         if self._con is not None:
             try:
                 self._flush_rejections(force=True)
+                self.sweep(force=True)
                 self._checkpoint()
             except duckdb.Error:
                 log.warning("loader: final checkpoint failed")
@@ -300,6 +303,7 @@ class Loader:
             self.keys.register(con, infos)
             con.execute("COMMIT")
             rows = con.execute("SELECT journal, segment, segment_offset FROM journal_positions").fetchall()
+            waiting = con.execute("SELECT count(*) FROM erased_reports").fetchall()[0]
             ids = _stored_ids(con)
         except BaseException:
             con.close()
@@ -308,6 +312,7 @@ class Loader:
         self._positioned = set(self._cursors)  # journals with a row in journal_positions
         self._seen = SeenIds(ids, len(ids), self.root / SEEN_FILE)
         self._con = con
+        self._erased_at = time.monotonic() - SWEEP_S if waiting and waiting[0] else None  # (a crash before a sweep)
         self.healthy = self.ready = True
 
     def _run(self) -> None:
@@ -343,6 +348,7 @@ class Loader:
             for job in self.periodic:
                 job(self)
             self._flush_rejections()
+            self.sweep(force=stopping)
             if self._behind and (stopping or time.monotonic() - self._last_checkpoint > CHECKPOINT_S):
                 self._checkpoint()
             if stopping and (complete or not self.healthy):
@@ -498,8 +504,7 @@ class Loader:
             inst_key = self.keys.installations.get(deletion.installation_id)
             if inst_key is not None:
                 after += [
-                    "DELETE FROM report_values WHERE report_key IN"
-                    f" (SELECT report_key FROM reports WHERE inst_key = {inst_key:d})",
+                    f"INSERT INTO erased_reports SELECT report_key FROM reports WHERE inst_key = {inst_key:d}",
                     f"DELETE FROM reports WHERE inst_key = {inst_key:d}",
                     f"DELETE FROM installations WHERE inst_key = {inst_key:d}",
                 ]
@@ -538,6 +543,8 @@ class Loader:
             old.close()
         for installation_id in gone:
             self.keys.installations.pop(installation_id, None)
+        if gone and self._erased_at is None:
+            self._erased_at = time.monotonic()  # value rows to sweep
         for read in reads:
             cursor = read.cursor
             cursor.seq, cursor.offset, cursor.keys_of = read.seq, read.offset, read.keys_of
@@ -635,6 +642,31 @@ class Loader:
             raise LoaderUnavailable("job failed") from None
         _private_file(self.db.with_name(self.db.name + ".wal"))
         return result
+
+    def sweep(self, force: bool = False) -> None:
+        """Loader thread: delete the value rows of erased reports, every deletion since the last sweep at once.
+
+        A deletion removes the installation and its reports in its own transaction; no query
+        reads value rows without their report, so what waits here is already out of every answer.
+        The sweep runs at most `SWEEP_S` after the first deletion it covers (and when the loader
+        stops): one scan of report_values for all of them, not one per deletion.
+        """
+        if self._erased_at is None or self._con is None:
+            return
+        if not force and time.monotonic() - self._erased_at < SWEEP_S:
+            return
+        try:
+            self.transaction(
+                lambda con: con.execute(
+                    "DELETE FROM report_values WHERE report_key IN (SELECT report_key FROM erased_reports);"
+                    " DELETE FROM erased_reports"
+                )
+            )
+        except LoaderUnavailable:
+            self._erased_at = time.monotonic()  # logged; tried again after SWEEP_S
+            return
+        self._erased_at = None
+        self.stats.sweeps += 1
 
     def _checkpoint(self) -> None:
         assert self._con is not None
