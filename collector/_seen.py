@@ -12,10 +12,11 @@ another worker is recognised before the first is loaded.
 The hash is keyed: each filter draws a random 128-bit key when it is made and keeps it in its
 file, and whoever maps the file hashes with that key. Without the key a client cannot choose
 report ids that all land on bits already set (each such id would cost an exact lookup). A report
-id is a UUID (the ingest check's pattern), so the hash mixes its 128 bits (two rounds of the
-MurmurHash3 finaliser, a bijection on 64 bits), which numpy does for a whole batch at once exactly
-as Python does for one id; an id that is not a canonical lower-case UUID is hashed by BLAKE2b
-instead (it never reaches a filter through the check; this keeps the filter total).
+id is a UUID (the ingest check's pattern), so the hash mixes its 128 bits (the halves combined
+with the key, then the MurmurHash3 finaliser, a bijection on 64 bits), which numpy does for a
+whole batch of canonical lower-case UUIDs at once exactly as Python does for one id (any other
+batch goes id by id); an id that is not hexadecimal, which never passes the check, is hashed by
+BLAKE2b instead, so a filter takes any string.
 
 A file is a u64 capacity, the key (two u64), then the bits. When it fills up the loader writes a
 bigger one beside it and renames it into place; the workers notice the new file and map it.
@@ -23,6 +24,7 @@ bigger one beside it and renames it into place; the workers notice the new file 
 
 from __future__ import annotations
 
+import functools
 import mmap
 import os
 import struct
@@ -42,6 +44,7 @@ _BITS_PER_ID: Final = 16
 _MIN_CAPACITY: Final = 1 << 16
 _HEAD: Final = struct.Struct("<QQQ")  # capacity, key
 _M64: Final = (1 << 64) - 1
+_M128: Final = (1 << 128) - 1
 _C1: Final = 0xFF51AFD7ED558CCD
 _C2: Final = 0xC4CEB9FE1A85EC53
 _HEX: Final = np.full(256, 255, np.uint8)
@@ -58,19 +61,18 @@ def _fmix(z: int) -> int:
     return z ^ (z >> 33)
 
 
+@functools.lru_cache(maxsize=64)  # a worker probes several filters with the same id
 def _bits128(report_id: str) -> int:
-    if len(report_id) == 36 and report_id.count("-") == 4 and report_id == report_id.lower():
-        try:
-            return int(report_id.replace("-", ""), 16)
-        except ValueError:
-            pass
-    return int.from_bytes(blake2b(report_id.encode(), digest_size=16).digest(), "big")
+    try:
+        return int(report_id.replace("-", ""), 16) & _M128
+    except ValueError:
+        return int.from_bytes(blake2b(report_id.encode(), digest_size=16).digest(), "big")
 
 
 def mix(report_id: str, key: Key) -> tuple[int, int]:
     """The id's hash pair under ``key`` (double hashing: a start and an odd step)."""
     value = _bits128(report_id)
-    value = _fmix(_fmix((value >> 64) ^ key[0]) ^ (value & _M64) ^ key[1])
+    value = _fmix((((value >> 64) ^ key[0]) * _C1 + ((value & _M64) ^ key[1])) & _M64)
     return value & 0xFFFFFFFF, (value >> 32) | 1
 
 
@@ -100,9 +102,8 @@ def _hash_many(report_ids: pa.Array, key: Key) -> npt.NDArray[np.uint64]:
         values = [_bits128(i) for i in ids.to_pylist()]
         high = np.array([v >> 64 for v in values], np.uint64)
         low = np.array([v & _M64 for v in values], np.uint64)
-    mixed = _fmix_many(high ^ np.uint64(key[0]))
-    mixed ^= low
-    mixed ^= np.uint64(key[1])
+    mixed = (high ^ np.uint64(key[0])) * np.uint64(_C1)
+    mixed += low ^ np.uint64(key[1])
     return _fmix_many(mixed)
 
 
