@@ -14,6 +14,7 @@ report that is gone.
 from __future__ import annotations
 
 import asyncio
+import uuid
 from typing import Final
 
 from ._errors import Unavailable
@@ -38,6 +39,8 @@ class StoredLookups:
             self._deletions = self.loader.stats.deletions
         if report_id in self._known:
             return True
+        if not _canonical(report_id):
+            return False  # never stored (every stored id passed the check), and no lookup fails on it
         future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._asked.setdefault(report_id, []).append(future)
         if self._task is None or self._task.done():
@@ -54,6 +57,7 @@ class StoredLookups:
                     await asyncio.wait_for(asyncio.wrap_future(self.loader.caught_up()), self.timeout_s)
                 except TimeoutError:
                     raise Unavailable("query_timeout", "the loader is behind; retry later") from None
+                deletions = self.loader.stats.deletions
                 found = await asyncio.to_thread(self.loader.stored_among, list(asked))
                 self.loader.stats.lookups += 1
             except Exception as error:
@@ -66,7 +70,8 @@ class StoredLookups:
                 for future in futures:
                     if not future.done():
                         future.set_result(report_id in found)
-            self._remember(found)
+            if self.loader.stats.deletions == deletions:  # (a deletion meanwhile: found ids may be gone)
+                self._remember(found)
 
     def _remember(self, found: set[str]) -> None:
         known = self._known
@@ -74,3 +79,10 @@ class StoredLookups:
             known[report_id] = None
         while len(known) > KNOWN_IDS:
             del known[next(iter(known))]
+
+
+def _canonical(report_id: str) -> bool:
+    try:
+        return str(uuid.UUID(report_id)) == report_id
+    except ValueError:
+        return False

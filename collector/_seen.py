@@ -12,8 +12,9 @@ another worker is recognised before the first is loaded.
 The hash is keyed: each filter draws a random 128-bit key when it is made and keeps it in its
 file, and whoever maps the file hashes with that key. Without the key a client cannot choose
 report ids that all land on bits already set (each such id would cost an exact lookup). A report
-id is a UUID (the ingest check's pattern), so the hash mixes its 128 bits (the halves combined
-with the key, then the MurmurHash3 finaliser, a bijection on 64 bits), which numpy does for a
+id is a UUID (the ingest check's pattern), so the hash mixes its 128 bits (the high half with
+the key through the MurmurHash3 finaliser, a bijection on 64 bits, then with the low half and the
+key's other half through it again: no difference between two ids cancels whatever the key), which numpy does for a
 whole batch of canonical lower-case UUIDs at once exactly as Python does for one id (any other
 batch goes id by id); an id that is not hexadecimal, which never passes the check, is hashed by
 BLAKE2b instead, so a filter takes any string.
@@ -72,7 +73,7 @@ def _bits128(report_id: str) -> int:
 def mix(report_id: str, key: Key) -> tuple[int, int]:
     """The id's hash pair under ``key`` (double hashing: a start and an odd step)."""
     value = _bits128(report_id)
-    value = _fmix((((value >> 64) ^ key[0]) * _C1 + ((value & _M64) ^ key[1])) & _M64)
+    value = _fmix(_fmix((value >> 64) ^ key[0]) ^ (value & _M64) ^ key[1])
     return value & 0xFFFFFFFF, (value >> 32) | 1
 
 
@@ -102,8 +103,9 @@ def _hash_many(report_ids: pa.Array, key: Key) -> npt.NDArray[np.uint64]:
         values = [_bits128(i) for i in ids.to_pylist()]
         high = np.array([v >> 64 for v in values], np.uint64)
         low = np.array([v & _M64 for v in values], np.uint64)
-    mixed = (high ^ np.uint64(key[0])) * np.uint64(_C1)
-    mixed += low ^ np.uint64(key[1])
+    mixed = _fmix_many(high ^ np.uint64(key[0]))
+    mixed ^= low
+    mixed ^= np.uint64(key[1])
     return _fmix_many(mixed)
 
 

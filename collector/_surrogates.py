@@ -43,7 +43,12 @@ class Keys:
             (a, n): k for k, a, n in con.execute("SELECT metric_key, app_key, name FROM metrics").fetchall()
         }
         self.labels = {(k, i) for k, i in con.execute("SELECT metric_key, label_key FROM labels").fetchall()}
-        (last_report,) = con.execute("SELECT coalesce(max(report_key), 0) FROM reports").fetchall()[0]
+        # Keys of erased reports whose value rows wait for the loader's sweep are still taken: a new
+        # report under such a key would join those rows, and the sweep would delete its own.
+        (last_report,) = con.execute(
+            "SELECT greatest((SELECT coalesce(max(report_key), 0) FROM reports),"
+            " (SELECT coalesce(max(report_key), 0) FROM erased_reports))"
+        ).fetchall()[0]
         self.last_report = int(last_report)  # (fetchall: no result left open on the connection)
 
     def register(self, con: duckdb.DuckDBPyConnection, infos: Iterable[MetricInfo]) -> None:

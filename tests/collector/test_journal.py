@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import random
 import stat
@@ -16,7 +17,7 @@ import pytest
 
 from optin.collector import _records as rec
 from optin.collector._journal import JournalUnavailable, JournalWriter, read_segment, segment_name, segments
-from optin.collector._loader import Loader
+from optin.collector._loader import Loader, LoaderUnavailable
 from optin.contract import CheckedReport, Registry, ReportChecker, check_report, encode_value
 from tests.helpers import db_rows, make_report, random_metrics
 
@@ -174,6 +175,49 @@ def test_erased_reports_value_rows_go_in_one_sweep_for_many_deletions_and_a_cras
     assert again.stats.sweeps == 1 and _orphans(again) == 0
     again.close()
     assert db_rows(db, "SELECT count(*) FROM report_values") == [(0,)]
+
+
+def test_keys_of_erased_reports_waiting_for_the_sweep_are_never_given_to_new_reports(
+    tmp_path: Path, registry: Registry
+) -> None:
+    """The erased reports held the highest keys; the key cache is read again (a failed job) before the sweep."""
+    kept, erased, later = (str(uuid.uuid4()) for _ in range(3))
+    now = int(time.time())
+    payloads = [rec.encode_report(_checked(registry, make_report(registry, installation_id=kept)), now)]
+    payloads += [
+        rec.encode_report(_checked(registry, make_report(registry, installation_id=erased)), now) for _ in range(2)
+    ]
+    payloads.append(rec.encode_deletion(erased, now))
+    _journal(tmp_path / "journal" / "w0", registry, payloads)
+    loader = Loader(
+        tmp_path / "db" / "o.duckdb", tmp_path / "journal", {(registry.app, registry.version): registry}, 4096, 0.01
+    )
+    loader.open()
+    loader.caught_up().result(60)
+
+    def failing_job(running: Loader) -> None:  # a job that fails reads the key caches again
+        with contextlib.suppress(LoaderUnavailable):
+            running.transaction(lambda con: con.execute("SELECT error('a job failed')"))
+
+    loader.call(failing_job).result(60)
+    newer = make_report(registry, installation_id=later)
+    _journal(tmp_path / "journal" / "w1", registry, [rec.encode_report(_checked(registry, newer), now)])
+    loader.caught_up().result(60)
+    reader = loader.reader()
+    erased_keys = {key for (key,) in reader.execute("SELECT report_key FROM erased_reports").fetchall()}
+    (key,) = reader.execute(
+        "SELECT report_key FROM reports WHERE report_id = ?::UUID", [newer["report_id"]]
+    ).fetchall()[0]
+    own = len(_checked(registry, newer).values)
+    values = "SELECT count(*) FROM report_values WHERE report_key = ?"
+    assert len(erased_keys) == 2 and key not in erased_keys
+    assert reader.execute(values, [key]).fetchall() == [(own,)]  # its own rows, no erased report's
+    reader.close()
+    loader.call(lambda running: running.sweep(force=True)).result(60)
+    reader = loader.reader()
+    assert reader.execute(values, [key]).fetchall() == [(own,)]  # the sweep left them
+    reader.close()
+    loader.close()
 
 
 def test_a_deletion_in_one_journal_waits_for_the_reports_acknowledged_before_it_in_another(

@@ -75,3 +75,19 @@ def test_a_file_of_the_older_layout_is_not_mapped(tmp_path: Path) -> None:
     view = SeenView(path)
     view.refresh()
     assert not view.maybe(str(uuid.uuid4()))
+
+
+def test_no_difference_between_two_ids_cancels_whatever_the_key() -> None:
+    """Flipping the top bit of both halves (or any one or two bits) gives another hash under every key."""
+    report_id = str(uuid.uuid4())
+    value = int(report_id.replace("-", ""), 16)
+    flips = [1 << 127 | 1 << 63] + [1 << bit for bit in range(128)] + [1 << 127 | 1 << 126, 1 << 64 | 1 << 0]
+    others = []
+    for flip in flips:
+        text = f"{value ^ flip:032x}"
+        others.append(f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}")
+    for _ in range(20):
+        key = new_key()
+        mine = mix(report_id, key)
+        assert all(mix(other, key) != mine for other in others)
+        assert _many([report_id, *others], key)[1:] == [_one(other, key) for other in others]
