@@ -13,9 +13,10 @@ _THROUGH_REPORTS = re.compile(
 )
 
 
-def _sql_reading_values(
-    folders: tuple[Path, ...] = tuple(ROOT / f for f in ("analysis", "collector", "contract")),
-) -> list[tuple[str, str]]:
+PACKAGES = (ROOT / "analysis", ROOT / "collector", ROOT / "contract")
+
+
+def _sql_reading_values(folders: tuple[Path, ...] = PACKAGES) -> list[tuple[str, str]]:
     """Every SQL string of the packages that names report_values and is not a write to it."""
     found = []
     for folder in folders:
