@@ -72,9 +72,9 @@ async def post_report(request: web.Request) -> web.Response:
     )
     del body
     # Erased data never comes back: a report of an installation whose deletion was confirmed is
-    # refused for good (410: the client drops it and counts it; see _tombstones.py). The file is
-    # re-read first (one stat, ~10 us, when nothing is new): the deletion may have been confirmed
-    # by another worker a moment ago, and its 202 promised that this report would be refused.
+    # refused for good (410: the client drops it and counts it; see _tombstones.py). What other
+    # workers added is read first (a shared counter in memory when nothing is new): the deletion may
+    # have been confirmed by another worker a moment ago, and its 202 promised this refusal.
     worker.tombstones.refresh()
     if worker.tombstones.contains(report.installation_id):
         raise Rejected(410, "installation_deleted", "installation_id", "this installation's data was erased")
