@@ -18,9 +18,10 @@ ago is refused at once. A stat of the file per report cost 6-8 % of a worker's C
 also counts up a generation in `<db>.tombstones.gen`, eight bytes every process maps shared,
 after the line is synced and before `add` returns: `refresh()` reads that counter from memory
 (about 0.2 us) and reads the file only when it changed. `sync()` (one stat) also catches lines
-appended some other way; the workers call it with their heartbeat. Whoever loads reports into
-the database, after the deletion, checks `contains` too, since a report may pass a worker's check
-just before the deletion is confirmed. The seam is `load()`, `add(id)`, `contains(id)`, `refresh()`.
+appended some other way; `refresh()` calls it once a second, the workers with their heartbeat.
+Whoever loads reports into the database, after the deletion, checks `contains` too, since a
+report may pass a worker's check just before the deletion is confirmed. The seam is `load()`,
+`add(id)`, `contains(id)`, `refresh()`.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import os
 import struct
 import sys
 import threading
+import time
 import uuid
 from pathlib import Path
 from typing import Final
@@ -42,6 +44,7 @@ SUFFIX: Final = ".tombstones"  # beside the database file: <db>.tombstones
 GENERATION_SUFFIX: Final = ".gen"  # beside it: <db>.tombstones.gen, the count of add() calls
 _ID_CHARS: Final = 36  # a canonical UUID
 _COUNTER: Final = struct.Struct("<Q")
+SYNC_S: Final = 1.0  # refresh() also looks at the file's size this often (lines appended without add())
 
 
 def tombstones_path(db: Path) -> Path:
@@ -80,6 +83,7 @@ class Tombstones:
         self._lock = threading.Lock()  # add() runs on a worker thread, contains() on the event loop
         self._generation: mmap.mmap | None = None  # mapped by load(); None: refresh() stats the file instead
         self._seen = -1  # the generation as of the last read of the file
+        self._synced = 0.0  # time.monotonic() of the last sync()
 
     def load(self) -> None:
         """Read the file (created empty, 0600, when missing). Blocking: call it before serving."""
@@ -112,9 +116,8 @@ class Tombstones:
 
     def refresh(self) -> None:
         """Read what other processes added since the last look (a read of the shared counter when nothing is new)."""
-        if self._generation is None:
+        if self._generation is None or time.monotonic() - self._synced > SYNC_S:
             self.sync()
-            return
         generation = self._read_generation()
         if generation != self._seen:
             self._seen = generation  # before the file: an add() counted after this is read again next time
@@ -122,6 +125,7 @@ class Tombstones:
 
     def sync(self) -> None:
         """Read lines appended since the last look however they were written (one stat when there are none)."""
+        self._synced = time.monotonic()
         try:
             if os.stat(self.path).st_size > self._offset:
                 self._refresh()
@@ -158,7 +162,7 @@ class Tombstones:
             self._generation = _map_generation(generation_path(self.path))
         generation = self._generation
         if generation is None or sys.platform == "win32":
-            return  # the others find the line at their next sync() (their heartbeat)
+            return  # the others find the line at their next sync(), within about a second
         fcntl.flock(fd, fcntl.LOCK_EX)
         try:
             _COUNTER.pack_into(generation, 0, (_COUNTER.unpack_from(generation)[0] + 1) & 0xFFFFFFFFFFFFFFFF)
