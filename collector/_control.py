@@ -32,6 +32,7 @@ from ._ingest import Rejected
 from ._jobs import scheduled, snapshot
 from ._loader import Loader, LoaderUnavailable, loader_settings
 from ._logs import http_logger
+from ._lookups import StoredLookups
 from ._prometheus import LIVE_S, render_metrics
 from ._releases import release_due
 from ._stats import WorkerStats
@@ -46,6 +47,7 @@ CONFIG = web.AppKey("config", Config)
 CLOCK = web.AppKey[Callable[[], float]]("clock")
 SECRET = web.AppKey("secret", str)
 REGISTRIES = web.AppKey[Any]("registries")
+LOOKUPS = web.AppKey("lookups", StoredLookups)
 
 
 def write_port_file(path: Path, port: int) -> None:
@@ -75,6 +77,7 @@ def create_control_app(
         client_max_size=1 << 20,
     )
     app[LOADER], app[CONFIG], app[CLOCK], app[SECRET], app[REGISTRIES] = loader, config, clock, secret, registries
+    app[LOOKUPS] = StoredLookups(loader, config.aggregate_timeout_s)
     app.router.add_post("/internal/heartbeat", heartbeat)
     app.router.add_get("/internal/metrics", metrics)
     app.router.add_get("/internal/stored/{report_id}", stored)
@@ -118,8 +121,7 @@ async def heartbeat(request: web.Request) -> web.Response:
 
 async def stored(request: web.Request) -> web.Response:
     """Whether a report id is in the database (a worker asks for ids the shared filter calls "maybe")."""
-    loader = await _caught_up(request)  # a copy journaled by another worker is loaded first
-    found = await asyncio.to_thread(loader.stored, request.match_info["report_id"])
+    found = await request.app[LOOKUPS].stored(request.match_info["report_id"])
     return json_response(200, {"stored": found})
 
 

@@ -75,40 +75,77 @@ class Scan:
     torn: bool  # stopped at a record whose checksum or length is wrong (not at zeros or the end of the file)
 
 
-def scan(data: bytes | mmap.mmap, offset: int, limit: int = 1 << 62) -> Scan:
-    """Parse whole, valid records of ``data`` from ``offset``; at most ``limit`` of them."""
-    payloads: list[bytes] = []
+@dataclass(slots=True)
+class Walk:
+    """Where whole, valid records lie in a segment: each payload's start and end, no bytes copied."""
+
+    starts: list[int]
+    ends: list[int]
+    end: int  # the offset after the last record walked
+    torn: bool  # as `Scan.torn`
+    other: bool = False  # stopped before a record of another kind than the one asked for (at ``end``)
+
+
+def walk(data: bytes | mmap.mmap, offset: int, limit: int = 1 << 62, kind: int | None = None) -> Walk:
+    """The places of at most ``limit`` whole, valid records from ``offset``; with ``kind``, only a run of that kind."""
+    starts: list[int] = []
+    ends: list[int] = []
     size = len(data)
     unpack, crc32 = HEADER.unpack_from, zlib.crc32
-    torn = False
-    while len(payloads) < limit and offset + HEADER.size <= size:
-        length, checksum = unpack(data, offset)
-        if length == 0:
-            break
-        end = offset + length
-        if length < HEADER.size or end > size:
-            torn = True
-            break
-        payload = data[offset + HEADER.size : end]
-        if crc32(payload, crc32(data[offset : offset + 4])) != checksum:
-            torn = True
-            break
-        payloads.append(payload)
-        offset = end
-    else:
-        if offset + HEADER.size > size and offset < size and any(data[offset:size]):
-            torn = True  # a few bytes of a header and nothing else
-    return Scan(payloads, offset, torn)
+    torn = other = False
+    with memoryview(data) as view:  # slices of a view are not copies: the checksums read the file in place
+        while len(starts) < limit and offset + HEADER.size <= size:
+            length, checksum = unpack(data, offset)
+            if length == 0:
+                break
+            end = offset + length
+            if length < HEADER.size or end > size:
+                torn = True
+                break
+            start = offset + HEADER.size
+            if crc32(view[start:end], crc32(view[offset : offset + 4])) != checksum:
+                torn = True
+                break
+            if kind is not None and data[start] != kind:
+                other = True
+                break
+            starts.append(start)
+            ends.append(end)
+            offset = end
+        else:
+            if offset + HEADER.size > size and offset < size and any(view[offset:size]):
+                torn = True  # a few bytes of a header and nothing else
+    return Walk(starts, ends, offset, torn, other)
+
+
+def scan(data: bytes | mmap.mmap, offset: int, limit: int = 1 << 62) -> Scan:
+    """Parse whole, valid records of ``data`` from ``offset``; at most ``limit`` of them."""
+    places = walk(data, offset, limit)
+    return Scan([data[s:e] for s, e in zip(places.starts, places.ends, strict=True)], places.end, places.torn)
+
+
+class Segment:
+    """A segment file mapped for reading (the preallocated zeros are never copied); a context manager."""
+
+    def __init__(self, path: Path) -> None:
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            self.data: bytes | mmap.mmap = mmap.mmap(f.fileno(), size, access=mmap.ACCESS_READ) if size else b""
+
+    def __enter__(self) -> Segment:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if isinstance(self.data, mmap.mmap):
+            self.data.close()
 
 
 def read_segment(path: Path, offset: int, limit: int = 1 << 62) -> Scan:
-    """Read whole records from ``offset`` of a segment file (mapped, so the preallocated zeros are never copied)."""
-    with open(path, "rb") as f:
-        size = os.fstat(f.fileno()).st_size
-        if size <= offset:
+    """Read whole records from ``offset`` of a segment file."""
+    with Segment(path) as segment:
+        if len(segment.data) <= offset:
             return Scan([], offset, False)
-        with mmap.mmap(f.fileno(), size, access=mmap.ACCESS_READ) as data:
-            return scan(data, offset, limit)
+        return scan(segment.data, offset, limit)
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -40,7 +40,7 @@ from optin.contract import Registry, ReportChecker
 from . import _records as rec
 from ._config import Config
 from ._disk import log_commit_failure
-from ._journal import HEADER, read_segment, segment_name, segments
+from ._journal import Segment, segment_name, segments, walk
 from ._migrations import migrate
 from ._rows import Batch, Rows, decode, insert, rows as to_rows
 from ._seen import SEEN_FILE, SeenIds
@@ -55,6 +55,7 @@ CHECKPOINT_S: Final = (
     60.0  # loaded segments are deleted after a checkpoint, at most this often (each rewrites row groups)
 )
 REJECTION_FLUSH_S: Final = 5.0
+SWEEP_S: Final = 10.0  # the value rows of erased reports are deleted at most this long after their deletion
 # Behind (a round used its whole budget), the next transaction may hold up to catch_up_max reports
 # and this many bytes of records: DuckDB's fixed cost per transaction is then spread thin.
 CATCH_UP_BYTES: Final = 64 << 20
@@ -77,20 +78,48 @@ class _Cursor:
 
 @dataclass
 class _Read:
+    """Report records read from one journal: their bytes in parts, and where each record lies in the parts joined."""
+
     cursor: _Cursor
     seq: int
     offset: int
     keys_of: pa.Array | None
-    reports: list[bytes] = field(default_factory=list)  # report record payloads
+    parts: list[bytes] = field(default_factory=list)
+    starts: list[int] = field(default_factory=list)  # each report record's payload, in the parts joined
+    ends: list[int] = field(default_factory=list)
+    size: int = 0  # bytes in parts
     maps: list[tuple[int, pa.Array]] = field(default_factory=list)  # (first report, its ordinal → metric_key map)
     segments_done: list[int] = field(default_factory=list)
     deletion: rec.Deletion | None = None
 
+    @property
+    def count(self) -> int:
+        return len(self.starts)
+
     def add(self, payload: bytes, keys_of: pa.Array) -> None:
         """A report record, read where ``keys_of`` maps its metric ordinals."""
+        self._mapped(keys_of)
+        self.parts.append(payload)
+        self.starts.append(self.size)
+        self.size += len(payload)
+        self.ends.append(self.size)
+
+    def add_run(self, data: bytes, base: int, starts: list[int], ends: list[int], keys_of: pa.Array) -> None:
+        """Report records in ``data`` (a segment copied from ``base``), at ``starts``…``ends`` of the segment."""
+        self._mapped(keys_of)
+        shift = self.size - base
+        self.parts.append(data)
+        self.starts += [start + shift for start in starts]
+        self.ends += [end + shift for end in ends]
+        self.size += len(data)
+
+    def payloads(self) -> list[bytes]:
+        data = b"".join(self.parts)
+        return [data[start:end] for start, end in zip(self.starts, self.ends, strict=True)]
+
+    def _mapped(self, keys_of: pa.Array) -> None:
         if not self.maps or self.maps[-1][1] is not keys_of:
-            self.maps.append((len(self.reports), keys_of))
-        self.reports.append(payload)
+            self.maps.append((self.count, keys_of))
 
 
 Call = Callable[[duckdb.DuckDBPyConnection], Any]
@@ -149,6 +178,7 @@ class Loader:
         self._again: list[tuple[rec.Deletion, float]] = []  # deletions to run once more (see _round)
         self._behind = True  # segments may lie behind the positions (also those a crash left): check after a checkpoint
         self._last_checkpoint = time.monotonic()
+        self._erased_at: float | None = None  # since when value rows of erased reports wait for the sweep
         self._rejections: Counter[tuple[dt.date, str]] = Counter()
         self._last_rejection_flush = time.monotonic()
         self._thread: threading.Thread | None = None
@@ -186,6 +216,7 @@ class Loader:
         if self._con is not None:
             try:
                 self._flush_rejections(force=True)
+                self.sweep(force=True)
                 self._checkpoint()
             except duckdb.Error:
                 log.warning("loader: final checkpoint failed")
@@ -209,16 +240,16 @@ class Loader:
             raise LoaderUnavailable("database not open")
         return self._con.cursor()
 
-    def stored(self, report_id: str) -> bool:
-        """Another thread: whether ``report_id`` is in the database (the workers ask this for a "maybe")."""
-        if not self._seen.maybe(report_id):
-            return False
+    def stored_among(self, report_ids: list[str]) -> set[str]:
+        """Another thread: which of ``report_ids`` are in the database (the workers ask this for "maybe"s)."""
+        maybe = [report_id for report_id in report_ids if self._seen.maybe(report_id)]
+        if not maybe:
+            return set()
         cursor = self.reader()
         try:
-            row = cursor.execute("SELECT count(*) FROM reports WHERE report_id = ?::UUID", [report_id]).fetchone()
+            return _stored_among(cursor, maybe)
         finally:
             cursor.close()
-        return bool(row and row[0])
 
     def positions(self) -> dict[str, tuple[int, int]]:
         return {name: (c.seq, c.offset) for name, c in list(self._cursors.items())}
@@ -272,6 +303,7 @@ class Loader:
             self.keys.register(con, infos)
             con.execute("COMMIT")
             rows = con.execute("SELECT journal, segment, segment_offset FROM journal_positions").fetchall()
+            waiting = con.execute("SELECT count(*) FROM erased_reports").fetchall()[0]
             ids = _stored_ids(con)
         except BaseException:
             con.close()
@@ -280,6 +312,7 @@ class Loader:
         self._positioned = set(self._cursors)  # journals with a row in journal_positions
         self._seen = SeenIds(ids, len(ids), self.root / SEEN_FILE)
         self._con = con
+        self._erased_at = time.monotonic() - SWEEP_S if waiting and waiting[0] else None  # (a crash before a sweep)
         self.healthy = self.ready = True
 
     def _run(self) -> None:
@@ -315,6 +348,7 @@ class Loader:
             for job in self.periodic:
                 job(self)
             self._flush_rejections()
+            self.sweep(force=stopping)
             if self._behind and (stopping or time.monotonic() - self._last_checkpoint > CHECKPOINT_S):
                 self._checkpoint()
             if stopping and (complete or not self.healthy):
@@ -341,11 +375,11 @@ class Loader:
         for name in self._journals():
             cursor = self._cursors[name]
             read = self._read(cursor, budget)
-            budget -= len(read.reports)
+            budget -= read.count
             reads.append(read)
         if budget <= 0:  # behind: the next transaction takes more (cheaper per report), as far as memory allows
-            count = sum(len(r.reports) for r in reads)
-            mean = max(1, sum(sum(map(len, r.reports)) for r in reads) // max(1, count))
+            count = sum(r.count for r in reads)
+            mean = max(1, sum(r.size for r in reads) // max(1, count))
             self._budget = max(self.batch_max, min(self.catch_up_max, CATCH_UP_BYTES // mean))
         else:
             self._budget = self.batch_max
@@ -368,7 +402,7 @@ class Loader:
                 self._again += [(r.cursor.deletion, now) for r in blocked if r.cursor.deletion is not None]
         again = [d for d, seen in self._again if all(c.caught_up_at >= seen for c in self._cursors.values())]
         if deletions or again or any((r.seq, r.offset) != (r.cursor.seq, r.cursor.offset) for r in reads):
-            count = sum(len(r.reports) for r in reads) + len(deletions)
+            count = sum(r.count for r in reads) + len(deletions)
             if not self._write(reads, deletions, again):
                 return 0, False
             self._again = [(d, seen) for d, seen in self._again if d not in again]
@@ -395,39 +429,43 @@ class Loader:
                     read.segments_done.append(read.seq)
                 read.seq, read.offset, read.keys_of = later[0], 0, None
                 continue
-            path = folder / segment_name(read.seq)
-            if read.keys_of is None and read.offset > 0:
-                head = read_segment(path, 0, limit=1)
-                read.keys_of = self._map(head.payloads[0]) if head.payloads else None
-            limit = max(budget - len(read.reports), 0) + 1
-            scan = read_segment(path, read.offset, limit=limit)
-            offset = read.offset
-            for payload in scan.payloads:
-                end = offset + HEADER.size + len(payload)
-                kind = payload[0]
-                if kind == REPORT:
-                    if len(read.reports) >= budget:
-                        return read
-                    assert read.keys_of is not None
-                    read.add(payload, read.keys_of)
-                elif kind == METRICS:
-                    read.keys_of = self._map(payload)
-                elif kind == DELETION:
-                    cursor.deletion = rec.decode_deletion(payload)
-                    cursor.deletion_seen_at = started
-                    read.offset = offset
-                    cursor.deletion_end = end
+            with Segment(folder / segment_name(read.seq)) as segment:
+                if self._read_segment(read, segment, budget, started):
                     return read
-                offset = read.offset = end
-            if len(read.reports) >= budget and scan.payloads:
-                return read
-            if len(scan.payloads) >= limit:
-                continue  # the scan stopped at its limit (a metrics record took a place): more to read here
             if not later:
                 cursor.caught_up_at = started  # read to the end (a torn tail of a live segment is its end for now)
                 return read
             read.segments_done.append(read.seq)  # complete: anything after a torn tail is never loaded
             read.seq, read.offset, read.keys_of = later[0], 0, None
+
+    def _read_segment(self, read: _Read, segment: Segment, budget: int, started: float) -> bool:
+        """Read runs of reports from ``read.offset``; True: the read is done (budget reached or a deletion)."""
+        data = segment.data
+        if read.keys_of is None and read.offset > 0:
+            head = walk(data, 0, limit=1)
+            read.keys_of = self._map(bytes(data[head.starts[0] : head.ends[0]])) if head.starts else None
+        while True:
+            if read.count >= budget:
+                return True
+            run = walk(data, read.offset, budget - read.count, REPORT)
+            if run.starts:
+                assert read.keys_of is not None
+                first, last = run.starts[0], run.ends[-1]
+                read.add_run(data[first:last], first, run.starts, run.ends, read.keys_of)
+                read.offset = run.end
+            if not run.other:
+                return read.count >= budget and bool(run.starts)
+            record = walk(data, run.end, limit=1)  # the record of another kind after the run
+            payload = bytes(data[record.starts[0] : record.ends[0]])
+            if payload[0] == METRICS:
+                read.keys_of = self._map(payload)
+            elif payload[0] == DELETION:
+                cursor = read.cursor
+                cursor.deletion = rec.decode_deletion(payload)
+                cursor.deletion_seen_at = started
+                cursor.deletion_end = record.end
+                return True
+            read.offset = record.end
 
     def _map(self, payload: bytes) -> pa.Array:
         keys_of = self._maps.get(payload)
@@ -446,15 +484,17 @@ class Loader:
         assert self._con is not None
         con = self._con
         started = time.perf_counter()
-        records = [payload for read in reads for payload in read.reports]
+        count = sum(read.count for read in reads)
         rows: Rows | None = None
         duplicates = erased = 0
-        if records:
-            maps, before = [], 0
+        if count:
+            maps, starts, before, size = [], [], 0, 0
             for read in reads:
                 maps += [(first + before, keys_of) for first, keys_of in read.maps]
-                before += len(read.reports)
-            batch = decode(records, maps)
+                starts.append(np.asarray(read.starts, np.int64) + size)
+                before += read.count
+                size += read.size
+            batch = decode(b"".join(part for read in reads for part in read.parts), np.concatenate(starts), maps)
             keep, duplicates, erased = self._keep(batch)
             rows = to_rows(batch if keep is None else batch.take(keep), self.keys)
         after: list[str] = []
@@ -464,8 +504,7 @@ class Loader:
             inst_key = self.keys.installations.get(deletion.installation_id)
             if inst_key is not None:
                 after += [
-                    "DELETE FROM report_values WHERE report_key IN"
-                    f" (SELECT report_key FROM reports WHERE inst_key = {inst_key:d})",
+                    f"INSERT INTO erased_reports SELECT report_key FROM reports WHERE inst_key = {inst_key:d}",
                     f"DELETE FROM reports WHERE inst_key = {inst_key:d}",
                     f"DELETE FROM installations WHERE inst_key = {inst_key:d}",
                 ]
@@ -489,7 +528,7 @@ class Loader:
                 con.execute("ROLLBACK")
             self.healthy = False
             self.stats.write_errors += 1
-            log_commit_failure(self.db, len(records), error, self.min_free_bytes)  # "disk full" when it is
+            log_commit_failure(self.db, count, error, self.min_free_bytes)  # "disk full" when it is
             with contextlib.suppress(duckdb.Error):
                 self.keys.load(con)
             for cursor in self._cursors.values():
@@ -504,6 +543,8 @@ class Loader:
             old.close()
         for installation_id in gone:
             self.keys.installations.pop(installation_id, None)
+        if gone and self._erased_at is None:
+            self._erased_at = time.monotonic()  # value rows to sweep
         for read in reads:
             cursor = read.cursor
             cursor.seq, cursor.offset, cursor.keys_of = read.seq, read.offset, read.keys_of
@@ -522,7 +563,7 @@ class Loader:
             today = dt.datetime.fromtimestamp(self.clock(), dt.UTC).date()
             self.count_rejections(today, {"installation_deleted": erased})
         stats.batches += 1
-        stats.batch_reports_max = max(stats.batch_reports_max, len(records))
+        stats.batch_reports_max = max(stats.batch_reports_max, count)
         stats.batch_seconds_sum += elapsed
         stats.batch_seconds_max = max(stats.batch_seconds_max, elapsed)
         return True
@@ -535,7 +576,7 @@ class Loader:
         tested and set for the whole batch at once; only an id it may have seen is looked up. Set
         before the commit: if that rolls back, the ids read again are "maybe" and cost a lookup.
         """
-        ids = batch.report_ids.to_pylist()
+        ids = batch.report_ids
         drop = np.zeros(len(ids), np.bool_)
         self.tombstones.refresh()
         if len(self.tombstones):
@@ -544,7 +585,7 @@ class Loader:
             drop = pc.is_in(batch.installation_ids, value_set=self._erased[1]).to_numpy(zero_copy_only=False)
         erased = int(drop.sum())
         maybe = self._seen.check_and_add_many(ids)
-        stored = self._existing([ids[i] for i in np.flatnonzero(maybe & ~drop)])
+        stored = self._existing(ids.take(pa.array(np.flatnonzero(maybe & ~drop))).to_pylist())
         copy = np.zeros(len(ids), np.bool_)
         if stored:
             copy |= pc.is_in(batch.report_ids, value_set=pa.array(list(stored), pa.string())).to_numpy(
@@ -552,7 +593,7 @@ class Loader:
             )
         if len(pc.unique(batch.report_ids)) < len(ids):  # copies within the batch (rare): each after its first
             first: set[str] = set()
-            for i, report_id in enumerate(ids):
+            for i, report_id in enumerate(ids.to_pylist()):
                 if not drop[i]:
                     copy[i] |= report_id in first
                     first.add(report_id)
@@ -565,14 +606,7 @@ class Loader:
     def _existing(self, maybe: list[str]) -> set[str]:
         """Which of the ids the filter could not rule out are stored (almost always none: no lookup)."""
         assert self._con is not None
-        con = self._con
-        if not maybe:
-            return set()
-        _batch_ids = pa.table({"id": pa.array(maybe, pa.string())})
-        rows = con.execute(
-            "SELECT CAST(r.report_id AS VARCHAR) FROM reports r JOIN _batch_ids b ON r.report_id = b.id::UUID"
-        ).fetchall()
-        return {row[0] for row in rows}
+        return _stored_among(self._con, maybe) if maybe else set()
 
     def _run_calls(self) -> None:
         with self._lock:
@@ -608,6 +642,31 @@ class Loader:
             raise LoaderUnavailable("job failed") from None
         _private_file(self.db.with_name(self.db.name + ".wal"))
         return result
+
+    def sweep(self, force: bool = False) -> None:
+        """Loader thread: delete the value rows of erased reports, every deletion since the last sweep at once.
+
+        A deletion removes the installation and its reports in its own transaction; no query
+        reads value rows without their report, so what waits here is already out of every answer.
+        The sweep runs at most `SWEEP_S` after the first deletion it covers (and when the loader
+        stops): one scan of report_values for all of them, not one per deletion.
+        """
+        if self._erased_at is None or self._con is None:
+            return
+        if not force and time.monotonic() - self._erased_at < SWEEP_S:
+            return
+        try:
+            self.transaction(
+                lambda con: con.execute(
+                    "DELETE FROM report_values WHERE report_key IN (SELECT report_key FROM erased_reports);"
+                    " DELETE FROM erased_reports"
+                )
+            )
+        except LoaderUnavailable:
+            self._erased_at = time.monotonic()  # logged; tried again after SWEEP_S
+            return
+        self._erased_at = None
+        self.stats.sweeps += 1
 
     def _checkpoint(self) -> None:
         assert self._con is not None
@@ -650,9 +709,17 @@ class LoaderUnavailable(Exception):
     """The database is not open (locked by another process, failing) or the loader is stopping."""
 
 
-def _stored_ids(con: duckdb.DuckDBPyConnection) -> list[str]:
-    ids: list[str] = con.sql("SELECT CAST(report_id AS VARCHAR) AS id FROM reports").to_arrow_table()["id"].to_pylist()
-    return ids
+def _stored_among(con: duckdb.DuckDBPyConnection, report_ids: list[str]) -> set[str]:
+    """Which of ``report_ids`` are stored: one scan of the stored ids for all of them."""
+    _asked_ids = pa.table({"id": pa.array(report_ids, pa.string())})  # found by name (a replacement scan)
+    rows = con.execute(
+        "SELECT DISTINCT CAST(r.report_id AS VARCHAR) FROM reports r JOIN _asked_ids a ON r.report_id = a.id::UUID"
+    ).fetchall()
+    return {row[0] for row in rows}
+
+
+def _stored_ids(con: duckdb.DuckDBPyConnection) -> pa.Array:
+    return con.sql("SELECT CAST(report_id AS VARCHAR) AS id FROM reports").to_arrow_table()["id"].combine_chunks()
 
 
 def _safe(name: str) -> str:

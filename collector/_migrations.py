@@ -36,12 +36,18 @@ _JOURNAL_POSITIONS: Final = (
     " (journal VARCHAR PRIMARY KEY, segment BIGINT NOT NULL, segment_offset BIGINT NOT NULL)",
 )
 
+# 6: the report keys of erased installations whose value rows are still to be deleted (see
+# _loader: a deletion removes the installation and its reports at once, their value rows with
+# the next sweep, one scan of report_values for every deletion since the last).
+_ERASED_REPORTS: Final = ("CREATE TABLE IF NOT EXISTS erased_reports (report_key BIGINT NOT NULL)",)
+
 MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
     SCHEMA_V1,  # 1: the at-rest contract v1
     _WITHOUT_INDEXES,  # 2
     _DISCARDED,  # 3
     SCHEMA_RELEASES,  # 4: privacy releases, their cells, the ledger and refusals (SPEC §4a); IF NOT EXISTS throughout
     _JOURNAL_POSITIONS,  # 5
+    _ERASED_REPORTS,  # 6
 )
 
 

@@ -243,17 +243,18 @@ class NatsLoader(Loader):
                 cursor.deletion_end = seq
                 taken.append(msg)
                 erased = deletion.installation_id
-                kept = dataclasses.replace(read, reports=[], maps=[])
+                kept = dataclasses.replace(read, parts=[], starts=[], ends=[], size=0, maps=[])
+                payloads = read.payloads()
                 for i, (first, keys_of) in enumerate(read.maps):  # reports of the installation are never written
-                    end = read.maps[i + 1][0] if i + 1 < len(read.maps) else len(read.reports)
-                    for report in read.reports[first:end]:
+                    end = read.maps[i + 1][0] if i + 1 < len(read.maps) else read.count
+                    for report in payloads[first:end]:
                         if rec.decode_record(report).installation_id != erased:
                             kept.add(report, keys_of)
                 read = kept
                 self.tombstones.add(erased)  # durable before the commit: what follows in the stream is dropped
                 if not self._commit(read, counts, deletion=True):
                     return loaded, done, True
-                loaded += len(read.reports) + 1
+                loaded += read.count + 1
                 done += taken
                 taken, counts = [], []
                 read = _Read(cursor, 0, cursor.offset, None)
@@ -263,10 +264,10 @@ class NatsLoader(Loader):
         else:
             if taken and not self._commit(read, counts, deletion=False):
                 return loaded, done, True
-            return loaded + len(read.reports), done + taken, False
+            return loaded + read.count, done + taken, False
         if taken and not self._commit(read, counts, deletion=False):
             return loaded, done, True
-        return loaded + len(read.reports), done + taken, True
+        return loaded + read.count, done + taken, True
 
     def _commit(self, read: _Read, counts: list[dict[str, dict[str, int]]], deletion: bool) -> bool:
         if not self._write([read], [read] if deletion else [], []):

@@ -120,6 +120,20 @@ def render_metrics(loader: Loader) -> str:
     _metric(lines, "optin_loader_batches_total", "counter", "Load transactions.", stats.batches)
     _metric(
         lines,
+        "optin_stored_questions_total",
+        "counter",
+        'Workers\' questions "is this report id stored?" (ids the filters call "maybe").',
+        stats.lookup_ids,
+    )
+    _metric(
+        lines,
+        "optin_stored_lookups_total",
+        "counter",
+        "Database lookups that answered them (one per batch of questions; ids found before are remembered).",
+        stats.lookups,
+    )
+    _metric(
+        lines,
         "optin_loader_batch_reports_max",
         "gauge",
         "Largest load transaction, in reports.",

@@ -20,6 +20,7 @@ from typing import Final
 
 import duckdb
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -101,18 +102,20 @@ class Batch:
         )
 
 
-def decode(payloads: list[bytes], maps: list[tuple[int, pa.Array]]) -> Batch:
-    """Report record payloads as one `Batch`; ``maps``: (first report, the ordinal → metric_key map from there on)."""
-    count = len(payloads)
-    data = pa.py_buffer(b"".join(payloads))
-    ends = pc.cumulative_sum(pa.array([len(payload) for payload in payloads], pa.int32()))
-    starts = pa.concat_arrays([pa.array([0], pa.int32()), ends]) if count else pa.array([0], pa.int32())
-    records_array = pa.Array.from_buffers(pa.binary(), count, [None, starts.buffers()[1], data])
-    starts = starts.slice(0, count)
+def decode(data: bytes, starts: npt.NDArray[np.int64], maps: list[tuple[int, pa.Array]]) -> Batch:
+    """Report records lying in ``data`` at ``starts`` as one `Batch` (a record ends at most where the next starts);
+
+    ``maps``: (first report, the ordinal → metric_key map from there on).
+    """
+    count = len(starts)
+    buffer = pa.py_buffer(data)
+    bounds = pa.array(np.append(starts, len(data)).astype(np.int32))
+    records_array = pa.Array.from_buffers(pa.binary(), count, [None, bounds.buffers()[1], buffer])
+    starts_array = bounds.slice(0, count)
     # The fixed-size headers: one slice of every record at once, read as a numpy record array.
     head = np.frombuffer(pc.binary_slice(records_array, 0, REPORT_HEAD.size).buffers()[2], _HEAD_DTYPE)
-    spread = _Spread(data, count)
-    at = pc.add(starts, pa.scalar(REPORT_HEAD.size, pa.int32()))
+    spread = _Spread(buffer, count)
+    at = pc.add(starts_array, pa.scalar(REPORT_HEAD.size, pa.int32()))
     strings: list[pa.Array] = []
     for name in ("n_rid", "n_iid", "n_app", "n_ver"):
         place = REPORT_HEAD.size + _UUID_CHARS * len(strings)

@@ -7,14 +7,24 @@ the filter has never seen is certainly not stored, and for a "maybe" a worker as
 filter can only cost time, never correctness.
 
 Each worker keeps one too, of the ids it has journaled (`w0.seen`, ...), so a copy sent to
-another worker is recognised before the first is loaded. The hash is deterministic (BLAKE2b,
-64 bits, split in two for double hashing) so that every process agrees. A file is a u64
-capacity, then the bits. When it fills up the loader
-writes a bigger one beside it and renames it into place; the workers notice the new file and map it.
+another worker is recognised before the first is loaded.
+
+The hash is keyed: each filter draws a random 128-bit key when it is made and keeps it in its
+file, and whoever maps the file hashes with that key. Without the key a client cannot choose
+report ids that all land on bits already set (each such id would cost an exact lookup). A report
+id is a UUID (the ingest check's pattern), so the hash mixes its 128 bits (the halves combined
+with the key, then the MurmurHash3 finaliser, a bijection on 64 bits), which numpy does for a
+whole batch of canonical lower-case UUIDs at once exactly as Python does for one id (any other
+batch goes id by id); an id that is not hexadecimal, which never passes the check, is hashed by
+BLAKE2b instead, so a filter takes any string.
+
+A file is a u64 capacity, the key (two u64), then the bits. When it fills up the loader writes a
+bigger one beside it and renames it into place; the workers notice the new file and map it.
 """
 
 from __future__ import annotations
 
+import functools
 import mmap
 import os
 import struct
@@ -25,23 +35,80 @@ from typing import Final
 
 import numpy as np
 import numpy.typing as npt
+import pyarrow as pa
 
 SEEN_SUFFIX: Final = ".seen"
 SEEN_FILE: Final = "loader" + SEEN_SUFFIX
 _PROBES: Final = 7
 _BITS_PER_ID: Final = 16
 _MIN_CAPACITY: Final = 1 << 16
-_HEAD: Final = struct.Struct("<Q")
+_HEAD: Final = struct.Struct("<QQQ")  # capacity, key
+_M64: Final = (1 << 64) - 1
+_M128: Final = (1 << 128) - 1
+_C1: Final = 0xFF51AFD7ED558CCD
+_C2: Final = 0xC4CEB9FE1A85EC53
+_HEX: Final = np.full(256, 255, np.uint8)
+_HEX[np.frombuffer(b"0123456789abcdef", np.uint8)] = np.arange(16, dtype=np.uint8)
+_DIGITS: Final = np.array([i for i in range(36) if i not in (8, 13, 18, 23)])  # a UUID's hex digits
+Key = tuple[int, int]
 
 
-def _hash(report_id: str) -> int:
-    return int.from_bytes(blake2b(report_id.encode(), digest_size=8).digest(), "little")
+def _fmix(z: int) -> int:
+    z ^= z >> 33
+    z = (z * _C1) & _M64
+    z ^= z >> 33
+    z = (z * _C2) & _M64
+    return z ^ (z >> 33)
 
 
-def mix(report_id: str) -> tuple[int, int]:
-    """The id's hash pair (every filter takes it: hash once, probe many)."""
-    value = _hash(report_id)
-    return value & 0xFFFFFFFF, (value >> 32) | 1  # the step is odd so the probes differ
+@functools.lru_cache(maxsize=64)  # a worker probes several filters with the same id
+def _bits128(report_id: str) -> int:
+    try:
+        return int(report_id.replace("-", ""), 16) & _M128
+    except ValueError:
+        return int.from_bytes(blake2b(report_id.encode(), digest_size=16).digest(), "big")
+
+
+def mix(report_id: str, key: Key) -> tuple[int, int]:
+    """The id's hash pair under ``key`` (double hashing: a start and an odd step)."""
+    value = _bits128(report_id)
+    value = _fmix((((value >> 64) ^ key[0]) * _C1 + ((value & _M64) ^ key[1])) & _M64)
+    return value & 0xFFFFFFFF, (value >> 32) | 1
+
+
+def _fmix_many(z: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
+    z ^= z >> np.uint64(33)
+    z *= np.uint64(_C1)
+    z ^= z >> np.uint64(33)
+    z *= np.uint64(_C2)
+    z ^= z >> np.uint64(33)
+    return z
+
+
+def _hash_many(report_ids: pa.Array, key: Key) -> npt.NDArray[np.uint64]:
+    """`mix`'s 64-bit value for each id, in whole arrays when every id is a canonical UUID."""
+    ids = report_ids.cast(pa.string())
+    offsets = np.frombuffer(ids.buffers()[1], np.int32)[ids.offset : ids.offset + len(ids) + 1]
+    canonical = len(ids) > 0 and ids.null_count == 0 and bool(np.all(np.diff(offsets) == 36))
+    if canonical:
+        text = np.frombuffer(ids.buffers()[2], np.uint8)[offsets[0] : offsets[-1]].reshape(-1, 36)
+        nibbles = _HEX[text[:, _DIGITS]]
+        canonical = bool(np.all(text[:, [8, 13, 18, 23]] == ord("-"))) and bool(np.all(nibbles < 16))
+    if canonical:
+        octets = np.ascontiguousarray(nibbles[:, 0::2] << np.uint8(4) | nibbles[:, 1::2])
+        words = octets.view(">u8").astype(np.uint64)  # (n, 2): the high and the low 64 bits
+        high, low = words[:, 0], words[:, 1]
+    else:
+        values = [_bits128(i) for i in ids.to_pylist()]
+        high = np.array([v >> 64 for v in values], np.uint64)
+        low = np.array([v & _M64 for v in values], np.uint64)
+    mixed = (high ^ np.uint64(key[0])) * np.uint64(_C1)
+    mixed += low ^ np.uint64(key[1])
+    return _fmix_many(mixed)
+
+
+def new_key() -> Key:
+    return struct.unpack("<QQ", os.urandom(16))
 
 
 def _size(capacity: int) -> int:
@@ -49,8 +116,14 @@ def _size(capacity: int) -> int:
 
 
 class SeenIds:
-    def __init__(self, ids: Iterable[str], expected: int, path: Path | None = None) -> None:
-        """A filter for about ``expected`` ids (twice that before it is full); in ``path`` when given."""
+    def __init__(
+        self, ids: Iterable[str] | pa.Array, expected: int, path: Path | None = None, key: Key | None = None
+    ) -> None:
+        """A filter for about ``expected`` ids (twice that before it is full); in ``path`` when given.
+
+        ``key``: the hash key (a new random one when not given).
+        """
+        self.key = key or new_key()
         self.capacity = max(_MIN_CAPACITY, 2 * expected)
         bits = _size(self.capacity)
         self._mask = bits - 1
@@ -69,13 +142,13 @@ class SeenIds:
                 self._map = mmap.mmap(fd, _HEAD.size + bits // 8)
             finally:
                 os.close(fd)
-            _HEAD.pack_into(self._map, 0, self.capacity)
+            _HEAD.pack_into(self._map, 0, self.capacity, *self.key)
             self._bits = self._map
         self._offset = 0 if path is None else _HEAD.size
         self.count = 0
-        ids = list(ids)
+        ids = ids if isinstance(ids, pa.Array) else pa.array(list(ids), pa.string())
         for start in range(0, len(ids), 1 << 16):  # in whole arrays, a slice at a time (bounded memory)
-            self.check_and_add_many(ids[start : start + (1 << 16)])
+            self.check_and_add_many(ids.slice(start, 1 << 16))
         if path is not None:
             os.replace(path.with_name(path.name + ".new"), path)
 
@@ -83,9 +156,8 @@ class SeenIds:
     def full(self) -> bool:
         return self.count > self.capacity
 
-    def add(self, report_id: str, mixed: tuple[int, int] | None = None) -> None:
-        """Add an id (``mixed``: its hash pair, when the caller has it already)."""
-        h1, h2 = mixed or mix(report_id)
+    def add(self, report_id: str) -> None:
+        h1, h2 = mix(report_id, self.key)
         bits, mask, base = self._bits, self._mask, self._offset
         for i in range(_PROBES):
             position = (h1 + i * h2) & mask
@@ -94,11 +166,11 @@ class SeenIds:
 
     def maybe(self, report_id: str) -> bool:
         """False: certainly never added. True: perhaps added (look it up)."""
-        return _maybe(self._bits, self._offset, self._mask, mix(report_id))
+        return _maybe(self._bits, self._offset, self._mask, mix(report_id, self.key))
 
     def check_and_add(self, report_id: str) -> bool:
         """`maybe` and `add` in one pass over the probes: whether the id was perhaps added before."""
-        h1, h2 = mix(report_id)
+        h1, h2 = mix(report_id, self.key)
         bits, mask, base = self._bits, self._mask, self._offset
         before = True
         for i in range(_PROBES):
@@ -111,13 +183,15 @@ class SeenIds:
         self.count += 1
         return before
 
-    def check_and_add_many(self, report_ids: list[str]) -> npt.NDArray[np.bool_]:
+    def check_and_add_many(self, report_ids: pa.Array | list[str]) -> npt.NDArray[np.bool_]:
         """`check_and_add` for many ids at once, probing in whole arrays: whether each was perhaps added.
 
         Each id is checked against the filter as it was before the call (an id twice in
         ``report_ids`` is "maybe" only if it was added before: the caller finds copies within a batch).
         """
-        hashes = np.fromiter((_hash(report_id) for report_id in report_ids), np.uint64, len(report_ids))
+        if not isinstance(report_ids, pa.Array):
+            report_ids = pa.array(report_ids, pa.string())
+        hashes = _hash_many(report_ids, self.key)
         h1, h2 = hashes & np.uint64(0xFFFFFFFF), (hashes >> np.uint64(32)) | np.uint64(1)
         probes = np.arange(_PROBES, dtype=np.uint64)
         positions = (h1[:, None] + probes[None, :] * h2[:, None]) & np.uint64(self._mask)  # one row per id
@@ -154,6 +228,7 @@ class SeenView:
         self._map: mmap.mmap | None = None
         self._inode = -1
         self._mask = 0
+        self._key: Key = (0, 0)
 
     def refresh(self) -> None:
         """Map the file again if the loader replaced it (called with every heartbeat)."""
@@ -165,16 +240,15 @@ class SeenView:
                 mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
         except (OSError, ValueError):
             return
-        capacity = _HEAD.unpack_from(mapped, 0)[0]
-        if len(mapped) != _HEAD.size + _size(capacity) // 8:
+        capacity, *key = _HEAD.unpack_from(mapped, 0) if len(mapped) >= _HEAD.size else (0, 0, 0)
+        if not capacity or len(mapped) != _HEAD.size + _size(capacity) // 8:  # (not yet, or an older layout)
             mapped.close()
             return
         if self._map is not None:
             self._map.close()
-        self._map, self._inode, self._mask = mapped, inode, _size(capacity) - 1
+        self._map, self._inode, self._mask, self._key = mapped, inode, _size(capacity) - 1, (key[0], key[1])
 
-    def maybe(self, report_id: str, mixed: tuple[int, int] | None = None) -> bool:
-        """``mixed``: the id's `mix`, when the caller has it already."""
+    def maybe(self, report_id: str) -> bool:
         if self._map is None:
             return False
-        return _maybe(self._map, _HEAD.size, self._mask, mixed or mix(report_id))
+        return _maybe(self._map, _HEAD.size, self._mask, mix(report_id, self._key))

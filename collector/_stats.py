@@ -19,6 +19,9 @@ class LoaderStats:
     write_errors: int = 0
     segments_deleted: int = 0
     checkpoints: int = 0
+    sweeps: int = 0  # deletions of erased reports' value rows (each covers every deletion since the last)
+    lookups: int = 0  # queries answering the workers' "is this id stored?" (one per batch of questions)
+    lookup_ids: int = 0  # questions asked (one per id, those answered from memory included)
     auth_failures: Counter[str] = field(default_factory=Counter)  # aggregate endpoints: unauthorized, not_found
 
 

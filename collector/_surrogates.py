@@ -37,14 +37,14 @@ class Keys:
         self.installations = dict(
             zip(installations["id"].to_pylist(), installations["inst_key"].to_pylist(), strict=True)
         )
-        row = con.execute("SELECT coalesce(max(inst_key), 0) FROM installations").fetchone()
-        self.last_installation = int(row[0]) if row else 0
+        (last_installation,) = con.execute("SELECT coalesce(max(inst_key), 0) FROM installations").fetchall()[0]
+        self.last_installation = int(last_installation)
         self.metrics = {
             (a, n): k for k, a, n in con.execute("SELECT metric_key, app_key, name FROM metrics").fetchall()
         }
         self.labels = {(k, i) for k, i in con.execute("SELECT metric_key, label_key FROM labels").fetchall()}
-        row = con.execute("SELECT coalesce(max(report_key), 0) FROM reports").fetchone()
-        self.last_report = int(row[0]) if row else 0
+        (last_report,) = con.execute("SELECT coalesce(max(report_key), 0) FROM reports").fetchall()[0]
+        self.last_report = int(last_report)  # (fetchall: no result left open on the connection)
 
     def register(self, con: duckdb.DuckDBPyConnection, infos: Iterable[MetricInfo]) -> None:
         """Give every app, metric and label of ``infos`` a key (new ones only), inside the caller's transaction.

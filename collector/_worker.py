@@ -32,7 +32,7 @@ from ._config import Config
 from ._errors import Unavailable
 from ._journal import JournalUnavailable, JournalWriter
 from ._seam import WorkerCore
-from ._seen import SEEN_SUFFIX, SeenIds, SeenView, mix
+from ._seen import SEEN_SUFFIX, SeenIds, SeenView
 from ._tombstones import Tombstones, tombstones_path
 
 log = logging.getLogger("optin.collector")
@@ -126,9 +126,8 @@ class Worker(WorkerCore):
         report_id = report.report_id
         if await self.copy_in_flight(self._journaling, report_id, JournalUnavailable):
             return False
-        mixed = mix(report_id)
         if report_id in self._recent or (
-            any(view.maybe(report_id, mixed) for view in self.views.values()) and await self._stored(report_id)
+            any(view.maybe(report_id) for view in self.views.values()) and await self._stored(report_id)
         ):
             self.stats.duplicates += 1
             return False
@@ -141,7 +140,7 @@ class Worker(WorkerCore):
         if self.mine.full:
             self.mine.close()
             self.mine = SeenIds((), RECENT_IDS, self.root / f"{self.name}{SEEN_SUFFIX}")
-        self.mine.add(report_id, mixed)
+        self.mine.add(report_id)
         recent = self._recent
         recent[report_id] = None
         if len(recent) > RECENT_IDS:

@@ -11,6 +11,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
 
 from optin.collector import _records as rec
@@ -122,6 +123,57 @@ def test_a_deletion_after_reports_of_its_installation_removes_them_in_the_same_t
     assert db_rows(db, "SELECT CAST(report_id AS VARCHAR) FROM reports") == [(docs[2]["report_id"],)]
     assert db_rows(db, "SELECT count(*) FROM installations") == [(1,)]
     assert loader.stats.deletions == 1
+    assert db_rows(db, "SELECT count(*) FROM report_values v ANTI JOIN reports r USING (report_key)") == [(0,)]
+    assert db_rows(db, "SELECT count(*) FROM erased_reports") == [(0,)]  # swept when the loader stopped
+
+
+def _orphans(loader: Loader) -> int:
+    """Value rows without their report (those of erased reports before the sweep)."""
+    reader = loader.reader()
+    try:
+        rows = reader.execute("SELECT count(*) FROM report_values ANTI JOIN reports USING (report_key)").fetchall()
+    finally:
+        reader.close()
+    return int(rows[0][0])
+
+
+def test_erased_reports_value_rows_go_in_one_sweep_for_many_deletions_and_a_crash_before_it_is_swept_at_start(
+    tmp_path: Path, registry: Registry
+) -> None:
+    """Reports and installations go with their deletion's transaction; their value rows with the next sweep."""
+    erased = [str(uuid.uuid4()) for _ in range(3)]
+    kept = make_report(registry)
+    now = int(time.time())
+    payloads = [rec.encode_report(_checked(registry, make_report(registry, installation_id=i)), now) for i in erased]
+    payloads += [rec.encode_deletion(i, now) for i in erased]
+    payloads.append(rec.encode_report(_checked(registry, kept), now))
+    _journal(tmp_path / "journal" / "w0", registry, payloads)
+    db = tmp_path / "db" / "o.duckdb"
+    registries = {(registry.app, registry.version): registry}
+    loader = Loader(db, tmp_path / "journal", registries, 4096, 0.01)
+    loader.open()
+    loader.caught_up().result(60)
+    assert loader.stats.deletions == 3
+    reader = loader.reader()
+    assert reader.execute("SELECT count(*) FROM reports").fetchone() == (1,)  # out of every answer at once
+    assert reader.execute("SELECT count(*) FROM erased_reports").fetchone() == (3,)
+    assert _orphans(loader) > 0 and loader.stats.sweeps == 0  # value rows wait for the sweep
+    loader.call(lambda running: running.sweep(force=True)).result(60)
+    assert _orphans(loader) == 0 and loader.stats.sweeps == 1  # one sweep for the three deletions
+    assert reader.execute("SELECT count(*) FROM erased_reports").fetchone() == (0,)
+    reader.close()
+    loader.close()
+    # A kill between a deletion and its sweep leaves keys in erased_reports: the next start sweeps them.
+    with duckdb.connect(str(db)) as con:
+        con.execute("INSERT INTO erased_reports SELECT report_key FROM reports; DELETE FROM reports")
+    again = Loader(db, tmp_path / "journal", registries, 4096, 0.01)
+    again.open()
+    deadline = time.monotonic() + 30
+    while again.stats.sweeps == 0 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert again.stats.sweeps == 1 and _orphans(again) == 0
+    again.close()
+    assert db_rows(db, "SELECT count(*) FROM report_values") == [(0,)]
 
 
 def test_a_deletion_in_one_journal_waits_for_the_reports_acknowledged_before_it_in_another(

@@ -9,6 +9,7 @@ from array import array
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pytest
 
@@ -30,6 +31,16 @@ def _payloads(registry: Registry, count: int, seed: int) -> list[bytes]:
         )
         for _ in range(count)
     ]
+
+
+def _decode(payloads: list[bytes], maps: list[tuple[int, pa.Array]]) -> _rows.Batch:
+    """`_rows.decode` over the records as a journal holds them: each after an 8-byte header (junk to the decoder)."""
+    data, starts = bytearray(), []
+    for payload in payloads:
+        data += b"\xa5" * 8
+        starts.append(len(data))
+        data += payload
+    return _rows.decode(bytes(data + b"\xa5" * 8), np.array(starts, np.int64), maps)
 
 
 def _expected(payload: bytes, keys_of: pa.Array) -> tuple[list[object], list[tuple[int, int, int]]]:
@@ -59,7 +70,7 @@ def test_a_batch_decodes_every_record_as_the_record_decoder_does(registry: Regis
     width = len(ReportChecker({(registry.app, registry.version): registry}).metric_names)
     first, second = pa.array(range(10, 10 + width), pa.int32()), pa.array(range(900, 900 + width), pa.int32())
     maps = [(0, first), (50, second), (90, first)]  # three segments' maps, as runs
-    batch = _rows.decode(payloads, maps)
+    batch = _decode(payloads, maps)
     assert len(batch) == 120
     for i, payload in enumerate(payloads):
         keys_of = second if 50 <= i < 90 else first
@@ -83,7 +94,7 @@ def test_ids_of_other_lengths_are_read_from_their_own_places(registry: Registry)
     )  # fmt: skip
     payloads[1] = rec.encode_report(odd, received)
     keys_of = pa.array(range(1, 200), pa.int32())
-    batch = _rows.decode(payloads, [(0, keys_of)])
+    batch = _decode(payloads, [(0, keys_of)])
     assert [_actual(batch, i) for i in range(3)] == [_expected(p, keys_of) for p in payloads]
 
 
@@ -94,7 +105,7 @@ def _insert(tmp: Path, registry: Registry, keys_of: pa.Array) -> list[tuple[int,
     keys = Keys()
     keys.load(con)
     keys.apps[registry.app] = 1
-    rows = _rows.rows(_rows.decode(_payloads(registry, 40, 3), [(0, keys_of)]), keys)
+    rows = _rows.rows(_decode(_payloads(registry, 40, 3), [(0, keys_of)]), keys)
     _rows.insert(con, rows, [], transaction=True)
     stored = con.execute("SELECT metric_key, label_key, report_key FROM report_values ORDER BY rowid").fetchall()
     con.close()
@@ -115,7 +126,8 @@ def test_values_are_stored_by_metric_and_label_then_by_report_whichever_sorts_th
 
 def test_the_filter_tested_and_set_in_whole_arrays_agrees_with_one_id_at_a_time(tmp_path: Path) -> None:
     ids = [str(uuid.uuid4()) for _ in range(3000)]
-    many, one = SeenIds((), 3000, tmp_path / "x.seen"), SeenIds((), 3000)
+    many = SeenIds((), 3000, tmp_path / "x.seen")
+    one = SeenIds((), 3000, key=many.key)
     first = many.check_and_add_many(ids[:2000]).tolist()
     assert first == [one.check_and_add(i) for i in ids[:2000]] and not any(first)
     again = many.check_and_add_many(ids[1000:]).tolist()
