@@ -8,7 +8,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from typing import Final
 
+import orjson
 from aiohttp import web
 
 from optin.contract import ReportError, decode_json
@@ -23,6 +25,8 @@ from ._seam import IngestWorker
 log = logging.getLogger("optin.collector")
 
 WORKER = web.AppKey[IngestWorker]("worker")
+_STORED: Final = orjson.dumps({"status": "stored"})  # the answers of every report, made once
+_DUPLICATE: Final = orjson.dumps({"status": "duplicate"})
 
 
 def count_rejection(request: web.Request, rejected: Rejected) -> None:
@@ -33,15 +37,10 @@ def count_rejection(request: web.Request, rejected: Rejected) -> None:
     )
 
 
-async def _read_body(request: web.Request, worker: IngestWorker) -> bytes:
+async def _read_body(request: web.Request, worker: IngestWorker, encoding: str) -> bytes:
     """At most max_body_bytes, within body_timeout_s (a body trickling in holds an in-flight slot: 408)."""
     config: Config = worker.config
-    check_headers(
-        request.headers.get("Content-Type", ""),
-        request.headers.get("Content-Encoding", ""),
-        request.content_length,
-        config.max_body_bytes,
-    )
+    check_headers(request.headers.get("Content-Type", ""), encoding, request.content_length, config.max_body_bytes)
     content = request.content
     if content.is_eof():  # the whole body has arrived already (a report usually has): no deadline to arm
         body = content.read_nowait(config.max_body_bytes + 1)
@@ -66,28 +65,28 @@ async def _read_body(request: web.Request, worker: IngestWorker) -> bytes:
 async def post_report(request: web.Request) -> web.Response:
     worker = request.app[WORKER]
     received = int(worker.clock())
-    body = await _read_body(request, worker)
-    report = ingest(
-        body, request.headers.get("Content-Encoding", ""), worker.checker, received, worker.config.max_body_bytes
-    )
+    encoding = request.headers.get("Content-Encoding", "")
+    body = await _read_body(request, worker, encoding)
+    report = ingest(body, encoding, worker.checker, received, worker.config.max_body_bytes)
     del body
     # Erased data never comes back: a report of an installation whose deletion was confirmed is
-    # refused for good (410: the client drops it and counts it; see _tombstones.py). The file is
-    # re-read first (one stat, ~10 us, when nothing is new): the deletion may have been confirmed
-    # by another worker a moment ago, and its 202 promised that this report would be refused.
+    # refused for good (410: the client drops it and counts it; see _tombstones.py). What other
+    # workers added is read first (a shared counter in memory when nothing is new): the deletion may
+    # have been confirmed by another worker a moment ago, and its 202 promised this refusal.
     worker.tombstones.refresh()
     if worker.tombstones.contains(report.installation_id):
         raise Rejected(410, "installation_deleted", "installation_id", "this installation's data was erased")
     await worker.admit()
     if not await worker.journal_report(report, received):
-        return json_response(200, {"status": "duplicate"})
-    return json_response(202, {"status": "stored"})
+        return web.Response(status=200, body=_DUPLICATE, content_type="application/json")
+    return web.Response(status=202, body=_STORED, content_type="application/json")
 
 
 async def post_deletion(request: web.Request) -> web.Response:
     worker = request.app[WORKER]
-    body = await _read_body(request, worker)
-    if request.headers.get("Content-Encoding", "").lower() == "gzip":
+    encoding = request.headers.get("Content-Encoding", "")
+    body = await _read_body(request, worker, encoding)
+    if encoding.strip().lower() == "gzip":
         body = inflate(body, worker.config.max_body_bytes)
     try:
         doc = decode_json(body)

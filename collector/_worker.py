@@ -65,7 +65,7 @@ class Worker(WorkerCore):
             rec.encode_metrics(self.checker.metric_names, dict(registries)),
         )
         # Confirmed deletions: a report of such an id is refused (410); shared with the other workers
-        # and the loader through one file beside the database, re-read at every heartbeat.
+        # and the loader through one file beside the database, re-read when its shared counter moves.
         self.tombstones = Tombstones(tombstones_path(config.resolved_db()))
         self.reply: dict[str, Any] | None = None
         self.reply_at = -1e9
@@ -240,7 +240,7 @@ class Worker(WorkerCore):
         while True:
             await asyncio.sleep(HEARTBEAT_S)
             try:
-                self.tombstones.refresh()  # what the other workers confirmed (one stat when nothing is new)
+                self.tombstones.sync()  # lines appended by anything but add() too (one stat when nothing is new)
                 await self.heartbeat()
             except Exception as error:  # never let the heartbeat die
                 log.warning("heartbeat failed (%s)", type(error).__name__, extra={"event": "heartbeat_failed"})

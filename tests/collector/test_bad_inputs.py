@@ -212,6 +212,12 @@ CASES: tuple[Case, ...] = (
         400,
         "bad_gzip",
     ),
+    Case(
+        "gzip-trailing-data",
+        lambda r: _post(r, gzip.compress(_report()) + gzip.compress(b"{}"), {**JSON, "Content-Encoding": "gzip"}),
+        400,
+        "bad_gzip",
+    ),
     Case("gzip-not-declared", lambda r: _post(r, gzip.compress(_report())), 400, "bad_encoding"),
     Case("plain-declared-gzip", lambda r: _post(r, _report(), {**JSON, "Content-Encoding": "gzip"}), 400, "bad_gzip"),
     Case(

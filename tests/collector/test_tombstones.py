@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
 import duckdb
 
-from optin.collector._tombstones import Tombstones, tombstones_path
+from optin.collector._tombstones import Tombstones, generation_path, tombstones_path
 from optin.contract import Registry
 from tests.helpers import CollectorProcess, make_report, post_json, request, start_collector
 
@@ -84,3 +86,58 @@ def test_tombstones_added_by_one_process_are_seen_by_another_and_torn_lines_are_
     fresh = Tombstones(path)
     fresh.load()
     assert fresh.contains(first) and fresh.contains(third) and not fresh.contains(second) and len(fresh) == 2
+
+
+def test_a_deletion_confirmed_by_one_worker_is_refused_at_once_by_every_other(
+    tmp_path: Path, registry: Registry
+) -> None:
+    """Four workers share the port; right after the 202 of a deletion, reports on new connections reach all of them."""
+    db = tmp_path / "db" / "optin.duckdb"
+    erased = str(uuid.uuid4())
+    env = {**os.environ, "OPTIN_COLLECTOR_WORKERS": "4"}
+    collector = start_collector(db, tmp_path / "collector.log", env=env)
+    try:
+        assert post_json(collector.url, make_report(registry, installation_id=erased))[0] == 202
+        assert post_json(collector.url, {"installation_id": erased}, "/v1/deletions")[0] == 202
+        # Each request is a new connection: the kernel spreads them over the workers (all 16 at the
+        # worker that confirmed the deletion: one chance in 4**15).
+        answers = [post_json(collector.url, make_report(registry, installation_id=erased)) for _ in range(16)]
+        assert [(status, body["error"]) for status, body in answers] == [(410, "installation_deleted")] * 16
+        assert _rejected(collector, "installation_deleted") == 16
+    finally:
+        assert collector.stop() == 0
+    assert _rows(db, erased) == 0
+    counter = generation_path(tombstones_path(db))
+    assert counter.stat().st_size == 8 and stat.S_IMODE(os.stat(counter).st_mode) == 0o600
+    assert int.from_bytes(counter.read_bytes(), "little") == 1  # one add() counted; nothing else is in it
+
+
+_ADD_IN_ANOTHER_PROCESS = """
+import sys
+from pathlib import Path
+from optin.collector._tombstones import Tombstones
+tombstones = Tombstones(Path(sys.argv[1]))
+tombstones.load()
+for installation_id in sys.argv[2:]:
+    tombstones.add(installation_id)
+"""
+
+
+def test_refresh_reads_the_file_when_another_process_counted_an_add_and_sync_reads_any_append(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "optin.duckdb.tombstones"
+    reader = Tombstones(path)
+    reader.load()
+    first, second, third = (str(uuid.uuid4()) for _ in range(3))
+    subprocess.run([sys.executable, "-c", _ADD_IN_ANOTHER_PROCESS, str(path), first, second], check=True)
+    assert not reader.contains(first)
+    reader.refresh()  # the other process's adds moved the shared counter: the file is read
+    assert reader.contains(first) and reader.contains(second) and len(reader) == 2
+
+    # A line appended without add() (say, by a collector of an older version) moves no counter:
+    # sync() finds it by the file's size (the workers' heartbeat calls it; refresh() once a second).
+    with open(path, "ab") as file:
+        file.write(third.encode() + b"\n")
+    reader.sync()
+    assert reader.contains(third) and len(reader) == 3
