@@ -7,8 +7,8 @@ the questions that arrive while one batch is being answered are answered togethe
 one load round and one query for all of them, however many there are. Ids found stored are
 remembered (a bounded set, newest kept): asked again, they are answered from memory. Only
 deletions take stored reports away, and a worker refuses a deleted installation's reports before
-it asks (410); the set is still emptied after any deletion, so it never says "stored" for a
-report that is gone.
+it asks (410); the set is still emptied after any deletion, and a lookup that overlapped one
+adds nothing to it, so it never says "stored" for a report that is gone.
 """
 
 from __future__ import annotations

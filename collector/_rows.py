@@ -1,6 +1,8 @@
 """Arrow row building: a loader batch, from the journal's report records to Arrow tables, in whole-column passes.
 
-The batch's record payloads are joined into one buffer once; each field is then gathered for
+The batch's records lie in one buffer (the loader copies each run of report records out of its
+segment once and joins the runs), at known starts, with the journal's record headers left between
+them; each field is then gathered for
 every record at once (an Arrow list view over that buffer, flattened), so no Python code runs
 per value, and per report only what reading the journal and hashing its id take. App, version
 and installation strings become surrogate keys over their distinct values (one dict lookup per
