@@ -504,7 +504,7 @@ def write_path(folder: Path, registry: Registry, reports: int, batch: int) -> di
     rows = tables["report_values"].num_rows
 
     def raw(batches: int, cpu: list[float] | None = None) -> float:
-        path = folder / f"raw-{batches}.duckdb"
+        path = folder / f"raw-{batches}-{'bulk' if cpu is not None else 'batched'}.duckdb"
         con = duckdb.connect(str(path))
         migrate(con)  # the same tables as the collector's, at the same schema version
         for name in ("apps", "app_versions", "metrics", "labels"):

@@ -29,6 +29,7 @@ _FIELDS: Final = (
     "pid",
     "free_bytes",
     "device",
+    "loop",
 )
 HTTP_LOGGER: Final = "optin.collector.http"  # the logger handed to aiohttp's request handler
 _AIOHTTP_LOGGERS: Final = ("aiohttp.server", "aiohttp.web", "aiohttp.internal", "aiohttp.access")

@@ -54,8 +54,9 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
 def migrate(con: duckdb.DuckDBPyConnection) -> int:
     """Bring the database to the latest version; returns that version."""
     con.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-    row = con.execute("SELECT max(version) FROM schema_version").fetchone()
-    current = int(row[0]) if row and row[0] is not None else 0
+    # fetchall: a result left open by fetchone() makes DuckDB refuse register() on this connection
+    ((version,),) = con.execute("SELECT max(version) FROM schema_version").fetchall()
+    current = int(version) if version is not None else 0
     for number, statements in enumerate(MIGRATIONS, start=1):
         if number <= current:
             continue

@@ -27,6 +27,7 @@ from ._disk import full_disk_answer, log_disk_at_start
 from ._errors import InFlight, error_middleware, json_response
 from ._jobs import scheduled
 from ._logs import http_logger
+from ._loop import run as run_loop
 from ._nats_loader import NatsLoader, StreamSource
 from ._prometheus import _metric, render_metrics
 
@@ -134,5 +135,5 @@ def run_loader(config: Config) -> int:
         if not stop.is_set():  # the loading thread failed: exit non-zero, so the service manager starts it again
             raise SystemExit(1)
 
-    asyncio.run(main())
+    run_loop(main())
     return 0

@@ -31,6 +31,7 @@ from typing import Any, Final
 from ._config import Config
 from ._disk import log_disk_at_start
 from ._logs import LoopErrors, configure
+from ._loop import loop_name, run as run_loop
 
 log = logging.getLogger("optin.collector")
 
@@ -66,12 +67,16 @@ def _child(config: Config, parent: int, main: Callable[[asyncio.Event], Coroutin
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         loop.set_exception_handler(LoopErrors())  # e.g. accept errors under a flood: counted, rate-limited
+        log.info(
+            "running",
+            extra={"event": "running", "role": multiprocessing.current_process().name, "loop": loop_name(loop)},
+        )
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         await main(stop)
 
     try:
-        asyncio.run(run())
+        run_loop(run())
     except Exception as error:  # one JSON line, never a traceback (it could quote request data)
         log.error(
             "%s stopped (%s)", multiprocessing.current_process().name, type(error).__name__, extra={"event": "crashed"}

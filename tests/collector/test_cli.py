@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import sys
 from pathlib import Path
 
 from openapi_spec_validator import validate
@@ -32,6 +33,9 @@ def test_the_collector_starts_serves_health_and_openapi_and_answers_202_and_422(
         assert running.stop(signal.SIGTERM) == 0
     log = (tmp_path / "collector.log").read_text()
     assert '"event":"stopped"' in log
+    # Every process (the loader and each worker) runs on uvloop where it exists (not on Windows).
+    loops = [line["loop"] for line in map(json.loads, log.splitlines()) if line.get("event") == "running"]
+    assert len(loops) >= 2 and set(loops) == {"asyncio" if sys.platform == "win32" else "uvloop"}
     assert running.db.stat().st_mode & 0o777 == 0o600
     assert running.db.parent.stat().st_mode & 0o777 == 0o700
 
