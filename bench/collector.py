@@ -41,6 +41,7 @@ from typing import Any
 
 import duckdb
 
+from optin.collector._config import Config
 from optin.collector._migrations import migrate
 from optin.contract import Registry, Report, ReportChecker, bundled_registry
 
@@ -669,7 +670,9 @@ def main() -> None:
         help="the deletions run: one deletion after this many reports (0: none)",
     )
     parser.add_argument("--deletion-reports", type=int, default=50000, help="reports in the deletions run")
-    parser.add_argument("--batch", type=int, default=4096, help="the loader's default batch_max_reports")
+    parser.add_argument(
+        "--batch", type=int, default=Config().batch_max_reports, help="the loader's batch_max_reports (its default)"
+    )
     parser.add_argument(
         "--journal",
         choices=("file", "nats"),
