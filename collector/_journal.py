@@ -48,9 +48,8 @@ class JournalUnavailable(Exception):
 
 
 def frame(payload: bytes) -> bytes:
-    length = HEADER.size + len(payload)
-    head = struct.pack("<I", length)
-    return head + struct.pack("<I", zlib.crc32(payload, zlib.crc32(head))) + payload
+    head = struct.pack("<I", HEADER.size + len(payload))
+    return b"".join((head, struct.pack("<I", zlib.crc32(payload, zlib.crc32(head))), payload))  # one copy
 
 
 def segment_name(seq: int) -> str:

@@ -123,7 +123,7 @@ class Worker(WorkerCore):
     async def journal_report(self, report: CheckedReport, received_s: int) -> bool:
         """Journal a report; False when its id was journaled already (a duplicate, answered 200)."""
         report_id = report.report_id
-        if await self.copy_in_flight(self._journaling, report_id, JournalUnavailable):
+        if report_id in self._journaling and await self.copy_in_flight(self._journaling, report_id, JournalUnavailable):
             return False
         if report_id in self._recent or (self.stored_ids.maybe(report_id) and await self._stored(report_id)):
             self.stats.duplicates += 1
@@ -161,8 +161,12 @@ class Worker(WorkerCore):
 
     @staticmethod
     async def _settled(future: asyncio.Future[None]) -> None:
+        # Awaited directly, not through shield(): aiohttp does not cancel a handler whose client went
+        # away, and if one is cancelled at shutdown the record's future goes with it; the record is
+        # written all the same and a copy waiting on it fails without an answer (the client retries
+        # and the loader stores the report once).
         try:
-            await asyncio.shield(future)
+            await future
         except JournalUnavailable as error:
             code = "disk_full" if str(error) == "ENOSPC" else "unavailable"
             raise Unavailable(code, "not stored; retry later") from None
