@@ -33,7 +33,7 @@ class Config:
     batch_max_reports: int = 16384  # the loader writes at most this many reports per transaction ...
     catch_up_max_reports: int = 65536  # ... or this many while it is behind (bounded by 64 MiB of records too)
     batch_max_wait_ms: float = 1.0  # journal group commit: wait this long for more records before each fdatasync
-    load_interval_ms: float = 1000.0  # after a partial batch the loader waits this long for more (bigger transactions)
+    load_interval_ms: float = 750.0  # after a partial batch the loader waits this long for more (bigger transactions)
     max_pending_reports: int = 4096  # records waiting for the disk per worker; beyond it ingest answers 503
     max_unloaded_bytes: int = 256 << 20  # a worker's journal may be this far ahead of the loader; beyond it 503
     segment_bytes: int = 32 << 20  # journal segments are preallocated to this size
