@@ -85,6 +85,11 @@ class WorkerCore:
                 await asyncio.shield(waiting)
             except failed:
                 continue  # that copy was not stored: this one tries
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if not waiting.cancelled() or (task is not None and task.cancelling()):
+                    raise  # this request itself is being cancelled
+                return False  # that copy's request was cancelled (its record may be written): this one is journaled too
             self.stats.duplicates += 1
             return True
         return False

@@ -6,14 +6,17 @@ the filter has never seen is certainly not stored, and for a "maybe" a worker as
 (an exact lookup) before it answers 200. A "maybe" never decides anything on its own, so the
 filter can only cost time, never correctness.
 
+Each worker keeps one too, of the ids it has journaled (`w0.seen`, ...), so a copy sent to
+another worker is recognised before the first is loaded.
+
 The hash is keyed: each filter draws a random 128-bit key when it is made and keeps it in its
 file, and whoever maps the file hashes with that key. Without the key a client cannot choose
 report ids that all land on bits already set (each such id would cost an exact lookup). A report
 id is a UUID (the ingest check's pattern), so the hash mixes its 128 bits (the high half with
 the key through the MurmurHash3 finaliser, a bijection on 64 bits, then with the low half and the
 key's other half through it again: no difference between two ids cancels whatever the key), which numpy does for a
-whole batch of canonical lower-case UUIDs at once (the loader) exactly as Python does for one id
-(a worker; any other batch goes id by id); an id that is not hexadecimal, which never passes the check, is hashed by
+whole batch of canonical lower-case UUIDs at once exactly as Python does for one id (any other
+batch goes id by id); an id that is not hexadecimal, which never passes the check, is hashed by
 BLAKE2b instead, so a filter takes any string.
 
 A file is a u64 capacity, the key (two u64), then the bits. When it fills up the loader writes a
@@ -22,6 +25,7 @@ bigger one beside it and renames it into place; the workers notice the new file 
 
 from __future__ import annotations
 
+import functools
 import mmap
 import os
 import struct
@@ -34,7 +38,8 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-SEEN_FILE: Final = "loader.seen"
+SEEN_SUFFIX: Final = ".seen"
+SEEN_FILE: Final = "loader" + SEEN_SUFFIX
 _PROBES: Final = 7
 _BITS_PER_ID: Final = 16
 _MIN_CAPACITY: Final = 1 << 16
@@ -57,6 +62,7 @@ def _fmix(z: int) -> int:
     return z ^ (z >> 33)
 
 
+@functools.lru_cache(maxsize=64)  # a worker probes several filters with the same id
 def _bits128(report_id: str) -> int:
     try:
         return int(report_id.replace("-", ""), 16) & _M128
@@ -152,12 +158,35 @@ class SeenIds:
     def full(self) -> bool:
         return self.count > self.capacity
 
+    def add(self, report_id: str) -> None:
+        h1, h2 = mix(report_id, self.key)
+        bits, mask, base = self._bits, self._mask, self._offset
+        for i in range(_PROBES):
+            position = (h1 + i * h2) & mask
+            bits[base + (position >> 3)] |= 1 << (position & 7)
+        self.count += 1
+
     def maybe(self, report_id: str) -> bool:
         """False: certainly never added. True: perhaps added (look it up)."""
         return _maybe(self._bits, self._offset, self._mask, mix(report_id, self.key))
 
+    def check_and_add(self, report_id: str) -> bool:
+        """`maybe` and `add` in one pass over the probes: whether the id was perhaps added before."""
+        h1, h2 = mix(report_id, self.key)
+        bits, mask, base = self._bits, self._mask, self._offset
+        before = True
+        for i in range(_PROBES):
+            position = (h1 + i * h2) & mask
+            index, bit = base + (position >> 3), 1 << (position & 7)
+            byte = bits[index]
+            if not byte & bit:
+                before = False
+                bits[index] = byte | bit
+        self.count += 1
+        return before
+
     def check_and_add_many(self, report_ids: pa.Array | list[str]) -> npt.NDArray[np.bool_]:
-        """Test and set many ids at once, probing in whole arrays: whether each was perhaps added before.
+        """`check_and_add` for many ids at once, probing in whole arrays: whether each was perhaps added.
 
         Each id is checked against the filter as it was before the call (an id twice in
         ``report_ids`` is "maybe" only if it was added before: the caller finds copies within a batch).

@@ -7,9 +7,7 @@ more than max_unloaded_bytes behind). Requests that read the database are proxie
 
 A report id this worker has journaled (in this life) is answered 200 as a duplicate; a copy
 that arrives while the first is still waiting for its group's fdatasync waits for it, so a 200
-is never sent for something that is not on disk. A copy of a report another worker journaled is
-recognised once the loader has loaded it (the loader's filter, then its exact lookup); before
-that it is journaled again and answered 202, and the loader stores it once.
+is never sent for something that is not on disk.
 """
 
 from __future__ import annotations
@@ -34,7 +32,7 @@ from ._config import Config
 from ._errors import Unavailable
 from ._journal import JournalUnavailable, JournalWriter
 from ._seam import WorkerCore
-from ._seen import SEEN_FILE, SeenView
+from ._seen import SEEN_SUFFIX, SeenIds, SeenView
 from ._tombstones import Tombstones, tombstones_path
 
 log = logging.getLogger("optin.collector")
@@ -73,8 +71,10 @@ class Worker(WorkerCore):
         self.reply_at = -1e9
         self._journaling: dict[str, asyncio.Future[None]] = {}
         self._recent: dict[str, None] = {}
-        # The loader's filter of stored report ids, mapped read-only: a "maybe" is asked of the loader.
-        self.stored_ids = SeenView(journal_root / SEEN_FILE)
+        # Filters of report ids: the loader's (stored) and every worker's (journaled), all files in the
+        # journal folder; this worker writes its own and maps the others read-only.
+        self.mine = SeenIds((), 0)  # in memory until start() makes the file
+        self.views: dict[str, SeenView] = {}
         self._session: aiohttp.ClientSession | None = None
         self._task: asyncio.Task[None] | None = None
         self._port = 0
@@ -83,7 +83,7 @@ class Worker(WorkerCore):
 
     async def start(self, wait_for_loader_s: float = 60.0) -> None:
         self.journal.open(asyncio.get_running_loop())
-        (self.root / f"{self.name}.seen").unlink(missing_ok=True)  # the per-worker filter of earlier versions
+        self.mine = self._new_filter()
         self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.config.aggregate_timeout_s + 5))
         deadline = time.monotonic() + wait_for_loader_s
         while not await self.heartbeat() and time.monotonic() < deadline:
@@ -98,6 +98,7 @@ class Worker(WorkerCore):
                 await self._task
         await asyncio.to_thread(self.journal.close)
         await self.heartbeat()  # the last counts and rejections
+        self.mine.close()
         if self._session is not None:
             await self._session.close()
 
@@ -125,7 +126,7 @@ class Worker(WorkerCore):
         report_id = report.report_id
         if report_id in self._journaling and await self.copy_in_flight(self._journaling, report_id, JournalUnavailable):
             return False
-        if report_id in self._recent or (self.stored_ids.maybe(report_id) and await self._stored(report_id)):
+        if report_id in self._recent or (self._seen_elsewhere(report_id) and await self._stored(report_id)):
             self.stats.duplicates += 1
             return False
         future = self._append(rec.encode_report(report, received_s))
@@ -134,6 +135,10 @@ class Worker(WorkerCore):
             await self._settled(future)
         finally:
             del self._journaling[report_id]
+        if self.mine.full:
+            self.mine.close()
+            self.mine = self._new_filter()
+        self.mine.add(report_id)
         recent = self._recent
         recent[report_id] = None
         if len(recent) > RECENT_IDS:
@@ -141,12 +146,23 @@ class Worker(WorkerCore):
         self.stats.accepted += 1
         return True
 
+    def _seen_elsewhere(self, report_id: str) -> bool:
+        """Whether the loader's filter or another worker's calls the id "maybe"."""
+        for view in self.views.values():  # noqa: SIM110 (a loop, not any(): no generator per report)
+            if view.maybe(report_id):
+                return True
+        return False
+
+    def _new_filter(self) -> SeenIds:
+        """This worker's filter file of journaled ids (the other workers map it)."""
+        return SeenIds((), RECENT_IDS, self.root / f"{self.name}{SEEN_SUFFIX}")
+
     async def journal_deletion(self, installation_id: str, received_s: int) -> None:
         await self._settled(self._append(rec.encode_deletion(installation_id, received_s)))
         self.stats.deletions += 1
 
     async def _stored(self, report_id: str) -> bool:
-        """Ask the loader about a "maybe" of its filter; if it cannot say, journal (it stores once)."""
+        """Ask the loader about a "maybe" of the shared filter; if it cannot say, journal (it stores once)."""
         try:
             status, _, body = await self.proxy("GET", f"/internal/stored/{report_id}", {})
         except Unavailable:
@@ -216,10 +232,18 @@ class Worker(WorkerCore):
             self._rejections.update(sent)
             return False
         self.reply, self.reply_at = reply, time.monotonic()
-        self.stored_ids.refresh()
+        self._refresh_views()
         if reply["position"]:
             self.journal.forget(int(reply["position"][0]))
         return True
+
+    def _refresh_views(self) -> None:
+        try:
+            names = [n for n in os.listdir(self.root) if n.endswith(SEEN_SUFFIX) and n != f"{self.name}{SEEN_SUFFIX}"]
+        except OSError:
+            return
+        for name in names:
+            self.views.setdefault(name, SeenView(self.root / name)).refresh()
 
     def _load_tombstones(self) -> None:
         self.tombstones.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)

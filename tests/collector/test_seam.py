@@ -1,0 +1,68 @@
+"""`WorkerCore.copy_in_flight`: a copy of a report that another request is journaling waits for it."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from optin.collector._config import Config
+from optin.collector._seam import WorkerCore
+from optin.contract import Registry
+
+
+class Failed(Exception):
+    pass
+
+
+def _core(registry: Registry) -> WorkerCore:
+    return WorkerCore(Config(), {(registry.app, registry.version): registry}, "w0")
+
+
+def test_a_copy_is_a_duplicate_once_the_first_is_stored_and_journals_itself_when_the_first_failed(
+    registry: Registry,
+) -> None:
+    async def run() -> tuple[bool, bool, int]:
+        core = _core(registry)
+        loop = asyncio.get_running_loop()
+        stored: asyncio.Future[None] = loop.create_future()
+        on_the_way: dict[str, asyncio.Future[Any]] = {"a": stored}
+        copy = asyncio.create_task(core.copy_in_flight(on_the_way, "a", Failed))
+        await asyncio.sleep(0)
+        stored.set_result(None)
+        duplicate = await copy
+        failing: asyncio.Future[None] = loop.create_future()
+        on_the_way["a"] = failing
+        again = asyncio.create_task(core.copy_in_flight(on_the_way, "a", Failed))
+        await asyncio.sleep(0)
+        failing.set_exception(Failed())
+        del on_the_way["a"]  # (the first request's `finally`)
+        return duplicate, await again, core.stats.duplicates
+
+    assert asyncio.run(run()) == (True, False, 1)
+
+
+def test_a_copy_journals_itself_when_the_first_request_was_cancelled_but_not_when_it_is_cancelled_itself(
+    registry: Registry,
+) -> None:
+    async def run() -> tuple[bool, bool]:
+        core = _core(registry)
+        loop = asyncio.get_running_loop()
+        first: asyncio.Future[None] = loop.create_future()
+        on_the_way: dict[str, asyncio.Future[Any]] = {"a": first}
+        copy = asyncio.create_task(core.copy_in_flight(on_the_way, "a", Failed))
+        await asyncio.sleep(0)
+        first.cancel()  # the first request's task was cancelled while it awaited its record
+        del on_the_way["a"]
+        journals_itself = not await copy
+        waiting: asyncio.Future[None] = loop.create_future()
+        on_the_way["a"] = waiting
+        cancelled = asyncio.create_task(core.copy_in_flight(on_the_way, "a", Failed))
+        await asyncio.sleep(0)
+        cancelled.cancel()  # the copy's own request is cancelled: that propagates, the first is untouched
+        with pytest.raises(asyncio.CancelledError):
+            await cancelled
+        return journals_itself, waiting.cancelled()
+
+    assert asyncio.run(run()) == (True, False)
