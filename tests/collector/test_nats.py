@@ -353,8 +353,13 @@ def test_a_full_disk_under_the_loader_fills_the_stream_and_is_answered_503_never
                     break
             assert set(answers) <= {202, 503} and answers[-1] == 503, Counter(answers)
             _assert_refused(collector.url, registry, "stream_full")
-            loader_log = "".join(p.read_text() for p in tmp_path.glob("loader-*.log"))
-            assert '"event":"disk_full"' in loader_log and str(disk) not in loader_log
+            deadline = time.monotonic() + 30  # the loader's next round (load_interval_ms) fails to commit
+            while '"event":"disk_full"' not in (
+                loader_log := "".join(p.read_text() for p in tmp_path.glob("loader-*.log"))
+            ):
+                assert time.monotonic() < deadline, "the loader never logged the full disk"
+                time.sleep(0.2)
+            assert str(disk) not in loader_log
             (disk / "filler").unlink()  # room again: the loader commits, the stream empties, reports are taken
             deadline = time.monotonic() + 60
             while True:
