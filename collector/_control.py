@@ -120,7 +120,7 @@ async def heartbeat(request: web.Request) -> web.Response:
 
 
 async def stored(request: web.Request) -> web.Response:
-    """Whether a report id is in the database (a worker asks for ids the shared filter calls "maybe")."""
+    """Whether a report id is in the database (a worker asks for ids the filters call "maybe")."""
     found = await request.app[LOOKUPS].stored(request.match_info["report_id"])
     return json_response(200, {"stored": found})
 

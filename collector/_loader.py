@@ -303,7 +303,7 @@ class Loader:
             self.keys.register(con, infos)
             con.execute("COMMIT")
             rows = con.execute("SELECT journal, segment, segment_offset FROM journal_positions").fetchall()
-            waiting = con.execute("SELECT count(*) FROM erased_reports").fetchall()[0]
+            ((waiting,),) = con.execute("SELECT count(*) FROM erased_reports").fetchall()
             ids = _stored_ids(con)
         except BaseException:
             con.close()
@@ -312,7 +312,7 @@ class Loader:
         self._positioned = set(self._cursors)  # journals with a row in journal_positions
         self._seen = SeenIds(ids, len(ids), self.root / SEEN_FILE)
         self._con = con
-        self._erased_at = time.monotonic() - SWEEP_S if waiting and waiting[0] else None  # (a crash before a sweep)
+        self._erased_at = time.monotonic() - SWEEP_S if waiting else None  # (a crash before a sweep)
         self.healthy = self.ready = True
 
     def _run(self) -> None:

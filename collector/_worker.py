@@ -162,7 +162,7 @@ class Worker(WorkerCore):
         self.stats.deletions += 1
 
     async def _stored(self, report_id: str) -> bool:
-        """Ask the loader about a "maybe" of the shared filter; if it cannot say, journal (it stores once)."""
+        """Ask the loader about a "maybe" of the filters; if it cannot say, journal (it stores once)."""
         try:
             status, _, body = await self.proxy("GET", f"/internal/stored/{report_id}", {})
         except Unavailable:
@@ -179,8 +179,8 @@ class Worker(WorkerCore):
     async def _settled(future: asyncio.Future[None]) -> None:
         # Awaited directly, not through shield(): aiohttp does not cancel a handler whose client went
         # away, and if one is cancelled at shutdown the record's future goes with it; the record is
-        # written all the same and a copy waiting on it fails without an answer (the client retries
-        # and the loader stores the report once).
+        # written all the same, and a copy waiting on it journals itself (copy_in_flight; the loader
+        # stores the report once).
         try:
             await future
         except JournalUnavailable as error:
