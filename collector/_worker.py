@@ -175,8 +175,7 @@ class Worker(WorkerCore):
         except JournalUnavailable as error:
             raise Unavailable(detail=f"{error}; retry later") from None
 
-    @staticmethod
-    async def _settled(future: asyncio.Future[None]) -> None:
+    async def _settled(self, future: asyncio.Future[None]) -> None:
         # Awaited directly, not through shield(): aiohttp does not cancel a handler whose client went
         # away, and if one is cancelled at shutdown the record's future goes with it; the record is
         # written all the same, and a copy waiting on it journals itself (copy_in_flight; the loader
@@ -185,6 +184,9 @@ class Worker(WorkerCore):
             await future
         except JournalUnavailable as error:
             code = "disk_full" if str(error) == "ENOSPC" else "unavailable"
+            # The loader hears of the failing journal before the 503 goes out, so every worker's
+            # /healthz says degraded from then on (not only at this worker's next heartbeat).
+            await self.heartbeat()
             raise Unavailable(code, "not stored; retry later") from None
 
     @property
